@@ -1,0 +1,240 @@
+"""Command line: ``python -m mobilenet summary | train | evaluate | predict``."""
+
+import argparse
+import dataclasses
+import datetime
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+from mobilenet import DEFAULT_CHECKPOINT, RUNS_DIR  # noqa: E402
+
+TRAIN_HELP = {
+    "variant": "paper (the tutorial's strides) or cifar (stem stride 1)",
+    "alpha": "width multiplier, e.g. 0.25 0.5 0.75 1.0",
+    "epochs": "passes over the training images",
+    "batch_size": "images per step",
+    "learning_rate": "peak learning rate",
+    "schedule": "constant or cosine",
+    "warmup_epochs": "linear warmup length (cosine only)",
+    "optimizer": "adam or sgd",
+    "weight_decay": "decoupled weight decay",
+    "train_size": "stratified subset of training images, or 'all'",
+    "validation_size": "training images held out for validation",
+    "augmentation": "random crop + flip",
+    "label_smoothing": "label smoothing of the loss",
+    "dropout": "dropout before the classifier",
+    "ema": "evaluate an exponential moving average of the weights",
+    "ema_momentum": "EMA momentum",
+    "bn_momentum": "BatchNorm momentum ('auto': matched to the run length)",
+    "bn_recalibration_batches": "batches used to re-estimate BN statistics at the end (0: off)",
+    "tta": "also report test accuracy with flip test-time augmentation",
+    "seed": "random seed",
+    "progress_every": "steps between progress updates",
+}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one clear line for every expected failure
+        from mobilenet.checkpoints import CheckpointError
+        from mobilenet.data import DataCorruptError, DataUnavailableError
+
+        if isinstance(error, (ValueError, CheckpointError, DataCorruptError, DataUnavailableError)):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m mobilenet",
+                                     description="MobileNet V1 on CIFAR-10: inspect, train, "
+                                                 "evaluate, classify.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    summary = commands.add_parser("summary", help="layer table, parameters and Mult-Adds")
+    summary.add_argument("--variant", default="paper", choices=("paper", "cifar"))
+    summary.add_argument("--alpha", type=float, default=1.0)
+    summary.add_argument("--input-size", type=int, default=32)
+    summary.add_argument("--classes", type=int, default=10)
+    summary.set_defaults(run=run_summary)
+
+    train = commands.add_parser("train", help="train on CIFAR-10 and save a checkpoint")
+    add_config_flags(train)
+    train.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    train.add_argument("--out", help="checkpoint path (default: checkpoints/runs/<time>_<variant>.keras)")
+    train.add_argument("--state-dir", help="folder for per-epoch resumable state; resumes if present")
+    train.add_argument("--float16", action="store_true", help="store weights as float16 (half size)")
+    train.set_defaults(run=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy, per class, confusion matrix")
+    evaluate.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
+    evaluate.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    evaluate.add_argument("--tta", action="store_true", help="flip test-time augmentation")
+    evaluate.set_defaults(run=run_evaluate)
+
+    predict = commands.add_parser("predict", help="classify image files")
+    predict.add_argument("images", nargs="+")
+    predict.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.set_defaults(run=run_predict)
+    return parser
+
+
+def add_config_flags(parser):
+    from mobilenet.train import TrainConfig
+
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        default = field.default
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                                help=TRAIN_HELP[field.name])
+        else:
+            kind = {"train_size": _int_or_all, "bn_momentum": _float_or_auto}.get(
+                field.name, type(default))
+            parser.add_argument(flag, type=kind, default=default,
+                                help=f"{TRAIN_HELP[field.name]} (default: {default})")
+
+
+def _int_or_all(text):
+    return None if text == "all" else int(text)
+
+
+def _float_or_auto(text):
+    return None if text == "auto" else float(text)
+
+
+def run_summary(args):
+    import pandas as pd
+
+    from mobilenet.analysis import cost_comparison, layer_table, model_totals
+    from mobilenet.model import build_mobilenet
+
+    model = build_mobilenet(classes=args.classes, alpha=args.alpha, variant=args.variant,
+                            input_shape=(args.input_size, args.input_size, 3))
+    table = layer_table(model)
+    with pd.option_context("display.max_rows", None, "display.width", 200):
+        print(table.to_string(index=False))
+    totals = model_totals(table)
+    blocks = cost_comparison(model).iloc[-1]
+    print(f"\nmodel: {model.name} at {args.input_size}x{args.input_size}x3, {args.classes} classes")
+    print(f"total params: {totals['params']:,}")
+    print(f"trainable params: {totals['trainable']:,}")
+    print(f"non-trainable params: {totals['non_trainable']:,}")
+    print(f"mult-adds: {totals['mult_adds']:,} ({totals['mult_adds'] / 1e6:.1f} M)")
+    print(f"size (float32): {totals['size_mb_float32']:.2f} MB")
+    print(f"depthwise separable blocks vs standard convolutions: "
+          f"{blocks['separable_mult_adds'] / 1e6:.1f} M vs {blocks['standard_mult_adds'] / 1e6:.1f} M "
+          f"Mult-Adds ({blocks['ratio']:.3f}x)")
+    return 0
+
+
+def run_train(args):
+    from mobilenet.train import TrainConfig, train
+
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    config.validate()
+    out = args.out or os.path.join(
+        RUNS_DIR, f"{datetime.datetime.now():%Y%m%d-%H%M%S}_{config.variant}_{config.alpha:g}.keras")
+    printer = ProgressPrinter(sys.stdout)
+    result = train(config, source=args.data, checkpoint_path=out, on_progress=printer,
+                   state_dir=args.state_dir, weights_dtype="float16" if args.float16 else "float32")
+    if result.stopped:
+        print("stopped early: the checkpoint holds what was learned so far")
+    return 0
+
+
+class ProgressPrinter:
+    """Prints the training progress dicts: a bar on a terminal, lines otherwise."""
+
+    def __init__(self, stream):
+        self.stream, self.tty = stream, stream.isatty()
+
+    def __call__(self, event):
+        kind = event["event"]
+        if kind == "start":
+            self._line(f"training on {event['train_images']:,} images "
+                       f"({event['validation_images']:,} held out for validation), "
+                       f"{event['epochs']} epochs x {event['steps_per_epoch']} steps, "
+                       f"BN momentum {event['bn_momentum']:.3f}"
+                       + (f", resuming after epoch {event['initial_epoch']}" if event["initial_epoch"] else ""))
+        elif kind == "batch" and self.tty:
+            done = event["step"] / event["steps_per_epoch"]
+            bar = "#" * int(done * 30) + "." * (30 - int(done * 30))
+            self.stream.write(f"\repoch {event['epoch']}/{event['epochs']} [{bar}] "
+                              f"{self._metrics(event)}")
+            self.stream.flush()
+        elif kind == "epoch":
+            val = f" - val_loss {event['val_loss']:.4f} - val_accuracy {event['val_accuracy']:.4f}" \
+                if "val_accuracy" in event else ""
+            self._line(f"epoch {event['epoch']}/{event['epochs']} {self._metrics(event)}{val}")
+        elif kind == "stage":
+            self._line({"batchnorm": "re-estimating BatchNorm statistics",
+                        "evaluate": f"evaluating on the {event.get('split', 'test')} set",
+                        "save": "saving checkpoint"}[event["name"]])
+        elif kind == "done":
+            if event["test_accuracy"] is not None:
+                self._line(f"test accuracy: {event['test_accuracy'] * 100:.2f}%")
+            self._line(f"checkpoint: {event['checkpoint']} ({event['duration_s']:.0f} s)")
+
+    @staticmethod
+    def _metrics(event):
+        eta = "" if event["eta_s"] is None else f" - ETA {event['eta_s']:.0f}s"
+        return (f"{event['step']}/{event['steps_per_epoch']} - loss {event['loss']:.4f} - "
+                f"accuracy {event['accuracy']:.4f} - {event['images_per_sec']:.0f} img/s{eta}")
+
+    def _line(self, text):
+        self.stream.write(("\r" if self.tty else "") + text + "\n")
+        self.stream.flush()
+
+
+def run_evaluate(args):
+    import pandas as pd
+
+    from mobilenet.checkpoints import load_checkpoint
+    from mobilenet.data import CLASS_NAMES, load_cifar10
+    from mobilenet.evaluate import evaluate
+
+    model, _ = load_checkpoint(args.checkpoint)
+    data = load_cifar10(args.data)
+    report = evaluate(model, data.x_test, data.y_test, tta=args.tta)
+    print(f"checkpoint: {args.checkpoint}")
+    print(f"test images: {report['images']:,} ({data.source})")
+    print(f"test accuracy{' (flip TTA)' if args.tta else ''}: {report['accuracy'] * 100:.2f}%")
+    print("\nper-class accuracy:")
+    for name, accuracy in report["per_class_accuracy"].items():
+        print(f"  {name:<11}{accuracy * 100:6.2f}%")
+    print("\nconfusion matrix (rows: true class, columns: predicted):")
+    matrix = pd.DataFrame(report["confusion_matrix"], index=CLASS_NAMES,
+                          columns=[name[:5] for name in CLASS_NAMES])
+    print(matrix.to_string())
+    return 0
+
+
+def run_predict(args):
+    from mobilenet.inference import Classifier, read_image
+
+    classifier = Classifier.from_checkpoint(args.checkpoint)
+    failures = 0
+    for path in args.images:
+        try:
+            result = classifier.top_k(read_image(path), k=args.top_k)
+        except ValueError as error:
+            print(f"{path}: error: {error}")
+            failures += 1
+            continue
+        answer = ", ".join(f"{name} {prob * 100:.1f}%" for name, prob in result)
+        print(f"{path}: {answer}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

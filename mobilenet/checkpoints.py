@@ -1,0 +1,165 @@
+"""Checkpoints: a Keras 3 ``.keras`` file plus a JSON beside it, written atomically.
+
+``NAME.keras`` holds the weights (optionally stored as float16, restored to
+float32 on load); ``NAME.json`` holds how to rebuild the model (the
+``build_mobilenet`` arguments), the training config, metrics, dataset,
+duration, library versions and the SHA-256 of the weights file.
+
+Loading never executes code from a file: the model is rebuilt from code with
+the JSON's arguments and the weights are loaded into it. Every file is
+written to a temporary name in the same folder, flushed and renamed, so a
+crash mid-save leaves the previous files intact; a ``.keras`` without its
+JSON, or whose hash does not match, is reported as incomplete.
+"""
+
+import datetime
+import json
+import os
+import platform
+import tempfile
+
+from mobilenet.data import file_sha256
+from mobilenet.model import build_mobilenet
+
+FORMAT = "mobilenet-lab-checkpoint/1"
+MODEL_ARGS = ("classes", "input_shape", "alpha", "dropout", "variant")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, incomplete, corrupt or not one of ours."""
+
+
+def checkpoint_paths(path):
+    """``(weights .keras path, metadata .json path)`` for a path to either, or the stem."""
+    path = os.fspath(path)
+    for suffix in (".keras", ".json"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return path + ".keras", path + ".json"
+
+
+def model_args(model_config):
+    """The ``build_mobilenet`` arguments stored in a checkpoint."""
+    args = {k: model_config[k] for k in MODEL_ARGS if k in model_config}
+    if "input_shape" in args:
+        args["input_shape"] = tuple(args["input_shape"])
+    return args
+
+
+def save_checkpoint(model, path, model_config, metadata, weights_dtype="float32", overwrite=False):
+    """Writes ``model``'s weights and metadata atomically; returns the ``.keras`` path.
+
+    Args:
+        model: a model built by ``build_mobilenet(**model_config)``.
+        path: the checkpoint's ``.keras`` path (or stem).
+        model_config: the ``build_mobilenet`` arguments (``MODEL_ARGS``).
+        metadata: JSON-serialisable dict (config, metrics, history, ...).
+        weights_dtype: ``"float32"`` or ``"float16"`` (half the size).
+        overwrite: replace an existing checkpoint of that name. Default False.
+    """
+    weights_path, json_path = checkpoint_paths(path)
+    if not overwrite and (os.path.exists(weights_path) or os.path.exists(json_path)):
+        raise CheckpointError(f"checkpoint '{weights_path}' already exists")
+    if weights_dtype not in ("float32", "float16"):
+        raise ValueError(f"`weights_dtype` must be 'float32' or 'float16'. Received: {weights_dtype!r}")
+    folder = os.path.dirname(os.path.abspath(weights_path))
+    os.makedirs(folder, exist_ok=True)
+    to_save = model if weights_dtype == "float32" else _float16_copy(model)
+    atomic_write(weights_path, to_save.save)
+    record = {
+        "format": FORMAT,
+        "weights_file": os.path.basename(weights_path),
+        "weights_sha256": file_sha256(weights_path),
+        "weights_dtype": weights_dtype,
+        "model": {**model_args(model_config), "input_shape": list(model_config["input_shape"])},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        **metadata,
+    }
+    atomic_write(json_path, lambda tmp: _write_json(tmp, record))
+    return weights_path
+
+
+def read_metadata(path):
+    """The JSON of a checkpoint, checked to be ours; raises ``CheckpointError``."""
+    weights_path, json_path = checkpoint_paths(path)
+    if not os.path.exists(json_path):
+        what = "incomplete (its .json is missing)" if os.path.exists(weights_path) else "not found"
+        raise CheckpointError(f"checkpoint '{weights_path}' is {what}")
+    try:
+        with open(json_path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"checkpoint metadata '{json_path}' is unreadable: {error}") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise CheckpointError(f"'{json_path}' is not a MobileNet Lab checkpoint")
+    return record
+
+
+def load_checkpoint(path):
+    """Rebuilds the model from a checkpoint's JSON and loads its weights.
+
+    Returns ``(model, metadata)``. Raises ``CheckpointError`` naming the file
+    when it is missing, truncated, modified or not one of ours.
+    """
+    weights_path, _ = checkpoint_paths(path)
+    record = read_metadata(path)
+    if not os.path.exists(weights_path):
+        raise CheckpointError(f"checkpoint weights '{weights_path}' are missing")
+    if file_sha256(weights_path) != record.get("weights_sha256"):
+        raise CheckpointError(f"checkpoint weights '{weights_path}' are truncated or were "
+                              "modified (SHA-256 differs from its .json)")
+    try:
+        model = build_mobilenet(**model_args(record["model"]))
+        model.load_weights(weights_path)
+    except Exception as error:  # a foreign file fails in h5py/zipfile/keras in many ways
+        raise CheckpointError(f"cannot load weights from '{weights_path}': "
+                              f"{type(error).__name__}: {error}") from None
+    return model, record
+
+
+def atomic_write(path, write):
+    """Calls ``write(tmp_path)`` then renames tmp onto ``path`` (same folder, fsynced)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, dot, suffix = name.partition(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp.{suffix}", dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def library_versions():
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "keras": keras.__version__,
+            "tensorflow": tensorflow.__version__, "numpy": numpy.__version__,
+            "backend": keras.backend.backend()}
+
+
+def _write_json(path, record):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1, ensure_ascii=False)
+
+
+def _float16_copy(model):
+    import keras
+
+    def as_float16(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float16"})
+
+    copy = keras.models.clone_model(model, clone_function=as_float16)
+    copy.set_weights([w.astype("float16") for w in model.get_weights()])
+    return copy

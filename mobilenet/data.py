@@ -1,0 +1,263 @@
+"""CIFAR-10: loading from Keras' cache/download or a local copy, subsets, tf.data pipelines.
+
+Sources, in order of precedence:
+  1. ``source=`` (a function argument or the CLI's ``--data``),
+  2. the environment variable ``MOBILENET_CIFAR10``,
+  3. Keras' own cache (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``),
+     downloading the official archive there once if it is missing.
+
+A local source is either the official ``cifar-10-python.tar.gz`` archive, a
+folder holding it, a folder holding ``cifar-10-batches-py/``, or that folder
+itself. Archives are read in memory and never extracted, so an interrupted
+or corrupt read leaves nothing behind. The pickles are read with an
+unpickler that only accepts what the official format contains (dicts, lists,
+numbers, bytes and numpy arrays), never arbitrary code.
+"""
+
+import functools
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
+               "dog", "frog", "horse", "ship", "truck")
+NUM_CLASSES = len(CLASS_NAMES)
+IMAGE_SIZE = 32
+ENV_VAR = "MOBILENET_CIFAR10"
+ARCHIVE_NAME = "cifar-10-python.tar.gz"
+BATCHES_DIR = "cifar-10-batches-py"
+# Keras' own URL, hash and cache file name (keras.datasets.cifar10), so the
+# archive is shared with anything else that uses Keras' CIFAR-10.
+OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+OFFICIAL_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+KERAS_CACHE_NAME = "cifar-10-batches-py-target_archive"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+
+HOW_TO_PROVIDE = (
+    "To provide CIFAR-10 without a network, download the official archive "
+    f"'{ARCHIVE_NAME}' (from {OFFICIAL_URL}) on another machine and either pass its path "
+    f"(--data PATH on the command line, source=PATH in Python), or set the environment "
+    f"variable {ENV_VAR}=PATH. PATH may be the .tar.gz itself, a folder holding it, or the "
+    f"extracted '{BATCHES_DIR}' folder."
+)
+
+
+class DataUnavailableError(RuntimeError):
+    """CIFAR-10 could not be found or downloaded."""
+
+
+class DataCorruptError(RuntimeError):
+    """A CIFAR-10 source exists but is not a valid copy of the official format."""
+
+
+@dataclass(frozen=True)
+class Cifar10:
+    """The dataset as uint8 NHWC RGB images and int64 labels 0-9."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    def describe(self):
+        return {"name": "CIFAR-10", "source": self.source, "train_images": len(self.x_train),
+                "test_images": len(self.x_test)}
+
+
+def load_cifar10(source=None):
+    """Loads CIFAR-10 from ``source``, ``$MOBILENET_CIFAR10`` or Keras' cache/download.
+
+    Raises:
+        DataUnavailableError: nothing found and the download failed (offline).
+        DataCorruptError: the source is truncated, corrupt or not CIFAR-10.
+    """
+    source = source or os.environ.get(ENV_VAR) or None
+    if source is None:
+        path = _keras_cached_archive()
+    else:
+        path = _resolve_local(os.path.abspath(os.path.expanduser(str(source))))
+    stat = os.stat(path)
+    return _load_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(path, _mtime_ns, _size):
+    if os.path.isdir(path):
+        batches = {name: _read_file(os.path.join(path, name), name)
+                   for name in TRAIN_BATCHES + (TEST_BATCH,)}
+    else:
+        batches = _read_archive(path)
+    x_train, y_train = zip(*(batches[name] for name in TRAIN_BATCHES))
+    x_test, y_test = batches[TEST_BATCH]
+    return Cifar10(np.concatenate(x_train), np.concatenate(y_train), x_test, y_test, path)
+
+
+def _keras_cached_archive():
+    import keras
+
+    keras_home = os.path.expanduser(keras.config.keras_home())
+    cache_dir = os.path.join(keras_home, "datasets")
+    try:
+        return keras.utils.get_file(fname=KERAS_CACHE_NAME, origin=OFFICIAL_URL,
+                                    file_hash=OFFICIAL_SHA256, cache_dir=keras_home)
+    except Exception as error:  # urllib/HTTP/hash errors all mean "not available here"
+        raise DataUnavailableError(
+            f"CIFAR-10 is not in Keras' cache ({cache_dir}) and downloading it failed "
+            f"({type(error).__name__}: {error}). {HOW_TO_PROVIDE}") from None
+
+
+def _resolve_local(path):
+    if os.path.isfile(path):
+        return path
+    if os.path.isdir(path):
+        for candidate in (path, os.path.join(path, BATCHES_DIR)):
+            if all(os.path.isfile(os.path.join(candidate, n)) for n in TRAIN_BATCHES + (TEST_BATCH,)):
+                return candidate
+        if os.path.isfile(os.path.join(path, ARCHIVE_NAME)):
+            return os.path.join(path, ARCHIVE_NAME)
+        raise DataUnavailableError(
+            f"No CIFAR-10 found in folder '{path}': expected '{ARCHIVE_NAME}', a "
+            f"'{BATCHES_DIR}' folder, or the batch files {', '.join(TRAIN_BATCHES)}, "
+            f"{TEST_BATCH}. {HOW_TO_PROVIDE}")
+    raise DataUnavailableError(f"CIFAR-10 source '{path}' does not exist. {HOW_TO_PROVIDE}")
+
+
+def _read_archive(path):
+    wanted = set(TRAIN_BATCHES + (TEST_BATCH,))
+    batches = {}
+    try:
+        with tarfile.open(path, mode="r:*") as archive:
+            for member in archive:
+                name = os.path.basename(member.name)
+                if member.isfile() and name in wanted:
+                    batches[name] = _parse_batch(archive.extractfile(member).read(), name, path)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise DataCorruptError(
+            f"'{path}' is not a readable CIFAR-10 archive ({type(error).__name__}: {error}). "
+            f"It may be truncated: download it again. {HOW_TO_PROVIDE}") from None
+    missing = sorted(wanted - set(batches))
+    if missing:
+        raise DataCorruptError(f"'{path}' lacks the CIFAR-10 batches {missing}. {HOW_TO_PROVIDE}")
+    return batches
+
+
+def _read_file(path, name):
+    with open(path, "rb") as f:
+        return _parse_batch(f.read(), name, path)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Only the globals the official CIFAR-10 pickles need: numpy array rebuilding."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"forbidden global {module}.{name}")
+        return super().find_class(module.replace("numpy.core", "numpy._core"), name)
+
+
+def _parse_batch(raw, name, origin):
+    try:
+        batch = _SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except Exception as error:  # any unpickling/shape failure means "not CIFAR-10"
+        raise DataCorruptError(f"'{name}' in '{origin}' is not a CIFAR-10 batch "
+                               f"({type(error).__name__}: {error}). {HOW_TO_PROVIDE}") from None
+    if data.ndim != 2 or data.shape[1] != 3 * IMAGE_SIZE * IMAGE_SIZE or len(labels) != len(data) \
+            or labels.min(initial=0) < 0 or labels.max(initial=0) >= NUM_CLASSES:
+        raise DataCorruptError(f"'{name}' in '{origin}' has the wrong shape or labels "
+                               f"(data {data.shape}, {len(labels)} labels). {HOW_TO_PROVIDE}")
+    # Channel-planar rows (1024 R, 1024 G, 1024 B) -> NHWC.
+    images = data.reshape(-1, 3, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stratified_subset(labels, size, seed=0):
+    """Indices of ``size`` examples with classes as equal as possible (sorted)."""
+    labels = np.asarray(labels)
+    if not 0 < size <= len(labels):
+        raise ValueError(f"subset size must be between 1 and {len(labels)}. Received: {size}")
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    per_class = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
+    base, extra = divmod(size, len(classes))
+    chosen = []
+    for rank, c in enumerate(rng.permutation(classes)):
+        chosen.append(per_class[c][:base + (1 if rank < extra else 0)])
+    chosen = np.concatenate(chosen)
+    if len(chosen) < size:  # some class too small: fill from what is left
+        rest = np.setdiff1d(np.arange(len(labels)), chosen)
+        chosen = np.concatenate([chosen, rng.permutation(rest)[:size - len(chosen)]])
+    return np.sort(chosen)
+
+
+def preprocess(images):
+    """uint8 RGB images (..., 32, 32, 3) -> float32 in [0, 1], as the model was trained.
+
+    The one preprocessing step shared by training batches and user images
+    (the tutorial divides by 225 at inference; it must be 255).
+    Works on numpy arrays and on tensors inside tf.data.
+    """
+    import keras
+
+    return keras.ops.cast(images, "float32") / 255.0
+
+
+def augment(images, seed=None):
+    """Random crop after 4-pixel zero padding and random horizontal flip, on a uint8 batch."""
+    import tensorflow as tf
+
+    shape = tf.shape(images)
+    n, h, w = shape[0], shape[1], shape[2]
+    padded = tf.pad(images, [[0, 0], [4, 4], [4, 4], [0, 0]])
+    seeds = tf.random.uniform([2, n], 0, 9, dtype=tf.int32, seed=seed)
+    rows = seeds[0][:, None] + tf.range(h)[None, :]
+    cols = seeds[1][:, None] + tf.range(w)[None, :]
+    cropped = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+    flip = tf.random.uniform([n, 1, 1, 1], seed=seed) < 0.5
+    return tf.where(flip, tf.reverse(cropped, axis=[2]), cropped)
+
+
+def make_dataset(images, labels, batch_size, training=False, augmentation=False, seed=0,
+                 num_classes=NUM_CLASSES):
+    """tf.data pipeline of (preprocessed images, one-hot labels).
+
+    ``training`` shuffles every epoch; ``augmentation`` (training only) adds
+    random crop + flip. Augmentation runs on whole uint8 batches, before
+    ``preprocess``.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int32)))
+    if training:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    def to_model_inputs(x, y):
+        if training and augmentation:
+            x = augment(x)
+        return preprocess(x), tf.one_hot(y, num_classes)
+
+    return ds.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,126 @@
+"""MobileNet V1 for CIFAR-10, built from code (no weights are downloaded).
+
+The architecture is the tutorial's (``conv_block`` + 13 ``depthwise_conv_block``
++ global average pooling + softmax) with the layer names of
+``keras.applications.MobileNet`` so that summaries read well and weight files
+stay stable.
+
+Fix of the tutorial's bug: its ``conv_block`` calls
+``BatchNormalization()(x)`` and throws the result away, so the first
+convolution feeds ReLU6 un-normalised and the BN layer never enters the graph
+(its summary shows 3,238,986 parameters instead of 3,239,114: the 128
+missing parameters are the 4 x 32 of that one BN layer). Here the BN output is
+used. ``seed_bn_bug=True`` rebuilds the tutorial's exact graph for comparison.
+"""
+
+import keras
+from keras import layers
+
+VARIANTS = ("paper", "cifar")
+
+# (pointwise filters, depthwise stride) of the 13 depthwise separable blocks.
+BLOCKS = (
+    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
+    (1024, 2), (1024, 1),
+)
+
+
+def build_mobilenet(
+    classes=10,
+    input_shape=(32, 32, 3),
+    alpha=1.0,
+    dropout=1e-3,
+    variant="paper",
+    bn_momentum=0.99,
+    seed_bn_bug=False,
+    name=None,
+):
+    """Builds MobileNet V1 as a functional ``keras.Model`` (random weights).
+
+    Args:
+        classes: number of output classes, at least 2. Default 10 (CIFAR-10).
+        input_shape: ``(height, width, channels)``; height and width at least
+            32. Default ``(32, 32, 3)``.
+        alpha: width multiplier: every layer has ``int(filters * alpha)``
+            filters. The paper uses 0.25, 0.5, 0.75 and 1.0. Default 1.0.
+        dropout: dropout rate before the classifier, in ``[0, 1)``.
+            Default 1e-3 (as ``keras.applications.MobileNet``).
+        variant: ``"paper"`` keeps the tutorial's strides (stem stride 2: a
+            32x32 input ends in a 1x1 feature map); ``"cifar"`` uses stem
+            stride 1, as CIFAR implementations do (last map 2x2, 4x the
+            Mult-Adds). Default ``"paper"``.
+        bn_momentum: momentum of every BatchNormalization's moving
+            statistics, in ``(0, 1)``. Short training runs need a smaller
+            value (see ``mobilenet.train``). Default 0.99 (the Keras default).
+        seed_bn_bug: reproduce the tutorial's bug (stem BN output discarded).
+            Only for showing what the bug does. Default False.
+        name: model name. Default ``"mobilenet_<variant>_<alpha>"``.
+
+    Returns:
+        A ``keras.Model`` mapping float32 images (see
+        ``mobilenet.data.preprocess``) to class probabilities.
+    """
+    _validate(classes, input_shape, alpha, dropout, variant, bn_momentum)
+    name = name or f"mobilenet_{variant}_{alpha:g}"
+
+    def batch_norm(layer_name):
+        return layers.BatchNormalization(momentum=bn_momentum, name=layer_name)
+
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    stem_stride = 2 if variant == "paper" else 1
+    x = layers.Conv2D(int(32 * alpha), 3, strides=stem_stride, padding="same",
+                      use_bias=False, name="conv1")(inputs)
+    if seed_bn_bug:
+        batch_norm("conv1_bn")(x)  # the tutorial's line: result discarded
+    else:
+        x = batch_norm("conv1_bn")(x)
+    x = layers.ReLU(6.0, name="conv1_relu")(x)
+
+    for block_id, (filters, stride) in enumerate(BLOCKS, start=1):
+        x = layers.DepthwiseConv2D(3, strides=stride, padding="same",
+                                   use_bias=False, name=f"conv_dw_{block_id}")(x)
+        x = batch_norm(f"conv_dw_{block_id}_bn")(x)
+        x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
+        x = layers.Conv2D(int(filters * alpha), 1, padding="same",
+                          use_bias=False, name=f"conv_pw_{block_id}")(x)
+        x = batch_norm(f"conv_pw_{block_id}_bn")(x)
+        x = layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
+
+    x = layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def last_spatial_layer(model):
+    """Name of the last layer whose output still has a spatial extent > 1x1.
+
+    Grad-CAM and feature-map views need a map, and on the paper variant at
+    32x32 the last block's map is 1x1.
+    """
+    candidates = [layer.name for layer in model.layers
+                  if layer.name.endswith("_relu")
+                  and layer.output.shape[1] is not None
+                  and layer.output.shape[1] * layer.output.shape[2] > 1]
+    return candidates[-1]
+
+
+def _validate(classes, input_shape, alpha, dropout, variant, bn_momentum):
+    if variant not in VARIANTS:
+        raise ValueError(f"`variant` must be one of {VARIANTS}. Received: variant={variant!r}")
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 2:
+        raise ValueError(f"`classes` must be an integer >= 2. Received: classes={classes!r}")
+    shape_ok = (isinstance(input_shape, (tuple, list)) and len(input_shape) == 3
+                and all(isinstance(d, int) and not isinstance(d, bool) for d in input_shape))
+    if not shape_ok or input_shape[0] < 32 or input_shape[1] < 32 or input_shape[2] < 1:
+        raise ValueError("`input_shape` must be (height, width, channels) with height and "
+                         f"width >= 32 and channels >= 1. Received: input_shape={input_shape!r}")
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 1 / 32 <= alpha <= 4:
+        raise ValueError("`alpha` must be a number between 1/32 and 4 (the paper uses "
+                         f"0.25, 0.5, 0.75, 1.0). Received: alpha={alpha!r}")
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    if not isinstance(bn_momentum, (int, float)) or not 0 < bn_momentum < 1:
+        raise ValueError(f"`bn_momentum` must be in (0, 1). Received: bn_momentum={bn_momentum!r}")
