@@ -103,7 +103,8 @@ def _load_cached(path, _mtime_ns, _size):
 def _keras_cached_archive():
     import keras
 
-    keras_home = os.path.expanduser(keras.config.keras_home())
+    # Keras' own rule for its home, read now rather than at Keras' import.
+    keras_home = os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
     cache_dir = os.path.join(keras_home, "datasets")
     try:
         return keras.utils.get_file(fname=KERAS_CACHE_NAME, origin=OFFICIAL_URL,

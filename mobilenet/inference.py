@@ -141,6 +141,8 @@ def read_image(path):
             if img.mode not in ("RGB", "RGBA", "L"):
                 img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
             return np.asarray(img)
+    except FileNotFoundError:
+        raise ValueError(f"'{path}' does not exist") from None
     except UnidentifiedImageError:
         raise ValueError(f"'{path}' is not an image file Pillow can read") from None
     except (OSError, SyntaxError) as error:

@@ -183,7 +183,8 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
     val_ds = make_dataset(data.x_train[val_idx], data.y_train[val_idx], 500) if len(val_idx) else None
     if initial_epoch < config.epochs:
         model.fit(train_ds, epochs=config.epochs, initial_epoch=initial_epoch,
-                  validation_data=val_ds, callbacks=[progress], verbose=0)
+                  validation_data=val_ds, callbacks=[progress], verbose=0,
+                  shuffle=False)  # train_ds shuffles itself every epoch
     stopped = progress.stopped
 
     emit({"event": "stage", "name": "batchnorm"})

@@ -1,0 +1,147 @@
+import os
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from cifar_fixture import add_bytes, batch_bytes
+from mobilenet import data
+from mobilenet.data import (CLASS_NAMES, DataCorruptError, DataUnavailableError, augment,
+                            load_cifar10, make_dataset, preprocess, stratified_subset)
+
+
+def expected(arrays):
+    x_train = np.concatenate([arrays[f"data_batch_{i}"][0] for i in range(1, 6)])
+    y_train = np.concatenate([arrays[f"data_batch_{i}"][1] for i in range(1, 6)])
+    return x_train, y_train, *arrays["test_batch"]
+
+
+@pytest.mark.parametrize("which", ["archive", "batches folder", "parent folder", "archive folder"])
+def test_local_sources_read_the_official_format(tiny_cifar, which, tmp_path):
+    folder, archive, arrays = tiny_cifar
+    if which == "archive folder":
+        os.link(archive, tmp_path / os.path.basename(archive))
+    source = {"archive": archive, "batches folder": folder,
+              "parent folder": os.path.dirname(folder), "archive folder": str(tmp_path)}[which]
+    loaded = load_cifar10(source)
+    x_train, y_train, x_test, y_test = expected(arrays)
+    assert loaded.x_train.shape == (300, 32, 32, 3) and loaded.x_train.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.x_train, x_train)
+    np.testing.assert_array_equal(loaded.y_train, y_train)
+    np.testing.assert_array_equal(loaded.x_test, x_test)
+    np.testing.assert_array_equal(loaded.y_test, y_test)
+
+
+def test_channel_planar_rows_become_rgb_pixels(tmp_path):
+    image = np.zeros((1, 32, 32, 3), np.uint8)
+    image[0, 0, 1] = (10, 20, 30)  # row 0, column 1
+    folder = tmp_path / data.BATCHES_DIR
+    folder.mkdir()
+    for name in data.TRAIN_BATCHES + (data.TEST_BATCH,):
+        (folder / name).write_bytes(batch_bytes(image, [3], name))
+    raw = pickle.loads((folder / "test_batch").read_bytes(), encoding="bytes")[b"data"][0]
+    assert (raw[1], raw[1024 + 1], raw[2048 + 1]) == (10, 20, 30)
+    loaded = load_cifar10(str(folder))
+    assert tuple(loaded.x_test[0, 0, 1]) == (10, 20, 30) and loaded.y_test[0] == 3
+
+
+def test_environment_variable_is_a_source(tiny_cifar, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, tiny_cifar[1])
+    assert load_cifar10().source == tiny_cifar[1]
+
+
+def test_offline_without_cache_says_how_to_provide_the_data(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(data, "OFFICIAL_URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    with pytest.raises(DataUnavailableError) as error:
+        load_cifar10()
+    message = str(error.value)
+    assert "downloading it failed" in message and data.ENV_VAR in message and "--data" in message
+    datasets = tmp_path / "keras" / "datasets"
+    assert not datasets.exists() or os.listdir(datasets) == []  # no partial download left
+
+
+def test_missing_source_and_empty_folder(tmp_path):
+    with pytest.raises(DataUnavailableError, match="does not exist"):
+        load_cifar10(str(tmp_path / "nope.tar.gz"))
+    with pytest.raises(DataUnavailableError, match="No CIFAR-10 found"):
+        load_cifar10(str(tmp_path))
+
+
+def test_truncated_archive_is_reported_and_leaves_nothing(tiny_cifar, tmp_path):
+    payload = open(tiny_cifar[1], "rb").read()
+    broken = tmp_path / "cifar-10-python.tar.gz"
+    broken.write_bytes(payload[: len(payload) // 2])
+    with pytest.raises(DataCorruptError, match="truncated"):
+        load_cifar10(str(broken))
+    assert os.listdir(tmp_path) == ["cifar-10-python.tar.gz"]
+    broken.write_bytes(b"this is not a tar archive at all")
+    with pytest.raises(DataCorruptError):
+        load_cifar10(str(broken))
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_pickles_cannot_run_code(tiny_cifar, tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in data.TRAIN_BATCHES + (data.TEST_BATCH,):
+            add_bytes(tar, f"{data.BATCHES_DIR}/{name}", pickle.dumps({b"data": Exploit()}))
+    with pytest.raises(DataCorruptError, match="forbidden global"):
+        load_cifar10(str(archive))
+    assert not os.path.exists("pwned")
+
+
+def test_wrong_shapes_are_rejected(tmp_path):
+    folder = tmp_path / data.BATCHES_DIR
+    folder.mkdir()
+    bad = pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, protocol=2)
+    for name in data.TRAIN_BATCHES + (data.TEST_BATCH,):
+        (folder / name).write_bytes(bad)
+    with pytest.raises(DataCorruptError, match="wrong shape"):
+        load_cifar10(str(folder))
+
+
+def test_stratified_subset():
+    labels = np.repeat(np.arange(10), 50)
+    idx = stratified_subset(labels, 105, seed=1)
+    counts = np.bincount(labels[idx], minlength=10)
+    assert len(set(idx)) == 105 and sorted(counts) == [10] * 5 + [11] * 5
+    np.testing.assert_array_equal(idx, stratified_subset(labels, 105, seed=1))
+    with pytest.raises(ValueError, match="between 1 and 500"):
+        stratified_subset(labels, 501)
+
+
+def test_preprocess_scales_by_255_not_225():
+    out = np.asarray(preprocess(np.array([[0, 51, 255]], np.uint8)))
+    np.testing.assert_allclose(out, [[0.0, 0.2, 1.0]])
+    assert out.dtype == np.float32
+
+
+def test_augment_crops_and_flips_within_the_padding():
+    images = np.zeros((64, 32, 32, 3), np.uint8)
+    images[:, 10, 12] = 255  # one bright pixel per image
+    out = np.asarray(augment(images))
+    assert out.shape == images.shape
+    for img in out:
+        ys, xs = np.nonzero(img[:, :, 0])
+        assert len(ys) <= 1
+        if len(ys):  # moved at most 4 px vertically; horizontally 4 px or mirrored
+            assert abs(ys[0] - 10) <= 4
+            assert abs(xs[0] - 12) <= 4 or abs(xs[0] - (31 - 12)) <= 4
+
+
+def test_make_dataset_yields_preprocessed_one_hot_batches(tiny_cifar):
+    loaded = load_cifar10(tiny_cifar[1])
+    ds = make_dataset(loaded.x_test, loaded.y_test, 32)
+    x, y = next(iter(ds))
+    np.testing.assert_allclose(x.numpy(), loaded.x_test[:32] / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(np.argmax(y.numpy(), 1), loaded.y_test[:32])
+    assert y.shape == (32, len(CLASS_NAMES))
+    assert sum(int(b[0].shape[0]) for b in make_dataset(loaded.x_test, loaded.y_test, 32,
+                                                         training=True, augmentation=True)) == 100

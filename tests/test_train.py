@@ -1,0 +1,142 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mobilenet.checkpoints import load_checkpoint, read_metadata
+from mobilenet.data import load_cifar10
+from mobilenet.train import TrainConfig, auto_bn_momentum, split_indices, train
+
+TINY = dict(alpha=0.25, batch_size=32, train_size=None, validation_size=50, learning_rate=0.01,
+            progress_every=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tiny_cifar):
+    return load_cifar10(tiny_cifar[1])
+
+
+def test_training_learns_streams_progress_and_round_trips(tiny_data, tmp_path):
+    events = []
+    result = train(TrainConfig(epochs=2, **TINY), data=tiny_data,
+                   checkpoint_path=str(tmp_path / "run.keras"), on_progress=events.append)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 2
+    batches = [e for e in events if e["event"] == "batch"]
+    assert len(batches) == 2 * 8  # 250 images / 32 per step, every step reported
+    assert all(b["images_per_sec"] >= 0 and set(b) >= {"loss", "accuracy", "eta_s"} for b in batches)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    assert {"val_accuracy", "recall", "auc"} <= set(result.history[0])
+    assert result.metrics["test_accuracy"] > 0.3  # the tiny classes are easy; chance is 0.1
+    assert np.array(result.metrics["confusion_matrix"]).sum() == 100
+
+    model, meta = load_checkpoint(result.checkpoint)
+    assert meta["metrics"]["test_accuracy"] == result.metrics["test_accuracy"]
+    assert meta["dataset"]["train_images_used"] == 250 and meta["train_config"]["epochs"] == 2
+    x = tiny_data.x_test[:8].astype("float32") / 255.0
+    from mobilenet.checkpoints import model_args
+    from mobilenet.model import build_mobilenet
+    rebuilt = build_mobilenet(**model_args(meta["model"]))
+    rebuilt.load_weights(result.checkpoint)
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(rebuilt(x)), atol=1e-6)
+
+
+def test_float16_checkpoint_restores_float32_with_same_predictions(tiny_checkpoint, tiny_cifar,
+                                                                   tmp_path):
+    from mobilenet.checkpoints import save_checkpoint
+
+    model, meta = load_checkpoint(tiny_checkpoint)
+    half = save_checkpoint(model, str(tmp_path / "half.keras"), meta["model"], {},
+                           weights_dtype="float16")
+    restored, half_meta = load_checkpoint(half)
+    assert half_meta["weights_dtype"] == "float16"
+    assert all(w.dtype == "float32" for w in restored.weights)
+    assert os.path.getsize(half) < 0.7 * os.path.getsize(tiny_checkpoint)
+    for before, after in zip(model.weights, restored.weights):
+        expected = np.asarray(before)
+        if not before.path.split("/")[0].endswith("_bn"):  # conv/dense in float16, BN float32
+            expected = expected.astype(np.float16).astype(np.float32)
+        np.testing.assert_array_equal(np.asarray(after), expected, err_msg=before.path)
+    x = tiny_cifar[2]["test_batch"][0].astype("float32") / 255.0
+    before, after = np.asarray(model(x)), np.asarray(restored(x))
+    assert np.mean(before.argmax(1) == after.argmax(1)) >= 0.95
+
+
+def test_cancel_stops_within_one_step_and_still_saves(tiny_data, tmp_path):
+    calls = {"n": 0}
+
+    def should_stop():
+        calls["n"] += 1
+        return calls["n"] > 3  # checked at epoch begin and after each step
+
+    events = []
+    result = train(TrainConfig(epochs=5, **TINY), data=tiny_data, should_stop=should_stop,
+                   checkpoint_path=str(tmp_path / "stopped.keras"), on_progress=events.append)
+    steps = [e for e in events if e["event"] == "batch"]
+    assert len(steps) == 3  # stop requested after step 3 is honoured before step 4
+    assert result.stopped and result.history == [] and result.metrics["test_accuracy"] is None
+    meta = read_metadata(result.checkpoint)
+    assert meta["stopped"] is True
+    load_checkpoint(result.checkpoint)  # usable
+
+
+def test_resume_continues_from_the_last_completed_epoch(tiny_data, tmp_path):
+    state = str(tmp_path / "state")
+    config = TrainConfig(epochs=2, **TINY)
+    epoch_ends = {"n": 0}
+
+    def stop_after_first_epoch(event):
+        if event["event"] == "epoch":
+            epoch_ends["n"] += 1
+
+    first = train(config, data=tiny_data, state_dir=state, on_progress=stop_after_first_epoch,
+                  should_stop=lambda: epoch_ends["n"] >= 1)
+    assert first.stopped and len(first.history) == 1
+    saved = json.load(open(os.path.join(state, "state.json")))
+    assert saved["epoch"] == 1 and os.listdir(state) == sorted(["state.json", "epoch-0001.keras"]) \
+        or set(os.listdir(state)) == {"state.json", "epoch-0001.keras"}
+
+    events = []
+    second = train(config, data=tiny_data, state_dir=state, on_progress=events.append)
+    assert events[0]["initial_epoch"] == 1
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [2]
+    assert len(second.history) == 2 and second.history[0] == first.history[0]
+    assert not second.stopped
+    with pytest.raises(ValueError, match="another config"):
+        train(TrainConfig(epochs=3, **TINY), data=tiny_data, state_dir=state)
+
+
+def test_auto_bn_momentum_matches_run_length():
+    assert auto_bn_momentum(40) == pytest.approx(0.75)
+    assert auto_bn_momentum(400) == pytest.approx(0.975)
+    assert auto_bn_momentum(100_000) == pytest.approx(0.99)
+
+
+def test_validation_is_held_out_and_stratified():
+    labels = np.repeat(np.arange(10), 100)
+    config = TrainConfig(train_size=500, validation_size=100)
+    train_idx, val_idx = split_indices(labels, config)
+    assert len(train_idx) == 500 and len(val_idx) == 100
+    assert not set(train_idx) & set(val_idx)
+    assert list(np.bincount(labels[val_idx])) == [10] * 10
+
+
+@pytest.mark.parametrize("changes, quoted", [
+    ({"epochs": 0}, "epochs=0"),
+    ({"batch_size": 0}, "batch_size=0"),
+    ({"learning_rate": -0.1}, "learning_rate=-0.1"),
+    ({"variant": "big"}, "variant='big'"),
+    ({"optimizer": "rmsprop"}, "optimizer='rmsprop'"),
+    ({"train_size": 5}, "train_size=5"),
+    ({"label_smoothing": 1.0}, "label_smoothing=1.0"),
+])
+def test_bad_settings_are_rejected_and_quoted(changes, quoted):
+    with pytest.raises(ValueError) as error:
+        TrainConfig(**changes).validate()
+    assert quoted in str(error.value)
+
+
+def test_subset_larger_than_the_data_is_rejected(tiny_data):
+    with pytest.raises(ValueError, match="larger than the 250 training images"):
+        train(TrainConfig(**{**TINY, "train_size": 1000}), data=tiny_data)
