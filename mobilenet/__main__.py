@@ -23,6 +23,7 @@ TRAIN_HELP = {
     "train_size": "stratified subset of training images, or 'all'",
     "validation_size": "training images held out for validation",
     "augmentation": "random crop + flip",
+    "cutout": "side of a random square masked out in training images (0: off)",
     "label_smoothing": "label smoothing of the loss",
     "dropout": "dropout before the classifier",
     "ema": "evaluate an exponential moving average of the weights",

@@ -226,8 +226,12 @@ def preprocess(images):
     return keras.ops.cast(images, "float32") / 255.0
 
 
-def augment(images, seed=None):
-    """Random crop after 4-pixel zero padding and random horizontal flip, on a uint8 batch."""
+def augment(images, seed=None, cutout=0):
+    """Random crop after 4-pixel zero padding and random horizontal flip, on a uint8 batch.
+
+    ``cutout`` > 0 also paints a random ``cutout`` x ``cutout`` square (clipped
+    at the borders) mid-grey, as in DeVries & Taylor (2017).
+    """
     import tensorflow as tf
 
     shape = tf.shape(images)
@@ -238,15 +242,23 @@ def augment(images, seed=None):
     cols = seeds[1][:, None] + tf.range(w)[None, :]
     cropped = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
     flip = tf.random.uniform([n, 1, 1, 1], seed=seed) < 0.5
-    return tf.where(flip, tf.reverse(cropped, axis=[2]), cropped)
+    out = tf.where(flip, tf.reverse(cropped, axis=[2]), cropped)
+    if cutout:
+        centre_y = tf.random.uniform([n, 1, 1, 1], 0, h, dtype=tf.int32, seed=seed)
+        centre_x = tf.random.uniform([n, 1, 1, 1], 0, w, dtype=tf.int32, seed=seed)
+        y = tf.range(h)[None, :, None, None]
+        x = tf.range(w)[None, None, :, None]
+        inside = (tf.abs(y - centre_y) * 2 < cutout) & (tf.abs(x - centre_x) * 2 < cutout)
+        out = tf.where(inside, tf.constant(128, out.dtype), out)
+    return out
 
 
 def make_dataset(images, labels, batch_size, training=False, augmentation=False, seed=0,
-                 num_classes=NUM_CLASSES):
+                 num_classes=NUM_CLASSES, cutout=0):
     """tf.data pipeline of (preprocessed images, one-hot labels).
 
     ``training`` shuffles every epoch; ``augmentation`` (training only) adds
-    random crop + flip. Augmentation runs on whole uint8 batches, before
+    random crop + flip (+ ``cutout``). Augmentation runs on whole uint8 batches, before
     ``preprocess``.
     """
     import tensorflow as tf
@@ -258,7 +270,7 @@ def make_dataset(images, labels, batch_size, training=False, augmentation=False,
 
     def to_model_inputs(x, y):
         if training and augmentation:
-            x = augment(x)
+            x = augment(x, cutout=cutout)
         return preprocess(x), tf.one_hot(y, num_classes)
 
     return ds.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -50,6 +50,7 @@ class TrainConfig:
     train_size: int | None = 5000   # stratified subset of training images; None = all
     validation_size: int = 1000     # held out from the training set, never trained on
     augmentation: bool = True       # random crop (4-px padding) + horizontal flip
+    cutout: int = 0                 # side of a random grey square painted over (0: off)
     label_smoothing: float = 0.0
     dropout: float = 1e-3           # before the classifier
     ema: bool = False               # evaluate an exponential moving average of the weights
@@ -71,6 +72,8 @@ class TrainConfig:
             bad("optimizer", f"must be one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
             bad("schedule", f"must be one of {SCHEDULES}")
+        if not isinstance(self.cutout, int) or not 0 <= self.cutout <= 32:
+            bad("cutout", "must be an integer from 0 (off) to 32")
         for name in ("epochs", "batch_size", "validation_size", "progress_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (name != "validation_size"):
@@ -115,8 +118,14 @@ class TrainResult:
 
 
 def auto_bn_momentum(total_steps):
-    """BN momentum whose averaging window (1 / (1 - m)) is ~1/10 of the run, 4-100 steps."""
-    window = max(4.0, min(100.0, total_steps / 10))
+    """BN momentum whose averaging window (1 / (1 - m)) is 1/20 of the run, 4 to 20 steps.
+
+    The moving statistics only serve evaluation; while the weights change
+    fast (high learning rate, early in a run) a long window lags behind them
+    and mid-run validation drops to chance. 20 batches of 128 images already
+    estimate a mean and a variance well.
+    """
+    window = max(4.0, min(20.0, total_steps / 20))
     return 1 - 1 / window
 
 
@@ -179,7 +188,8 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
                                  lambda epoch: _save_state(model, state_dir, config, epoch, history)
                                  if state_dir else None)
     train_ds = make_dataset(data.x_train[train_idx], data.y_train[train_idx], config.batch_size,
-                            training=True, augmentation=config.augmentation, seed=config.seed)
+                            training=True, augmentation=config.augmentation, seed=config.seed,
+                            cutout=config.cutout)
     val_ds = make_dataset(data.x_train[val_idx], data.y_train[val_idx], 500) if len(val_idx) else None
     if initial_epoch < config.epochs:
         model.fit(train_ds, epochs=config.epochs, initial_epoch=initial_epoch,
@@ -227,6 +237,13 @@ def _compile(model, config, steps_per_epoch):
             keras.optimizers.Adam(**{k: v for k, v in common.items() if k != "weight_decay"})
     else:
         optimizer = keras.optimizers.SGD(momentum=0.9, nesterov=True, **common)
+    if config.weight_decay:
+        # The MobileNets paper: "very little or no weight decay (l2 regularization) on the
+        # depthwise filters since there are so few parameters in them"; nor on BN's scale/shift.
+        optimizer.exclude_from_weight_decay(var_list=[
+            v for layer in model.layers
+            if isinstance(layer, (keras.layers.DepthwiseConv2D, keras.layers.BatchNormalization))
+            for v in layer.trainable_weights])
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),

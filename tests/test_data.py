@@ -136,6 +136,16 @@ def test_augment_crops_and_flips_within_the_padding():
             assert abs(xs[0] - 12) <= 4 or abs(xs[0] - (31 - 12)) <= 4
 
 
+def test_cutout_paints_one_grey_square():
+    images = np.zeros((16, 32, 32, 3), np.uint8)
+    out = np.asarray(augment(images, cutout=8))
+    for img in out:
+        grey = np.argwhere(img[:, :, 0] == 128)
+        assert 1 <= len(grey) <= 64  # clipped at the border, at most 8 x 8
+        height, width = np.ptp(grey, axis=0) + 1
+        assert height * width == len(grey)  # a rectangle
+
+
 def test_make_dataset_yields_preprocessed_one_hot_batches(tiny_cifar):
     loaded = load_cifar10(tiny_cifar[1])
     ds = make_dataset(loaded.x_test, loaded.y_test, 32)
