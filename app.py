@@ -1,0 +1,23 @@
+"""MobileNet Lab in the browser: ``python app.py`` (add ``--share`` for a public link).
+
+Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT (Gradio reads them), plus the app's own
+MOBILENET_CIFAR10, MOBILENET_CHECKPOINT_DIR, MOBILENET_RUNS_DIR and MOBILENET_KEEP_RUNS.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+from demo.ui import build_demo, launch_options  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description="MobileNet Lab: the Gradio app")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    args = parser.parse_args()
+    build_demo().launch(share=args.share, **launch_options())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The checkpoints the classifier can use: the shipped ones and the runs trained here.
+
+The dropdown only ever holds keys of ``CheckpointCatalog.entries()``; a key
+from a browser is looked up in that server-side listing, never turned into
+a path. Loaded classifiers are cached (loading one costs about a second)
+and shared by all users: ``Classifier`` is safe to call from many threads.
+"""
+
+import collections
+import dataclasses
+import datetime
+import glob
+import logging
+import os
+import threading
+
+from mobilenet import DEFAULT_CHECKPOINT
+from mobilenet.checkpoints import CheckpointError, read_metadata
+from mobilenet.inference import Classifier
+
+log = logging.getLogger(__name__)
+
+PRETRAINED_NAME = os.path.basename(DEFAULT_CHECKPOINT)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointEntry:
+    key: str
+    path: str
+    label: str
+    metadata: dict
+
+    @property
+    def test_accuracy(self):
+        return (self.metadata.get("metrics") or {}).get("test_accuracy")
+
+
+class CheckpointCatalog:
+    """Lists checkpoints with their JSON metadata and hands out cached classifiers.
+
+    Args:
+        checkpoint_dir: shipped checkpoints (``mobilenet_cifar.keras`` is the default).
+        runs_dir: runs trained in the app, newest first in the list.
+        max_loaded: classifiers kept in memory. Default 3.
+    """
+
+    def __init__(self, checkpoint_dir, runs_dir, max_loaded=3):
+        self.checkpoint_dir, self.runs_dir, self.max_loaded = checkpoint_dir, runs_dir, max_loaded
+        self._loaded = collections.OrderedDict()  # (path, mtime) -> Classifier
+        self._lock = threading.Lock()
+        self._listing = (None, [])  # (folder contents, entries): re-read when a file changes
+
+    def entries(self):
+        """Every readable checkpoint: the pretrained one first, then shipped, then runs."""
+        stamp = (folder_stamp(self.checkpoint_dir), folder_stamp(self.runs_dir))
+        if self._listing[0] != stamp:
+            self._listing = (stamp, self._read_entries())
+        return self._listing[1]
+
+    def _read_entries(self):
+        shipped = sorted(self._list(self.checkpoint_dir, "shipped"),
+                         key=lambda e: (os.path.basename(e.path) != PRETRAINED_NAME, e.path))
+        runs = sorted(self._list(self.runs_dir, "run"), key=lambda e: e.metadata.get("created", ""),
+                      reverse=True)
+        return shipped + runs
+
+    def find(self, key):
+        """The entry of ``key``; ``KeyError`` when it is not (or no longer) listed."""
+        for entry in self.entries():
+            if entry.key == key:
+                return entry
+        raise KeyError(key)
+
+    def classifier(self, entry):
+        """A loaded ``Classifier`` for ``entry`` (cached); raises ``CheckpointError``."""
+        cache_key = (entry.path, os.path.getmtime(entry.path))
+        with self._lock:
+            if cache_key not in self._loaded:
+                self._loaded[cache_key] = Classifier.from_checkpoint(entry.path)
+                while len(self._loaded) > self.max_loaded:
+                    self._loaded.popitem(last=False)
+            self._loaded.move_to_end(cache_key)
+            return self._loaded[cache_key]
+
+    def _list(self, folder, kind):
+        entries = []
+        for path in glob.glob(os.path.join(glob.escape(folder), "*.keras")):
+            try:
+                metadata = read_metadata(path)
+            except CheckpointError as error:  # half-written or foreign file: not offered
+                log.warning("skipping checkpoint: %s", error)
+                continue
+            name = os.path.basename(path)
+            entries.append(CheckpointEntry(f"{kind}/{name}", path, describe(kind, name, metadata),
+                                           metadata))
+        return entries
+
+
+def folder_stamp(folder):
+    """Names, sizes and times of a folder's checkpoint files: changes whenever one does."""
+    try:
+        with os.scandir(folder) as files:
+            return sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files
+                          if f.name.endswith((".keras", ".json")) and not f.name.startswith("."))
+    except FileNotFoundError:  # no folder (yet), or a file removed while we looked
+        return None
+
+
+def describe(kind, name, metadata):
+    """A short dropdown label: what it is, its test accuracy and its date."""
+    accuracy = (metadata.get("metrics") or {}).get("test_accuracy")
+    model = metadata.get("model", {})
+    what = ("pretrained" if name == PRETRAINED_NAME else
+            f"{'shipped' if kind == 'shipped' else 'trained here'}: {model.get('variant', '?')} "
+            f"α {model.get('alpha', '?')}")
+    tested = (f"test {accuracy:.1%}" if accuracy is not None else
+              "stopped early" if metadata.get("stopped") else "not tested")
+    return f"{what} · {tested} · {format_created(metadata.get('created'), short=True)}"
+
+
+def format_created(created, short=False):
+    """'2025-01-31 14:05 UTC' (short: '2025-01-31 14:05') from a checkpoint's ISO timestamp."""
+    try:
+        moment = datetime.datetime.fromisoformat(created)
+    except (TypeError, ValueError):
+        return "date unknown"
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M" + ("" if short else " UTC"))

@@ -1,0 +1,179 @@
+"""Classify tab: a picture in, the network's top-5 guesses and the 32×32 image it saw out."""
+
+import os
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from mobilenet.checkpoints import CheckpointError
+from mobilenet.inference import read_image
+
+from demo.catalog import format_created
+
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
+MAX_MEGAPIXELS = 40  # decoding is the only cost that grows with the picture; 32×32 is all we keep
+SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
+
+INTRO = """
+### Ask the network what it sees
+Upload a picture, take one with the webcam, paste one from the clipboard, or click an example.
+The network only knows ten classes (airplane, automobile, bird, cat, deer, dog, frog, horse,
+ship, truck) and only sees a **32×32** version of your picture, shown on the right: small
+details are lost, and a picture of something else still gets one of the ten answers.
+"""
+
+NO_CHECKPOINT = ("No trained network yet. Train one on the **Train** tab (about a minute); it "
+                 "appears here when it finishes. The pretrained network "
+                 "(`checkpoints/mobilenet_cifar.keras`) is not installed on this server.")
+
+
+def examples(prefix):
+    """Committed example files whose name starts with ``prefix``, sorted."""
+    return [os.path.join(EXAMPLES_DIR, n) for n in sorted(os.listdir(EXAMPLES_DIR))
+            if n.startswith(prefix) and n.endswith((".png", ".jpg"))]
+
+
+def read_upload(payload):
+    """The uploaded picture as a numpy array, or a ``gr.Error`` saying what to do."""
+    path = (payload or {}).get("path")
+    if not path:
+        raise gr.Error("No picture yet: upload one, take a webcam photo, paste one or click an "
+                       "example.", title="No picture")
+    name = os.path.basename(payload.get("orig_name") or "the file")[:80]
+    try:
+        with Image.open(path) as header:  # reads the size only, before decoding any pixels
+            megapixels = header.width * header.height / 1e6
+    except Exception:  # not a picture Pillow knows: read_image below says so in its words
+        megapixels = 0
+    if megapixels > MAX_MEGAPIXELS:
+        raise gr.Error(f"{name} has {megapixels:.0f} megapixels; the limit is {MAX_MEGAPIXELS}. "
+                       "Make it smaller first: the network only looks at 32×32 pixels anyway.",
+                       title="Picture too large")
+    try:
+        return read_image(path)
+    except ValueError:
+        raise gr.Error(f"{name} is not a picture this app can read (or it is damaged). "
+                       "Use a JPEG, PNG, WebP, GIF or BMP file.", title="Not a picture") from None
+
+
+def enlarged(small):
+    factor = SHOWN_SIZE // small.shape[0]
+    return np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
+
+
+def checkpoint_details(entry):
+    if entry is None:
+        return NO_CHECKPOINT
+    metadata = entry.metadata
+    accuracy = entry.test_accuracy
+    config = metadata.get("train_config") or {}
+    dataset = metadata.get("dataset") or {}
+    lines = [f"**Test accuracy:** {accuracy:.1%}" if accuracy is not None else
+             "**Test accuracy:** not measured (the run was stopped early)",
+             f"**Created:** {format_created(metadata.get('created'))}",
+             f"**Model:** {metadata['model'].get('variant')} variant, α {metadata['model'].get('alpha')}"]
+    if config:
+        lines.append(f"**Trained:** {metadata.get('epochs_completed', '?')} of {config.get('epochs')} "
+                     f"epochs on {dataset.get('train_images_used', '?'):,} images"
+                     if isinstance(dataset.get("train_images_used"), int) else
+                     f"**Trained:** {config.get('epochs')} epochs")
+    return " · ".join(lines)
+
+
+# -- callbacks -----------------------------------------------------------------------------------
+
+class ClassifyCallbacks:
+    def __init__(self, catalog):
+        self.catalog = catalog
+
+    def classify(self, image, checkpoint):
+        """Top-5 classes, all ten probabilities, the 32×32 input and the time it took."""
+        if not self.catalog.entries():
+            raise gr.Error(NO_CHECKPOINT.replace("**", "").replace("`", ""), title="No network")
+        picture = read_upload(image)
+        try:
+            entry = self.catalog.find(checkpoint)
+            classifier = self.catalog.classifier(entry)
+        except KeyError:
+            raise gr.Error("That checkpoint is not available any more: pick another one.",
+                           title="Pick a checkpoint") from None
+        except (CheckpointError, OSError) as error:
+            raise gr.Error(f"That checkpoint cannot be loaded ({error}): pick another one.",
+                           title="Broken checkpoint") from None
+        result = classifier.classify(picture, k=5)
+        everything = pd.DataFrame(sorted(result["probabilities"].items(), key=lambda kv: -kv[1]),
+                                  columns=["class", "probability"])
+        timing = (f"The network took **{result['milliseconds']:.1f} ms** for this picture "
+                  f"({picture.shape[1]}×{picture.shape[0]} pixels in, 32×32 seen).")
+        return (dict(result["top_k"]), everything.style.format({"probability": "{:.2%}"}),
+                enlarged(result["network_input"]), timing)
+
+    def classify_when_ready(self, image, checkpoint):
+        """Runs on every new picture or checkpoint; without a picture it clears the outputs."""
+        if image is None or not self.catalog.entries():
+            return None, None, None, ""
+        return self.classify(image, checkpoint)
+
+    def checkpoint_list(self, current):
+        """The dropdown's choices now; keeps the selection while it is still listed."""
+        entries = self.catalog.entries()
+        keys = [entry.key for entry in entries]
+        value = current if current in keys else (keys[0] if keys else None)
+        return gr.Dropdown(choices=[(entry.label, entry.key) for entry in entries], value=value)
+
+    def describe_checkpoint(self, checkpoint):
+        try:
+            return checkpoint_details(self.catalog.find(checkpoint))
+        except KeyError:
+            return checkpoint_details(None) if not self.catalog.entries() else ""
+
+
+# -- layout -----------------------------------------------------------------------------------------
+
+def build_classify_tab(catalog):
+    callbacks = ClassifyCallbacks(catalog)
+    entries = catalog.entries()
+    with gr.Tab("3 · Classify", id="classify"):
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column():
+                checkpoint = gr.Dropdown([(e.label, e.key) for e in entries],
+                                         value=entries[0].key if entries else None,
+                                         label="Checkpoint (network)", elem_id="checkpoint")
+                details = gr.Markdown(checkpoint_details(entries[0] if entries else None),
+                                      elem_id="checkpoint-details")
+                image = gr.Image(type="filepath", image_mode=None, label="Your picture",
+                                 sources=["upload", "webcam", "clipboard"], height=320,
+                                 elem_id="picture")
+                button = gr.Button("Classify", variant="primary", elem_id="classify")
+            with gr.Column():
+                top5 = gr.Label(num_top_classes=5, label="Top 5 guesses", elem_id="top5")
+                with gr.Row():
+                    seen = gr.Image(label="What the network sees (32×32)", format="png", buttons=[],
+                                    interactive=False, height=200, width=200, elem_id="network-input")
+                    timing = gr.Markdown(elem_id="timing")
+                with gr.Accordion("All ten probabilities", open=False):
+                    everything = gr.Dataframe(interactive=False, elem_id="all-probabilities")
+        with gr.Row():
+            gr.Examples(examples("cifar10_test_"), inputs=image, examples_per_page=10,
+                        label="CIFAR-10 test pictures (32×32, one per class)")
+            gr.Examples(examples("photo_") + examples("drawing_"), inputs=image,
+                        label="Larger photos and a drawing with a transparent background")
+
+        outputs = [top5, everything, seen, timing]
+        # preprocess=False: the upload arrives as Gradio's file record and read_upload decodes it
+        # with the package's reader, so a bad file gets a clear message instead of a crash.
+        # Classifying takes milliseconds and the model is shared: a few run side by side so a
+        # class of thirty never waits long, even while a training run uses the CPUs.
+        button.click(callbacks.classify, inputs=[image, checkpoint], outputs=outputs,
+                     api_name="classify", preprocess=False, concurrency_limit=4,
+                     concurrency_id="classify")
+        gr.on([image.change, checkpoint.change], callbacks.classify_when_ready,
+              inputs=[image, checkpoint], outputs=outputs, api_name="classify_when_ready",
+              api_visibility="undocumented", preprocess=False, concurrency_limit=4,
+              concurrency_id="classify", trigger_mode="always_last")
+        checkpoint.change(callbacks.describe_checkpoint, inputs=checkpoint, outputs=details,
+                          api_name="describe_checkpoint", preprocess=False, concurrency_limit=None)
+    return callbacks, checkpoint, details

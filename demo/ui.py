@@ -1,0 +1,92 @@
+"""The MobileNet Lab app: three tabs (Architecture, Train, Classify) in one ``gr.Blocks``.
+
+``build_demo()`` builds it; ``app.py`` launches it with ``launch_options()``.
+Folders and data come from arguments, else environment variables, else the
+package's defaults, so tests can point the app at temporary folders and a
+tiny dataset.
+"""
+
+import os
+
+import gradio as gr
+
+import mobilenet
+from demo.architecture_tab import build_architecture_tab
+from demo.catalog import CheckpointCatalog
+from demo.classify_tab import EXAMPLES_DIR, build_classify_tab
+from demo.runs import TrainingRuns
+from demo.train_tab import REFRESH_SECONDS, build_train_tab
+
+KEEP_RUNS = 5
+MAX_UPLOAD = "20mb"
+
+HEADER = """
+# MobileNet Lab
+MobileNet V1 on CIFAR-10: look inside the network, train one yourself, then show it pictures.
+"""
+
+# System fonts only: the page must look right in a classroom without internet access.
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+                       font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+
+CSS = """
+.run-progress { margin: 4px 0 8px; }
+.run-progress-bar { height: 18px; border-radius: 9px; background: var(--neutral-200); overflow: hidden; }
+.run-progress-fill { height: 100%; background: var(--primary-500); transition: width 0.5s; }
+.run-progress-text { margin-top: 6px; font-size: var(--text-lg); font-variant-numeric: tabular-nums; }
+#architecture-totals td, #architecture-totals th { font-size: var(--text-lg); }
+"""
+
+
+def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=None):
+    """Builds the app.
+
+    Args:
+        checkpoint_dir: shipped checkpoints. Default ``$MOBILENET_CHECKPOINT_DIR`` or
+            ``mobilenet.CHECKPOINT_DIR``.
+        runs_dir: where runs trained in the app are saved. Default ``$MOBILENET_RUNS_DIR``
+            or ``mobilenet.RUNS_DIR``.
+        data_source: CIFAR-10 for training (see ``mobilenet.data.load_cifar10``). Default
+            None: ``$MOBILENET_CIFAR10``, else Keras' cache or download.
+        keep_runs: run checkpoints kept (oldest removed). Default ``$MOBILENET_KEEP_RUNS`` or 5.
+
+    Returns:
+        A queued ``gr.Blocks``.
+    """
+    checkpoint_dir = checkpoint_dir or os.environ.get("MOBILENET_CHECKPOINT_DIR") or mobilenet.CHECKPOINT_DIR
+    runs_dir = runs_dir or os.environ.get("MOBILENET_RUNS_DIR") or mobilenet.RUNS_DIR
+    keep_runs = keep_runs or int(os.environ.get("MOBILENET_KEEP_RUNS", KEEP_RUNS))
+    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs)
+    catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
+
+    with gr.Blocks(title="MobileNet Lab", analytics_enabled=False) as demo:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            build_architecture_tab()
+            training_view, train_outputs = build_train_tab(runs)
+            classify, checkpoint, _ = build_classify_tab(catalog)
+        seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
+        timer = gr.Timer(REFRESH_SECONDS)
+
+        def refresh(seen, current_checkpoint):
+            """Sends this browser what changed: the shared run, and new checkpoints."""
+            snapshot = runs.snapshot()
+            seen = seen or {}
+            checkpoints = (classify.checkpoint_list(current_checkpoint)
+                           if seen.get("finished_runs") != snapshot["finished_runs"] else gr.skip())
+            return training_view(snapshot, seen.get("version")) + [
+                checkpoints, {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"]}]
+
+        # Every open page polls; the answer is a cheap copy of shared state (or "no change"),
+        # so no limit: thirty students must not queue behind each other to see the curve.
+        gr.on([demo.load, timer.tick], refresh, inputs=[seen, checkpoint],
+              outputs=[*train_outputs, checkpoint, seen], api_name="refresh",
+              api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
+
+    runs.preload_data()
+    return demo.queue(max_size=256)
+
+
+def launch_options():
+    """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there)."""
+    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "allowed_paths": [EXAMPLES_DIR]}

@@ -1,0 +1,51 @@
+"""Launching the real app for the API and browser tests: temporary folders, tiny data."""
+
+import contextlib
+import os
+import shutil
+import time
+
+from mobilenet.checkpoints import checkpoint_paths
+
+# The app's own CSS/theme, a real server on a free port, no share link, no analytics.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+SHIPPED_NAME = "tiny_shipped.keras"
+
+
+def copy_checkpoint(source, folder, name):
+    """Copies a checkpoint (.keras + .json) into ``folder`` as ``name``; returns its path."""
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, name)
+    for src, dst in zip(checkpoint_paths(source), checkpoint_paths(target)):
+        shutil.copyfile(src, dst)
+    return target
+
+
+@contextlib.contextmanager
+def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_runs=5):
+    """Builds and launches the app in this process; yields (url, checkpoint_dir, runs_dir).
+
+    ``old_runs`` copies of the shipped checkpoint are placed in the runs folder,
+    oldest first, so that pruning has something to remove.
+    """
+    from demo.ui import build_demo, launch_options
+
+    checkpoint_dir = os.path.join(root, "checkpoints")
+    runs_dir = os.path.join(checkpoint_dir, "runs")
+    os.makedirs(runs_dir, exist_ok=True)
+    if shipped_checkpoint:
+        copy_checkpoint(shipped_checkpoint, checkpoint_dir, SHIPPED_NAME)
+        for i in range(old_runs):
+            old = copy_checkpoint(shipped_checkpoint, runs_dir, f"old_run_{i}.keras")
+            stamp = time.time() - 3600 * (old_runs - i)
+            for file in checkpoint_paths(old):
+                os.utime(file, (stamp, stamp))
+    demo = build_demo(checkpoint_dir=checkpoint_dir, runs_dir=runs_dir, data_source=data_source,
+                      keep_runs=keep_runs)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
+                            **launch_options())
+    try:
+        yield url, checkpoint_dir, runs_dir
+    finally:
+        demo.close()

@@ -1,0 +1,141 @@
+"""The app in a real browser: Playwright driving Debian's Chromium, headless.
+
+Screenshots of each panel go to ``test-artifacts/`` (gitignored) to be looked at.
+"""
+
+import os
+import re
+import time
+
+import pytest
+
+from app_server import running_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "test-artifacts")
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "demo", "examples")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Chromium at {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_cifar, tiny_checkpoint, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("browser-app"))
+    with running_app(root, tiny_cifar[1], tiny_checkpoint) as (url, _, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(30_000)
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def screenshot(page, name):
+    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name).click()
+
+
+def test_architecture_panel_shows_the_table_and_follows_alpha(page):
+    expect = sync_api.expect
+    open_tab(page, "1 · Architecture")
+    expect(page.locator("#architecture-totals")).to_contain_text("3,239,114")
+    expect(page.locator("#architecture-layers")).to_contain_text("conv_dw_1")
+    expect(page.locator("#architecture-blocks")).to_contain_text("total")
+    expect(page.get_by_text("Why the tutorial counts 3,238,986")).to_be_visible()
+    page.locator("#architecture-alpha").get_by_label("0.5").check()
+    expect(page.locator("#architecture-totals")).to_contain_text("834,666")
+    page.locator("#architecture-alpha").get_by_label("1.0").check()
+    expect(page.locator("#architecture-totals")).to_contain_text("3,239,114")
+    screenshot(page, "1-architecture")
+
+
+def curve_segments(page, plot):
+    """How many line marks the plot has drawn (Vega renders SVG paths)."""
+    return page.locator(f"#{plot} .mark-line path").count()
+
+
+def current_step(page):
+    match = re.search(r"step ([\d,]+)", page.inner_text("#train-progress"))
+    return int(match.group(1).replace(",", "")) if match else 0
+
+
+def test_train_panel_runs_plots_and_stops(page):
+    expect = sync_api.expect
+    open_tab(page, "2 · Train")
+    expect(page.locator("#data-status")).to_contain_text("CIFAR-10 ready")
+    page.locator("#train-name textarea, #train-name input").first.fill("Teacher")
+    page.locator("#train-alpha").get_by_label("0.25").check()
+    for slider, value in (("#train-images", "200"), ("#train-epochs", "30")):
+        box = page.locator(f"{slider} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#train-batch input").click()
+    page.get_by_role("option", name="32", exact=True).click()
+    page.locator("#train-learning-rate input").fill("0.01")
+    page.click("#start-training")
+    expect(page.locator("#train-reply")).to_contain_text("Started")
+    expect(page.locator("#run-status")).to_contain_text("Teacher is training")
+    expect(page.locator("#run-status")).to_contain_text("200 training images, 30 epochs, batch 32")
+
+    deadline = time.monotonic() + 90
+    while curve_segments(page, "loss-plot") == 0 or current_step(page) < 20:
+        assert time.monotonic() < deadline, "the curve did not appear"
+        page.wait_for_timeout(500)
+    first_step = current_step(page)
+    page.wait_for_function(  # the page keeps updating by itself
+        f"() => /step ([\\d,]+)/.test(document.querySelector('#train-progress').innerText) && "
+        f"parseInt(document.querySelector('#train-progress').innerText.match(/step ([\\d,]+)/)[1]"
+        f".replace(',', '')) > {first_step}")
+    assert curve_segments(page, "accuracy-plot") >= 1
+    screenshot(page, "2-train-running")
+
+    page.click("#stop-training")
+    expect(page.locator("#run-status")).to_contain_text("was stopped by Teacher", timeout=60_000)
+    assert current_step(page) < 210  # 30 epochs of 7 steps were not all run
+    screenshot(page, "2-train-stopped")
+
+
+def test_classify_panel_labels_an_upload_and_lists_the_new_run(page):
+    expect = sync_api.expect
+    open_tab(page, "3 · Classify")
+    expect(page.locator("#checkpoint-details")).to_contain_text("Test accuracy")
+    page.locator("#checkpoint input").click()
+    expect(page.get_by_role("option", name=re.compile("trained here.*stopped early"))).to_be_visible()
+    page.keyboard.press("Escape")
+
+    page.locator("#picture input[type=file]").set_input_files(
+        os.path.join(EXAMPLES, "photo_cat_chelsea.jpg"))
+    expect(page.locator("#top5")).to_contain_text("%")
+    labels = page.locator("#top5").inner_text()
+    assert sum(name in labels for name in ("airplane", "automobile", "bird", "cat", "deer", "dog",
+                                           "frog", "horse", "ship", "truck")) == 5
+    expect(page.locator("#network-input img")).to_be_visible()
+    expect(page.locator("#timing")).to_contain_text("ms")
+    screenshot(page, "3-classify")
+
+
+def test_classify_panel_explains_a_file_that_is_not_a_picture(page, tmp_path):
+    expect = sync_api.expect
+    open_tab(page, "3 · Classify")
+    fake = tmp_path / "holiday.png"
+    fake.write_text("not really a picture")
+    page.locator("#picture button[aria-label='Remove Image']").click()
+    page.locator("#picture input[type=file]").set_input_files(str(fake))  # classified on arrival
+    expect(page.get_by_text("holiday.png is not a picture")).to_be_visible()
+    screenshot(page, "3-classify-bad-file")
