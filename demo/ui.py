@@ -13,12 +13,12 @@ import gradio as gr
 import mobilenet
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
-from demo.classify_tab import EXAMPLES_DIR, build_classify_tab
+from demo.classify_tab import build_classify_tab
 from demo.runs import TrainingRuns
 from demo.train_tab import REFRESH_SECONDS, build_train_tab
 
 KEEP_RUNS = 5
-MAX_UPLOAD = "20mb"
+MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
 
 HEADER = """
 # MobileNet Lab
@@ -89,4 +89,4 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
 
 def launch_options():
     """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there)."""
-    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "allowed_paths": [EXAMPLES_DIR]}
+    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD}

@@ -19,6 +19,8 @@ from mobilenet.model import build_mobilenet
 TINY_RUN = {"variant": "paper", "alpha": 0.25, "train_images": 200, "batch_size": 32,
             "learning_rate": 0.01, "augmentation": False}
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "examples")
+PHOTO = os.path.join(EXAMPLES, "photo_coffee.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,7 @@ def test_classify_handles_image_kinds(client, tmp_path, make):
     elif make == "sixteen_bit":
         write_image(path, rng.integers(0, 65536, (40, 40), dtype=np.uint16))
     else:
-        path = os.path.join(os.path.dirname(__file__), "..", "demo", "examples", "photo_cat_chelsea.jpg")
+        path = os.path.join(EXAMPLES, "photo_cat_chelsea.jpg")
     top5, everything, _, _ = classify(client, path)
     assert len(top5["confidences"]) == 5
     assert math.isclose(sum(row[1] for row in everything["data"]), 1.0, abs_tol=1e-4)
@@ -132,9 +134,12 @@ def test_classify_explains_bad_input(client, tmp_path):
     Image.new("L", (8000, 6000)).save(huge)  # 48 megapixels of black: tiny file, huge image
     with pytest.raises(AppError, match="megapixels"):
         classify(client, huge)
-    photo = os.path.join(os.path.dirname(__file__), "..", "demo", "examples", "photo_coffee.jpg")
+    too_big = tmp_path / "too_big.png"
+    too_big.write_bytes(b"\x89PNG" + bytes(21_000_000))
+    with pytest.raises(ValueError, match="maximum file size"):  # the server's upload limit
+        classify(client, str(too_big))
     with pytest.raises(AppError, match="not available"):
-        classify(client, photo, key="../../../etc/passwd")
+        classify(client, PHOTO, key="../../../etc/passwd")
 
 
 # -- Train -----------------------------------------------------------------------------------------
@@ -156,8 +161,7 @@ def test_training_run_streams_progress_and_lands_in_the_classifier(client, app):
     assert metadata["train_config"]["train_size"] == 200
     key = f"run/{os.path.basename(final['checkpoint'])}"
     assert "Test accuracy" in client.predict(key, api_name="/describe_checkpoint")
-    photo = os.path.join(os.path.dirname(__file__), "..", "demo", "examples", "photo_rocket.jpg")
-    assert len(classify(client, photo, key)[0]["confidences"]) == 5
+    assert len(classify(client, os.path.join(EXAMPLES, "photo_rocket.jpg"), key)[0]["confidences"]) == 5
     # keep_runs=2: the oldest of the two pre-existing runs was removed.
     assert len(glob.glob(os.path.join(runs_dir, "*.keras"))) == 2
     assert not os.path.exists(os.path.join(runs_dir, "old_run_0.keras"))
@@ -173,6 +177,7 @@ def test_stop_ends_the_run_and_keeps_a_checkpoint_and_a_second_start_is_refused(
     other = Client(app[0], verbose=False)  # another student
     with pytest.raises(AppError, match="Ann is training"):
         start(other, "Bob", epochs=1)
+    assert len(classify(other, PHOTO)[0]["confidences"]) == 5  # classifying works meanwhile
     assert "Stopping" in other.predict("Bob", api_name="/stop_training")
 
     final = watch(client)[-1]["run"]
@@ -181,8 +186,7 @@ def test_stop_ends_the_run_and_keeps_a_checkpoint_and_a_second_start_is_refused(
     metadata = read_metadata(final["checkpoint"])
     assert metadata["stopped"] is True
     key = f"run/{os.path.basename(final['checkpoint'])}"
-    photo = os.path.join(os.path.dirname(__file__), "..", "demo", "examples", "photo_coffee.jpg")
-    assert len(classify(client, photo, key)[0]["confidences"]) == 5
+    assert len(classify(client, PHOTO, key)[0]["confidences"]) == 5
     assert "No run is training" in client.predict("Ann", api_name="/stop_training")
 
 
@@ -205,5 +209,4 @@ def test_without_cifar10_training_explains_and_other_panels_work(tmp_path, tiny_
         assert "No CIFAR-10 here" in data_status and "MOBILENET_CIFAR10" in data_status
         totals = client.predict("paper", 1.0, api_name="/summary")[0]
         assert table_rows(totals)[0]["total parameters"] == 3_239_114
-        photo = os.path.join(os.path.dirname(__file__), "..", "demo", "examples", "photo_coffee.jpg")
-        assert len(classify(client, photo)[0]["confidences"]) == 5
+        assert len(classify(client, PHOTO)[0]["confidences"]) == 5
