@@ -78,14 +78,21 @@ def test_small_image_is_upscaled():
     assert network_input(np.zeros((1, 1, 3), np.uint8)).shape == (32, 32, 3)
 
 
-def test_classifier_answers_like_the_model(tiny_checkpoint, tiny_cifar):
-    classifier = Classifier.from_checkpoint(tiny_checkpoint)
+@pytest.mark.parametrize("engine", ["litert", "keras"])
+def test_classifier_answers_like_the_model(tiny_checkpoint, tiny_cifar, engine):
+    classifier = Classifier.from_checkpoint(tiny_checkpoint, engine=engine)
+    assert classifier.engine == engine
     image = tiny_cifar[2]["test_batch"][0][0]
     probs = classifier.probabilities(image)
     assert probs.shape == (10,) and probs.sum() == pytest.approx(1, abs=1e-5)
     model, _ = load_checkpoint(tiny_checkpoint)
     expected = np.asarray(model(image[None].astype("float32") / 255.0))[0]
     np.testing.assert_allclose(probs, expected, atol=1e-5)
+    batch = tiny_cifar[2]["test_batch"][0][:20]
+    batch_expected = np.asarray(model(batch.astype("float32") / 255.0))
+    answers = np.stack([classifier.probabilities(image) for image in batch])
+    np.testing.assert_allclose(answers, batch_expected, atol=1e-4)
+    assert list(answers.argmax(1)) == list(batch_expected.argmax(1))
     top = classifier.top_k(image, k=3)
     assert [name for name, _ in top] == [CLASS_NAMES[i] for i in np.argsort(expected)[::-1][:3]]
     assert top[0][1] >= top[1][1] >= top[2][1]
