@@ -38,7 +38,8 @@ so the separable version needs only
 $$\frac{\text{separable}}{\text{standard}} = \frac{1}{N} + \frac{1}{D_K^2}$$
 
 of the work: with 3×3 kernels ($D_K^2 = 9$) and hundreds of channels, about **8 to 9 times
-fewer** Mult-Adds. The table below checks this for each of the 13 blocks of the model above.
+fewer** Mult-Adds. The table below checks this for each of the 13 blocks of the model above
+(*ratio* = separable / standard).
 """
 
 PAPER_NOTE = """
@@ -95,7 +96,7 @@ BLOCK_COLUMNS = {"block": ("block", None), "M": ("M (in)", COUNT), "N": ("N (out
                  "separable_mult_adds": ("separable Mult-Adds", COUNT),
                  "standard_params": ("standard params", COUNT),
                  "separable_params": ("separable params", COUNT),
-                 "ratio": ("separable / standard", "{:.3f}")}
+                 "ratio": ("ratio", "{:.3f}")}
 PAPER_COLUMNS = {"model": ("model", None), "alpha": ("α", "{:g}"), "resolution": ("pixels", None),
                  "imagenet_top1_%": ("ImageNet top-1 %", "{:.1f}"),
                  "million_mult_adds": ("paper: M Mult-Adds", COUNT),
@@ -147,7 +148,8 @@ def build_architecture_tab():
         gr.Markdown(STORY, latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
                                              {"left": "$", "right": "$", "display": False}])
         blocks = gr.Dataframe(initial[2], label="Each block: standard convolution vs depthwise separable",
-                              interactive=False, max_height=700, elem_id="architecture-blocks")
+                              interactive=False, max_height=700, wrap=True,
+                              elem_id="architecture-blocks")
         gr.Markdown(PAPER_NOTE)
         paper = gr.Dataframe(initial[3], label="MobileNets paper (ImageNet, 224×224) and ours (32×32)",
                              interactive=False, wrap=True, elem_id="architecture-paper")

@@ -52,11 +52,11 @@ class Run:
     error: str | None = None
     finished_at: float | None = None
 
-    def seconds_left(self, now=None):
+    def seconds_left(self):
         """ETA of the training steps from the last progress event, or None before it."""
         if not self.latest or self.latest.get("eta_s") is None:
             return None
-        return max(0.0, self.latest["eta_s"] - ((now or time.time()) - self.latest_at))
+        return max(0.0, self.latest["eta_s"] - (time.time() - self.latest_at))
 
 
 class TrainingRuns:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import html
+import math
 import re
 import time
 
@@ -13,12 +14,13 @@ from mobilenet.model import VARIANTS
 from mobilenet.train import TrainConfig
 
 from demo.architecture_tab import ALPHAS as PAPER_ALPHAS
-from demo.runs import RunBusy, format_duration
+from demo.runs import ACTIVE_STATES, RunBusy, format_duration
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
 ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})
 BATCH_SIZES = sorted({16, 32, 64, 128, 256, DEFAULTS.batch_size})
 REFRESH_SECONDS = 2
+MAX_TRAIN_POINTS = 300
 CURVE_COLORS = {"train": "#2563eb", "validation": "#ea580c"}
 LEGEND = "(blue: train, orange: validation)"  # the plot's own legend is clipped at this height
 WATCH_SECONDS = 0.5
@@ -101,15 +103,17 @@ def progress_html(run):
 def curves(run):
     """(loss frame, accuracy frame) in long form: epoch, value, curve (train/validation).
 
-    None before the first point: Gradio's plot stops drawing lines after an empty frame.
+    At most about ``MAX_TRAIN_POINTS`` training points (long runs are thinned, so thirty
+    browsers are not sent thousands of points every few seconds). None before the first
+    point: Gradio's plot stops drawing lines after an empty frame.
     """
-    rows = []
-    for event in (run or {}).get("history", []):
-        x = event["global_step"] / event["steps_per_epoch"]
-        if event["event"] == "batch":
-            rows.append((x, event["loss"], event["accuracy"], "train"))
-        elif "val_loss" in event:
-            rows.append((x, event["val_loss"], event["val_accuracy"], "validation"))
+    history = (run or {}).get("history", [])
+    batches = [event for event in history if event["event"] == "batch"]
+    stride = math.ceil(len(batches) / MAX_TRAIN_POINTS) or 1
+    rows = [(e["global_step"] / e["steps_per_epoch"], e["loss"], e["accuracy"], "train")
+            for e in batches[::-stride][::-1]]  # counted from the end: the newest point stays
+    rows += [(e["global_step"] / e["steps_per_epoch"], e["val_loss"], e["val_accuracy"], "validation")
+             for e in history if e["event"] == "epoch" and "val_loss" in e]
     if not rows:
         return None, None
     frame = pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "curve"])
@@ -179,7 +183,7 @@ class TrainCallbacks:
         while True:
             yield snapshot
             run = snapshot["run"]
-            if run is None or run["state"] not in ("starting", "running", "stopping"):
+            if run is None or run["state"] not in ACTIVE_STATES:
                 return
             time.sleep(WATCH_SECONDS)  # at most two updates a second
             snapshot = self.runs.wait_for_change(snapshot["version"], timeout=REFRESH_SECONDS)
@@ -189,7 +193,7 @@ class TrainCallbacks:
         """Updates of the Train tab from ``snapshot`` for a browser that has ``seen_version``."""
         run = snapshot["run"]
         if seen_version == snapshot["version"]:
-            active = run is not None and run["state"] in ("starting", "running", "stopping")
+            active = run is not None and run["state"] in ACTIVE_STATES
             progress = progress_html(run) if active else gr.skip()  # the ETA moves between events
             return [gr.skip()] * 2 + [progress] + [gr.skip()] * 7
         loss, accuracy = curves(run)
