@@ -47,6 +47,7 @@ class CheckpointCatalog:
     def __init__(self, checkpoint_dir, runs_dir, max_loaded=3):
         self.checkpoint_dir, self.runs_dir, self.max_loaded = checkpoint_dir, runs_dir, max_loaded
         self._loaded = collections.OrderedDict()  # (path, mtime) -> Classifier
+        self._loading = {}  # (path, mtime) -> lock held while that checkpoint loads
         self._lock = threading.Lock()
         self._listing = (None, [])  # (folder contents, entries): re-read when a file changes
 
@@ -72,15 +73,39 @@ class CheckpointCatalog:
         raise KeyError(key)
 
     def classifier(self, entry):
-        """A loaded ``Classifier`` for ``entry`` (cached); raises ``CheckpointError``."""
+        """A loaded ``Classifier`` for ``entry`` (cached); raises ``CheckpointError``.
+
+        Loading takes seconds; it holds only that checkpoint's own lock, so classifying
+        with checkpoints already loaded goes on meanwhile.
+        """
         cache_key = (entry.path, os.path.getmtime(entry.path))
         with self._lock:
-            if cache_key not in self._loaded:
-                self._loaded[cache_key] = Classifier.from_checkpoint(entry.path)
+            loading = self._loading.setdefault(cache_key, threading.Lock())
+        with loading:
+            with self._lock:
+                if cache_key in self._loaded:
+                    self._loaded.move_to_end(cache_key)
+                    return self._loaded[cache_key]
+            classifier = Classifier.from_checkpoint(entry.path)
+            with self._lock:
+                self._loaded[cache_key] = classifier
                 while len(self._loaded) > self.max_loaded:
-                    self._loaded.popitem(last=False)
-            self._loaded.move_to_end(cache_key)
-            return self._loaded[cache_key]
+                    evicted, _ = self._loaded.popitem(last=False)
+                    self._loading.pop(evicted, None)
+            return classifier
+
+    def warm_up(self):
+        """Loads the first checkpoint in the background, so the first picture is quick."""
+        def load_quietly(entry):
+            try:
+                self.classifier(entry)
+            except (CheckpointError, OSError) as error:  # classify reports it when asked
+                log.warning("could not preload %s: %s", entry.path, error)
+
+        entries = self.entries()
+        if entries:
+            threading.Thread(target=load_quietly, args=(entries[0],), name="checkpoint-warm-up",
+                             daemon=True).start()
 
     def _list(self, folder, kind):
         entries = []

@@ -84,6 +84,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
 
     runs.preload_data()
+    catalog.warm_up()
     return demo.queue(max_size=256)
 
 
