@@ -5,6 +5,7 @@ import dataclasses
 import datetime
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
 
@@ -156,8 +157,11 @@ def run_train(args):
 class ProgressPrinter:
     """Prints the training progress dicts: a bar on a terminal, lines otherwise."""
 
+    LOG_INTERVAL_S = 30  # off a terminal (a log file), at most one step line this often
+
     def __init__(self, stream):
         self.stream, self.tty = stream, stream.isatty()
+        self.last_line = 0.0
 
     def __call__(self, event):
         kind = event["event"]
@@ -173,6 +177,9 @@ class ProgressPrinter:
             self.stream.write(f"\repoch {event['epoch']}/{event['epochs']} [{bar}] "
                               f"{self._metrics(event)}")
             self.stream.flush()
+        elif kind == "batch" and time.monotonic() - self.last_line > self.LOG_INTERVAL_S:
+            self.last_line = time.monotonic()
+            self._line(f"  epoch {event['epoch']}/{event['epochs']} step {self._metrics(event)}")
         elif kind == "epoch":
             val = f" - val_loss {event['val_loss']:.4f} - val_accuracy {event['val_accuracy']:.4f}" \
                 if "val_accuracy" in event else ""

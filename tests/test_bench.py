@@ -1,0 +1,20 @@
+"""The benchmark command runs (tiny sizes); its figures are not checked here."""
+
+import subprocess
+import sys
+
+from test_cli import ROOT
+
+
+def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
+    out = tmp_path / "bench.md"
+    result = subprocess.run([sys.executable, "-m", "mobilenet.bench", "--smoke", "--data",
+                             tiny_cifar[1], "--out", str(out)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = out.read_text()
+    for row in ("latency, paper: ours", "latency, cifar: model.predict", "agreement, paper",
+                "batch inference, cifar", "training, paper: plain model.fit",
+                "classroom run (app default): test accuracy", "peak memory while training"):
+        assert row in text
+    assert "SMOKE RUN" in text
