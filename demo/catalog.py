@@ -103,9 +103,8 @@ class CheckpointCatalog:
                 log.warning("could not preload %s: %s", entry.path, error)
 
         entries = self.entries()
-        if entries:
-            threading.Thread(target=load_quietly, args=(entries[0],), name="checkpoint-warm-up",
-                             daemon=True).start()
+        if entries:  # not a daemon: TensorFlow aborts the process if it exits mid-conversion
+            threading.Thread(target=load_quietly, args=(entries[0],), name="checkpoint-warm-up").start()
 
     def _list(self, folder, kind):
         entries = []

@@ -1,5 +1,6 @@
 """Classify tab: a picture in, the network's top-5 guesses and the 32×32 image it saw out."""
 
+import math
 import os
 
 import gradio as gr
@@ -42,20 +43,25 @@ def read_upload(payload):
         raise gr.Error("No picture yet: upload one, take a webcam photo, paste one or click an "
                        "example.", title="No picture")
     name = os.path.basename(payload.get("orig_name") or "the file")[:80]
-    try:
-        with Image.open(path) as header:  # reads the size only, before decoding any pixels
-            megapixels = header.width * header.height / 1e6
-    except Exception:  # not a picture Pillow knows: read_image below says so in its words
-        megapixels = 0
-    if megapixels > MAX_MEGAPIXELS:
-        raise gr.Error(f"{name} has {megapixels:.0f} megapixels; the limit is {MAX_MEGAPIXELS}. "
-                       "Make it smaller first: the network only looks at 32×32 pixels anyway.",
-                       title="Picture too large")
+    if megapixels(path) > MAX_MEGAPIXELS:
+        raise gr.Error(f"{name} is larger than {MAX_MEGAPIXELS} megapixels. Make it smaller first: "
+                       "the network only looks at 32×32 pixels anyway.", title="Picture too large")
     try:
         return read_image(path)
     except ValueError:
         raise gr.Error(f"{name} is not a picture this app can read (or it is damaged). "
                        "Use a JPEG, PNG, WebP, GIF or BMP file.", title="Not a picture") from None
+
+
+def megapixels(path):
+    """A picture's size from its header, before decoding any pixel; 0 when Pillow cannot tell."""
+    try:
+        with Image.open(path) as header:
+            return header.width * header.height / 1e6
+    except Image.DecompressionBombError:  # so large that Pillow refuses to open it
+        return math.inf
+    except Exception:  # not a picture Pillow knows: read_image says so in its own words
+        return 0
 
 
 def enlarged(small):
@@ -67,18 +73,15 @@ def checkpoint_details(entry):
     if entry is None:
         return NO_CHECKPOINT
     metadata = entry.metadata
-    accuracy = entry.test_accuracy
-    config = metadata.get("train_config") or {}
-    dataset = metadata.get("dataset") or {}
+    model, config = metadata.get("model", {}), metadata.get("train_config") or {}
+    accuracy, images = entry.test_accuracy, (metadata.get("dataset") or {}).get("train_images_used")
     lines = [f"**Test accuracy:** {accuracy:.1%}" if accuracy is not None else
              "**Test accuracy:** not measured (the run was stopped early)",
              f"**Created:** {format_created(metadata.get('created'))}",
-             f"**Model:** {metadata['model'].get('variant')} variant, α {metadata['model'].get('alpha')}"]
+             f"**Model:** {model.get('variant')} variant, α {model.get('alpha')}"]
     if config:
-        lines.append(f"**Trained:** {metadata.get('epochs_completed', '?')} of {config.get('epochs')} "
-                     f"epochs on {dataset.get('train_images_used', '?'):,} images"
-                     if isinstance(dataset.get("train_images_used"), int) else
-                     f"**Trained:** {config.get('epochs')} epochs")
+        lines.append(f"**Trained:** {metadata.get('epochs_completed', '?')} of {config['epochs']} epochs"
+                     + (f" on {images:,} images" if isinstance(images, int) else ""))
     return " · ".join(lines)
 
 

@@ -3,6 +3,8 @@
 import glob
 import math
 import os
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -49,6 +51,10 @@ def watch(client):
 def write_image(path, array):
     Image.fromarray(array).save(path)  # the mode follows the array: L, RGBA, I;16 ...
     return path
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def classify(client, path, key=SHIPPED_KEY):
@@ -132,8 +138,13 @@ def test_classify_explains_bad_input(client, tmp_path):
         classify(client, None)
     huge = str(tmp_path / "huge.png")
     Image.new("L", (8000, 6000)).save(huge)  # 48 megapixels of black: tiny file, huge image
-    with pytest.raises(AppError, match="megapixels"):
+    with pytest.raises(AppError, match="larger than 40 megapixels"):
         classify(client, huge)
+    bomb = tmp_path / "bomb.png"  # 30000×30000 in its header: Pillow refuses to open it at all
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+                     + png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b""))
+    with pytest.raises(AppError, match="larger than 40 megapixels"):
+        classify(client, str(bomb))
     too_big = tmp_path / "too_big.png"
     too_big.write_bytes(b"\x89PNG" + bytes(21_000_000))
     with pytest.raises(ValueError, match="maximum file size"):  # the server's upload limit
