@@ -37,6 +37,12 @@ BATCHES_DIR = "cifar-10-batches-py"
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 KERAS_CACHE_NAME = "cifar-10-batches-py-target_archive"
+# Archives we know by hash, so that reports can say which copy a figure was measured on.
+KNOWN_COPIES = {
+    OFFICIAL_SHA256: "official CIFAR-10 archive",
+    "0436e773cac94a3573fb6b4a892f385dca4722b0e7bffc67e0a039504c25e55e":
+        "offline JPEG copy (the real images after one JPEG round trip, quality 75)",
+}
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 
@@ -67,9 +73,14 @@ class Cifar10:
     y_test: np.ndarray
     source: str
 
+    sha256: str | None = None  # of the archive, when the source is one
+
     def describe(self):
-        return {"name": "CIFAR-10", "source": self.source, "train_images": len(self.x_train),
-                "test_images": len(self.x_test)}
+        """Where the data came from, for checkpoints and reports."""
+        return {"name": "CIFAR-10", "source": self.source, "sha256": self.sha256,
+                "copy": KNOWN_COPIES.get(self.sha256, "unknown copy" if self.sha256 else
+                                         "extracted folder"),
+                "train_images": len(self.x_train), "test_images": len(self.x_test)}
 
 
 def load_cifar10(source=None):
@@ -97,7 +108,8 @@ def _load_cached(path, _mtime_ns, _size):
         batches = _read_archive(path)
     x_train, y_train = zip(*(batches[name] for name in TRAIN_BATCHES))
     x_test, y_test = batches[TEST_BATCH]
-    return Cifar10(np.concatenate(x_train), np.concatenate(y_train), x_test, y_test, path)
+    sha256 = None if os.path.isdir(path) else file_sha256(path)
+    return Cifar10(np.concatenate(x_train), np.concatenate(y_train), x_test, y_test, path, sha256)
 
 
 def _keras_cached_archive():

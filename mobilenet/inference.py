@@ -15,6 +15,7 @@ from mobilenet.checkpoints import load_checkpoint
 from mobilenet.data import CLASS_NAMES, IMAGE_SIZE, preprocess
 
 CHANNEL_ORDERS = ("rgb", "bgr")
+MAX_PIXELS = 100_000_000  # a 10000 x 10000 photo decodes to 300 MB; more is refused
 
 
 def to_rgb_uint8(image, channel_order="rgb", background=255):
@@ -210,12 +211,16 @@ def read_image(path):
 
     Uses Pillow, which reads more formats (palette, CMYK, 16-bit, animated:
     first frame) than OpenCV and applies EXIF orientation. Raises
-    ``ValueError`` with a readable reason for anything that is not an image.
+    ``ValueError`` with a readable reason for anything that is not an image
+    or is larger than ``MAX_PIXELS`` (checked from the header, before decoding).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ValueError(f"'{path}' is {img.width}x{img.height} pixels; the limit is "
+                                 f"{MAX_PIXELS // 1_000_000} megapixels: shrink it first")
             img.seek(0)
             img = ImageOps.exif_transpose(img)
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -228,5 +233,7 @@ def read_image(path):
         raise ValueError(f"'{path}' does not exist") from None
     except UnidentifiedImageError:
         raise ValueError(f"'{path}' is not an image file Pillow can read") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"'{path}' declares an enormous size (a decompression bomb?)") from None
     except (OSError, SyntaxError) as error:
         raise ValueError(f"'{path}' could not be decoded ({error}); it may be truncated") from None

@@ -202,7 +202,9 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
 
     emit({"event": "stage", "name": "batchnorm"})
     if config.bn_recalibration_batches:
-        recalibrate_batchnorm(model, data.x_train[train_idx], max_batches=config.bn_recalibration_batches)
+        # After a Stop the user is waiting: a few batches are enough to make the model usable.
+        batches = min(config.bn_recalibration_batches, 4) if stopped else config.bn_recalibration_batches
+        recalibrate_batchnorm(model, data.x_train[train_idx], max_batches=batches)
     metrics = _final_metrics(model, data, val_idx, config, stopped, stop, emit)
     stopped = stopped or metrics.pop("stopped_during_evaluation", False)
     duration = time.monotonic() - started

@@ -155,3 +155,12 @@ def test_make_dataset_yields_preprocessed_one_hot_batches(tiny_cifar):
     assert y.shape == (32, len(CLASS_NAMES))
     assert sum(int(b[0].shape[0]) for b in make_dataset(loaded.x_test, loaded.y_test, 32,
                                                          training=True, augmentation=True)) == 100
+
+
+def test_describe_names_the_copy(tiny_cifar):
+    from mobilenet.data import file_sha256
+
+    archive = load_cifar10(tiny_cifar[1]).describe()
+    assert archive["sha256"] == file_sha256(tiny_cifar[1]) and archive["copy"] == "unknown copy"
+    assert load_cifar10(tiny_cifar[0]).describe()["copy"] == "extracted folder"
+    assert "JPEG" in data.KNOWN_COPIES["0436e773cac94a3573fb6b4a892f385dca4722b0e7bffc67e0a039504c25e55e"]

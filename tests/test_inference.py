@@ -119,7 +119,7 @@ def test_checkpoint_errors_name_the_file(tiny_checkpoint, tmp_path):
         load_checkpoint(str(tmp_path / "orphan.keras"))
 
 
-def test_read_image_handles_common_files(tmp_path):
+def test_read_image_handles_common_files(tmp_path, monkeypatch):
     rgb = np.zeros((40, 60, 3), np.uint8)
     rgb[:, :30] = (255, 0, 0)
     Image.fromarray(rgb).save(tmp_path / "a.png")
@@ -134,6 +134,11 @@ def test_read_image_handles_common_files(tmp_path):
     exif[0x0112] = 6  # rotate 90° clockwise when displayed
     Image.fromarray(rgb).save(tmp_path / "r.jpg", exif=exif)
     assert read_image(tmp_path / "r.jpg").shape == (60, 40, 3)
+    from mobilenet import inference
+    Image.new("RGB", (200, 100)).save(tmp_path / "big.png")
+    monkeypatch.setattr(inference, "MAX_PIXELS", 10_000)
+    with pytest.raises(ValueError, match="200x100 pixels"):
+        read_image(tmp_path / "big.png")
     (tmp_path / "t.png").write_text("not an image")
     with pytest.raises(ValueError, match="not an image"):
         read_image(tmp_path / "t.png")
