@@ -112,10 +112,13 @@ def curves(run):
     stride = math.ceil(len(batches) / MAX_TRAIN_POINTS) or 1
     rows = [(e["global_step"] / e["steps_per_epoch"], e["loss"], e["accuracy"], "train")
             for e in batches[::-stride][::-1]]  # counted from the end: the newest point stays
-    rows += [(e["global_step"] / e["steps_per_epoch"], e["val_loss"], e["val_accuracy"], "validation")
-             for e in history if e["event"] == "epoch" and "val_loss" in e]
+    validation = [(e["global_step"] / e["steps_per_epoch"], e["val_loss"], e["val_accuracy"],
+                   "validation") for e in history if e["event"] == "epoch" and "val_loss" in e]
     if not rows:
         return None, None
+    # Gradio's plot never draws a colour that was missing from its first frame: until the first
+    # validation point, an empty (NaN) one keeps "validation" in the legend and the colour scale.
+    rows += validation or [(0.0, math.nan, math.nan, "validation")]
     frame = pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "curve"])
     return frame[["epoch", "loss", "curve"]], frame[["epoch", "accuracy", "curve"]]
 
