@@ -16,6 +16,8 @@ used. ``seed_bn_bug=True`` rebuilds the tutorial's exact graph for comparison.
 import keras
 from keras import layers
 
+from mobilenet.layers import BatchNormalization
+
 VARIANTS = ("paper", "cifar")
 
 # (pointwise filters, depthwise stride) of the 13 depthwise separable blocks.
@@ -65,7 +67,7 @@ def build_mobilenet(
     name = name or f"mobilenet_{variant}_{alpha:g}"
 
     def batch_norm(layer_name):
-        return layers.BatchNormalization(momentum=bn_momentum, name=layer_name)
+        return BatchNormalization(momentum=bn_momentum, name=layer_name)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     stem_stride = 2 if variant == "paper" else 1
