@@ -108,8 +108,8 @@ def training_rows(variant, data, steps):
     from mobilenet.data import make_dataset, preprocess
     from mobilenet.model import build_mobilenet
 
-    def compiled_model():
-        model = build_mobilenet(variant=variant)
+    def compiled_model(**kwargs):
+        model = build_mobilenet(variant=variant, **kwargs)
         model.compile(optimizer="adam", loss="categorical_crossentropy",
                       metrics=["categorical_accuracy", "Recall", "AUC"])
         return model
@@ -123,21 +123,27 @@ def training_rows(variant, data, steps):
     n = steps * 128
     x, y = data.x_train[:n], data.y_train[:n]
     ours_model = compiled_model()
-    ds = make_dataset(x, y, 128, training=True, augmentation=True)
+    ds = make_dataset(x, y, 128, training=True)
     ours = second_epoch_rate(lambda: ours_model.fit(ds, epochs=1, verbose=0), n)
+    augmented_model = compiled_model()
+    augmented = make_dataset(x, y, 128, training=True, augmentation=True)
+    ours_augmented = second_epoch_rate(lambda: augmented_model.fit(augmented, epochs=1, verbose=0), n)
     x_float = np.asarray(preprocess(x))
     y_onehot = keras.utils.to_categorical(y, 10)
-    plain_model = compiled_model()
+    plain_model = compiled_model(fused_batchnorm=False)  # stock Keras layers
     plain = second_epoch_rate(lambda: plain_model.fit(x_float, y_onehot, batch_size=128, epochs=1,
                                                       verbose=0), n)
     seed_n = min(n, 1280)
-    seed_model = compiled_model()
+    seed_model = compiled_model(fused_batchnorm=False, seed_bn_bug=True)  # the tutorial's model
     seed = second_epoch_rate(lambda: seed_model.fit(x_float[:seed_n], y_onehot[:seed_n],
                                                     batch_size=10, epochs=1, verbose=0), seed_n)
     how = f"second of two epochs over {n} images (tutorial: {seed_n}); Adam, seed's metrics"
-    return [(f"training, {variant}: ours (tf.data, augmentation)", f"{ours:,.0f} images/s "
+    return [(f"training, {variant}: ours (fused BN, tf.data)", f"{ours:,.0f} images/s "
              f"({ours / plain:.2f}x plain fit, {ours / seed:.1f}x tutorial)", how),
-            (f"training, {variant}: plain model.fit, numpy, batch 128", f"{plain:,.0f} images/s", how),
+            (f"training, {variant}: ours + crop/flip augmentation", f"{ours_augmented:,.0f} images/s "
+             f"({ours_augmented / plain:.2f}x plain fit)", how + "; augmentation runs on the same 2 cores"),
+            (f"training, {variant}: plain model.fit, numpy, stock Keras BN, batch 128",
+             f"{plain:,.0f} images/s", how),
             (f"training, {variant}: tutorial's fit(batch_size=10)", f"{seed:,.0f} images/s", how)]
 
 
@@ -156,7 +162,8 @@ def classroom_row(data, smoke):
                 f"{config.train_size or 'all'} images, batch {config.batch_size}, "
                 f"lr {config.learning_rate:g} {config.schedule}")
     return [("classroom run (app default): test accuracy",
-             f"{result.metrics['test_accuracy'] * 100:.2f} %", f"from scratch; {settings}"),
+             f"{result.metrics['test_accuracy'] * 100:.2f} %",
+             f"CIFAR-10 test set, {data.describe()['copy']}; from scratch; {settings}"),
             ("classroom run: wall time", f"{wall:.1f} s", "data loading excluded; training, BN "
              "re-estimation and test evaluation included"),
             ("peak memory while training", f"{peak_mb:,.0f} MB",
@@ -190,7 +197,8 @@ def main(argv=None):
 
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores "
               f"({platform.processor() or platform.machine()}), TensorFlow {tf.__version__}, "
-              f"data: {data.source}" + (" (SMOKE RUN: tiny sizes, figures meaningless)" if args.smoke else ""))
+              f"data: {data.describe()['copy']} ({data.source})"
+              + (" (SMOKE RUN: tiny sizes, figures meaningless)" if args.smoke else ""))
     table = ["| what | figure | how it was measured |", "|---|---|---|"]
     table += [f"| {what} | {figure} | {how} |" for what, figure, how in rows]
     text = "\n".join([f"Command: `python -m mobilenet.bench {' '.join(argv or sys.argv[1:])}`",

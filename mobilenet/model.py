@@ -36,6 +36,7 @@ def build_mobilenet(
     variant="paper",
     bn_momentum=0.99,
     seed_bn_bug=False,
+    fused_batchnorm=True,
     name=None,
 ):
     """Builds MobileNet V1 as a functional ``keras.Model`` (random weights).
@@ -57,6 +58,9 @@ def build_mobilenet(
             value (see ``mobilenet.train``). Default 0.99 (the Keras default).
         seed_bn_bug: reproduce the tutorial's bug (stem BN output discarded).
             Only for showing what the bug does. Default False.
+        fused_batchnorm: use ``mobilenet.layers.BatchNormalization`` (TensorFlow's
+            fused kernel: 2x faster CPU training, same weights); False builds
+            stock ``keras.layers.BatchNormalization``. Default True.
         name: model name. Default ``"mobilenet_<variant>_<alpha>"``.
 
     Returns:
@@ -66,8 +70,10 @@ def build_mobilenet(
     _validate(classes, input_shape, alpha, dropout, variant, bn_momentum)
     name = name or f"mobilenet_{variant}_{alpha:g}"
 
+    bn_class = BatchNormalization if fused_batchnorm else layers.BatchNormalization
+
     def batch_norm(layer_name):
-        return BatchNormalization(momentum=bn_momentum, name=layer_name)
+        return bn_class(momentum=bn_momentum, name=layer_name)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     stem_stride = 2 if variant == "paper" else 1

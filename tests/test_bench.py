@@ -14,7 +14,7 @@ def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     text = out.read_text()
     for row in ("latency, paper: ours", "latency, cifar: model.predict", "agreement, paper",
-                "batch inference, cifar", "training, paper: plain model.fit",
+                "batch inference, cifar", "training, paper: plain model.fit, numpy, stock Keras BN",
                 "classroom run (app default): test accuracy", "peak memory while training"):
         assert row in text
     assert "SMOKE RUN" in text

@@ -44,6 +44,13 @@ def test_cifar_variant_keeps_a_2x2_map_and_same_parameters():
     assert model.count_params() == 3_239_114
 
 
+def test_stock_keras_batchnorm_builds_the_same_weights():
+    fused, stock = build_mobilenet(), build_mobilenet(fused_batchnorm=False)
+    assert type(stock.get_layer("conv1_bn")) is keras.layers.BatchNormalization
+    assert [w.path for w in fused.weights] == [w.path for w in stock.weights]
+    stock.set_weights(fused.get_weights())
+
+
 def test_fixed_layer_names_and_no_conv_biases():
     model = build_mobilenet(alpha=0.5)
     names = [layer.name for layer in model.layers]
