@@ -110,7 +110,8 @@ def curves(run):
     history = (run or {}).get("history", [])
     batches = [event for event in history if event["event"] == "batch"]
     stride = math.ceil(len(batches) / MAX_TRAIN_POINTS) or 1
-    rows = [(e["global_step"] / e["steps_per_epoch"], e["loss"], e["accuracy"], "train")
+    rows = [(e["global_step"] / e["steps_per_epoch"], e.get("recent_loss", e["loss"]),
+             e.get("recent_accuracy", e["accuracy"]), "train")
             for e in batches[::-stride][::-1]]  # counted from the end: the newest point stays
     validation = [(e["global_step"] / e["steps_per_epoch"], e["val_loss"], e["val_accuracy"],
                    "validation") for e in history if e["event"] == "epoch" and "val_loss" in e]

@@ -5,7 +5,10 @@ stream: the CLI prints them, the UI plots them). Event kinds:
 
   start    epochs, steps_per_epoch, train_images, validation_images, config
   batch    every ``config.progress_every`` steps: epoch, step, global_step,
-           total_steps, loss, accuracy, images_per_sec, elapsed_s, eta_s
+           total_steps, loss and accuracy (running means over the epoch, as
+           Keras shows them), recent_loss and recent_accuracy (over the steps
+           since the previous report: what a curve should plot),
+           images_per_sec, eta_s
   epoch    end of each epoch: the batch fields plus recall, auc, learning_rate
            and val_loss, val_accuracy
   stage    name in {"batchnorm", "evaluate", "save"}: what runs after training
@@ -306,6 +309,7 @@ class _ProgressCallback:
 
             def on_epoch_begin(self, epoch, logs=None):
                 self.epoch = epoch
+                self.last_report = (0, 0.0, 0.0)  # step, running loss, running accuracy
                 if self.stop():
                     self.stopped = self.model.stop_training = True
 
@@ -316,7 +320,17 @@ class _ProgressCallback:
                 if self.stop():
                     self.stopped = self.model.stop_training = True
                 if (batch + 1) % self.config.progress_every == 0 or batch + 1 == self.steps:
-                    self.emit({"event": "batch", **self._fields(batch + 1, global_step, logs, rate, eta)})
+                    fields = self._fields(batch + 1, global_step, logs, rate, eta)
+                    self.emit({"event": "batch", **fields, **self._recent(batch + 1, fields)})
+
+            def _recent(self, step, fields):
+                """Loss and accuracy of the steps since the last report, from Keras' running
+                means over the epoch (which jump at each epoch start: poor curves)."""
+                last_step, last_loss, last_accuracy = self.last_report
+                self.last_report = (step, fields["loss"], fields["accuracy"])
+                n = step - last_step
+                return {"recent_loss": (fields["loss"] * step - last_loss * last_step) / n,
+                        "recent_accuracy": (fields["accuracy"] * step - last_accuracy * last_step) / n}
 
             def on_epoch_end(self, epoch, logs=None):
                 if self.stopped:

@@ -27,6 +27,9 @@ def test_training_learns_streams_progress_and_round_trips(tiny_data, tmp_path):
     assert len(batches) == 2 * 8  # 250 images / 32 per step, every step reported
     assert all(b["images_per_sec"] >= 0 and set(b) >= {"loss", "accuracy", "eta_s"} for b in batches)
     assert result.history[-1]["loss"] < result.history[0]["loss"]
+    for epoch in (1, 2):  # the recent values average back to the epoch's running mean
+        steps = [b for b in batches if b["epoch"] == epoch]
+        assert np.mean([b["recent_loss"] for b in steps]) == pytest.approx(steps[-1]["loss"], rel=1e-4)
     assert {"val_accuracy", "recall", "auc"} <= set(result.history[0])
     assert result.metrics["test_accuracy"] > 0.3  # the tiny classes are easy; chance is 0.1
     assert np.array(result.metrics["confusion_matrix"]).sum() == 100
