@@ -96,15 +96,22 @@ class CheckpointCatalog:
 
     def warm_up(self):
         """Loads the first checkpoint in the background, so the first picture is quick."""
-        def load_quietly(entry):
-            try:
-                self.classifier(entry)
-            except (CheckpointError, OSError) as error:  # classify reports it when asked
-                log.warning("could not preload %s: %s", entry.path, error)
-
         entries = self.entries()
         if entries:  # not a daemon: TensorFlow aborts the process if it exits mid-conversion
-            threading.Thread(target=load_quietly, args=(entries[0],), name="checkpoint-warm-up").start()
+            threading.Thread(target=self._load_quietly, args=(entries[0],),
+                             name="checkpoint-warm-up").start()
+
+    def warm(self, path):
+        """Loads the checkpoint at ``path`` now (a run just saved it), if it is listed."""
+        for entry in self.entries():
+            if os.path.abspath(entry.path) == os.path.abspath(path):
+                self._load_quietly(entry)
+
+    def _load_quietly(self, entry):
+        try:
+            self.classifier(entry)
+        except (CheckpointError, OSError) as error:  # classify reports it when asked
+            log.warning("could not preload %s: %s", entry.path, error)
 
     def _list(self, folder, kind):
         entries = []

@@ -66,10 +66,13 @@ class TrainingRuns:
         runs_dir: folder of the checkpoints trained here.
         data_source: CIFAR-10 source for ``load_cifar10`` (None: its env var / Keras cache).
         keep: how many run checkpoints to keep (oldest removed). Default 5.
+        on_checkpoint: called with the path of each checkpoint a run saves, after the
+            run has ended (the next run can already start).
     """
 
-    def __init__(self, runs_dir, data_source=None, keep=5):
+    def __init__(self, runs_dir, data_source=None, keep=5, on_checkpoint=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
+        self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
         self._lock = threading.Condition()
         self._data_lock = threading.Lock()
         self._stop = threading.Event()
@@ -184,6 +187,8 @@ class TrainingRuns:
             run.finished_at, run.stage = time.time(), None
             self.finished_runs += 1
             self._changed()
+        if self.on_checkpoint and result.checkpoint:
+            self.on_checkpoint(result.checkpoint)
 
     def _record(self, run, event):
         with self._lock:

@@ -56,8 +56,10 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     checkpoint_dir = checkpoint_dir or os.environ.get("MOBILENET_CHECKPOINT_DIR") or mobilenet.CHECKPOINT_DIR
     runs_dir = runs_dir or os.environ.get("MOBILENET_RUNS_DIR") or mobilenet.RUNS_DIR
     keep_runs = keep_runs or int(os.environ.get("MOBILENET_KEEP_RUNS", KEEP_RUNS))
-    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs)
     catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
+    # A new run's checkpoint is loaded (and converted to LiteRT) as soon as it is saved,
+    # not when the first student classifies with it.
+    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=catalog.warm)
 
     with gr.Blocks(title="MobileNet Lab", analytics_enabled=False) as demo:
         gr.Markdown(HEADER)
