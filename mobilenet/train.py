@@ -9,8 +9,8 @@ stream: the CLI prints them, the UI plots them). Event kinds:
            Keras shows them), recent_loss and recent_accuracy (over the steps
            since the previous report: what a curve should plot),
            images_per_sec, eta_s
-  epoch    end of each epoch: the batch fields plus recall, auc, learning_rate
-           and val_loss, val_accuracy
+  epoch    end of each epoch: the batch fields plus recall, auc, learning_rate,
+           epoch_seconds, and val_loss, val_accuracy
   stage    name in {"batchnorm", "evaluate", "save"}: what runs after training
   done     checkpoint, test_accuracy, stopped, duration_s
 
@@ -216,6 +216,9 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
         metadata = {"train_config": dataclasses.asdict(config), "bn_momentum": bn_momentum,
                     "metrics": metrics, "history": history, "stopped": stopped,
                     "epochs_completed": len(history), "duration_s": round(duration, 1),
+                    # over every session of a resumed run (epochs saved before timing was
+                    # recorded count zero)
+                    "training_seconds": round(sum(h.get("epoch_seconds", 0) for h in history), 1),
                     "dataset": {**data.describe(), "train_images_used": len(train_idx),
                                 "validation_images": len(val_idx)}}
         checkpoint_path = checkpoints.save_checkpoint(model, checkpoint_path, model_config, metadata,
@@ -308,7 +311,7 @@ class _ProgressCallback:
                 return rate, (remaining / rate if rate else None)
 
             def on_epoch_begin(self, epoch, logs=None):
-                self.epoch = epoch
+                self.epoch, self.epoch_started = epoch, time.monotonic()
                 self.last_report = (0, 0.0, 0.0)  # step, running loss, running accuracy
                 if self.stop():
                     self.stopped = self.model.stop_training = True
@@ -338,7 +341,8 @@ class _ProgressCallback:
                 global_step = (epoch + 1) * self.steps
                 rate, eta = self._timing(global_step)
                 record = {**self._fields(self.steps, global_step, logs, rate, eta),
-                          "learning_rate": float(np.asarray(self.model.optimizer.learning_rate))}
+                          "learning_rate": float(np.asarray(self.model.optimizer.learning_rate)),
+                          "epoch_seconds": round(time.monotonic() - self.epoch_started, 1)}
                 for key in ("recall", "auc", "val_loss", "val_accuracy"):
                     if logs and key in logs:
                         record[key] = float(logs[key])

@@ -37,6 +37,8 @@ def test_training_learns_streams_progress_and_round_trips(tiny_data, tmp_path):
     model, meta = load_checkpoint(result.checkpoint)
     assert meta["metrics"]["test_accuracy"] == result.metrics["test_accuracy"]
     assert meta["dataset"]["train_images_used"] == 250 and meta["train_config"]["epochs"] == 2
+    assert meta["training_seconds"] == pytest.approx(sum(h["epoch_seconds"] for h in result.history))
+    assert all(h["epoch_seconds"] > 0 for h in result.history)
     x = tiny_data.x_test[:8].astype("float32") / 255.0
     from mobilenet.checkpoints import model_args
     from mobilenet.model import build_mobilenet
