@@ -22,6 +22,8 @@ from mobilenet.data import file_sha256
 from mobilenet.model import build_mobilenet
 
 FORMAT = "mobilenet-lab-checkpoint/1"
+_UMASK = os.umask(0)  # read once, at import: setting it later would race other threads
+os.umask(_UMASK)
 MODEL_ARGS = ("classes", "input_shape", "alpha", "dropout", "variant")
 
 
@@ -126,9 +128,7 @@ def atomic_write(path, write):
     os.close(fd)
     try:
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a checkpoint is an ordinary file
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -145,3 +145,12 @@ def test_bad_settings_are_rejected_and_quoted(changes, quoted):
 def test_subset_larger_than_the_data_is_rejected(tiny_data):
     with pytest.raises(ValueError, match="larger than the 250 training images"):
         train(TrainConfig(**{**TINY, "train_size": 1000}), data=tiny_data)
+
+
+def test_checkpoint_files_are_ordinary_readable_files(tiny_checkpoint):
+    from mobilenet.checkpoints import checkpoint_paths
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in checkpoint_paths(tiny_checkpoint):
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
