@@ -1,15 +1,13 @@
 """Classify tab: a picture in, the network's top-5 guesses and the 32×32 image it saw out."""
 
-import math
 import os
 
 import gradio as gr
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from mobilenet.checkpoints import CheckpointError
-from mobilenet.inference import read_image
+from mobilenet.inference import ImageTooLarge, read_image
 
 from demo.catalog import format_created
 
@@ -43,25 +41,14 @@ def read_upload(payload):
         raise gr.Error("No picture yet: upload one, take a webcam photo, paste one or click an "
                        "example.", title="No picture")
     name = os.path.basename(payload.get("orig_name") or "the file")[:80]
-    if megapixels(path) > MAX_MEGAPIXELS:
-        raise gr.Error(f"{name} is larger than {MAX_MEGAPIXELS} megapixels. Make it smaller first: "
-                       "the network only looks at 32×32 pixels anyway.", title="Picture too large")
     try:
-        return read_image(path)
+        return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
+    except ImageTooLarge:
+        raise gr.Error(f"{name} is larger than {MAX_MEGAPIXELS} megapixels. Make it smaller first: "
+                       "the network only looks at 32×32 pixels anyway.", title="Picture too large") from None
     except ValueError:
         raise gr.Error(f"{name} is not a picture this app can read (or it is damaged). "
                        "Use a JPEG, PNG, WebP, GIF or BMP file.", title="Not a picture") from None
-
-
-def megapixels(path):
-    """A picture's size from its header, before decoding any pixel; 0 when Pillow cannot tell."""
-    try:
-        with Image.open(path) as header:
-            return header.width * header.height / 1e6
-    except Image.DecompressionBombError:  # so large that Pillow refuses to open it
-        return math.inf
-    except Exception:  # not a picture Pillow knows: read_image says so in its own words
-        return 0
 
 
 def enlarged(small):

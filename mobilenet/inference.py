@@ -206,21 +206,27 @@ def _cached_flatbuffer(model, weights_sha256):
     return flatbuffer
 
 
-def read_image(path):
+class ImageTooLarge(ValueError):
+    """The picture has more pixels than allowed (checked from its header)."""
+
+
+def read_image(path, max_pixels=None):
     """Decodes an image file to a numpy RGB/RGBA/gray array, EXIF rotation applied.
 
     Uses Pillow, which reads more formats (palette, CMYK, 16-bit, animated:
     first frame) than OpenCV and applies EXIF orientation. Raises
-    ``ValueError`` with a readable reason for anything that is not an image
-    or is larger than ``MAX_PIXELS`` (checked from the header, before decoding).
+    ``ValueError`` with a readable reason for anything that is not an image,
+    and its subclass ``ImageTooLarge`` for more than ``max_pixels`` (default
+    ``MAX_PIXELS``; checked from the header, before decoding).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise ValueError(f"'{path}' is {img.width}x{img.height} pixels; the limit is "
-                                 f"{MAX_PIXELS // 1_000_000} megapixels: shrink it first")
+            limit = max_pixels or MAX_PIXELS
+            if img.width * img.height > limit:
+                raise ImageTooLarge(f"'{path}' is {img.width}x{img.height} pixels; the limit is "
+                                    f"{limit / 1e6:g} megapixels: shrink it first")
             img.seek(0)
             img = ImageOps.exif_transpose(img)
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -234,6 +240,6 @@ def read_image(path):
     except UnidentifiedImageError:
         raise ValueError(f"'{path}' is not an image file Pillow can read") from None
     except Image.DecompressionBombError:
-        raise ValueError(f"'{path}' declares an enormous size (a decompression bomb?)") from None
+        raise ImageTooLarge(f"'{path}' declares an enormous size (a decompression bomb?)") from None
     except (OSError, SyntaxError) as error:
         raise ValueError(f"'{path}' could not be decoded ({error}); it may be truncated") from None

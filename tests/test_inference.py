@@ -137,8 +137,11 @@ def test_read_image_handles_common_files(tmp_path, monkeypatch):
     from mobilenet import inference
     Image.new("RGB", (200, 100)).save(tmp_path / "big.png")
     monkeypatch.setattr(inference, "MAX_PIXELS", 10_000)
-    with pytest.raises(ValueError, match="200x100 pixels"):
+    with pytest.raises(inference.ImageTooLarge, match="200x100 pixels"):
         read_image(tmp_path / "big.png")
+    with pytest.raises(inference.ImageTooLarge, match="0.015 megapixels"):
+        read_image(tmp_path / "big.png", max_pixels=15_000)
+    assert read_image(tmp_path / "big.png", max_pixels=20_000).shape == (100, 200, 3)
     (tmp_path / "t.png").write_text("not an image")
     with pytest.raises(ValueError, match="not an image"):
         read_image(tmp_path / "t.png")
