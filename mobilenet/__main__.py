@@ -1,4 +1,4 @@
-"""Command line: ``python -m mobilenet summary | train | evaluate | predict``."""
+"""Command line: ``python -m mobilenet summary | train | evaluate | report | predict``."""
 
 import argparse
 import dataclasses
@@ -81,6 +81,12 @@ def build_parser():
     evaluate.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
     evaluate.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     evaluate.set_defaults(run=run_evaluate)
+
+    report = commands.add_parser("report", help="confusion-matrix and curve pictures (SVG) "
+                                                "and a Markdown summary of a checkpoint")
+    report.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
+    report.add_argument("--out", default="docs", help="folder for the SVG files (default: docs)")
+    report.set_defaults(run=run_report)
 
     predict = commands.add_parser("predict", help="classify image files")
     predict.add_argument("images", nargs="+")
@@ -224,6 +230,18 @@ def run_evaluate(args):
     matrix = pd.DataFrame(report["confusion_matrix"], index=CLASS_NAMES,
                           columns=[name[:5] for name in CLASS_NAMES])
     print(matrix.to_string())
+    return 0
+
+
+def run_report(args):
+    from mobilenet.checkpoints import checkpoint_paths, read_metadata
+    from mobilenet.report import write_report
+
+    name = os.path.basename(checkpoint_paths(args.checkpoint)[0])[: -len(".keras")]
+    paths, summary = write_report(read_metadata(args.checkpoint), name, args.out)
+    print(summary)
+    for path in paths:
+        print(f"wrote {path}")
     return 0
 
 

@@ -149,7 +149,7 @@ def library_versions():
 
     return {"python": platform.python_version(), "keras": keras.__version__,
             "tensorflow": tensorflow.__version__, "numpy": numpy.__version__,
-            "backend": keras.backend.backend()}
+            "backend": keras.backend.backend(), "cpu_cores": os.cpu_count()}
 
 
 def _write_json(path, record):

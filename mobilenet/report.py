@@ -1,0 +1,120 @@
+"""Evaluation report pictures for a checkpoint, as self-contained SVG (no plotting library).
+
+``python -m mobilenet report CHECKPOINT [--out docs]`` writes
+``<name>_confusion.svg`` (the test-set confusion matrix, rows = true class) and
+``<name>_curves.svg`` (loss and accuracy per epoch, train and validation) from
+the checkpoint's JSON, and prints a Markdown summary for the README.
+"""
+
+import html
+import os
+
+from mobilenet.data import CLASS_NAMES
+
+CELL, LABEL_WIDTH, HEADER = 46, 90, 84
+
+
+def confusion_svg(matrix, class_names=CLASS_NAMES):
+    """The confusion matrix as an SVG grid; each cell shaded by its share of its row."""
+    n = len(class_names)
+    width, height = LABEL_WIDTH + n * CELL + 10, HEADER + n * CELL + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{LABEL_WIDTH}" y="14" font-size="13">predicted class →</text>',
+             f'<text x="4" y="{HEADER - 6}" font-size="13">true class ↓</text>']
+    for j, name in enumerate(class_names):
+        x = LABEL_WIDTH + j * CELL + CELL / 2
+        parts.append(f'<text transform="translate({x:.0f},{HEADER - 6}) rotate(-45)">'
+                     f'{html.escape(name)}</text>')
+    for i, (name, row) in enumerate(zip(class_names, matrix)):
+        y = HEADER + i * CELL
+        total = max(sum(row), 1)
+        parts.append(f'<text x="{LABEL_WIDTH - 6}" y="{y + CELL / 2 + 4:.0f}" '
+                     f'text-anchor="end">{html.escape(name)}</text>')
+        for j, count in enumerate(row):
+            share = count / total
+            colour = "37,99,235" if i == j else "234,88,12"
+            text = "white" if share > 0.55 else "black"
+            parts.append(f'<rect x="{LABEL_WIDTH + j * CELL}" y="{y}" width="{CELL}" height="{CELL}" '
+                         f'fill="rgba({colour},{min(1.0, 0.08 + share):.2f})" stroke="#ddd"/>'
+                         f'<text x="{LABEL_WIDTH + j * CELL + CELL / 2:.0f}" y="{y + CELL / 2 + 4:.0f}" '
+                         f'text-anchor="middle" fill="{text}">{count}</text>')
+    parts.append(f'<text x="{LABEL_WIDTH}" y="{height - 8}">blue: right answers; orange: '
+                 'mistakes (darker = larger share of the row)</text></svg>')
+    return "\n".join(parts)
+
+
+def curves_svg(history, width=720, height=260):
+    """Loss and accuracy per epoch (train: blue, validation: orange), side by side."""
+    panel = width // 2
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>']
+    epochs = [h["epoch"] for h in history]
+    for index, (title, train_key, val_key) in enumerate((("loss", "loss", "val_loss"),
+                                                          ("accuracy", "accuracy", "val_accuracy"))):
+        left, top, plot_w, plot_h = index * panel + 50, 24, panel - 70, height - 60
+        values = [h[k] for h in history for k in (train_key, val_key) if k in h]
+        low, high = (0.0, 1.0) if title == "accuracy" else (0.0, max(values or [1.0]) * 1.05)
+        parts.append(f'<text x="{left}" y="16" font-size="13">{title} '
+                     '(blue: train, orange: validation)</text>'
+                     f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" '
+                     'fill="none" stroke="#999"/>')
+        for tick in (low, (low + high) / 2, high):
+            y = top + plot_h * (1 - (tick - low) / (high - low))
+            parts.append(f'<text x="{left - 6}" y="{y + 4:.0f}" text-anchor="end">{tick:.2f}</text>')
+        last = max(epochs or [1])
+        parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 12}" text-anchor="middle">'
+                     f'epoch (1–{last})</text>')
+        for key, colour in ((train_key, "#2563eb"), (val_key, "#ea580c")):
+            points = [(h["epoch"], h[key]) for h in history if key in h]
+            if not points:
+                continue
+            coords = " ".join(
+                f"{left + plot_w * (e - 1) / max(last - 1, 1):.1f},"
+                f"{top + plot_h * (1 - (v - low) / (high - low)):.1f}" for e, v in points)
+            parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def write_report(metadata, name, out_dir):
+    """Writes the two SVGs; returns (their paths, a Markdown summary)."""
+    os.makedirs(out_dir, exist_ok=True)
+    metrics = metadata.get("metrics") or {}
+    paths = []
+    if metrics.get("confusion_matrix"):
+        paths.append(os.path.join(out_dir, f"{name}_confusion.svg"))
+        with open(paths[-1], "w", encoding="utf-8") as f:
+            f.write(confusion_svg(metrics["confusion_matrix"]))
+    if metadata.get("history"):
+        paths.append(os.path.join(out_dir, f"{name}_curves.svg"))
+        with open(paths[-1], "w", encoding="utf-8") as f:
+            f.write(curves_svg(metadata["history"]))
+    return paths, markdown_summary(metadata)
+
+
+def markdown_summary(metadata):
+    metrics, dataset = metadata.get("metrics") or {}, metadata.get("dataset") or {}
+    model, config = metadata.get("model", {}), metadata.get("train_config") or {}
+
+    def percent(value):
+        return "not measured" if value is None else f"{value * 100:.2f} %"
+
+    images = dataset.get("train_images_used")
+    cores = (metadata.get("versions") or {}).get("cpu_cores", "?")
+    lines = [f"- model: {model.get('variant')} variant, α {model.get('alpha')}",
+             f"- test accuracy: {percent(metrics.get('test_accuracy'))}"
+             + (f" ({percent(metrics['test_accuracy_tta'])} with flip TTA)"
+                if metrics.get("test_accuracy_tta") is not None else ""),
+             f"- data: CIFAR-10 test set, {dataset.get('copy', 'unknown copy')}",
+             f"- trained: {metadata.get('epochs_completed')} of {config.get('epochs')} epochs on "
+             f"{images:,} images" if isinstance(images, int) else "- trained: ?",
+             f"- training time: {metadata.get('training_seconds', 0) / 3600:.1f} h on {cores} CPU "
+             "cores"]
+    per_class = metrics.get("per_class_accuracy") or {}
+    if per_class:
+        lines += ["", "| " + " | ".join(per_class) + " |", "|" + "---|" * len(per_class),
+                  "| " + " | ".join(f"{v * 100:.1f}" for v in per_class.values()) + " |"]
+    return "\n".join(lines)
