@@ -112,14 +112,12 @@ class Classifier:
 
     def top_k(self, image, k=5, channel_order="rgb"):
         """``[(class name, probability), ...]`` of the ``k`` likeliest classes."""
-        if not 1 <= k <= len(self.class_names):
-            raise ValueError(f"`k` must be between 1 and {len(self.class_names)}. Received: k={k}")
-        probs = self.probabilities(image, channel_order)
-        order = np.argsort(probs)[::-1][:k]
-        return [(self.class_names[i], float(probs[i])) for i in order]
+        return self.classify(image, k, channel_order)["top_k"]
 
     def classify(self, image, k=5, channel_order="rgb"):
         """Everything a UI shows: top-k, all probabilities, the 32x32 input, time taken."""
+        if not 1 <= k <= len(self.class_names):
+            raise ValueError(f"`k` must be between 1 and {len(self.class_names)}. Received: k={k}")
         started = time.perf_counter()
         small = network_input(image, channel_order)
         probs = self._forward(np.asarray(preprocess(small[None])))[0]
