@@ -6,7 +6,7 @@ import gradio as gr
 import pandas as pd
 
 from mobilenet.analysis import PAPER_REFERENCE, compare_tables, cost_comparison, layer_table, model_totals
-from mobilenet.model import VARIANTS, build_mobilenet
+from mobilenet.model import DEPTHS, VARIANTS, build_mobilenet
 
 ALPHAS = (0.25, 0.5, 0.75, 1.0)
 TUTORIAL_PARAMS = 3_238_986  # printed by the tutorial's model.summary()
@@ -38,7 +38,7 @@ so the separable version needs only
 $$\frac{\text{separable}}{\text{standard}} = \frac{1}{N} + \frac{1}{D_K^2}$$
 
 of the work: with 3×3 kernels ($D_K^2 = 9$) and hundreds of channels, about **8 to 9 times
-fewer** Mult-Adds. The table below checks this for each of the 13 blocks of the model above
+fewer** Mult-Adds. The table below checks this for each block of the model above
 (*ratio* = separable / standard).
 """
 
@@ -53,10 +53,10 @@ Train tab for CIFAR-10.
 """
 
 
-@functools.lru_cache(maxsize=16)
-def architecture_tables(variant, alpha):
+@functools.lru_cache(maxsize=32)
+def architecture_tables(variant, alpha, depth="full"):
     """(layer table, totals, block comparison) of one configuration; cached, rebuilt in ~0.2 s."""
-    model = build_mobilenet(alpha=alpha, variant=variant)
+    model = build_mobilenet(alpha=alpha, variant=variant, depth=depth)
     table = layer_table(model)
     return table, model_totals(table), cost_comparison(model)
 
@@ -65,7 +65,7 @@ def paper_comparison(variant):
     """The paper's reference rows with our own figures at 32×32 for the same α."""
     rows = []
     for _, paper in PAPER_REFERENCE.iterrows():
-        _, totals, blocks = architecture_tables(variant, float(paper["alpha"]))
+        _, totals, blocks = architecture_tables(variant, float(paper["alpha"]), paper["depth"])
         mult_adds, params = totals["mult_adds"], totals["params"]
         if paper["model"].startswith("Conv MobileNet"):  # every block back to a standard conv
             block_totals = blocks.iloc[-1]
@@ -118,12 +118,12 @@ def present(frame, columns, bold_last_row=False):
 
 # -- callbacks ------------------------------------------------------------------------------
 
-def show_architecture(variant, alpha):
+def show_architecture(variant, alpha, depth="full"):
     """Totals, layer table, block-by-block costs and paper comparison of one model.
 
     The radios only let known values through (Gradio checks them against their choices).
     """
-    table, totals, blocks = architecture_tables(variant, float(alpha))
+    table, totals, blocks = architecture_tables(variant, float(alpha), depth)
     return (present(pd.DataFrame([totals]), TOTAL_COLUMNS), present(table, LAYER_COLUMNS),
             present(blocks, BLOCK_COLUMNS, bold_last_row=True),
             present(paper_comparison(variant), PAPER_COLUMNS))
@@ -140,7 +140,10 @@ def build_architecture_tab():
                                     "cifar: stride 1, 4× the Mult-Adds")
             alpha = gr.Radio(list(ALPHAS), value=1.0, label="Width multiplier α",
                              info="every layer keeps α of its filters", elem_id="architecture-alpha")
-        initial = show_architecture("paper", 1.0)
+            depth = gr.Radio(list(DEPTHS), value="full", label="Depth", elem_id="architecture-depth",
+                             info="full: 13 blocks; shallow: the paper's Table 4, without the "
+                                  "five repeated 512-filter blocks 7-11")
+        initial = show_architecture("paper", 1.0, "full")
         totals = gr.Dataframe(initial[0], label="Totals", interactive=False,
                               elem_id="architecture-totals")
         layers = gr.Dataframe(initial[1], label="Layers", interactive=False, max_height=420,
@@ -155,7 +158,8 @@ def build_architecture_tab():
                              interactive=False, wrap=True, elem_id="architecture-paper")
         gr.Markdown(tutorial_note())
 
-        gr.on([variant.change, alpha.change], show_architecture, inputs=[variant, alpha],
+        gr.on([variant.change, alpha.change, depth.change], show_architecture,
+              inputs=[variant, alpha, depth],
               outputs=[totals, layers, blocks, paper], api_name="summary",
               concurrency_limit=2)  # building a model is CPU work: at most one per core
     return variant, alpha, (totals, layers, blocks, paper)

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from mobilenet.data import CLASS_NAMES, DataCorruptError, DataUnavailableError
-from mobilenet.model import VARIANTS
+from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.train import TrainConfig
 
 from demo.architecture_tab import ALPHAS as PAPER_ALPHAS
@@ -18,6 +18,9 @@ from demo.runs import ACTIVE_STATES, RunBusy, format_duration
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
 ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})
+DEPTH_CHOICES = [("shallow: 8 blocks (the paper's Table 4), learns fast", "shallow"),
+                 ("full: 13 blocks (the tutorial's network)", "full")]
+assert sorted(value for _, value in DEPTH_CHOICES) == sorted(DEPTHS)
 BATCH_SIZES = sorted({16, 32, 64, 128, 256, DEFAULTS.batch_size})
 REFRESH_SECONDS = 2
 MAX_TRAIN_POINTS = 300
@@ -54,7 +57,8 @@ def status_message(run):
     if run is None:
         return "No run yet. Choose the settings and press **Start training**."
     config, who = run["config"], run["started_by"]
-    setup = (f"{config['variant']}, α {config['alpha']:g}, {run['train_images'] or '…'} training images, "
+    setup = (f"{config['variant']}, α {config['alpha']:g}, {config.get('depth', 'full')}, "
+             f"{run['train_images'] or '…'} training images, "
              f"{config['epochs']} epochs, batch {config['batch_size']}, "
              f"learning rate {config['learning_rate']:g}, "
              f"augmentation {'on' if config['augmentation'] else 'off'}")
@@ -153,7 +157,7 @@ class TrainCallbacks:
     def __init__(self, runs):
         self.runs = runs
 
-    def start_training(self, name, variant, alpha, train_images, epochs, batch_size,
+    def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
                        learning_rate, augmentation):
         """Starts a run on the server, or says why not.
 
@@ -163,7 +167,7 @@ class TrainCallbacks:
         if learning_rate is None:
             raise gr.Error("Fill in the learning rate, e.g. 0.002.")
         config = dataclasses.replace(
-            DEFAULTS, variant=variant, alpha=float(alpha), train_size=int(train_images),
+            DEFAULTS, variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
             epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
             augmentation=bool(augmentation))
         who = visitor_name(name)
@@ -223,6 +227,8 @@ def build_train_tab(runs):
                                    elem_id="train-variant")
                 alpha = gr.Radio(ALPHAS, value=DEFAULTS.alpha, label="Width multiplier α",
                                  elem_id="train-alpha")
+                depth = gr.Radio(DEPTH_CHOICES, value=DEFAULTS.depth, label="Depth",
+                                 elem_id="train-depth")
                 train_images = gr.Slider(100, 50_000, value=DEFAULTS.train_size or 50_000, step=100,
                                          label="Training images",
                                          info="more images: better, slower (50,000 = all)",
@@ -260,7 +266,7 @@ def build_train_tab(runs):
                                            "columns the network's answers", interactive=False,
                                      elem_id="confusion-matrix")
 
-        settings = [name, variant, alpha, train_images, epochs, batch_size, learning_rate, augmentation]
+        settings = [name, variant, alpha, depth, train_images, epochs, batch_size, learning_rate, augmentation]
         # The run trains in the server's own thread, so Start returns at once; one Start at a time
         # (runs.start is single-flight anyway) and the others get "who is training" when it ends.
         start.click(callbacks.start_training, inputs=settings, outputs=reply, api_name="start_training",

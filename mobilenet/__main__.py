@@ -14,6 +14,7 @@ from mobilenet import DEFAULT_CHECKPOINT, RUNS_DIR  # noqa: E402
 TRAIN_HELP = {
     "variant": "paper (the tutorial's strides) or cifar (stem stride 1)",
     "alpha": "width multiplier, e.g. 0.25 0.5 0.75 1.0",
+    "depth": "full (13 blocks) or shallow (the paper's Table 4: blocks 7-11 removed)",
     "epochs": "passes over the training images",
     "batch_size": "images per step",
     "learning_rate": "peak learning rate",
@@ -64,6 +65,7 @@ def build_parser():
     summary = commands.add_parser("summary", help="layer table, parameters and Mult-Adds")
     summary.add_argument("--variant", default="paper", choices=("paper", "cifar"))
     summary.add_argument("--alpha", type=float, default=1.0)
+    summary.add_argument("--depth", default="full", choices=("full", "shallow"))
     summary.add_argument("--input-size", type=int, default=32)
     summary.add_argument("--classes", type=int, default=10)
     summary.set_defaults(run=run_summary)
@@ -126,7 +128,7 @@ def run_summary(args):
     from mobilenet.analysis import cost_comparison, layer_table, model_totals
     from mobilenet.model import build_mobilenet
 
-    model = build_mobilenet(classes=args.classes, alpha=args.alpha, variant=args.variant,
+    model = build_mobilenet(classes=args.classes, alpha=args.alpha, variant=args.variant, depth=args.depth,
                             input_shape=(args.input_size, args.input_size, 3))
     table = layer_table(model)
     with pd.option_context("display.max_rows", None, "display.width", 200):
@@ -151,7 +153,7 @@ def run_train(args):
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     config.validate()
     out = args.out or os.path.join(
-        RUNS_DIR, f"{datetime.datetime.now():%Y%m%d-%H%M%S}_{config.variant}_{config.alpha:g}.keras")
+        RUNS_DIR, f"{datetime.datetime.now():%Y%m%d-%H%M%S}_{config.variant}_{config.alpha:g}_{config.depth}.keras")
     printer = ProgressPrinter(sys.stdout)
     result = train(config, source=args.data, checkpoint_path=out, on_progress=printer,
                    state_dir=args.state_dir, weights_dtype="float16" if args.float16 else "float32")

@@ -6,6 +6,7 @@ count zero, as in the MobileNets paper (Tables 2-8): the BN of a trained
 model folds into the preceding convolution, and the rest is cheap.
 """
 
+import re
 import math
 
 import pandas as pd
@@ -15,13 +16,14 @@ from keras import layers
 # Table 4 (full conv vs MobileNet) and Table 6 (width multiplier).
 PAPER_REFERENCE = pd.DataFrame(
     [
-        ("Conv MobileNet (standard convs)", 1.0, 224, 71.7, 4866, 29.3),
-        ("1.0 MobileNet-224", 1.0, 224, 70.6, 569, 4.2),
-        ("0.75 MobileNet-224", 0.75, 224, 68.4, 325, 2.6),
-        ("0.5 MobileNet-224", 0.5, 224, 63.7, 149, 1.3),
-        ("0.25 MobileNet-224", 0.25, 224, 50.6, 41, 0.5),
+        ("Conv MobileNet (standard convs)", 1.0, "full", 224, 71.7, 4866, 29.3),
+        ("1.0 MobileNet-224", 1.0, "full", 224, 70.6, 569, 4.2),
+        ("Shallow MobileNet", 1.0, "shallow", 224, 65.3, 307, 2.9),
+        ("0.75 MobileNet-224", 0.75, "full", 224, 68.4, 325, 2.6),
+        ("0.5 MobileNet-224", 0.5, "full", 224, 63.7, 149, 1.3),
+        ("0.25 MobileNet-224", 0.25, "full", 224, 50.6, 41, 0.5),
     ],
-    columns=["model", "alpha", "resolution", "imagenet_top1_%", "million_mult_adds",
+    columns=["model", "alpha", "depth", "resolution", "imagenet_top1_%", "million_mult_adds",
              "million_params"],
 )
 
@@ -91,13 +93,11 @@ def cost_comparison(model, kernel_size=3):
     Returns one row per block plus a final "total" row.
     """
     rows = []
-    block_id = 1
-    while True:
-        try:
-            dw = model.get_layer(f"conv_dw_{block_id}")
-            pw = model.get_layer(f"conv_pw_{block_id}")
-        except ValueError:
-            break
+    block_ids = [int(layer.name.rsplit("_", 1)[1]) for layer in model.layers
+                 if re.fullmatch(r"conv_dw_\d+", layer.name)]  # 1-13, or 1-6, 12, 13 if shallow
+    for block_id in block_ids:
+        dw = model.get_layer(f"conv_dw_{block_id}")
+        pw = model.get_layer(f"conv_pw_{block_id}")
         m, n = dw.input.shape[-1], pw.output.shape[-1]
         df = dw.output.shape[1]
         dk2 = kernel_size * kernel_size
@@ -110,7 +110,6 @@ def cost_comparison(model, kernel_size=3):
             "separable_params": dk2 * m + m * n,
             "ratio": 1 / n + 1 / dk2,
         })
-        block_id += 1
     table = pd.DataFrame(rows)
     total = table[["standard_mult_adds", "separable_mult_adds", "standard_params",
                    "separable_params"]].sum()

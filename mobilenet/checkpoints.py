@@ -24,7 +24,7 @@ from mobilenet.model import build_mobilenet
 FORMAT = "mobilenet-lab-checkpoint/1"
 _UMASK = os.umask(0)  # read once, at import: setting it later would race other threads
 os.umask(_UMASK)
-MODEL_ARGS = ("classes", "input_shape", "alpha", "dropout", "variant")
+MODEL_ARGS = ("classes", "input_shape", "alpha", "dropout", "variant", "depth")
 
 
 class CheckpointError(RuntimeError):

@@ -46,8 +46,12 @@ def predict_probabilities(model, images, batch_size=500, tta=False, should_stop=
 
 
 def classification_report(probabilities, labels, class_names=CLASS_NAMES):
-    """Accuracy, per-class accuracy (recall of each class) and confusion matrix."""
+    """Accuracy, per-class accuracy (recall of each class), confusion matrix, and the
+    tutorial's two extra metrics as Keras computes them on one-hot labels: ``recall``
+    (share of images whose true class gets probability > 0.5) and ``auc`` (ROC AUC over
+    all image-class pairs, here exact rather than Keras' 200-threshold estimate)."""
     labels = np.asarray(labels)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
     predicted = np.argmax(probabilities, axis=1)
     n = len(class_names)
     confusion = np.zeros((n, n), dtype=np.int64)
@@ -57,8 +61,30 @@ def classification_report(probabilities, labels, class_names=CLASS_NAMES):
         "accuracy": float(np.mean(predicted == labels)) if len(labels) else 0.0,
         "per_class_accuracy": {name: float(acc) for name, acc in zip(class_names, per_class)},
         "confusion_matrix": confusion.tolist(),
+        "recall": float(np.mean(probabilities[np.arange(len(labels)), labels] > 0.5))
+        if len(labels) else 0.0,
+        "auc": _micro_auc(probabilities, labels),
         "images": int(len(labels)),
     }
+
+
+def _micro_auc(probabilities, labels):
+    """ROC AUC of every (image, class) score against "is this the image's class"."""
+    if not len(labels):
+        return 0.0
+    positive = np.zeros(probabilities.shape, dtype=bool)
+    positive[np.arange(len(labels)), labels] = True
+    scores, positive = probabilities.ravel(), positive.ravel()
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    ranks = np.empty(len(scores))
+    # average ranks over ties (1-based), so equal scores count one half
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    ranks[order] = np.repeat(first + (counts + 1) / 2, counts)
+    n_pos, n_neg = positive.sum(), (~positive).sum()
+    if not n_pos or not n_neg:
+        return 0.0
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def evaluate(model, images, labels, tta=False, batch_size=500, should_stop=None):

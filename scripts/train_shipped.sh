@@ -19,7 +19,7 @@ esac
 # decoupled weight decay (not on depthwise or BN weights), label smoothing, crop + flip + cutout,
 # EMA of the weights, BN statistics re-estimated at the end, flip-TTA reported beside plain.
 exec python -m mobilenet train \
-  --variant "$variant" --alpha 1.0 --epochs "$epochs" --batch-size 128 \
+  --variant "$variant" --alpha 1.0 --depth full --epochs "$epochs" --batch-size 128 \
   --optimizer sgd --learning-rate 0.1 --schedule cosine --warmup-epochs 2 --weight-decay 0.005 \
   --label-smoothing 0.1 --augmentation --cutout 8 --ema --ema-momentum 0.999 \
   --train-size all --validation-size 2000 --bn-recalibration-batches 100 --tta --seed 1 \

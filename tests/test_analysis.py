@@ -58,4 +58,10 @@ def test_paper_reference_figures():
     ref = PAPER_REFERENCE.set_index("model")
     assert ref.loc["1.0 MobileNet-224", "imagenet_top1_%"] == 70.6
     assert ref.loc["Conv MobileNet (standard convs)", "million_mult_adds"] == 4866
-    assert list(ref["million_params"]) == [29.3, 4.2, 2.6, 1.3, 0.5]
+    assert list(ref["million_params"]) == [29.3, 4.2, 2.9, 2.6, 1.3, 0.5]
+
+
+def test_shallow_mobilenet_matches_the_papers_table_4():
+    t = totals(classes=1000, input_shape=(224, 224, 3), depth="shallow")
+    assert t["mult_adds"] == pytest.approx(307e6, rel=0.002)  # paper Table 4: 307 M, 2.9 M
+    assert t["params"] - t["non_trainable"] - 1000 * 1025 == pytest.approx(2.9e6 - 1025e3, rel=0.02)

@@ -18,7 +18,7 @@ from mobilenet.checkpoints import read_metadata
 from mobilenet.data import CLASS_NAMES
 from mobilenet.model import build_mobilenet
 
-TINY_RUN = {"variant": "paper", "alpha": 0.25, "train_images": 200, "batch_size": 32,
+TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "batch_size": 32,
             "learning_rate": 0.01, "augmentation": False}
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "examples")
@@ -79,7 +79,7 @@ def test_summary_returns_layer_table_with_the_right_totals(client):
     assert sum(r["Mult-Adds"] for r in rows) == total["Mult-Adds per image"]
     assert {"conv1_bn", "conv_dw_13", "conv_pw_13", "predictions"} <= {r["name"] for r in rows}
     assert table_rows(blocks)[-1]["block"] == "total"
-    assert len(table_rows(paper)) == 5
+    assert len(table_rows(paper)) == 6
     assert totals["metadata"]["display_value"][0][0] == "3,239,114"
 
 
@@ -90,6 +90,15 @@ def test_summary_follows_alpha_and_variant(client):
     assert total["total parameters"] == expected["params"]
     assert total["Mult-Adds per image"] == expected["mult_adds"]
     assert table_rows(layers)[1]["output shape"] == "32 x 32 x 16"  # stem stride 1, α 0.5
+
+
+def test_summary_shows_the_shallow_depth(client):
+    totals, layers, blocks, _ = client.predict("paper", 1.0, "shallow", api_name="/summary")
+    expected = model_totals(layer_table(build_mobilenet(depth="shallow")))
+    assert table_rows(totals)[0]["total parameters"] == expected["params"]
+    names = {r["name"] for r in table_rows(layers)}
+    assert "conv_dw_6" in names and "conv_dw_7" not in names and "conv_dw_12" in names
+    assert len(table_rows(blocks)) == 8 + 1  # 8 blocks and the total
 
 
 def test_summary_refuses_an_unknown_alpha(client):

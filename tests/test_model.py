@@ -78,8 +78,21 @@ def test_last_spatial_layer_skips_1x1_maps():
     ({"input_shape": (32, 32)}, "input_shape=(32, 32)"),
     ({"dropout": 1.0}, "dropout=1.0"),
     ({"bn_momentum": 1.5}, "bn_momentum=1.5"),
+    ({"depth": "deep"}, "depth='deep'"),
 ])
 def test_bad_arguments_are_rejected_and_quoted(kwargs, quoted):
     with pytest.raises(ValueError) as error:
         build_mobilenet(**kwargs)
     assert quoted in str(error.value)
+
+
+def test_shallow_depth_removes_blocks_7_to_11_and_keeps_the_names():
+    model = build_mobilenet(depth="shallow")
+    names = {layer.name for layer in model.layers}
+    assert model.name == "mobilenet_paper_1_shallow"
+    for i in (1, 2, 3, 4, 5, 6, 12, 13):
+        assert f"conv_dw_{i}" in names and f"conv_pw_{i}_relu" in names
+    assert not any(f"conv_dw_{i}" in names for i in range(7, 12))
+    # each removed block: 3x3x512 depthwise + 512x512 pointwise + two BN of 4x512
+    assert model.count_params() == 3_239_114 - 5 * (9 * 512 + 512 * 512 + 2 * 4 * 512)
+    assert model.get_layer("conv_pw_13_relu").output.shape[1:] == (1, 1, 1024)
