@@ -66,7 +66,7 @@ def save_checkpoint(model, path, model_config, metadata, weights_dtype="float32"
         raise ValueError(f"`weights_dtype` must be 'float32' or 'float16'. Received: {weights_dtype!r}")
     folder = os.path.dirname(os.path.abspath(weights_path))
     os.makedirs(folder, exist_ok=True)
-    to_save = model if weights_dtype == "float32" else _float16_copy(model)
+    to_save = _uncompiled(model) if weights_dtype == "float32" else _float16_copy(model)
     atomic_write(weights_path, to_save.save)
     record = {
         "format": FORMAT,
@@ -172,6 +172,14 @@ def _float16_copy(model):
             config["dtype"] = "float16"
         return layer.__class__.from_config(config)
 
-    copy = keras.models.clone_model(model, clone_function=as_float16)
+    copy = _uncompiled(keras.models.clone_model(model, clone_function=as_float16))
     copy.set_weights([w.astype(v.dtype) for w, v in zip(model.get_weights(), copy.weights)])
     return copy
+
+
+def _uncompiled(model):
+    """The same layers as a model without optimizer: a checkpoint is for inference, and a
+    compiled model's file would carry its optimizer's slots (3x the size with SGD + EMA)."""
+    import keras
+
+    return keras.Model(model.inputs, model.outputs, name=model.name)

@@ -69,6 +69,27 @@ def test_float16_checkpoint_restores_float32_with_same_predictions(tiny_checkpoi
     assert np.mean(before.argmax(1) == after.argmax(1)) >= 0.95
 
 
+def test_checkpoints_hold_the_model_not_its_optimizer(tiny_checkpoint, tmp_path):
+    import io
+    import zipfile
+
+    import h5py
+
+    from mobilenet.checkpoints import save_checkpoint
+
+    model, meta = load_checkpoint(tiny_checkpoint)
+    half = save_checkpoint(model, str(tmp_path / "half.keras"), meta["model"], {},
+                           weights_dtype="float16")
+    params = model.count_params()
+    for path, bytes_per_weight in ((tiny_checkpoint, 4), (half, 2)):
+        with zipfile.ZipFile(path) as archive:
+            weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+            assert list(weights) == ["layers"] or "optimizer" not in weights, path
+        # train() saves a compiled model (Adam slots: 2 more copies); none of it is kept
+        assert os.path.getsize(path) < 1.2 * params * 4 + 200_000, path
+    assert os.path.getsize(half) < 0.7 * os.path.getsize(tiny_checkpoint)
+
+
 def test_cancel_stops_within_one_step_and_still_saves(tiny_data, tmp_path):
     calls = {"n": 0}
 
