@@ -14,6 +14,7 @@ import mobilenet
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
+from demo.export_tab import build_export_tab
 from demo.runs import TrainingRuns
 from demo.train_tab import REFRESH_SECONDS, build_train_tab
 
@@ -67,6 +68,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
             build_architecture_tab()
             training_view, train_outputs = build_train_tab(runs)
             classify, checkpoint, _ = build_classify_tab(catalog)
+            build_export_tab(catalog, runs.load_data)
         seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
         timer = gr.Timer(REFRESH_SECONDS)
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mobilenet summary | train | evaluate | report | predict``."""
+"""Command line: ``python -m mobilenet summary | train | evaluate | report | predict | export | sweep``."""
 
 import argparse
 import dataclasses
@@ -95,13 +95,35 @@ def build_parser():
     predict.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
     predict.add_argument("--top-k", type=int, default=3)
     predict.set_defaults(run=run_predict)
+
+    export = commands.add_parser("export", help="LiteRT (TFLite) files: float32, float16, int8; "
+                                                "size, latency and accuracy beside Keras")
+    export.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
+    export.add_argument("--out", default="export", help="folder for the .tflite files (default: export)")
+    export.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    export.add_argument("--kinds", nargs="+", default=["float32", "float16", "int8"],
+                        choices=("float32", "float16", "int8"))
+    export.add_argument("--test-images", type=_int_or_all, default=None,
+                        help="stratified test subset for accuracy, or 'all' (default: all)")
+    export.add_argument("--calibration-images", type=int, default=300,
+                        help="training images that calibrate int8 (default: 300)")
+    export.set_defaults(run=run_export)
+
+    sweep = commands.add_parser("sweep", help="train one run per width multiplier α for the "
+                                              "accuracy vs Mult-Adds plot")
+    add_config_flags(sweep, exclude=("alpha",))
+    sweep.add_argument("--alphas", nargs="+", type=float, default=[0.25, 0.5, 0.75, 1.0])
+    sweep.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    sweep.add_argument("--out", help="folder for alpha_<α>.keras (default: checkpoints/sweep)")
+    sweep.add_argument("--float16", action="store_true", help="store weights as float16 (half size)")
+    sweep.set_defaults(run=run_sweep)
     return parser
 
 
-def add_config_flags(parser):
+def add_config_flags(parser, exclude=()):
     from mobilenet.train import TrainConfig
 
-    for field in dataclasses.fields(TrainConfig):
+    for field in (f for f in dataclasses.fields(TrainConfig) if f.name not in exclude):
         flag = "--" + field.name.replace("_", "-")
         default = field.default
         if isinstance(default, bool):
@@ -262,6 +284,64 @@ def run_predict(args):
         answer = ", ".join(f"{name} {prob * 100:.1f}%" for name, prob in result)
         print(f"{path}: {answer}")
     return 1 if failures else 0
+
+
+def run_export(args):
+    from mobilenet.data import load_cifar10
+    from mobilenet.export import export_litert
+
+    data = load_cifar10(args.data)
+
+    def show(event):
+        print(f"[{event['step']}/{event['steps']}] {event['name']} {event['kind']}", flush=True)
+
+    report = export_litert(args.checkpoint, args.out, kinds=args.kinds, data=data,
+                           calibration_images=args.calibration_images,
+                           test_images=args.test_images, on_progress=show)
+    settings = report["settings"]
+    print(f"\ncheckpoint: {report['checkpoint']}")
+    print(f"accuracy on {settings['test_images']:,} test images ({data.source}); int8 calibrated "
+          f"on {settings['calibration_images']:,} training images; latency: median of "
+          f"{settings['latency_runs']} single-image calls, {settings['threads']} threads")
+    print(f"\n{'model':<16}{'size':>10}{'latency':>12}{'accuracy':>10}{'same top-1':>12}  file")
+    for row in report["rows"]:
+        print(f"{export_label(row['kind']):<16}{row['size_bytes'] / 1e6:>7.2f} MB"
+              f"{row['latency_ms']:>9.3f} ms{row['accuracy'] * 100:>9.2f}%"
+              f"{row['agreement'] * 100:>11.1f}%  {row['path']}")
+    return 0
+
+
+def export_label(kind):
+    return "Keras" if kind == "keras" else f"LiteRT {kind}"
+
+
+def run_sweep(args):
+    from mobilenet.data import load_cifar10
+    from mobilenet.train import TrainConfig
+    from mobilenet.tradeoff import SWEEP_DIR, measured_points, sweep
+
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                            if f.name != "alpha"})
+    config.validate()
+    data = load_cifar10(args.data)
+    printer, current = ProgressPrinter(sys.stdout), [None]
+
+    def show(event):
+        if event["alpha"] != current[0]:
+            current[0] = event["alpha"]
+            print(f"\n== α {event['alpha']:g} ==")
+        printer(event)
+
+    out = args.out or SWEEP_DIR
+    paths = sweep(data, out, alphas=args.alphas, config=config, on_progress=show,
+                  weights_dtype="float16" if args.float16 else "float32")
+    points = measured_points({"sweep": out})
+    points = points[points["checkpoint"].isin([os.path.abspath(p) for p in paths])]
+    print(f"\n{'α':>5}{'test accuracy':>15}{'Mult-Adds':>14}{'relative':>10}")
+    for _, row in points.sort_values("alpha").iterrows():
+        print(f"{row['alpha']:>5g}{row['accuracy_%']:>14.2f}%{row['mult_adds'] / 1e6:>12.2f} M"
+              f"{row['relative_mult_adds']:>10.3f}")
+    return 0
 
 
 if __name__ == "__main__":

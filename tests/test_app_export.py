@@ -1,0 +1,111 @@
+"""The Mobile tab through the API: export to LiteRT and the α trade-off plot, on a real server."""
+
+import os
+import time
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from demo.catalog import CheckpointCatalog
+from demo.export_tab import KEEP_EXPORTS, ExportCallbacks
+from mobilenet.checkpoints import read_metadata
+from mobilenet.tradeoff import PAPER_RESOLUTION_SERIES, PAPER_WIDTH_SERIES
+
+SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
+
+
+@pytest.fixture(scope="module")
+def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("app-export"))
+    # The α sweep's folder holds the same tiny checkpoint: one more measured point.
+    copy_checkpoint(tiny_checkpoint, os.path.join(root, "checkpoints", "sweep"), "alpha_0.25.keras")
+    cache = os.path.join(root, "export-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOBILENET_EXPORT_DIR", cache)
+        with running_app(root, tiny_cifar[1], tiny_checkpoint) as launched:
+            yield launched
+
+
+@pytest.fixture
+def client(app):
+    return Client(app[0], verbose=False)
+
+
+def table_rows(frame):
+    return [dict(zip(frame["headers"], row)) for row in frame["data"]]
+
+
+def test_export_shows_keras_and_three_litert_files_side_by_side(client):
+    note, table, files = client.predict(SHIPPED_KEY, api_name="/export")
+    rows = table_rows(table)
+    assert [r["model"] for r in rows] == ["Keras (the checkpoint)", "LiteRT float32",
+                                          "LiteRT float16", "LiteRT int8"]
+    assert "100 CIFAR-10 test pictures" in note  # the tiny test set: fewer than 2,000
+    sizes = [r["size (MB)"] for r in rows]
+    assert sizes[1] > sizes[2] > sizes[3]
+    assert rows[1]["same answer as Keras (%)"] == 100.0
+    assert rows[1]["test accuracy (%)"] == rows[0]["test accuracy (%)"]
+    assert all(r["latency (ms per picture)"] > 0 for r in rows)
+    assert [os.path.basename(f) for f in files] == [
+        "tiny_shipped_float32.tflite", "tiny_shipped_float16.tflite", "tiny_shipped_int8.tflite"]
+    for path, row in zip(files, rows[1:]):
+        assert abs(os.path.getsize(path) / 1e6 - row["size (MB)"]) < 0.01
+        with open(path, "rb") as f:
+            assert f.read(8)[4:8] == b"TFL3"  # the flatbuffer's file identifier
+
+
+def test_a_second_export_reuses_the_cached_files(client, app):
+    first = client.predict(SHIPPED_KEY, api_name="/export")
+    started = time.monotonic()
+    second = client.predict(SHIPPED_KEY, api_name="/export")
+    assert time.monotonic() - started < 5
+    assert table_rows(second[1]) == table_rows(first[1])  # the same measured figures
+    assert len(os.listdir(os.path.join(os.path.dirname(app[1]), "export-cache"))) == 1
+
+
+def test_the_export_cache_keeps_the_newest_checkpoints(tmp_path):
+    catalog = CheckpointCatalog(str(tmp_path / "checkpoints"), str(tmp_path / "runs"))
+    callbacks = ExportCallbacks(catalog, load_data=None, cache_dir=str(tmp_path / "cache"))
+    assert KEEP_EXPORTS == 4
+    for i in range(6):
+        folder = callbacks._folder(str(i) * 64)
+        os.utime(folder, (1000 + i, 1000 + i))  # file times may be coarse: make the order plain
+    assert sorted(int(name[0]) for name in os.listdir(tmp_path / "cache")) == [2, 3, 4, 5]
+    callbacks._folder("2" * 64)  # exported again: now the newest
+    callbacks._folder("6" * 64)
+    assert sorted(int(name[0]) for name in os.listdir(tmp_path / "cache")) == [2, 4, 5, 6]
+
+
+def test_export_explains_bad_input(client):
+    with pytest.raises(AppError, match="not available any more"):
+        client.predict("../../etc/passwd", api_name="/export")
+    with pytest.raises(AppError, match="Pick a checkpoint"):
+        client.predict(None, api_name="/export")
+
+
+def test_export_without_cifar10_says_what_to_do(tmp_path, tiny_checkpoint):
+    with running_app(str(tmp_path), str(tmp_path / "no-cifar-here"), tiny_checkpoint) as (url, _, _):
+        with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
+            Client(url, verbose=False).predict(SHIPPED_KEY, api_name="/export")
+
+
+def test_tradeoff_plots_the_paper_and_our_checkpoints(client, tiny_checkpoint):
+    svg, points = client.predict(api_name="/tradeoff")
+    rows = table_rows(points)
+    paper = [(r["point"], r["top-1 accuracy (%)"], r["M Mult-Adds"]) for r in rows
+             if r["series"] in (PAPER_WIDTH_SERIES, PAPER_RESOLUTION_SERIES)]
+    assert paper == [("α 1", 70.6, 569), ("α 0.75", 68.4, 325), ("α 0.5", 63.7, 149),
+                     ("α 0.25", 50.6, 41), ("224 px", 70.6, 569), ("192 px", 69.1, 418),
+                     ("160 px", 67.2, 290), ("128 px", 64.4, 186)]
+    ours = [r for r in rows if r["series"].startswith("CIFAR-10")]
+    accuracy = read_metadata(tiny_checkpoint)["metrics"]["test_accuracy"] * 100
+    assert len(ours) == 2  # the shipped copy and the sweep copy
+    assert all(r["point"] == "α 0.25" and abs(r["top-1 accuracy (%)"] - accuracy) < 1e-9 for r in ours)
+    assert all(0 < r["relative Mult-Adds"] < 0.25 for r in ours)
+    drawing = ElementTree.fromstring(svg)
+    circles = drawing.findall(".//{http://www.w3.org/2000/svg}circle")
+    assert len(circles) == len(rows)
+    assert PAPER_WIDTH_SERIES in svg and "CIFAR-10 (ours)" in svg
