@@ -14,6 +14,8 @@ import mobilenet
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
+from demo.explain_tab import build_explain_tab
+from demo.mistakes_tab import build_mistakes_tab
 from demo.export_tab import build_export_tab
 from demo.runs import TrainingRuns
 from demo.train_tab import REFRESH_SECONDS, build_train_tab
@@ -68,6 +70,8 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
             build_architecture_tab()
             training_view, train_outputs = build_train_tab(runs)
             classify, checkpoint, _ = build_classify_tab(catalog)
+            build_explain_tab(catalog)
+            build_mistakes_tab(catalog, runs.load_data)
             build_export_tab(catalog, runs.load_data)
         seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
         timer = gr.Timer(REFRESH_SECONDS)

@@ -1,0 +1,255 @@
+"""Look inside tab: where the network looks (Grad-CAM), what its layers compute, its 3×3 kernels."""
+
+import cv2
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from mobilenet.checkpoints import CheckpointError
+from mobilenet.data import CLASS_NAMES
+from mobilenet.explain import depthwise_kernels, feature_maps, grad_cam, map_layers, overlay
+from mobilenet.inference import to_rgb_uint8
+from mobilenet.model import last_spatial_layer
+
+from demo.classify_tab import NO_CHECKPOINT, examples, read_upload
+
+SHOWN_SIDE = 320  # small pictures are enlarged (nearest-neighbour) to about this side
+MAX_SHOWN_SIDE = 800  # large ones are shrunk for display only: the heat map stays exact
+PREDICTED = "predicted"
+
+INTRO = """
+### Look inside the network
+Pick a picture (or an example below). **Where the network looks** colours the parts of the
+picture that pushed it towards a class (red: strongly, blue: not at all), computed with
+*Grad-CAM* on the last layer that still has a map. **Feature maps** show what one layer
+computes: each square is one channel, bright where it responds. Deeper layers have smaller
+maps and more channels.
+"""
+
+KERNELS_INTRO = """
+### The 3×3 depthwise kernels
+Each depthwise layer learns one 3×3 filter per channel; the pointwise layer after it mixes the
+channels. Red is a positive weight, blue a negative one, white zero (each filter is scaled to
+its own largest weight). Many first-block filters look like edge or spot detectors.
+"""
+
+
+def checkpoint_dropdown(catalog, current):
+    """The checkpoint dropdown's choices now; keeps the selection while it is still listed."""
+    entries = catalog.entries()
+    keys = [entry.key for entry in entries]
+    value = current if current in keys else (keys[0] if keys else None)
+    return gr.Dropdown(choices=[(entry.label, entry.key) for entry in entries], value=value)
+
+
+def load_model(catalog, checkpoint):
+    """The Keras model of a listed checkpoint (shared, cached), or a ``gr.Error``."""
+    if not catalog.entries():
+        raise gr.Error(NO_CHECKPOINT.replace("**", "").replace("`", ""), title="No network")
+    try:
+        return catalog.classifier(catalog.find(checkpoint)).model
+    except KeyError:
+        raise gr.Error("That checkpoint is not available any more: pick another one.",
+                       title="Pick a checkpoint") from None
+    except (CheckpointError, OSError) as error:
+        raise gr.Error(f"That checkpoint cannot be loaded ({error}): pick another one.",
+                       title="Broken checkpoint") from None
+
+
+def enlarge(picture, side=SHOWN_SIDE):
+    """A small picture enlarged by a whole factor with nearest-neighbour: its pixels stay
+    visible, and the network's 32×32 resize of it (area) gives back exactly the original."""
+    factor = side // max(picture.shape[:2])
+    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1) if factor > 1 else picture
+
+
+def shrink(picture, side=MAX_SHOWN_SIDE):
+    scale = side / max(picture.shape[:2])
+    if scale >= 1:
+        return picture
+    size = (max(1, round(picture.shape[1] * scale)), max(1, round(picture.shape[0] * scale)))
+    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+
+
+def short_name(layer):
+    return layer.removesuffix("_relu")
+
+
+def layer_kind(layer):
+    return ("stem: 3×3 convolution" if layer.startswith("conv1") else
+            "depthwise 3×3" if layer.startswith("conv_dw") else "pointwise 1×1")
+
+
+def map_sizes(model, selected=None):
+    """Every feature-map layer's map size and channels, the selected one highlighted."""
+    rows = [("input", "picture", "32×32", 3)] + [
+        (short_name(name), layer_kind(name), "×".join(map(str, model.get_layer(name).output.shape[1:3])),
+         model.get_layer(name).output.shape[3]) for name in map_layers(model)]
+    frame = pd.DataFrame(rows, columns=["layer", "kind", "map", "channels"])
+    chosen = short_name(selected or "")
+    return frame.style.apply(lambda row: ["background-color: rgba(37, 99, 235, 0.25)"
+                                          if row["layer"] == chosen else ""] * len(row), axis=1)
+
+
+def layer_choices(model):
+    return [(f"{short_name(name)} · {layer_kind(name)}", name) for name in map_layers(model)]
+
+
+def block_choices(model):
+    return [int(layer.name.rsplit("_", 1)[1]) for layer in model.layers
+            if layer.name.startswith("conv_dw_") and layer.name[8:].isdigit()]
+
+
+def grad_cam_note(model, layer, class_index, probabilities):
+    height, width = model.get_layer(layer).output.shape[1:3]
+    predicted = int(np.argmax(probabilities))
+    name = CLASS_NAMES[class_index]
+    which = (f"**{name}**, the network's answer ({probabilities[class_index]:.0%})"
+             if class_index == predicted else
+             f"**{name}** (probability {probabilities[class_index]:.1%}; the network's answer is "
+             f"{CLASS_NAMES[predicted]}, {probabilities[predicted]:.0%})")
+    lines = [f"Where the network looks for {which}, from layer `{short_name(layer)}` "
+             f"({height}×{width} map)."]
+    last = map_layers(model)[-1]
+    if layer != last:
+        lines.append(f"The last block (`{short_name(last)}`) has a 1×1 map, which cannot say "
+                     f"*where*; `{short_name(layer)}` is the last layer with a map larger than 1×1.")
+    if height * width <= 16:
+        lines.append(f"A {height}×{width} map is coarse: each cell covers about "
+                     f"{32 // height}×{32 // width} of the 32×32 pixels the network sees, so the "
+                     "colours say which part of the picture mattered, not which detail.")
+    return " ".join(lines)
+
+
+# -- callbacks -----------------------------------------------------------------------------------
+
+class ExplainCallbacks:
+    def __init__(self, catalog):
+        self.catalog = catalog
+
+    def grad_cam(self, image, checkpoint, explained_class):
+        """The Grad-CAM heat map over the picture, and a line saying what it shows."""
+        if explained_class != PREDICTED and explained_class not in CLASS_NAMES:
+            raise gr.Error(f"Pick a class to explain: one of {', '.join(CLASS_NAMES)}.",
+                           title="Unknown class")
+        picture = enlarge(to_rgb_uint8(read_upload(image)))
+        model = load_model(self.catalog, checkpoint)
+        class_index = None if explained_class == PREDICTED else CLASS_NAMES.index(explained_class)
+        heatmap, layer, class_index, probabilities = grad_cam(model, picture, class_index)
+        return shrink(overlay(picture, heatmap)), grad_cam_note(model, layer, class_index, probabilities)
+
+    def feature_maps(self, image, checkpoint, layer):
+        """One layer's activation maps as a grid, and its map size and channels."""
+        picture = read_upload(image)
+        model = load_model(self.catalog, checkpoint)
+        layer = layer or last_spatial_layer(model)
+        if layer not in map_layers(model):
+            raise gr.Error(f"This network has no layer {str(layer)[:40]!r}: pick one from the list.",
+                           title="Unknown layer")
+        grid, info = feature_maps(model, picture, layer)
+        shown = len(info["shown"])
+        line = (f"**{short_name(layer)}**: {info['height']}×{info['width']} map, "
+                f"{info['channels']} channels ({layer_kind(layer)}). "
+                + (f"Showing the {shown} most active channels, " if shown < info["channels"] else
+                   "Showing every channel, ")
+                + "strongest first; each is scaled to its own maximum (yellow: strong, dark: zero).")
+        return grid, line, map_sizes(model, layer)
+
+    def kernels(self, checkpoint, block):
+        """The 3×3 kernels of one block's depthwise layer as a grid."""
+        model = load_model(self.catalog, checkpoint)
+        if block not in block_choices(model):
+            raise gr.Error(f"This network has no block {block!r}: pick one of "
+                           f"{', '.join(map(str, block_choices(model)))}.", title="Unknown block")
+        grid, info = depthwise_kernels(model, block)
+        line = (f"**{info['layer']}**: {info['kernels']} kernels of 3×3, one per input channel"
+                + (f" (the first {info['shown']} shown)." if info["shown"] < info["kernels"] else "."))
+        return grid, line
+
+    def look_when_ready(self, image, checkpoint, explained_class, layer):
+        """Runs on every new picture, class or layer; without a picture it clears the views."""
+        if image is None or not self.catalog.entries():
+            return None, "", None, "", gr.skip()
+        return (*self.grad_cam(image, checkpoint, explained_class),
+                *self.feature_maps(image, checkpoint, layer))
+
+    def choose_checkpoint(self, checkpoint, layer, block):
+        """Layer and block lists of the chosen network (a shallow one lacks blocks 7-11)."""
+        if not self.catalog.entries():
+            return gr.skip(), gr.skip(), None, None, NO_CHECKPOINT
+        model = load_model(self.catalog, checkpoint)
+        layers, blocks = map_layers(model), block_choices(model)
+        layer = layer if layer in layers else last_spatial_layer(model)
+        block = block if block in blocks else blocks[0]
+        return (gr.Dropdown(choices=layer_choices(model), value=layer),
+                gr.Dropdown(choices=blocks, value=block), map_sizes(model, layer),
+                *self.kernels(checkpoint, block))
+
+
+# -- layout -----------------------------------------------------------------------------------------
+
+def build_explain_tab(catalog):
+    callbacks = ExplainCallbacks(catalog)
+    entries = catalog.entries()
+    with gr.Tab("4 · Look inside", id="look-inside") as tab:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column():
+                checkpoint = gr.Dropdown([(e.label, e.key) for e in entries],
+                                         value=entries[0].key if entries else None,
+                                         label="Checkpoint (network)", elem_id="look-checkpoint")
+                image = gr.Image(type="filepath", image_mode=None, label="Your picture",
+                                 sources=["upload", "webcam", "clipboard"], height=320,
+                                 elem_id="look-picture")
+                button = gr.Button("Look inside", variant="primary", elem_id="look-button")
+            with gr.Column():
+                explained = gr.Dropdown([("the network's answer", PREDICTED)] + list(CLASS_NAMES),
+                                        value=PREDICTED, label="Explain the class",
+                                        elem_id="explain-class")
+                heatmap = gr.Image(label="Where the network looks (Grad-CAM)", format="png",
+                                   interactive=False, buttons=["download"], height=320,
+                                   elem_id="gradcam")
+                note = gr.Markdown(elem_id="gradcam-note")
+        gr.Examples(examples("cifar10_test_") + examples("photo_"), inputs=image,
+                    examples_per_page=14, label="Example pictures")
+        gr.Markdown("### Feature maps")
+        with gr.Row():
+            with gr.Column(scale=3):
+                layer = gr.Dropdown([], label="Layer", elem_id="feature-layer")
+                maps_line = gr.Markdown(elem_id="feature-info")
+                grid = gr.Image(label="Activation maps, one square per channel", format="png",
+                                interactive=False, buttons=["download"], elem_id="feature-maps")
+            with gr.Column(scale=2):
+                sizes = gr.Dataframe(label="Maps shrink, channels grow", interactive=False,
+                                     max_height=520, elem_id="map-sizes")
+        gr.Markdown(KERNELS_INTRO)
+        with gr.Row():
+            block = gr.Dropdown([], label="Block", elem_id="kernel-block")
+            kernels_line = gr.Markdown(elem_id="kernel-info")
+        kernels = gr.Image(label="Depthwise kernels", format="png", interactive=False,
+                           buttons=["download"], elem_id="kernels")
+
+        # Grad-CAM and feature maps cost a tenth of a second each on the CPU the training
+        # run also uses: two at a time keep a class responsive without starving training.
+        # preprocess=False: the upload arrives as Gradio's file record, decoded by the package,
+        # and the callbacks check the dropdowns' values against the chosen network themselves.
+        limits = {"concurrency_limit": 2, "concurrency_id": "look-inside", "preprocess": False}
+        tab.select(lambda current: checkpoint_dropdown(catalog, current), inputs=checkpoint,
+                   outputs=checkpoint, api_visibility="undocumented", concurrency_limit=None)
+        views = [heatmap, note, grid, maps_line, sizes]
+        look_inputs = [image, checkpoint, explained, layer]
+        gr.on([tab.select, checkpoint.change], callbacks.choose_checkpoint,
+              inputs=[checkpoint, layer, block], outputs=[layer, block, sizes, kernels, kernels_line],
+              api_name="choose_checkpoint", api_visibility="undocumented", **limits).then(
+            callbacks.look_when_ready, inputs=look_inputs, outputs=views,
+            api_visibility="private", **limits)
+        button.click(callbacks.grad_cam, inputs=[image, checkpoint, explained],
+                     outputs=[heatmap, note], api_name="grad_cam", **limits).success(
+            callbacks.feature_maps, inputs=[image, checkpoint, layer],
+            outputs=[grid, maps_line, sizes], api_name="feature_maps", **limits)
+        gr.on([image.change, explained.change, layer.change], callbacks.look_when_ready,
+              inputs=look_inputs, outputs=views, api_name="look_when_ready",
+              api_visibility="undocumented", trigger_mode="always_last", **limits)
+        block.change(callbacks.kernels, inputs=[checkpoint, block], outputs=[kernels, kernels_line],
+                     api_name="depthwise_kernels", **limits)
+    return callbacks

@@ -1,0 +1,188 @@
+"""Looking inside a trained network: Grad-CAM, feature maps and depthwise kernels.
+
+``grad_cam`` answers "where did the network look?" for one picture and one
+class; ``feature_maps`` shows what one layer computes for a picture, as a grid
+of its channels; ``depthwise_kernels`` shows the 3x3 filters a depthwise
+layer learned. Pictures go through the one preprocessing path
+(``inference.network_input`` then ``data.preprocess``), as for classifying.
+"""
+
+import numpy as np
+
+from mobilenet.data import preprocess
+from mobilenet.inference import network_input, to_rgb_uint8
+from mobilenet.model import last_spatial_layer
+
+GAP = 2  # pixels between the tiles of a grid
+GRID_BACKGROUND = 255
+KERNEL_BACKGROUND = 90  # dark: near-white kernels must still show their edges
+
+
+def map_layers(model):
+    """Names of the layers a student can look at: the stem and each block's depthwise and
+    pointwise step, after BatchNormalization and ReLU6 (what the next layer receives)."""
+    return [layer.name for layer in model.layers
+            if layer.name.endswith("_relu") and len(layer.output.shape) == 4]
+
+
+def _check_map_layer(model, layer):
+    names = map_layers(model)
+    if layer not in names:
+        raise ValueError(f"`layer` must be one of this model's feature-map layers ({names[0]} ... "
+                         f"{names[-1]}, {len(names)} in all). Received: layer={layer!r}")
+    return model.get_layer(layer)
+
+
+def grad_cam(model, image_rgb_uint8, class_index=None, layer=None):
+    """Grad-CAM (Selvaraju et al., 2017) for one picture, at the picture's own size.
+
+    The class score is the logit (the input of the final softmax), so a class
+    the network is already sure of still has useful gradients.
+
+    Args:
+        model: a ``build_mobilenet`` model.
+        image_rgb_uint8: the picture in any form ``inference.to_rgb_uint8`` accepts.
+        class_index: class to explain. Default None: the predicted class.
+        layer: a name from ``map_layers(model)``. Default None: ``last_spatial_layer(model)``,
+            the last map larger than 1x1 (a 1x1 map cannot say *where*).
+
+    Returns:
+        ``(heatmap, layer, class_index, probabilities)``: ``heatmap`` is float32
+        ``(H, W)`` in [0, 1] at the picture's size (all zero when nothing in
+        the map speaks for the class), ``probabilities`` the model's output.
+    """
+    import cv2
+    import keras
+    import tensorflow as tf
+
+    layer = layer or last_spatial_layer(model)
+    target = _check_map_layer(model, layer)
+    classes = model.output_shape[-1]
+    if class_index is not None and (not isinstance(class_index, (int, np.integer))
+                                    or not 0 <= class_index < classes):
+        raise ValueError(f"`class_index` must be an integer in [0, {classes}). "
+                         f"Received: class_index={class_index!r}")
+    picture = to_rgb_uint8(image_rgb_uint8)
+    pooled = model.get_layer("global_average_pooling")
+    dense = model.get_layer("predictions")
+    probe = keras.Model(model.inputs, [target.output, pooled.output])
+    x = tf.convert_to_tensor(np.asarray(preprocess(network_input(picture)[None])))
+    with tf.GradientTape() as tape:
+        maps, features = probe(x, training=False)
+        logits = tf.matmul(features, dense.kernel) + dense.bias
+        probabilities = tf.nn.softmax(logits)[0].numpy()
+        class_index = int(np.argmax(probabilities)) if class_index is None else int(class_index)
+        score = logits[0, class_index]
+    gradients = tape.gradient(score, maps)[0].numpy()
+    maps = maps[0].numpy()
+    weights = gradients.mean(axis=(0, 1))
+    cam = np.maximum((maps * weights).sum(axis=-1), 0)
+    peak = cam.max()
+    cam = cam / peak if peak > 0 else np.zeros_like(cam)
+    height, width = picture.shape[:2]
+    heatmap = cv2.resize(cam.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(heatmap, 0, 1), layer, class_index, probabilities
+
+
+def overlay(image_rgb_uint8, heatmap, opacity=0.45):
+    """The heat map in the JET colours (blue: low, red: high) blended onto the picture."""
+    import cv2
+
+    picture = to_rgb_uint8(image_rgb_uint8)
+    if heatmap.shape != picture.shape[:2]:
+        raise ValueError(f"heatmap {heatmap.shape} and picture {picture.shape[:2]} differ in size")
+    colours = cv2.applyColorMap(np.uint8(np.rint(heatmap * 255)), cv2.COLORMAP_JET)
+    colours = cv2.cvtColor(colours, cv2.COLOR_BGR2RGB)
+    return cv2.addWeighted(picture, 1 - opacity, colours, opacity, 0)
+
+
+def feature_maps(model, image, layer, max_channels=64, columns=8, tile=64):
+    """One layer's activation maps for a picture, as a grid image.
+
+    Each channel is scaled to its own maximum and coloured with viridis; the
+    channels are ordered by mean activation (strongest first), and each map is
+    enlarged with nearest-neighbour so its cells stay visible.
+
+    Args:
+        model: a ``build_mobilenet`` model.
+        image: the picture in any form ``inference.to_rgb_uint8`` accepts.
+        layer: a name from ``map_layers(model)``.
+        max_channels: channels shown at most. Default 64.
+        columns: tiles per row. Default 8.
+        tile: side of a tile in pixels (rounded down to a multiple of the map). Default 64.
+
+    Returns:
+        ``(grid, info)``: a uint8 RGB image and ``{"layer", "height", "width",
+        "channels", "shown"}`` (``shown``: channel numbers in grid order).
+    """
+    import cv2
+    import keras
+
+    target = _check_map_layer(model, layer)
+    probe = keras.Model(model.inputs, target.output)
+    maps = np.asarray(probe(preprocess(network_input(image)[None]), training=False))[0]
+    height, width, channels = maps.shape
+    shown = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:max_channels]
+    peaks = maps[:, :, shown].max(axis=(0, 1))
+    scaled = maps[:, :, shown] / np.where(peaks > 0, peaks, 1)
+    factor = max(1, tile // max(height, width))
+    tiles = []
+    for i in range(len(shown)):
+        coloured = cv2.applyColorMap(np.uint8(np.rint(scaled[:, :, i] * 255)), cv2.COLORMAP_VIRIDIS)
+        tiles.append(_enlarge(cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB), factor))
+    info = {"layer": layer, "height": height, "width": width, "channels": channels,
+            "shown": [int(c) for c in shown]}
+    return tile_grid(tiles, columns), info
+
+
+def depthwise_kernels(model, block=1, max_kernels=64, columns=8, scale=16):
+    """The 3x3 kernels of block ``block``'s depthwise layer as a grid image.
+
+    Red is a positive weight, blue a negative one, white zero. Each kernel is
+    scaled to its own largest absolute weight: the BatchNormalization after
+    the layer rescales every channel anyway, so only a kernel's pattern matters.
+
+    Returns:
+        ``(grid, info)``: a uint8 RGB image and ``{"layer", "kernels", "shown",
+        "kernel_size"}``.
+    """
+    name = f"conv_dw_{block}"
+    present = sorted(int(n.name.rsplit("_", 1)[1]) for n in model.layers
+                     if n.name.startswith("conv_dw_") and n.name[8:].isdigit())
+    if block not in present:
+        raise ValueError(f"`block` must be one of this model's blocks {present}. Received: block={block!r}")
+    kernel = np.asarray(model.get_layer(name).kernel)[:, :, :, 0]  # (3, 3, channels)
+    shown = min(kernel.shape[2], max_kernels)
+    peaks = np.abs(kernel).max(axis=(0, 1))
+    tiles = [_enlarge(_diverging(kernel[:, :, c] / (peaks[c] or 1)), scale) for c in range(shown)]
+    info = {"layer": name, "kernels": int(kernel.shape[2]), "shown": shown,
+            "kernel_size": tuple(kernel.shape[:2])}
+    return tile_grid(tiles, columns, background=KERNEL_BACKGROUND), info
+
+
+def _diverging(values):
+    """Values in [-1, 1] -> RGB: blue (-1), white (0), red (+1)."""
+    positive, negative = np.clip(values, 0, 1), np.clip(-values, 0, 1)
+    red = 1 - negative * 0.85
+    green = 1 - np.maximum(positive, negative) * 0.85
+    blue = 1 - positive * 0.85
+    return np.uint8(np.rint(np.stack([red, green, blue], axis=-1) * 255))
+
+
+def _enlarge(image, factor):
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def tile_grid(tiles, columns, background=GRID_BACKGROUND):
+    """Equal-sized RGB tiles in rows of ``columns``, ``GAP`` pixels of ``background`` apart."""
+    if not tiles:
+        raise ValueError("no tiles to arrange")
+    height, width = tiles[0].shape[:2]
+    columns = min(columns, len(tiles))
+    rows = -(-len(tiles) // columns)
+    grid = np.full((rows * (height + GAP) - GAP, columns * (width + GAP) - GAP, 3),
+                   background, np.uint8)
+    for i, tile in enumerate(tiles):
+        top, left = (i // columns) * (height + GAP), (i % columns) * (width + GAP)
+        grid[top:top + height, left:left + width] = tile
+    return grid
