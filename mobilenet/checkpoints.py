@@ -177,6 +177,16 @@ def _float16_copy(model):
     return copy
 
 
+def float16_round_trip(model):
+    """A float32 twin of ``model`` with the weights a float16 checkpoint restores: what
+    ``load_checkpoint`` will return, to measure what float16 storage costs before saving."""
+    import keras
+
+    twin = _uncompiled(keras.models.clone_model(model))
+    twin.set_weights([w.astype("float32") for w in _float16_copy(model).get_weights()])
+    return twin
+
+
 def _uncompiled(model):
     """The same layers as a model without optimizer: a checkpoint is for inference, and a
     compiled model's file would carry its optimizer's slots (3x the size with SGD + EMA)."""

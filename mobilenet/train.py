@@ -216,6 +216,14 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
     metrics = _final_metrics(model, data, val_idx, config, stopped, stop, emit)
     stopped = stopped or metrics.pop("stopped_during_evaluation", False)
     duration = time.monotonic() - started
+    if weights_dtype == "float16" and metrics.get("test_accuracy") is not None:
+        # the accuracy of the weights as the checkpoint will restore them, measured before saving
+        emit({"event": "stage", "name": "evaluate", "split": "test (float16 storage)"})
+        restored = checkpoints.float16_round_trip(model)
+        metrics["test_accuracy_float16_storage"] = evaluate(restored, data.x_test, data.y_test)["accuracy"]
+        if config.tta:
+            metrics["test_accuracy_tta_float16_storage"] = evaluate(
+                restored, data.x_test, data.y_test, tta=True)["accuracy"]
     if checkpoint_path:
         emit({"event": "stage", "name": "save"})
         metadata = {"train_config": dataclasses.asdict(config), "bn_momentum": bn_momentum,

@@ -69,6 +69,18 @@ def test_float16_checkpoint_restores_float32_with_same_predictions(tiny_checkpoi
     assert np.mean(before.argmax(1) == after.argmax(1)) >= 0.95
 
 
+def test_float16_run_records_the_accuracy_its_checkpoint_restores(tiny_data, tmp_path):
+    from mobilenet.evaluate import evaluate
+
+    result = train(TrainConfig(epochs=1, **TINY), data=tiny_data, weights_dtype="float16",
+                   checkpoint_path=str(tmp_path / "half.keras"))
+    stored = result.metrics["test_accuracy_float16_storage"]
+    model, meta = load_checkpoint(result.checkpoint)
+    assert meta["metrics"]["test_accuracy_float16_storage"] == stored
+    assert evaluate(model, tiny_data.x_test, tiny_data.y_test)["accuracy"] == stored
+    assert abs(stored - result.metrics["test_accuracy"]) <= 0.02
+
+
 def test_checkpoints_hold_the_model_not_its_optimizer(tiny_checkpoint, tmp_path):
     import io
     import zipfile
