@@ -15,8 +15,8 @@ from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
 from demo.explain_tab import build_explain_tab
-from demo.mistakes_tab import build_mistakes_tab
 from demo.export_tab import build_export_tab
+from demo.mistakes_tab import build_mistakes_tab
 from demo.runs import TrainingRuns
 from demo.train_tab import REFRESH_SECONDS, build_train_tab
 
