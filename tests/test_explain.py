@@ -1,0 +1,121 @@
+"""Grad-CAM, feature maps and depthwise kernels on small random-weight models."""
+
+import cv2
+import numpy as np
+import pytest
+
+from mobilenet.data import preprocess
+from mobilenet.explain import _diverging, depthwise_kernels, feature_maps, grad_cam, map_layers, overlay
+from mobilenet.inference import network_input
+from mobilenet.model import build_mobilenet, last_spatial_layer
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return build_mobilenet(alpha=0.25, dropout=0)
+
+
+@pytest.fixture(scope="module")
+def cifar():
+    return build_mobilenet(alpha=0.25, variant="cifar", dropout=0)
+
+
+@pytest.fixture(scope="module")
+def picture():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(45, 70, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("variant, depth, layer", [("paper", "full", "conv_pw_11_relu"),
+                                                   ("paper", "shallow", "conv_pw_6_relu"),
+                                                   ("cifar", "full", "conv_pw_13_relu")])
+def test_grad_cam_defaults_to_the_last_map_larger_than_1x1(variant, depth, layer):
+    model = build_mobilenet(alpha=0.25, variant=variant, depth=depth)
+    assert last_spatial_layer(model) == layer
+    assert model.get_layer(layer).output.shape[1:3] == (2, 2)
+    assert grad_cam(model, np.zeros((32, 32, 3), np.uint8))[1] == layer
+
+
+def test_grad_cam_is_at_the_pictures_size_and_explains_the_prediction(paper, picture):
+    heatmap, layer, class_index, probabilities = grad_cam(paper, picture)
+    assert heatmap.shape == picture.shape[:2] and heatmap.dtype == np.float32
+    assert 0 <= heatmap.min() and heatmap.max() <= 1
+    assert class_index == int(np.argmax(probabilities))
+    expected = np.asarray(paper(preprocess(network_input(picture)[None]), training=False))[0]
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def test_grad_cam_on_the_last_block_equals_class_activation_mapping(cifar, picture):
+    # Right before global average pooling, Grad-CAM's channel weights are the classifier's
+    # weights / (h * w): the map is CAM (Zhou et al., 2016), computed here independently.
+    heatmap, layer, class_index, _ = grad_cam(cifar, picture, class_index=3)
+    assert (layer, class_index) == ("conv_pw_13_relu", 3)
+    import keras
+
+    probe = keras.Model(cifar.inputs, cifar.get_layer(layer).output)
+    maps = np.asarray(probe(preprocess(network_input(picture)[None])))[0]
+    cam = np.maximum(maps @ np.asarray(cifar.get_layer("predictions").kernel)[:, 3], 0)
+    cam = cam / cam.max() if cam.max() > 0 else cam
+    expected = np.clip(cv2.resize(cam.astype(np.float32), (70, 45), interpolation=cv2.INTER_CUBIC), 0, 1)
+    np.testing.assert_allclose(heatmap, expected, atol=1e-4)
+
+
+def test_grad_cam_refuses_a_bad_class_or_layer(paper, picture):
+    with pytest.raises(ValueError, match="class_index=10"):
+        grad_cam(paper, picture, class_index=10)
+    with pytest.raises(ValueError, match="layer='predictions'"):
+        grad_cam(paper, picture, layer="predictions")
+    with pytest.raises(ValueError, match="layer='conv_dw_3'"):  # the raw convolution: use _relu
+        grad_cam(paper, picture, layer="conv_dw_3")
+
+
+def test_overlay_blends_the_heatmap_onto_the_picture(picture):
+    heatmap = np.zeros(picture.shape[:2], np.float32)
+    heatmap[:, 35:] = 1
+    blended = overlay(picture, heatmap)
+    assert blended.shape == picture.shape and blended.dtype == np.uint8
+    # JET: 1 is dark red, 0 dark blue.
+    assert blended[:, 35:, 0].mean() > blended[:, :35, 0].mean()
+    with pytest.raises(ValueError, match="differ in size"):
+        overlay(picture, heatmap[:10])
+
+
+def test_feature_maps_grid_and_shape_info(paper, picture):
+    grid, info = feature_maps(paper, picture, "conv_pw_3_relu")
+    assert (info["height"], info["width"], info["channels"]) == (8, 8, 32)
+    assert grid.shape == (4 * 66 - 2, 8 * 66 - 2, 3) and grid.dtype == np.uint8
+    assert sorted(info["shown"]) == list(range(32))
+    grid, info = feature_maps(paper, picture, "conv_pw_13_relu")
+    assert (info["height"], info["channels"], len(info["shown"])) == (1, 256, 64)  # 64 shown
+    with pytest.raises(ValueError, match="feature-map layers"):
+        feature_maps(paper, picture, "global_average_pooling")
+
+
+def test_map_layers_follow_the_depth():
+    names = map_layers(build_mobilenet(alpha=0.25, depth="shallow"))
+    assert names[0] == "conv1_relu" and names[-1] == "conv_pw_13_relu"
+    assert "conv_dw_6_relu" in names and "conv_dw_7_relu" not in names
+    assert len(names) == 1 + 2 * 8
+
+
+def test_depthwise_kernels_of_the_first_block(paper):
+    grid, info = depthwise_kernels(paper)
+    assert (info["layer"], info["kernels"], info["shown"]) == ("conv_dw_1", 8, 8)
+    assert grid.shape == (48, 8 * 50 - 2, 3)
+    kernel = np.asarray(paper.get_layer("conv_dw_1").kernel)[:, :, 0, 0]
+    tile = grid[:48, :48]
+    strongest = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    colour = tile[strongest[0] * 16 + 8, strongest[1] * 16 + 8]
+    assert (colour[0] > colour[2]) == (kernel[strongest] > 0)  # red positive, blue negative
+
+
+def test_depthwise_kernels_refuse_a_block_the_model_lacks():
+    with pytest.raises(ValueError, match=r"\[1, 2, 3, 4, 5, 6, 12, 13\]. Received: block=8"):
+        depthwise_kernels(build_mobilenet(alpha=0.25, depth="shallow"), block=8)
+
+
+def test_diverging_colours():
+    colours = _diverging(np.array([-1.0, 0.0, 1.0]))
+    assert colours[1].tolist() == [255, 255, 255]
+    assert colours[0][2] == 255 and colours[0][0] < 100  # blue
+    assert colours[2][0] == 255 and colours[2][2] < 100  # red

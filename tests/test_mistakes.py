@@ -1,0 +1,109 @@
+"""Most-confused pairs and most confident mistakes, and their bounded cache."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import mobilenet.mistakes as mistakes_module
+from mobilenet.data import Cifar10
+from mobilenet.evaluate import predict_probabilities
+from mobilenet.mistakes import MistakesCache, confused_pairs, find_mistakes, mistakes_from_probabilities
+from mobilenet.model import build_mobilenet
+
+CAT, DOG, FROG, TRUCK = 3, 5, 6, 9
+
+
+def one_hot_answers(labels, answers, confidences):
+    """Probabilities that put ``confidence`` on ``answer`` and share the rest."""
+    probabilities = np.full((len(labels), 10), 0.0)
+    for row, (answer, confidence) in enumerate(zip(answers, confidences)):
+        probabilities[row] = (1 - confidence) / 9
+        probabilities[row, answer] = confidence
+    return probabilities
+
+
+def test_pairs_count_both_directions_and_sort_the_examples_by_confidence():
+    #            cat→dog ×2,  dog→cat,  frog→cat,  truck right, cat right
+    labels = np.array([CAT, CAT, DOG, FROG, TRUCK, CAT])
+    answers = np.array([DOG, DOG, CAT, CAT, TRUCK, CAT])
+    confidences = [0.6, 0.9, 0.7, 0.95, 0.8, 0.5]
+    result = mistakes_from_probabilities(one_hot_answers(labels, answers, confidences), labels,
+                                         top_pairs=5, per_pair=2)
+    assert result["images"] == 6 and result["accuracy"] == pytest.approx(2 / 6)
+    first, second = result["pairs"]
+    assert (first["classes"], first["mistakes"], first["a_as_b"], first["b_as_a"]) == ([CAT, DOG], 3, 2, 1)
+    assert [e["index"] for e in first["examples"]] == [1, 2]  # 0.9, then 0.7; 0.6 cut by per_pair
+    assert first["examples"][0] == {"index": 1, "true": CAT, "predicted": DOG,
+                                    "confidence": pytest.approx(0.9)}
+    assert (second["classes"], second["mistakes"]) == ([CAT, FROG], 1)
+    assert json.loads(json.dumps(result)) == result  # plain JSON: indices, never pixels
+
+
+def test_confused_pairs_leave_out_pairs_without_mistakes():
+    confusion = np.eye(10, dtype=int) * 10
+    assert confused_pairs(confusion) == []
+    confusion[2, 7] = 4
+    confusion[7, 2] = 1
+    confusion[0, 8] = 3
+    assert confused_pairs(confusion, top_pairs=1) == [(2, 7, 5)]
+    assert confused_pairs(confusion) == [(2, 7, 5), (0, 8, 3)]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_mobilenet(alpha=0.25, dropout=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(40, 32, 32, 3), dtype=np.uint8)
+    return Cifar10(images[:0], np.zeros(0, np.int64), images, np.arange(40) % 10, "test-fixture")
+
+
+def test_find_mistakes_classifies_the_test_set_in_batches(model, data):
+    seen = []
+    result = find_mistakes(model, data, batch_size=3, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(12, 40), (24, 40), (36, 40), (40, 40)]
+    expected = mistakes_from_probabilities(predict_probabilities(model, data.x_test), data.y_test)
+    assert result["confusion_matrix"] == expected["confusion_matrix"]
+    assert sum(map(sum, result["confusion_matrix"])) == 40
+
+
+def test_cache_computes_once_and_keeps_few_files(model, data, tmp_path, monkeypatch):
+    cache = MistakesCache(str(tmp_path), keep_files=2)
+    first = cache.mistakes(model, "a" * 64, data)
+    (path,) = tmp_path.iterdir()
+    assert json.loads(path.read_text()) == first
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(mistakes_module, "find_mistakes", fail)
+    assert cache.mistakes(model, "a" * 64, data) == first  # memory
+    assert MistakesCache(str(tmp_path)).mistakes(model, "a" * 64, data) == first  # disk
+    monkeypatch.undo()
+
+    for i, sha in enumerate("bc"):
+        os.utime(path, (1, 1))  # the oldest file goes first
+        cache.mistakes(model, sha * 64, data)
+    assert sorted(p.name[0] for p in tmp_path.iterdir()) == ["b", "c"]
+
+
+def test_cache_recomputes_a_corrupt_or_foreign_file(model, data, tmp_path):
+    cache = MistakesCache(str(tmp_path))
+    result = cache.mistakes(model, "d" * 64, data)
+    (path,) = tmp_path.iterdir()
+    path.write_text(json.dumps({**result, "images": 10_000}))  # another test set's indices
+    assert MistakesCache(str(tmp_path)).mistakes(model, "d" * 64, data) == result
+    path.write_text("{not json")
+    assert MistakesCache(str(tmp_path)).mistakes(model, "d" * 64, data) == result
+
+
+def test_cache_in_memory_is_bounded(model, data):
+    cache = MistakesCache(None, keep_in_memory=2)
+    for sha in "efg":
+        cache.mistakes(model, sha * 64, data, top_pairs=1, per_pair=1)
+    assert len(cache._memory) == 2
