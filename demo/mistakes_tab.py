@@ -1,44 +1,81 @@
 """Mistakes tab: the test pictures a checkpoint gets most confidently wrong, next to its confusion matrix."""
 
+import base64
+import html
+
+import cv2
 import gradio as gr
-import numpy as np
 
 from mobilenet.data import CLASS_NAMES, DataCorruptError, DataUnavailableError
 from mobilenet.mistakes import MistakesCache
+from mobilenet.report import confusion_svg
 
 from demo.explain_tab import checkpoint_dropdown, load_model
-from demo.train_tab import confusion_frame
 
-TOP_PAIRS = 6
-PER_PAIR = 8
-ENLARGE = 3  # 32×32 test pictures shown at 96×96, nearest-neighbour: the pixels stay visible
+TOP_PAIRS = 5
+PER_DIRECTION = 3  # cats called dog beside dogs called cat, three of each
 
 INTRO = """
 ### What does the network get wrong?
 The network classifies all the CIFAR-10 test pictures once (about half a minute the first
 time; then it is remembered). The **confusion matrix** counts every answer: rows are the true
-classes, columns the answers, the diagonal the right ones. On the right, the class pairs it
-mixes up most (both ways: cats called dogs *and* dogs called cats), each with the pictures it
-got wrong **most confidently**. Some are honest mistakes; some pictures are hard even for people.
+classes, columns the answers, blue the right ones. On the right, the class pairs it mixes up
+most, both ways (cats called dogs *and* dogs called cats), each with the pictures it got wrong
+**most confidently**. Some are honest mistakes; some pictures are hard even for people.
 """
 
+# The pictures are sent at 32×32 and enlarged by the browser with visible pixels (pixelated):
+# a few kilobytes each, inline, so nothing is stored on the server per request.
+PAIR = ('<section class="mistakes-pair" style="margin-bottom:18px">'
+        '<div style="font-size:var(--text-lg);margin-bottom:6px"><b>{a} ↔ {b}</b>: {count} mistakes'
+        '</div><div style="display:grid;grid-template-columns:1fr 1fr;gap:18px">{directions}</div>'
+        '</section>')
+DIRECTION = ('<div><div style="color:var(--body-text-color-subdued);margin-bottom:4px">'
+             '{label}</div><div style="display:grid;grid-template-columns:repeat({columns},1fr);'
+             'gap:8px">{figures}</div></div>')
+FIGURE = ('<figure style="margin:0"><img src="data:image/png;base64,{png}" alt="{caption}" '
+          'style="width:100%;image-rendering:pixelated;border-radius:4px">'
+          '<figcaption style="font-size:var(--text-sm);line-height:1.25">{caption}</figcaption></figure>')
 
-def caption(example):
-    return (f"true {CLASS_NAMES[example['true']]} → said {CLASS_NAMES[example['predicted']]} "
+
+def caption(direction, example):
+    """ "true cat → said dog 97%" """
+    return (f"true {CLASS_NAMES[direction['true']]} → said {CLASS_NAMES[direction['predicted']]} "
             f"{example['confidence']:.0%}")
 
 
-def pair_label(pair):
-    a, b = (CLASS_NAMES[c] for c in pair["classes"])
-    return (f"{a} ↔ {b}: {pair['mistakes']} mistakes ({pair['a_as_b']} {a} → {b}, "
-            f"{pair['b_as_a']} {b} → {a})")
+def direction_label(direction):
+    true, said = CLASS_NAMES[direction["true"]], CLASS_NAMES[direction["predicted"]]
+    count = direction["count"]
+    return f"{count} {true} picture{'s' if count != 1 else ''} called {said}"
+
+
+def png_base64(picture):
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    return base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def pairs_html(result, x_test):
+    """Each most-confused pair, both directions side by side, most confident mistake first."""
+    sections = []
+    for pair in result["pairs"]:
+        directions = []
+        for direction in pair["directions"]:
+            figures = "".join(FIGURE.format(png=png_base64(x_test[e["index"]]),
+                                            caption=html.escape(caption(direction, e)))
+                              for e in direction["examples"])
+            directions.append(DIRECTION.format(label=html.escape(direction_label(direction)),
+                                               columns=PER_DIRECTION, figures=figures))
+        a, b = (html.escape(CLASS_NAMES[c]) for c in pair["classes"])
+        sections.append(PAIR.format(a=a, b=b, count=pair["mistakes"], directions="".join(directions)))
+    return "".join(sections) or "<p>No mistakes at all on this test set.</p>"
 
 
 def summary(result, entry):
     wrong = result["images"] - round(result["accuracy"] * result["images"])
     return (f"**{entry.label}**: {result['accuracy']:.1%} of {result['images']:,} test pictures right, "
-            f"{wrong:,} wrong. The {len(result['pairs'])} pairs it confuses most are on the right, "
-            "most confident mistake first.")
+            f"{wrong:,} wrong. On the right: the {len(result['pairs'])} pairs of classes it confuses "
+            "most, most confident mistake first (the percentage is how sure it was).")
 
 
 # -- callbacks -----------------------------------------------------------------------------------
@@ -52,7 +89,7 @@ class MistakesCallbacks:
         self.cache = cache or MistakesCache()
 
     def mistakes(self, checkpoint, progress=gr.Progress()):
-        """Summary, confusion matrix and one gallery per most-confused pair."""
+        """Summary, confusion matrix (SVG) and the most-confused pairs with their pictures (HTML)."""
         model = load_model(self.catalog, checkpoint)
         entry = self.catalog.find(checkpoint)
         try:
@@ -65,31 +102,18 @@ class MistakesCallbacks:
             progress(done / total, desc=f"Classifying the test pictures: {done:,} of {total:,}")
 
         result = self.cache.mistakes(model, entry.metadata.get("weights_sha256"), data,
-                                     TOP_PAIRS, PER_PAIR, progress=report)
-        galleries = []
-        for i in range(TOP_PAIRS):
-            if i >= len(result["pairs"]):
-                galleries.append(gr.Gallery(value=None, visible=False))
-                continue
-            pair = result["pairs"][i]
-            pictures = [(enlarged(data.x_test[e["index"]]), caption(e)) for e in pair["examples"]]
-            galleries.append(gr.Gallery(value=pictures, label=pair_label(pair), visible=True))
-        return summary(result, entry), confusion_frame(result["confusion_matrix"]), *galleries
+                                     TOP_PAIRS, PER_DIRECTION, progress=report)
+        return (summary(result, entry), confusion_svg(result["confusion_matrix"]),
+                pairs_html(result, data.x_test))
 
     def mistakes_when_ready(self, checkpoint, progress=gr.Progress()):
         """Runs when the tab opens or the checkpoint changes: problems go in the text, not a popup."""
         if not self.catalog.entries():
-            return ("No trained network yet: train one on the **Train** tab.", None,
-                    *[gr.Gallery(visible=False)] * TOP_PAIRS)
+            return "No trained network yet: train one on the **Train** tab.", "", ""
         try:
             return self.mistakes(checkpoint, progress)
         except gr.Error as error:
-            return (f"**{error.title}.** {error.message}", None,
-                    *[gr.Gallery(visible=False)] * TOP_PAIRS)
-
-
-def enlarged(picture):
-    return np.repeat(np.repeat(picture, ENLARGE, axis=0), ENLARGE, axis=1)
+            return f"**{error.title}.** {error.message}", "", ""
 
 
 # -- layout -----------------------------------------------------------------------------------------
@@ -107,17 +131,12 @@ def build_mistakes_tab(catalog, load_data, cache=None):
                                elem_id="find-mistakes")
         status = gr.Markdown(elem_id="mistakes-status")
         with gr.Row():
-            with gr.Column(scale=2):
-                confusion = gr.Dataframe(label="Confusion matrix (test set): rows are the true "
-                                         "classes, columns the network's answers",
-                                         interactive=False, elem_id="mistakes-confusion")
-            with gr.Column(scale=3):
-                galleries = [gr.Gallery(label=f"pair {i + 1}", visible=False, columns=4,
-                                        height="auto", format="png", allow_preview=True,
-                                        object_fit="contain", elem_id=f"mistakes-pair-{i + 1}")
-                             for i in range(TOP_PAIRS)]
+            with gr.Column(scale=0, min_width=580):
+                confusion = gr.HTML(elem_id="mistakes-confusion")
+            with gr.Column(scale=1):
+                pairs = gr.HTML(elem_id="mistakes-pairs")
 
-        outputs = [status, confusion, *galleries]
+        outputs = [status, confusion, pairs]
         # The first look at a checkpoint classifies 10,000 pictures (seconds of both CPUs):
         # one at a time; everyone else waits for it and then gets the cached answer at once.
         # preprocess=False: the key is looked up in the catalog, which says when it is unknown.

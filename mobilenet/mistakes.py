@@ -3,7 +3,7 @@
 ``find_mistakes(model, data)`` classifies the CIFAR-10 test set once (about
 half a minute on two CPU cores for the cifar variant at alpha 1) and returns
 the confusion matrix, the most-confused class pairs counted in both directions
-(cat taken for dog plus dog taken for cat) and, for each pair, the wrong
+(cat taken for dog plus dog taken for cat) and, for each direction, the wrong
 answers given with the highest confidence, as test-set indices.
 
 ``MistakesCache`` keeps those results per (weights SHA-256, test set) in
@@ -36,40 +36,41 @@ def confused_pairs(confusion, top_pairs=6):
     return sorted(pairs, key=lambda pair: -pair[2])[:top_pairs]
 
 
-def mistakes_from_probabilities(probabilities, labels, top_pairs=6, per_pair=8):
+def mistakes_from_probabilities(probabilities, labels, top_pairs=6, per_direction=4):
     """The mistakes report of ``find_mistakes`` from a model's test-set probabilities.
 
     Returns:
         ``{"format", "images", "accuracy", "confusion_matrix", "pairs"}``; each pair is
-        ``{"classes": [a, b], "mistakes", "a_as_b", "b_as_a", "examples"}`` and each
-        example ``{"index", "true", "predicted", "confidence"}``, most confident first.
+        ``{"classes": [a, b], "mistakes", "directions"}`` with two directions (a taken for b,
+        b taken for a), each ``{"true", "predicted", "count", "examples"}``, and each example
+        ``{"index", "confidence"}``: the most confident mistakes first.
     """
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
     predicted = np.argmax(probabilities, axis=1)
     confidence = probabilities[np.arange(len(labels)), predicted]
     report = classification_report(probabilities, labels)
     confusion = np.asarray(report["confusion_matrix"])
-    pairs = []
-    for a, b, count in confused_pairs(confusion, top_pairs):
-        wrong = np.flatnonzero(((labels == a) & (predicted == b)) | ((labels == b) & (predicted == a)))
-        wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:per_pair]
-        pairs.append({"classes": [a, b], "mistakes": count,
-                      "a_as_b": int(confusion[a, b]), "b_as_a": int(confusion[b, a]),
-                      "examples": [{"index": int(i), "true": int(labels[i]),
-                                    "predicted": int(predicted[i]),
-                                    "confidence": float(confidence[i])} for i in wrong]})
+
+    def direction(true, said):
+        wrong = np.flatnonzero((labels == true) & (predicted == said))
+        wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:per_direction]
+        return {"true": true, "predicted": said, "count": int(confusion[true, said]),
+                "examples": [{"index": int(i), "confidence": float(confidence[i])} for i in wrong]}
+
+    pairs = [{"classes": [a, b], "mistakes": count, "directions": [direction(a, b), direction(b, a)]}
+             for a, b, count in confused_pairs(confusion, top_pairs)]
     return {"format": FORMAT, "images": int(len(labels)), "accuracy": report["accuracy"],
             "confusion_matrix": report["confusion_matrix"], "pairs": pairs}
 
 
-def find_mistakes(model, data, top_pairs=6, per_pair=8, batch_size=500, progress=None):
+def find_mistakes(model, data, top_pairs=6, per_direction=4, batch_size=500, progress=None):
     """Classifies ``data``'s test set and reports its most confident mistakes.
 
     Args:
         model: a ``build_mobilenet`` model.
         data: a ``mobilenet.data.Cifar10`` (its ``x_test`` and ``y_test`` are used).
         top_pairs: most-confused class pairs reported. Default 6.
-        per_pair: most confident mistakes kept per pair. Default 8.
+        per_direction: most confident mistakes kept for each direction of a pair. Default 4.
         batch_size: images per forward pass. Default 500.
         progress: called as ``progress(images_done, images_total)``. Default None.
 
@@ -86,7 +87,7 @@ def find_mistakes(model, data, top_pairs=6, per_pair=8, batch_size=500, progress
         if progress is not None:
             progress(min(start + chunk, total), total)
     probabilities = np.concatenate(outputs) if outputs else np.zeros((0, model.output_shape[-1]))
-    return mistakes_from_probabilities(probabilities, data.y_test, top_pairs, per_pair)
+    return mistakes_from_probabilities(probabilities, data.y_test, top_pairs, per_direction)
 
 
 def test_set_fingerprint(data):
@@ -116,15 +117,15 @@ class MistakesCache:
         self._computing = {}  # key -> lock held while that key is computed
         self._lock = threading.Lock()
 
-    def mistakes(self, model, weights_sha256, data, top_pairs=6, per_pair=8, progress=None):
-        """The cached ``find_mistakes(model, data, top_pairs, per_pair)``, computed once."""
-        key = f"{weights_sha256}-{test_set_fingerprint(data)}-{top_pairs}x{per_pair}"
+    def mistakes(self, model, weights_sha256, data, top_pairs=6, per_direction=4, progress=None):
+        """The cached ``find_mistakes(model, data, top_pairs, per_direction)``, computed once."""
+        key = f"{weights_sha256}-{test_set_fingerprint(data)}-{top_pairs}x{per_direction}"
         with self._lock:
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:  # two students asking for the same checkpoint: one computes
             result = self._remembered(key, len(data.x_test))
             if result is None:
-                result = find_mistakes(model, data, top_pairs, per_pair, progress=progress)
+                result = find_mistakes(model, data, top_pairs, per_direction, progress=progress)
                 self._store(key, result)
             with self._lock:
                 self._memory[key] = result
@@ -169,8 +170,8 @@ def _valid(result, images):
     """A cached result is used only if it is ours and its indices fit this test set."""
     try:
         return (result["format"] == FORMAT and result["images"] == images
-                and all(0 <= example["index"] < images
-                        for pair in result["pairs"] for example in pair["examples"]))
+                and all(0 <= example["index"] < images for pair in result["pairs"]
+                        for direction in pair["directions"] for example in direction["examples"]))
     except (KeyError, TypeError):
         return False
 

@@ -1,5 +1,7 @@
 """The Look inside and Mistakes tabs through the API: a real server, driven by gradio_client."""
 
+import base64
+import io
 import os
 import re
 import time
@@ -114,24 +116,33 @@ def test_depthwise_kernels_of_the_first_block(client):
 # -- Mistakes -----------------------------------------------------------------------------------------
 
 def test_mistakes_show_the_confusion_matrix_and_confident_mistakes(client):
-    status, confusion, *galleries = client.predict(SHIPPED_KEY, api_name="/mistakes")
+    status, confusion, pairs = client.predict(SHIPPED_KEY, api_name="/mistakes")
     assert re.search(r"of 100 test pictures right", status)
-    rows = confusion["data"]
-    assert [row[0] for row in rows] == list(CLASS_NAMES)
-    assert sum(sum(row[1:]) for row in rows) == 100
-    shown = [g for g in galleries if g["visible"]]  # updates: one gallery per confused pair
-    assert shown, "a 1-epoch network makes mistakes"
-    for gallery in shown:
-        a, b, count = re.match(r"(\w+) ↔ (\w+): (\d+) mistakes", gallery["label"]).groups()
-        confidences = []
-        for item in gallery["value"]:
-            true, said, percent = re.fullmatch(r"true (\w+) → said (\w+) (\d+)%", item["caption"]).groups()
-            assert {true, said} == {a, b}
-            confidences.append(int(percent))
-            assert pixels(item["image"]).shape == (96, 96, 3)  # 32×32, enlarged 3×
-        assert confidences == sorted(confidences, reverse=True)
-        assert len(confidences) == min(8, int(count))
-    counts = [int(re.search(r": (\d+) mistakes", g["label"]).group(1)) for g in shown]
+    # The confusion matrix as the package's SVG: one count per cell, 100 pictures in all.
+    counts = [int(n) for n in re.findall(r'text-anchor="middle" fill="\w+">(\d+)</text>', confusion)]
+    assert len(counts) == 100 and sum(counts) == 100
+    assert all(f">{name}</text>" in confusion for name in CLASS_NAMES)
+    sections = pairs.split("<section")[1:]
+    assert sections, "a 1-epoch network makes mistakes"
+    counts = []
+    for section in sections:
+        a, b, count = re.search(r"<b>(\w+) ↔ (\w+)</b>: (\d+) mistakes", section).groups()
+        counts.append(int(count))
+        directions = re.findall(r">(\d+) (\w+) pictures? called (\w+)<", section)
+        assert [(true, said) for _, true, said in directions] == [(a, b), (b, a)]
+        assert sum(int(n) for n, _, _ in directions) == int(count)
+        figures = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"', section)
+        assert 0 < len(figures) <= 6
+        confidences = {}
+        for png, caption in figures:
+            true, said, percent = re.fullmatch(r"true (\w+) → said (\w+) (\d+)%", caption).groups()
+            assert {true, said} == {a, b} and true != said
+            confidences.setdefault(true, []).append(int(percent))
+            picture = Image.open(io.BytesIO(base64.b64decode(png)))
+            assert picture.size == (32, 32)  # a test picture as it is; the browser enlarges it
+        for n, true, _ in directions:
+            shown = confidences.get(true, [])
+            assert shown == sorted(shown, reverse=True) and len(shown) == min(3, int(n))
     assert counts == sorted(counts, reverse=True)
 
 

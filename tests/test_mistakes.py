@@ -25,19 +25,22 @@ def one_hot_answers(labels, answers, confidences):
 
 
 def test_pairs_count_both_directions_and_sort_the_examples_by_confidence():
-    #            cat→dog ×2,  dog→cat,  frog→cat,  truck right, cat right
-    labels = np.array([CAT, CAT, DOG, FROG, TRUCK, CAT])
-    answers = np.array([DOG, DOG, CAT, CAT, TRUCK, CAT])
-    confidences = [0.6, 0.9, 0.7, 0.95, 0.8, 0.5]
+    #            cat→dog ×3,   dog→cat,  frog→cat,  truck right, cat right
+    labels = np.array([CAT, CAT, CAT, DOG, FROG, TRUCK, CAT])
+    answers = np.array([DOG, DOG, DOG, CAT, CAT, TRUCK, CAT])
+    confidences = [0.6, 0.9, 0.7, 0.8, 0.95, 0.8, 0.5]
     result = mistakes_from_probabilities(one_hot_answers(labels, answers, confidences), labels,
-                                         top_pairs=5, per_pair=2)
-    assert result["images"] == 6 and result["accuracy"] == pytest.approx(2 / 6)
+                                         top_pairs=5, per_direction=2)
+    assert result["images"] == 7 and result["accuracy"] == pytest.approx(2 / 7)
     first, second = result["pairs"]
-    assert (first["classes"], first["mistakes"], first["a_as_b"], first["b_as_a"]) == ([CAT, DOG], 3, 2, 1)
-    assert [e["index"] for e in first["examples"]] == [1, 2]  # 0.9, then 0.7; 0.6 cut by per_pair
-    assert first["examples"][0] == {"index": 1, "true": CAT, "predicted": DOG,
-                                    "confidence": pytest.approx(0.9)}
+    assert (first["classes"], first["mistakes"]) == ([CAT, DOG], 4)
+    cat_as_dog, dog_as_cat = first["directions"]
+    assert (cat_as_dog["true"], cat_as_dog["predicted"], cat_as_dog["count"]) == (CAT, DOG, 3)
+    assert [e["index"] for e in cat_as_dog["examples"]] == [1, 2]  # 0.9, 0.7; 0.6 cut
+    assert cat_as_dog["examples"][0]["confidence"] == pytest.approx(0.9)
+    assert (dog_as_cat["count"], [e["index"] for e in dog_as_cat["examples"]]) == (1, [3])
     assert (second["classes"], second["mistakes"]) == ([CAT, FROG], 1)
+    assert second["directions"][0]["examples"] == []  # no cat was called a frog
     assert json.loads(json.dumps(result)) == result  # plain JSON: indices, never pixels
 
 
@@ -105,5 +108,5 @@ def test_cache_recomputes_a_corrupt_or_foreign_file(model, data, tmp_path):
 def test_cache_in_memory_is_bounded(model, data):
     cache = MistakesCache(None, keep_in_memory=2)
     for sha in "efg":
-        cache.mistakes(model, sha * 64, data, top_pairs=1, per_pair=1)
+        cache.mistakes(model, sha * 64, data, top_pairs=1, per_direction=1)
     assert len(cache._memory) == 2
