@@ -81,14 +81,26 @@ def layer_kind(layer):
 
 
 def map_sizes(model, selected=None):
-    """Every feature-map layer's map size and channels, the selected one highlighted."""
-    rows = [("input", "picture", "32×32", 3)] + [
-        (short_name(name), layer_kind(name), "×".join(map(str, model.get_layer(name).output.shape[1:3])),
-         model.get_layer(name).output.shape[3]) for name in map_layers(model)]
-    frame = pd.DataFrame(rows, columns=["layer", "kind", "map", "channels"])
+    """One row per block: its layers, output map and channels in → out; ``selected``'s row
+    highlighted. Read top to bottom, the maps shrink and the channels grow."""
+    def size(name):
+        return "×".join(map(str, model.get_layer(name).output.shape[1:3]))
+
+    rows = [("input", "picture", "32×32", "3")]
+    channels = 3
+    stem = model.get_layer("conv1_relu").output.shape[3]
+    rows.append(("stem", "conv1", size("conv1_relu"), f"{channels} → {stem}"))
+    channels = stem
+    for block in block_choices(model):
+        out = model.get_layer(f"conv_pw_{block}_relu").output.shape[3]
+        rows.append((str(block), f"conv_dw_{block}, conv_pw_{block}", size(f"conv_pw_{block}_relu"),
+                     f"{channels} → {out}"))
+        channels = out
+    frame = pd.DataFrame(rows, columns=["block", "layers", "map", "channels"])
     chosen = short_name(selected or "")
     return frame.style.apply(lambda row: ["background-color: rgba(37, 99, 235, 0.25)"
-                                          if row["layer"] == chosen else ""] * len(row), axis=1)
+                                          if chosen and chosen in row["layers"].split(", ")
+                                          else ""] * len(row), axis=1)
 
 
 def layer_choices(model):
@@ -135,8 +147,10 @@ class ExplainCallbacks:
         picture = enlarge(to_rgb_uint8(read_upload(image)))
         model = load_model(self.catalog, checkpoint)
         class_index = None if explained_class == PREDICTED else CLASS_NAMES.index(explained_class)
-        heatmap, layer, class_index, probabilities = grad_cam(model, picture, class_index)
-        return shrink(overlay(picture, heatmap)), grad_cam_note(model, layer, class_index, probabilities)
+        shown = shrink(picture)  # a 40-megapixel photo's heat map would take 160 MB
+        heatmap, layer, class_index, probabilities = grad_cam(
+            model, picture, class_index, size=(shown.shape[1], shown.shape[0]))
+        return overlay(shown, heatmap), grad_cam_note(model, layer, class_index, probabilities)
 
     def feature_maps(self, image, checkpoint, layer):
         """One layer's activation maps as a grid, and its map size and channels."""
@@ -193,7 +207,7 @@ def build_explain_tab(catalog):
     entries = catalog.entries()
     with gr.Tab("4 · Look inside", id="look-inside") as tab:
         gr.Markdown(INTRO)
-        with gr.Row():
+        with gr.Row(elem_id="look-where"):
             with gr.Column():
                 checkpoint = gr.Dropdown([(e.label, e.key) for e in entries],
                                          value=entries[0].key if entries else None,
@@ -213,21 +227,25 @@ def build_explain_tab(catalog):
         gr.Examples(examples("cifar10_test_") + examples("photo_"), inputs=image,
                     examples_per_page=14, label="Example pictures")
         gr.Markdown("### Feature maps")
-        with gr.Row():
+        with gr.Row(elem_id="look-feature-maps"):
             with gr.Column(scale=3):
                 layer = gr.Dropdown([], label="Layer", elem_id="feature-layer")
                 maps_line = gr.Markdown(elem_id="feature-info")
-                grid = gr.Image(label="Activation maps, one square per channel", format="png",
-                                interactive=False, buttons=["download"], elem_id="feature-maps")
+                grid = gr.Image(label="Activation maps, one square per channel", show_label=False,
+                                format="png", interactive=False, buttons=["download"],
+                                elem_id="feature-maps")
             with gr.Column(scale=2):
-                sizes = gr.Dataframe(label="Maps shrink, channels grow", interactive=False,
-                                     max_height=520, elem_id="map-sizes")
+                sizes = gr.Dataframe(label="Maps shrink, channels grow (each block: a depthwise "
+                                     "3×3, then a pointwise 1×1 layer)", interactive=False,
+                                     max_height=640, elem_id="map-sizes")
         gr.Markdown(KERNELS_INTRO)
-        with gr.Row():
-            block = gr.Dropdown([], label="Block", elem_id="kernel-block")
-            kernels_line = gr.Markdown(elem_id="kernel-info")
-        kernels = gr.Image(label="Depthwise kernels", format="png", interactive=False,
-                           buttons=["download"], elem_id="kernels")
+        with gr.Row(elem_id="look-kernels"):
+            with gr.Column(scale=1):
+                block = gr.Dropdown([], label="Block", elem_id="kernel-block")
+                kernels_line = gr.Markdown(elem_id="kernel-info")
+            with gr.Column(scale=2):
+                kernels = gr.Image(label="Depthwise kernels", show_label=False, format="png",
+                                   interactive=False, buttons=["download"], elem_id="kernels")
 
         # Grad-CAM and feature maps cost a tenth of a second each on the CPU the training
         # run also uses: two at a time keep a class responsive without starving training.

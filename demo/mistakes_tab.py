@@ -130,7 +130,7 @@ def build_mistakes_tab(catalog, load_data, cache=None):
             button = gr.Button("Find its mistakes", variant="primary", scale=1,
                                elem_id="find-mistakes")
         status = gr.Markdown(elem_id="mistakes-status")
-        with gr.Row():
+        with gr.Row(elem_id="mistakes-view"):
             with gr.Column(scale=0, min_width=580):
                 confusion = gr.HTML(elem_id="mistakes-confusion")
             with gr.Column(scale=1):

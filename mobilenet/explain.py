@@ -33,7 +33,7 @@ def _check_map_layer(model, layer):
     return model.get_layer(layer)
 
 
-def grad_cam(model, image_rgb_uint8, class_index=None, layer=None):
+def grad_cam(model, image_rgb_uint8, class_index=None, layer=None, size=None):
     """Grad-CAM (Selvaraju et al., 2017) for one picture, at the picture's own size.
 
     The class score is the logit (the input of the final softmax), so a class
@@ -45,6 +45,8 @@ def grad_cam(model, image_rgb_uint8, class_index=None, layer=None):
         class_index: class to explain. Default None: the predicted class.
         layer: a name from ``map_layers(model)``. Default None: ``last_spatial_layer(model)``,
             the last map larger than 1x1 (a 1x1 map cannot say *where*).
+        size: ``(width, height)`` of the heat map, for a picture shown smaller than it
+            is. Default None: the picture's own size.
 
     Returns:
         ``(heatmap, layer, class_index, probabilities)``: ``heatmap`` is float32
@@ -79,8 +81,8 @@ def grad_cam(model, image_rgb_uint8, class_index=None, layer=None):
     cam = np.maximum((maps * weights).sum(axis=-1), 0)
     peak = cam.max()
     cam = cam / peak if peak > 0 else np.zeros_like(cam)
-    height, width = picture.shape[:2]
-    heatmap = cv2.resize(cam.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    size = size or (picture.shape[1], picture.shape[0])
+    heatmap = cv2.resize(cam.astype(np.float32), tuple(size), interpolation=cv2.INTER_CUBIC)
     return np.clip(heatmap, 0, 1), layer, class_index, probabilities
 
 

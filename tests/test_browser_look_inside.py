@@ -69,7 +69,7 @@ def test_look_inside_feature_maps_follow_the_layer(page):
     expect(page.locator("#feature-info")).to_contain_text("conv_pw_3: 8×8 map, 32 channels")
     expect(page.locator("#feature-maps img")).to_be_visible()
     sizes = page.locator("#map-sizes").inner_text()
-    assert re.search(r"conv_dw_2\s+depthwise 3×3\s+8×8", sizes)
+    assert re.search(r"conv_dw_2, conv_pw_2\s+8×8\s+16 → 32", sizes)
     page.locator("#feature-maps").scroll_into_view_if_needed()
     screenshot(page, "4-look-inside-feature-maps")
 

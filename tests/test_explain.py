@@ -60,6 +60,13 @@ def test_grad_cam_on_the_last_block_equals_class_activation_mapping(cifar, pictu
     np.testing.assert_allclose(heatmap, expected, atol=1e-4)
 
 
+def test_grad_cam_at_a_display_size_is_the_same_map_resized(paper, picture):
+    full, *_ = grad_cam(paper, picture)
+    small, *_ = grad_cam(paper, picture, size=(35, 22))
+    assert small.shape == (22, 35)
+    assert abs(small.mean() - full.mean()) < 0.1
+
+
 def test_grad_cam_refuses_a_bad_class_or_layer(paper, picture):
     with pytest.raises(ValueError, match="class_index=10"):
         grad_cam(paper, picture, class_index=10)

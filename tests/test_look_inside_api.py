@@ -62,9 +62,13 @@ def test_grad_cam_overlays_a_small_picture_enlarged_and_names_the_layer(client, 
     assert "the network's answer" in note
 
 
-def test_grad_cam_keeps_a_photo_at_its_own_size(client):
+def test_grad_cam_keeps_a_photo_at_its_own_size_up_to_800_pixels(client, tmp_path):
     overlay, _ = grad_cam(client, PHOTO)
     assert pixels(overlay).shape == np.asarray(Image.open(PHOTO)).shape
+    big = tmp_path / "big.png"
+    Image.open(PHOTO).resize((2400, 1600)).save(big)
+    overlay, _ = grad_cam(client, str(big))
+    assert pixels(overlay).shape == (533, 800, 3)  # shown smaller; the network saw the same 32×32
 
 
 def test_grad_cam_explains_the_class_the_student_picks(client):
@@ -93,11 +97,13 @@ def test_feature_maps_show_a_grid_and_the_map_size(client):
     # Paper variant, α 0.25: stem stride 2 and block 2 stride 2 -> 8×8; 128 × 0.25 = 32 channels.
     assert line.startswith("**conv_pw_3**: 8×8 map, 32 channels (pointwise 1×1)")
     assert pixels(grid).shape == (4 * 66 - 2, 8 * 66 - 2, 3)  # 32 tiles of 64 px, 8 per row
-    rows = table_rows(sizes)
+    rows = table_rows(sizes)  # input, stem, then one row per block
     maps = [int(r["map"].split("×")[0]) for r in rows]
     assert maps == sorted(maps, reverse=True) and maps[0] == 32 and maps[-1] == 1
     assert sorted({*maps}, reverse=True) == [32, 16, 8, 4, 2, 1]
-    assert rows[-1]["channels"] == 256  # 1024 × 0.25
+    assert [r["channels"] for r in rows[1:4]] == ["3 → 8", "8 → 16", "16 → 32"]  # α 0.25
+    assert rows[-1]["channels"] == "256 → 256"  # 1024 × 0.25
+    assert rows[4]["layers"] == "conv_dw_3, conv_pw_3"
 
 
 def test_feature_maps_refuse_an_unknown_layer(client):
