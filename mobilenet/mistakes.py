@@ -118,7 +118,12 @@ class MistakesCache:
         self._lock = threading.Lock()
 
     def mistakes(self, model, weights_sha256, data, top_pairs=6, per_direction=4, progress=None):
-        """The cached ``find_mistakes(model, data, top_pairs, per_direction)``, computed once."""
+        """The cached ``find_mistakes(model, data, top_pairs, per_direction)``, computed once.
+
+        Without ``weights_sha256`` nothing names the weights, so nothing is cached.
+        """
+        if not weights_sha256:
+            return find_mistakes(model, data, top_pairs, per_direction, progress=progress)
         key = f"{weights_sha256}-{test_set_fingerprint(data)}-{top_pairs}x{per_direction}"
         with self._lock:
             computing = self._computing.setdefault(key, threading.Lock())

@@ -89,7 +89,7 @@ def test_cache_computes_once_and_keeps_few_files(model, data, tmp_path, monkeypa
     assert MistakesCache(str(tmp_path)).mistakes(model, "a" * 64, data) == first  # disk
     monkeypatch.undo()
 
-    for i, sha in enumerate("bc"):
+    for sha in "bc":
         os.utime(path, (1, 1))  # the oldest file goes first
         cache.mistakes(model, sha * 64, data)
     assert sorted(p.name[0] for p in tmp_path.iterdir()) == ["b", "c"]
