@@ -142,7 +142,8 @@ def export_litert(checkpoint, out_dir, kinds=KINDS, data=None,
             before each model is converted or measured.
 
     Returns:
-        A dict: ``checkpoint``, ``settings`` (weights SHA-256, test and calibration
+        A dict: ``checkpoint``, ``weights_dtype`` (how the checkpoint stores its
+        weights), ``settings`` (weights SHA-256, test and calibration
         images, latency runs, threads, TensorFlow version) and ``rows``, one per model
         (Keras first): ``kind``, ``path``, ``size_bytes``, ``latency_ms`` (median per
         image), ``accuracy`` and ``agreement`` (share of test images whose top-1
@@ -150,17 +151,7 @@ def export_litert(checkpoint, out_dir, kinds=KINDS, data=None,
     """
     import tensorflow as tf
 
-    kinds = tuple(dict.fromkeys(kinds))
-    if not kinds or any(kind not in KINDS for kind in kinds):
-        raise ValueError(f"`kinds` must be some of {KINDS}. Received: kinds={kinds!r}")
-    if not isinstance(calibration_images, int) or calibration_images < 1:
-        raise ValueError(f"`calibration_images` must be a positive integer. "
-                         f"Received: calibration_images={calibration_images!r}")
-    if test_images is not None and (not isinstance(test_images, int) or test_images < 1):
-        raise ValueError(f"`test_images` must be a positive integer or None. Received: test_images={test_images!r}")
-    if data is None and "int8" in kinds:
-        raise ValueError("int8 quantization needs CIFAR-10 training images to calibrate on: "
-                         "give the data, or leave int8 out")
+    kinds = _checked_kinds(kinds, data, calibration_images, test_images)
     emit = on_progress or (lambda event: None)
     model, metadata = load_checkpoint(checkpoint)
     weights_path = checkpoint_paths(checkpoint)[0]
@@ -204,9 +195,28 @@ def export_litert(checkpoint, out_dir, kinds=KINDS, data=None,
         emit({"event": "stage", "name": "measure", "kind": kind, "step": step, "steps": steps})
         probabilities = litert_probabilities(flatbuffer, x_test) if len(y_test) else None
         rows.append(measured(kind, path, litert_forward(flatbuffer), probabilities))
-    report = {"checkpoint": os.path.abspath(weights_path), "settings": settings, "rows": rows}
+    report = {"checkpoint": os.path.abspath(weights_path),
+              "weights_dtype": metadata.get("weights_dtype", "float32"), "settings": settings,
+              "rows": rows}
     atomic_write(report_path, lambda tmp: _write_bytes(tmp, json.dumps(report, indent=1).encode()))
     return report
+
+
+def _checked_kinds(kinds, data, calibration_images, test_images):
+    """``kinds`` without repeats; raises ValueError quoting the first bad argument."""
+    kinds = tuple(dict.fromkeys(kinds))
+    if not kinds or any(kind not in KINDS for kind in kinds):
+        raise ValueError(f"`kinds` must be some of {KINDS}. Received: kinds={kinds!r}")
+    if not isinstance(calibration_images, int) or calibration_images < 1:
+        raise ValueError(f"`calibration_images` must be a positive integer. "
+                         f"Received: calibration_images={calibration_images!r}")
+    if test_images is not None and (not isinstance(test_images, int) or test_images < 1):
+        raise ValueError(f"`test_images` must be a positive integer or None. "
+                         f"Received: test_images={test_images!r}")
+    if data is None and "int8" in kinds:
+        raise ValueError("int8 quantization needs CIFAR-10 training images to calibrate on: "
+                         "give the data, or leave int8 out")
+    return kinds
 
 
 def _test_subset(data, size):

@@ -82,8 +82,9 @@ def recipe(metadata):
     """The series a checkpoint belongs to: same model family, same training run length."""
     model, config = metadata.get("model", {}), metadata.get("train_config") or {}
     images = (metadata.get("dataset") or {}).get("train_images_used")
-    run = (f", {config['epochs']} epochs × {images:,} images"
-           if "epochs" in config and isinstance(images, int) else "")
+    epochs = config.get("epochs")
+    run = (f", {epochs} epoch{'s' if epochs != 1 else ''} × {images:,} images"
+           if isinstance(epochs, int) and isinstance(images, int) else "")
     return f"CIFAR-10 (ours): {model.get('variant', 'paper')} variant, {model.get('depth', 'full')}{run}"
 
 
@@ -142,7 +143,7 @@ OUR_COLOURS = ("#ea580c", "#16a34a", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
 X_TICKS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
-def tradeoff_svg(points, width=760, plot_height=340):
+def tradeoff_svg(points, width=900, plot_height=360):
     """Accuracy against relative Mult-Adds (log scale), one line per series, as SVG text.
 
     Paper series are dashed with hollow dots, ours solid with filled dots; the line of a
@@ -165,7 +166,8 @@ def tradeoff_svg(points, width=760, plot_height=340):
         return top + plot_height * (y_high - value) / (y_high - y_low)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" font-family="sans-serif" font-size="12" '
+             f'width="{width}" height="{height}" style="max-width:100%;height:auto" '
+             'font-family="sans-serif" font-size="12" '
              f'role="img" aria-label="accuracy against Mult-Adds">',
              f'<rect width="{width}" height="{height}" fill="white"/>']
     for value in range(y_low, y_high + 1, 10):
@@ -183,7 +185,7 @@ def tradeoff_svg(points, width=760, plot_height=340):
     for index, name in enumerate(series):
         parts += _series_marks(points[points["series"] == name], colours[name],
                                paper=name in PAPER_COLOURS, x_at=x_at, y_at=y_at,
-                               label_below=name == PAPER_RESOLUTION_SERIES)
+                               label_below=name != PAPER_WIDTH_SERIES)
         y = top + plot_height + 54 + 18 * index
         dash = ' stroke-dasharray="5 3"' if name in PAPER_COLOURS else ""
         parts.append(f'<line x1="{left}" x2="{left + 24}" y1="{y - 4}" y2="{y - 4}" stroke="{colours[name]}" '

@@ -1,5 +1,6 @@
 """The Mobile tab through the API: export to LiteRT and the α trade-off plot, on a real server."""
 
+import math
 import os
 import time
 import xml.etree.ElementTree as ElementTree
@@ -41,11 +42,15 @@ def table_rows(frame):
 def test_export_shows_keras_and_three_litert_files_side_by_side(client):
     note, table, files = client.predict(SHIPPED_KEY, api_name="/export")
     rows = table_rows(table)
-    assert [r["model"] for r in rows] == ["Keras (the checkpoint)", "LiteRT float32",
+    assert [r["model"] for r in rows] == ["Keras checkpoint (float32 weights)", "LiteRT float32",
                                           "LiteRT float16", "LiteRT int8"]
     assert "100 CIFAR-10 test pictures" in note  # the tiny test set: fewer than 2,000
     sizes = [r["size (MB)"] for r in rows]
     assert sizes[1] > sizes[2] > sizes[3]
+    keras_ratio = rows[0]["× smaller than float32"]  # blank: a Keras file is no fair baseline
+    assert keras_ratio is None or math.isnan(keras_ratio)
+    assert [r["× smaller than float32"] for r in rows[1:]] == pytest.approx(
+        [1.0, sizes[1] / sizes[2], sizes[1] / sizes[3]])
     assert rows[1]["same answer as Keras (%)"] == 100.0
     assert rows[1]["test accuracy (%)"] == rows[0]["test accuracy (%)"]
     assert all(r["latency (ms per picture)"] > 0 for r in rows)

@@ -1,0 +1,72 @@
+"""The Mobile tab in a real browser: export a checkpoint, download links, the trade-off plot.
+
+Screenshots go to ``test-artifacts/`` (gitignored) to be looked at.
+"""
+
+import os
+import re
+
+import pytest
+
+from app_server import copy_checkpoint, running_app
+from demo.export_tab import TAB_NAME
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "test-artifacts")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                                reason=f"needs Chromium at {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def page(tiny_cifar, tiny_checkpoint, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("browser-export"))
+    copy_checkpoint(tiny_checkpoint, os.path.join(root, "checkpoints", "sweep"), "alpha_0.25.keras")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOBILENET_EXPORT_DIR", os.path.join(root, "export-cache"))
+        with running_app(root, tiny_cifar[1], tiny_checkpoint) as (url, _, _), \
+                sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.get_by_role("tab", name=TAB_NAME).click()
+            yield page
+            browser.close()
+
+
+def test_export_fills_the_table_and_offers_three_files(page):
+    expect = sync_api.expect
+    page.click("#export-button")
+    table = page.locator("#export-table")
+    expect(table).to_contain_text("tiny_shipped_int8.tflite", timeout=120_000)
+    for text in ("Keras checkpoint (float32 weights)", "LiteRT float32", "LiteRT float16", "LiteRT int8"):
+        expect(table).to_contain_text(text)
+    expect(page.locator("#export-note")).to_contain_text("100 CIFAR-10 test pictures")
+    files = page.locator("#export-files")
+    expect(files.locator("a")).to_have_count(3)  # one download link per file, with its size
+    for kind in ("float32", "float16", "int8"):
+        expect(files.get_by_role("cell", name=f"tiny_shipped_{kind}.tflite")).to_be_visible()
+    with page.expect_download() as download:
+        files.get_by_role("row", name=re.compile("tiny_shipped_int8.tflite")).get_by_role("link").click()
+    assert download.value.suggested_filename == "tiny_shipped_int8.tflite"
+    page.screenshot(path=os.path.join(ARTIFACTS, "6-mobile-export.png"), full_page=True)
+
+
+def test_tradeoff_plot_shows_the_paper_and_our_points(page):
+    expect = sync_api.expect
+    plot = page.locator("#tradeoff-plot svg")
+    expect(plot).to_be_visible()
+    expect(plot.locator("circle")).to_have_count(8 + 2)  # the paper's 8, the shipped and sweep copies
+    expect(plot).to_contain_text("ImageNet (paper, Table 6)")
+    expect(plot).to_contain_text("CIFAR-10 (ours)")
+    page.click("#tradeoff-refresh")
+    expect(plot.locator("circle")).to_have_count(10)
+    page.locator("#tradeoff-plot").scroll_into_view_if_needed()
+    page.locator("#tradeoff-plot").screenshot(path=os.path.join(ARTIFACTS, "6-mobile-tradeoff.png"))
