@@ -223,26 +223,28 @@ def build_train_tab(runs):
             with gr.Column(scale=1, min_width=300):
                 name = gr.Textbox(label="Your name (optional, shown to others while you train)",
                                   max_length=30, elem_id="train-name")
-                variant = gr.Radio(list(VARIANTS), value=DEFAULTS.variant, label="Variant",
-                                   elem_id="train-variant")
-                alpha = gr.Radio(ALPHAS, value=DEFAULTS.alpha, label="Width multiplier α",
-                                 elem_id="train-alpha")
-                depth = gr.Radio(DEPTH_CHOICES, value=DEFAULTS.depth, label="Depth",
-                                 elem_id="train-depth")
                 train_images = gr.Slider(100, 50_000, value=DEFAULTS.train_size or 50_000, step=100,
                                          label="Training images",
                                          info="more images: better, slower (50,000 = all)",
                                          elem_id="train-images")
                 epochs = gr.Slider(1, 30, value=DEFAULTS.epochs, step=1, label="Epochs",
                                    elem_id="train-epochs")
-                batch_size = gr.Dropdown(BATCH_SIZES, value=DEFAULTS.batch_size, label="Batch size",
-                                         elem_id="train-batch")
-                learning_rate = gr.Number(DEFAULTS.learning_rate, label="Learning rate",
-                                          minimum=1e-5, maximum=1.0, step=1e-4,
-                                          elem_id="train-learning-rate")
-                augmentation = gr.Checkbox(DEFAULTS.augmentation, label="Augmentation",
-                                           info="random crops and mirror images",
-                                           elem_id="train-augmentation")
+                # hidden by the classroom preset ?simple=1: the defaults are the one-minute run
+                with gr.Column(elem_id="train-advanced") as advanced:
+                    variant = gr.Radio(list(VARIANTS), value=DEFAULTS.variant, label="Variant",
+                                       elem_id="train-variant")
+                    alpha = gr.Radio(ALPHAS, value=DEFAULTS.alpha, label="Width multiplier α",
+                                     elem_id="train-alpha")
+                    depth = gr.Radio(DEPTH_CHOICES, value=DEFAULTS.depth, label="Depth",
+                                     elem_id="train-depth")
+                    batch_size = gr.Dropdown(BATCH_SIZES, value=DEFAULTS.batch_size, label="Batch size",
+                                             elem_id="train-batch")
+                    learning_rate = gr.Number(DEFAULTS.learning_rate, label="Learning rate",
+                                              minimum=1e-5, maximum=1.0, step=1e-4,
+                                              elem_id="train-learning-rate")
+                    augmentation = gr.Checkbox(DEFAULTS.augmentation, label="Augmentation",
+                                               info="random crops and mirror images",
+                                               elem_id="train-augmentation")
                 with gr.Row():
                     start = gr.Button("Start training", variant="primary", elem_id="start-training")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop-training")
@@ -278,4 +280,4 @@ def build_train_tab(runs):
         gr.api(callbacks.watch_training, api_name="watch_training", concurrency_limit=None)
     outputs = [data_status, status, progress, loss_plot, accuracy_plot, results, summary, per_class,
                confusion_section, confusion]
-    return callbacks.training_view, outputs
+    return callbacks.training_view, outputs, advanced

@@ -15,6 +15,7 @@ from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
 from demo.explain_tab import build_explain_tab
+from demo.i18n import LANGUAGES, PageText, request_language
 from demo.export_tab import build_export_tab
 from demo.mistakes_tab import build_mistakes_tab
 from demo.runs import TrainingRuns
@@ -65,10 +66,13 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=catalog.warm)
 
     with gr.Blocks(title="MobileNet Lab", analytics_enabled=False) as demo:
-        gr.Markdown(HEADER)
-        with gr.Tabs():
+        with gr.Row(equal_height=True):
+            gr.Markdown(HEADER)
+            language = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
+                                label="Language", elem_id="language", scale=0, min_width=200)
+        with gr.Tabs() as tabs:
             build_architecture_tab()
-            training_view, train_outputs = build_train_tab(runs)
+            training_view, train_outputs, advanced = build_train_tab(runs)
             classify, checkpoint, _ = build_classify_tab(catalog)
             build_explain_tab(catalog)
             build_mistakes_tab(catalog, runs.load_data)
@@ -90,6 +94,23 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
         gr.on([demo.load, timer.tick], refresh, inputs=[seen, checkpoint],
               outputs=[*train_outputs, checkpoint, seen], api_name="refresh",
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
+
+        # Language and classroom presets: ?lang=zh&tab=train&simple=1 (else the browser's
+        # language, the first tab, every control).
+        written = [block for function in demo.fns.values() for block in function.outputs]
+        page_text = PageText(demo.blocks, skip=[language], written=written)
+        tab_ids = [tab.id for tab in tabs.children if getattr(tab, "id", None)]
+
+        def open_page(request: gr.Request):
+            query = dict(request.query_params) if request else {}
+            tab = query.get("tab") if query.get("tab") in tab_ids else gr.skip()
+            simple = query.get("simple", "").lower() in ("1", "true", "yes")
+            return request_language(request), gr.Tabs(selected=tab), gr.Column(visible=not simple)
+
+        demo.load(open_page, outputs=[language, tabs, advanced], api_visibility="undocumented",
+                  show_progress="hidden", concurrency_limit=None)
+        language.change(page_text.updates, inputs=language, outputs=page_text.components,
+                        api_name="set_language", show_progress="hidden", concurrency_limit=None)
 
     runs.preload_data()
     catalog.warm_up()

@@ -1,0 +1,161 @@
+"""The Chinese texts of the app: English text -> 中文 (see ``demo.i18n``).
+
+Formulas, numbers, layer names and Markdown markup stay as they are; ``{name}`` fields
+are filled in by ``demo.i18n.tr``.
+"""
+
+CLASS_NAMES_ZH = {"airplane": "飞机", "automobile": "汽车", "bird": "鸟", "cat": "猫", "deer": "鹿",
+                  "dog": "狗", "frog": "青蛙", "horse": "马", "ship": "船", "truck": "卡车"}
+
+ZH = {
+    # -- page ----------------------------------------------------------------------------------
+    """
+# MobileNet Lab
+MobileNet V1 on CIFAR-10: look inside the network, train one yourself, then show it pictures.
+""": """
+# MobileNet 实验室
+在 CIFAR-10 上学习 MobileNet V1：看看网络内部，亲手训练一个，再给它看图片。
+""",
+    "Language": "语言",
+
+    # -- architecture ------------------------------------------------------------------------
+    "1 · Architecture": "1 · 网络结构",
+    """
+### What is inside MobileNet?
+MobileNet is built for phones: it replaces almost every ordinary 3×3 convolution by a
+**depthwise** 3×3 convolution (one small filter per channel) followed by a **pointwise** 1×1
+convolution (which mixes the channels). The table lists every layer of the network as it runs
+on a 32×32 CIFAR-10 picture: its output shape, how many numbers it learns (*parameters*) and
+how many multiply-adds one picture costs (*Mult-Adds*).
+Change **α** (the width multiplier: every layer keeps α of its filters) or the **variant** and
+watch the totals move.
+""": """
+### MobileNet 里面有什么？
+MobileNet 是为手机设计的：它把几乎每个普通的 3×3 卷积换成一个 **深度（depthwise）** 3×3 卷积
+（每个通道一个小卷积核），再接一个 **逐点（pointwise）** 1×1 卷积（把各通道混合起来）。
+下表列出网络在一张 32×32 的 CIFAR-10 图片上运行时的每一层：输出形状、要学习多少个数
+（*参数*），以及处理一张图片需要多少次乘加运算（*Mult-Adds*）。
+改变 **α**（宽度乘子：每层只保留 α 倍的卷积核）或 **变体**，看看总数如何变化。
+""",
+    "Variant": "变体",
+    "paper: first convolution has stride 2 (the tutorial's); cifar: stride 1, 4× the Mult-Adds":
+        "paper：第一个卷积步长为 2（教程的写法）；cifar：步长为 1，乘加运算是 4 倍",
+    "Width multiplier α": "宽度乘子 α",
+    "every layer keeps α of its filters": "每层保留 α 倍的卷积核",
+    "Depth": "深度",
+    "full: 13 blocks; shallow: the paper's Table 4, without the five repeated 512-filter blocks 7-11":
+        "full：13 个模块；shallow：论文表 4 的浅层版，去掉了重复的 5 个 512 通道模块（第 7-11 个）",
+    "Totals": "总计",
+    "Layers": "各层",
+    r"""
+### Why depthwise separable convolutions are cheap
+A standard convolution with a $D_K \times D_K$ kernel, $M$ input channels, $N$ output channels
+and a $D_F \times D_F$ output map costs
+
+$$\text{standard} = D_K^2 \cdot M \cdot N \cdot D_F^2$$
+
+Split into a depthwise and a pointwise step it costs
+
+$$\text{separable} = D_K^2 \cdot M \cdot D_F^2 + M \cdot N \cdot D_F^2$$
+
+so the separable version needs only
+
+$$\frac{\text{separable}}{\text{standard}} = \frac{1}{N} + \frac{1}{D_K^2}$$
+
+of the work: with 3×3 kernels ($D_K^2 = 9$) and hundreds of channels, about **8 to 9 times
+fewer** Mult-Adds. The table below checks this for each block of the model above
+(*ratio* = separable / standard).
+""": r"""
+### 为什么深度可分离卷积这么省
+一个标准卷积，卷积核 $D_K \times D_K$，输入 $M$ 个通道，输出 $N$ 个通道，输出特征图
+$D_F \times D_F$，计算量为
+
+$$\text{standard} = D_K^2 \cdot M \cdot N \cdot D_F^2$$
+
+拆成深度卷积和逐点卷积两步后，计算量为
+
+$$\text{separable} = D_K^2 \cdot M \cdot D_F^2 + M \cdot N \cdot D_F^2$$
+
+所以可分离版本只需要
+
+$$\frac{\text{separable}}{\text{standard}} = \frac{1}{N} + \frac{1}{D_K^2}$$
+
+的计算量：3×3 卷积核（$D_K^2 = 9$）、几百个通道时，乘加运算大约 **少 8 到 9 倍**。
+下表对上面模型的每个模块逐一验证（*ratio* = 可分离 / 标准）。
+""",
+    "Each block: standard convolution vs depthwise separable": "每个模块：标准卷积 vs 深度可分离卷积",
+    """
+### The paper's figures beside ours
+The MobileNets paper (Howard et al., 2017) measured ImageNet pictures of 224×224 pixels with
+1000 classes. Our pictures are 32×32 with 10 classes, so **Mult-Adds shrink with the picture
+area** (the *paper* variant at 32×32 costs about (224/32)² = 49 times less than at 224×224),
+while the parameters depend on the layers, not on the picture (ours are lower mainly because
+the classifier has 10 outputs instead of 1000). Accuracy is the paper's, on ImageNet; see the
+Train tab for CIFAR-10.
+""": """
+### 论文的数字与我们的数字
+MobileNets 论文（Howard 等，2017）使用 224×224 像素、1000 类的 ImageNet 图片。我们的图片是
+32×32、10 类，所以 **乘加运算随图片面积缩小**（*paper* 变体在 32×32 上大约比 224×224 少
+(224/32)² = 49 倍），而参数量取决于网络层而不是图片（我们的参数更少，主要因为分类层只有
+10 个输出而不是 1000 个）。准确率是论文在 ImageNet 上的结果；CIFAR-10 上的结果请看“训练”页。
+""",
+    "MobileNets paper (ImageNet, 224×224) and ours (32×32)": "MobileNets 论文（ImageNet，224×224）与我们的（32×32）",
+
+    # -- train -----------------------------------------------------------------------------------
+    "2 · Train": "2 · 训练",
+    """
+### Train your own MobileNet
+Pick the settings and press **Start training**. The network sees the training pictures again and
+again (*epochs*), a *batch* at a time, and nudges its weights to make fewer mistakes: the
+**loss** should go down and the **accuracy** up. *Validation* pictures are never trained on, so
+they show whether the network learned something general or only memorised. At the end it is
+tested on the 10,000 CIFAR-10 test pictures, and the checkpoint appears in the **Classify** tab.
+The server trains one model at a time; everyone sees the same curves.
+""": """
+### 训练你自己的 MobileNet
+选好设置，点 **开始训练**。网络一遍又一遍地看训练图片（*轮次 epoch*），每次一 *批（batch）*，
+并微调权重以减少错误：**损失（loss）** 应该下降，**准确率** 应该上升。*验证* 图片从不用于训练，
+所以它们能看出网络学到的是普遍规律还是死记硬背。最后在 10,000 张 CIFAR-10 测试图片上测试，
+检查点会出现在 **分类** 页。服务器一次只训练一个模型；大家看到的是同一组曲线。
+""",
+    "Your name (optional, shown to others while you train)": "你的名字（可选，训练时其他人能看到）",
+    "shallow: 8 blocks (the paper's Table 4), learns fast": "shallow：8 个模块（论文表 4），学得快",
+    "full: 13 blocks (the tutorial's network)": "full：13 个模块（教程中的网络）",
+    "Training images": "训练图片数",
+    "more images: better, slower (50,000 = all)": "图片越多：效果越好，但越慢（50,000 = 全部）",
+    "Epochs": "轮次（epoch）",
+    "Batch size": "批大小（batch size）",
+    "Learning rate": "学习率",
+    "Augmentation": "数据增强",
+    "random crops and mirror images": "随机裁剪和镜像翻转",
+    "Start training": "开始训练",
+    "Stop": "停止",
+    "Loss (blue: train, orange: validation)": "损失（蓝：训练，橙：验证）",
+    "Accuracy (blue: train, orange: validation)": "准确率（蓝：训练，橙：验证）",
+    "Test accuracy of each class": "每个类别的测试准确率",
+    "Confusion matrix (test set): rows are the true classes, columns the network's answers":
+        "混淆矩阵（测试集）：行是真实类别，列是网络的回答",
+
+    # -- classify ----------------------------------------------------------------------------
+    "3 · Classify": "3 · 分类",
+    """
+### Ask the network what it sees
+Upload a picture, take one with the webcam, paste one from the clipboard, or click an example.
+The network only knows ten classes (airplane, automobile, bird, cat, deer, dog, frog, horse,
+ship, truck) and only sees a **32×32** version of your picture, shown on the right: small
+details are lost, and a picture of something else still gets one of the ten answers.
+""": """
+### 问问网络看到了什么
+上传图片、用摄像头拍一张、从剪贴板粘贴，或者点一个示例。网络只认识十个类别（飞机、汽车、鸟、
+猫、鹿、狗、青蛙、马、船、卡车），而且只看到你图片的 **32×32** 缩小版（显示在右边）：
+细节会丢失，其他东西的图片也仍然会得到这十个答案之一。
+""",
+    "Checkpoint (network)": "检查点（网络）",
+    "Your picture": "你的图片",
+    "Classify": "分类",
+    "Top 5 guesses": "前 5 个猜测",
+    "What the network sees (32×32)": "网络看到的图像（32×32）",
+    "All ten probabilities": "全部十个概率",
+    "CIFAR-10 test pictures (32×32, one per class)": "CIFAR-10 测试图片（32×32，每类一张）",
+    "Larger photos and a drawing with a transparent background": "更大的照片，和一张透明背景的画",
+}
