@@ -202,7 +202,7 @@ class ExplainCallbacks:
 
 # -- layout -----------------------------------------------------------------------------------------
 
-def build_explain_tab(catalog):
+def build_explain_tab(catalog, language=None):
     callbacks = ExplainCallbacks(catalog)
     entries = catalog.entries()
     with gr.Tab("4 · Look inside", id="look-inside") as tab:

@@ -170,7 +170,7 @@ class ExportCallbacks:
 
 # -- layout -----------------------------------------------------------------------------------------
 
-def build_export_tab(catalog, load_data, cache_dir=None, sweep_dir=None):
+def build_export_tab(catalog, load_data, cache_dir=None, sweep_dir=None, language=None):
     callbacks = ExportCallbacks(catalog, load_data, cache_dir, sweep_dir)
     entries = catalog.entries()
     with gr.Tab(TAB_NAME, id="mobile") as tab:

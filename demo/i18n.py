@@ -19,6 +19,7 @@ import gradio as gr
 from mobilenet.data import CLASS_NAMES
 
 from demo.zh import CLASS_NAMES_ZH, ZH
+from demo.zh_look_inside import ZH as ZH_LOOK_INSIDE
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT = "en"
@@ -34,7 +35,7 @@ def _key(text):
 
 
 _TABLE = {_key(english): chinese for english, chinese in
-          {**ZH, **CLASS_NAMES_ZH}.items()}
+          {**ZH, **ZH_LOOK_INSIDE, **CLASS_NAMES_ZH}.items()}
 
 
 def translated(text):

@@ -118,7 +118,7 @@ class MistakesCallbacks:
 
 # -- layout -----------------------------------------------------------------------------------------
 
-def build_mistakes_tab(catalog, load_data, cache=None):
+def build_mistakes_tab(catalog, load_data, cache=None, language=None):
     callbacks = MistakesCallbacks(catalog, load_data, cache)
     entries = catalog.entries()
     with gr.Tab("5 · Mistakes", id="mistakes") as tab:

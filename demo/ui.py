@@ -74,9 +74,9 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
             build_architecture_tab()
             training_view, train_outputs, advanced = build_train_tab(runs)
             classify, checkpoint, _ = build_classify_tab(catalog)
-            build_explain_tab(catalog)
-            build_mistakes_tab(catalog, runs.load_data)
-            build_export_tab(catalog, runs.load_data)
+            build_explain_tab(catalog, language=language)
+            build_mistakes_tab(catalog, runs.load_data, language=language)
+            build_export_tab(catalog, runs.load_data, language=language)
         seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
         timer = gr.Timer(REFRESH_SECONDS)
 
