@@ -8,6 +8,8 @@ import pandas as pd
 from mobilenet.analysis import PAPER_REFERENCE, compare_tables, cost_comparison, layer_table, model_totals
 from mobilenet.model import DEPTHS, VARIANTS, build_mobilenet
 
+from demo.i18n import add_translation, tr
+
 ALPHAS = (0.25, 0.5, 0.75, 1.0)
 TUTORIAL_PARAMS = 3_238_986  # printed by the tutorial's model.summary()
 
@@ -18,8 +20,8 @@ MobileNet is built for phones: it replaces almost every ordinary 3×3 convolutio
 convolution (which mixes the channels). The table lists every layer of the network as it runs
 on a 32×32 CIFAR-10 picture: its output shape, how many numbers it learns (*parameters*) and
 how many multiply-adds one picture costs (*Mult-Adds*).
-Change **α** (the width multiplier: every layer keeps α of its filters) or the **variant** and
-watch the totals move.
+Change **α** (the width multiplier: every layer keeps α of its filters), the **variant** or the
+**depth** and watch the totals move.
 """
 
 STORY = r"""
@@ -105,10 +107,19 @@ PAPER_COLUMNS = {"model": ("model", None), "alpha": ("α", "{:g}"), "resolution"
                  "ours_million_params": ("ours: M params", "{:.2f}")}
 
 
-def present(frame, columns, bold_last_row=False):
-    """``frame`` with readable column names and number formats (the data stay numbers)."""
-    frame = frame[list(columns)].rename(columns={k: name for k, (name, _) in columns.items()})
-    formats = {name: fmt for name, fmt in columns.values() if fmt}
+TRANSLATED_CELLS = ("model", "block")  # columns whose words are shown translated
+
+
+def present(frame, columns, bold_last_row=False, lang="en"):
+    """``frame`` with readable column names (in ``lang``) and number formats (the data stay
+    numbers)."""
+    frame = frame[list(columns)].copy()
+    for column in TRANSLATED_CELLS:
+        if column in frame:
+            frame[column] = [tr(cell, lang) for cell in frame[column]]
+    names = {key: tr(name, lang) for key, (name, _) in columns.items()}
+    frame = frame.rename(columns=names)
+    formats = {names[key]: fmt for key, (_, fmt) in columns.items() if fmt}
     styler = frame.style.format(formats, na_rep="")
     if bold_last_row:
         styler = styler.apply(lambda row: ["font-weight: bold" if row.name == len(frame) - 1 else ""]
@@ -118,20 +129,21 @@ def present(frame, columns, bold_last_row=False):
 
 # -- callbacks ------------------------------------------------------------------------------
 
-def show_architecture(variant, alpha, depth="full"):
+def show_architecture(variant, alpha, depth="full", lang="en"):
     """Totals, layer table, block-by-block costs and paper comparison of one model.
 
     The radios only let known values through (Gradio checks them against their choices).
     """
     table, totals, blocks = architecture_tables(variant, float(alpha), depth)
-    return (present(pd.DataFrame([totals]), TOTAL_COLUMNS), present(table, LAYER_COLUMNS),
-            present(blocks, BLOCK_COLUMNS, bold_last_row=True),
-            present(paper_comparison(variant), PAPER_COLUMNS))
+    return (present(pd.DataFrame([totals]), TOTAL_COLUMNS, lang=lang),
+            present(table, LAYER_COLUMNS, lang=lang),
+            present(blocks, BLOCK_COLUMNS, bold_last_row=True, lang=lang),
+            present(paper_comparison(variant), PAPER_COLUMNS, lang=lang))
 
 
 # -- layout -----------------------------------------------------------------------------------
 
-def build_architecture_tab():
+def build_architecture_tab(language=None):
     with gr.Tab("1 · Architecture", id="architecture"):
         gr.Markdown(INTRO)
         with gr.Row():
@@ -157,19 +169,32 @@ def build_architecture_tab():
         paper = gr.Dataframe(initial[3], label="MobileNets paper (ImageNet, 224×224) and ours (32×32)",
                              interactive=False, wrap=True, elem_id="architecture-paper")
         gr.Markdown(tutorial_note())
+        add_translation(tutorial_note(), tutorial_note("zh"))
 
-        gr.on([variant.change, alpha.change, depth.change], show_architecture,
-              inputs=[variant, alpha, depth],
+        triggers = [variant.change, alpha.change, depth.change] + ([language.change] if language else [])
+        gr.on(triggers, show_architecture, inputs=[variant, alpha, depth] + ([language] if language else []),
               outputs=[totals, layers, blocks, paper], api_name="summary",
               concurrency_limit=2)  # building a model is CPU work: at most one per core
     return variant, alpha, (totals, layers, blocks, paper)
 
 
-def tutorial_note():
+def tutorial_note(lang="en"):
     ours, tutorial, difference = tutorial_difference()
     ours_total, tutorial_total = model_totals(ours)["params"], model_totals(tutorial)["params"]
     rows = "\n".join(f"| `{r['name']}` | {r['type']} | {r['params']:,} | {r['trainable']:,} | "
                      f"{r['non_trainable']:,} |" for _, r in difference.iterrows())
+    if lang == "zh":
+        return f"""
+### 为什么教程数出 {TUTORIAL_PARAMS:,} 个参数，而我们数出 {ours_total:,} 个
+教程的 `conv_block` 调用了 `BatchNormalization()(x)`，却把结果丢掉了，所以第一个卷积没有经过
+归一化就直接进入 ReLU6，那个 BatchNormalization 层也从未进入网络。按那种写法重建后，我们的模型
+有 **{tutorial_total:,}** 个参数，正好是教程的数字。相差的 {ours_total - tutorial_total:,} 个参数
+就是这一层（4 × 32：缩放、平移、滑动均值、滑动方差），我们的模型用上了它：
+
+| 层 | 类型 | 参数 | 可训练 | 不可训练 |
+|---|---|---|---|---|
+{rows}
+"""
     return f"""
 ### Why the tutorial counts {TUTORIAL_PARAMS:,} parameters and we count {ours_total:,}
 The tutorial's `conv_block` calls `BatchNormalization()(x)` and throws the result away, so the

@@ -38,6 +38,11 @@ _TABLE = {_key(english): chinese for english, chinese in
           {**ZH, **ZH_LOOK_INSIDE, **CLASS_NAMES_ZH}.items()}
 
 
+def add_translation(english, chinese):
+    """For texts made when the page is built (with computed numbers in them)."""
+    _TABLE[_key(english)] = chinese
+
+
 def translated(text):
     """Whether ``text`` has a Chinese version."""
     return _key(text) in _TABLE

@@ -23,6 +23,7 @@ from demo.train_tab import REFRESH_SECONDS, build_train_tab
 
 KEEP_RUNS = 5
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
+UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour: the disk stays bounded
 
 HEADER = """
 # MobileNet Lab
@@ -65,13 +66,13 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     # not when the first student classifies with it.
     runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=catalog.warm)
 
-    with gr.Blocks(title="MobileNet Lab", analytics_enabled=False) as demo:
+    with gr.Blocks(title="MobileNet Lab", analytics_enabled=False, delete_cache=UPLOADS_KEPT) as demo:
         with gr.Row(equal_height=True):
             gr.Markdown(HEADER)
             language = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
                                 label="Language", elem_id="language", scale=0, min_width=200)
         with gr.Tabs() as tabs:
-            build_architecture_tab()
+            build_architecture_tab(language)
             training_view, train_outputs, advanced = build_train_tab(runs)
             classify, checkpoint, _ = build_classify_tab(catalog)
             build_explain_tab(catalog, language=language)

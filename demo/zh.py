@@ -27,15 +27,15 @@ MobileNet is built for phones: it replaces almost every ordinary 3×3 convolutio
 convolution (which mixes the channels). The table lists every layer of the network as it runs
 on a 32×32 CIFAR-10 picture: its output shape, how many numbers it learns (*parameters*) and
 how many multiply-adds one picture costs (*Mult-Adds*).
-Change **α** (the width multiplier: every layer keeps α of its filters) or the **variant** and
-watch the totals move.
+Change **α** (the width multiplier: every layer keeps α of its filters), the **variant** or the
+**depth** and watch the totals move.
 """: """
 ### MobileNet 里面有什么？
 MobileNet 是为手机设计的：它把几乎每个普通的 3×3 卷积换成一个 **深度（depthwise）** 3×3 卷积
 （每个通道一个小卷积核），再接一个 **逐点（pointwise）** 1×1 卷积（把各通道混合起来）。
 下表列出网络在一张 32×32 的 CIFAR-10 图片上运行时的每一层：输出形状、要学习多少个数
 （*参数*），以及处理一张图片需要多少次乘加运算（*Mult-Adds*）。
-改变 **α**（宽度乘子：每层只保留 α 倍的卷积核）或 **变体**，看看总数如何变化。
+改变 **α**（宽度乘子：每层只保留 α 倍的卷积核）、**变体** 或 **深度**，看看总数如何变化。
 """,
     "Variant": "变体",
     "paper: first convolution has stride 2 (the tutorial's); cifar: stride 1, 4× the Mult-Adds":
@@ -100,6 +100,20 @@ MobileNets 论文（Howard 等，2017）使用 224×224 像素、1000 类的 Ima
 10 个输出而不是 1000 个）。准确率是论文在 ImageNet 上的结果；CIFAR-10 上的结果请看“训练”页。
 """,
     "MobileNets paper (ImageNet, 224×224) and ours (32×32)": "MobileNets 论文（ImageNet，224×224）与我们的（32×32）",
+    # table headers and cells
+    "name": "名称", "type": "类型", "output shape": "输出形状", "parameters": "参数",
+    "trainable": "可训练", "non-trainable": "不可训练", "total parameters": "参数总数",
+    "Mult-Adds per image": "每张图片的乘加运算", "size (MB, float32)": "大小（MB，float32）",
+    "block": "模块", "M (in)": "M（输入）", "N (out)": "N（输出）",
+    "standard Mult-Adds": "标准卷积乘加", "separable Mult-Adds": "可分离卷积乘加",
+    "standard params": "标准卷积参数", "separable params": "可分离卷积参数", "ratio": "比例",
+    "total": "合计", "model": "模型", "pixels": "像素", "ImageNet top-1 %": "ImageNet top-1 %",
+    "paper: M Mult-Adds": "论文：百万次乘加", "paper: M params": "论文：百万参数",
+    "ours 32×32: M Mult-Adds": "我们 32×32：百万次乘加", "ours: M params": "我们：百万参数",
+    "Conv MobileNet (standard convs)": "Conv MobileNet（标准卷积）",
+    "1.0 MobileNet-224": "1.0 MobileNet-224", "0.75 MobileNet-224": "0.75 MobileNet-224",
+    "0.5 MobileNet-224": "0.5 MobileNet-224", "0.25 MobileNet-224": "0.25 MobileNet-224",
+    "Shallow MobileNet": "浅层 MobileNet（Shallow）",
 
     # -- train -----------------------------------------------------------------------------------
     "2 · Train": "2 · 训练",
