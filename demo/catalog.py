@@ -4,6 +4,8 @@ The dropdown only ever holds keys of ``CheckpointCatalog.entries()``; a key
 from a browser is looked up in that server-side listing, never turned into
 a path. Loaded classifiers are cached (loading one costs about a second)
 and shared by all users: ``Classifier`` is safe to call from many threads.
+Saves that a crash interrupted are completed or undone when the catalog is
+made (at app start), before anything is listed.
 """
 
 import collections
@@ -15,7 +17,7 @@ import os
 import threading
 
 from mobilenet import DEFAULT_CHECKPOINT
-from mobilenet.checkpoints import CheckpointError, read_metadata
+from mobilenet.checkpoints import CheckpointError, read_metadata, recover
 from mobilenet.inference import Classifier
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ class CheckpointCatalog:
         self._loading = {}  # (path, mtime) -> lock held while that checkpoint loads
         self._lock = threading.Lock()
         self._listing = (None, [])  # (folder contents, entries): re-read when a file changes
+        for folder in (checkpoint_dir, runs_dir):
+            for action in recover(folder):
+                log.warning("%s: %s", folder, action)
 
     def entries(self):
         """Every readable checkpoint: the pretrained one first, then shipped, then runs."""

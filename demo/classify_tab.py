@@ -5,6 +5,7 @@ import os
 import gradio as gr
 import numpy as np
 import pandas as pd
+from gradio.utils import get_upload_folder, is_in_or_equal
 
 from mobilenet.checkpoints import CheckpointError
 from mobilenet.inference import ImageTooLarge, read_image
@@ -35,12 +36,21 @@ def examples(prefix):
 
 
 def read_upload(payload):
-    """The uploaded picture as a numpy array, or a ``gr.Error`` saying what to do."""
-    path = (payload or {}).get("path")
-    if not path:
+    """The uploaded picture as a numpy array, or a ``gr.Error`` saying what to do.
+
+    Only files in Gradio's upload folder are read (uploads, webcam, clipboard and the
+    examples all arrive there): with ``preprocess=False`` a request could name any path.
+    """
+    path = (payload or {}).get("path") if isinstance(payload, dict) else None
+    if not path or not isinstance(path, str):
         raise gr.Error("No picture yet: upload one, take a webcam photo, paste one or click an "
                        "example.", title="No picture")
-    name = os.path.basename(payload.get("orig_name") or "the file")[:80]
+    if not is_in_or_equal(path, get_upload_folder()):
+        raise gr.Error("Only pictures uploaded to this page can be classified.", title="Not an upload")
+    name = os.path.basename(str(payload.get("orig_name") or "the file"))[:80]
+    if not os.path.isfile(path):
+        raise gr.Error(f"{name} is no longer on the server (uploads are kept for an hour): "
+                       "upload it again.", title="Upload again")
     try:
         return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
     except ImageTooLarge:
@@ -90,7 +100,9 @@ class ClassifyCallbacks:
             raise gr.Error("That checkpoint is not available any more: pick another one.",
                            title="Pick a checkpoint") from None
         except (CheckpointError, OSError) as error:
-            raise gr.Error(f"That checkpoint cannot be loaded ({error}): pick another one.",
+            # The reason without the server's folders: students see file names only.
+            reason = str(error).replace(os.path.dirname(entry.path) + os.sep, "")
+            raise gr.Error(f"That checkpoint cannot be loaded ({reason}): pick another one.",
                            title="Broken checkpoint") from None
         result = classifier.classify(picture, k=5)
         everything = pd.DataFrame(sorted(result["probabilities"].items(), key=lambda kv: -kv[1]),

@@ -10,6 +10,7 @@ newest ``keep`` are kept so the disk cannot fill.
 
 import dataclasses
 import datetime
+import errno
 import glob
 import logging
 import os
@@ -152,6 +153,9 @@ class TrainingRuns:
             run = self._run
             if run is None or run.state not in ACTIVE_STATES:
                 return "No run is training right now."
+            if run.stage == FINISHING_STAGES["save"]:
+                return (f"The run started by {run.started_by} is already saving its checkpoint: "
+                        "it ends in a moment.")
             if run.state != "stopping":
                 run.state, run.stopped_by = "stopping", stopped_by
                 self._stop.set()
@@ -177,7 +181,8 @@ class TrainingRuns:
         except Exception as error:  # shown in the panel; the traceback goes to the server log
             log.exception("training run %s failed", run.run_id)
             with self._lock:
-                run.state, run.error, run.finished_at = "failed", f"{type(error).__name__}: {error}", time.time()
+                run.state, run.error, run.finished_at = "failed", failure_reason(error), time.time()
+                run.stage = None
                 self._changed()
             return
         self._remove_old_runs()
@@ -242,6 +247,19 @@ class TrainingRuns:
         with self._lock:
             self._lock.wait_for(lambda: self.version != version, timeout=timeout)
         return self.snapshot()
+
+
+def failure_reason(error):
+    """What a failed run tells every viewer: the cause in plain words, no server paths."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return ("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "
+                "training images.")
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ("the disk is full, so the checkpoint could not be saved (the checkpoints saved "
+                "before are intact). Free some space on the server, then start again.")
+    if isinstance(error, OSError):
+        return f"a file could not be read or written ({error.strerror or type(error).__name__})."
+    return f"{type(error).__name__}: {error}"
 
 
 def fit_to_data(config, available):

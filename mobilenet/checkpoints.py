@@ -10,6 +10,12 @@ the JSON's arguments and the weights are loaded into it. Every file is
 written to a temporary name in the same folder, flushed and renamed, so a
 crash mid-save leaves the previous files intact; a ``.keras`` without its
 JSON, or whose hash does not match, is reported as incomplete.
+
+The pair is committed in two renames: the weights, then the JSON. The JSON
+is first written beside them as ``.NAME.json.pending``, so a process killed
+between the renames leaves a record of what it was doing; ``recover(folder)``
+completes such a save (or discards it when it never reached its weights) and
+removes the temporary files of old crashes.
 """
 
 import datetime
@@ -17,6 +23,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 
 from mobilenet.data import file_sha256
 from mobilenet.model import build_mobilenet
@@ -25,6 +32,8 @@ FORMAT = "mobilenet-lab-checkpoint/1"
 _UMASK = os.umask(0)  # read once, at import: setting it later would race other threads
 os.umask(_UMASK)
 MODEL_ARGS = ("classes", "input_shape", "alpha", "dropout", "variant", "depth")
+PENDING = ".pending"  # suffix of a JSON written but not yet committed (see ``recover``)
+STALE_SECONDS = 3600  # temporary files older than this belong to a crashed save
 
 
 class CheckpointError(RuntimeError):
@@ -67,19 +76,80 @@ def save_checkpoint(model, path, model_config, metadata, weights_dtype="float32"
     folder = os.path.dirname(os.path.abspath(weights_path))
     os.makedirs(folder, exist_ok=True)
     to_save = _uncompiled(model) if weights_dtype == "float32" else _float16_copy(model)
-    atomic_write(weights_path, to_save.save)
-    record = {
-        "format": FORMAT,
-        "weights_file": os.path.basename(weights_path),
-        "weights_sha256": file_sha256(weights_path),
-        "weights_dtype": weights_dtype,
-        "model": {**model_args(model_config), "input_shape": list(model_config["input_shape"])},
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": library_versions(),
-        **metadata,
-    }
-    atomic_write(json_path, lambda tmp: _write_json(tmp, record))
+    weights_tmp = _staged(weights_path, to_save.save)
+    try:
+        record = {
+            "format": FORMAT,
+            "weights_file": os.path.basename(weights_path),
+            "weights_sha256": file_sha256(weights_tmp),
+            "weights_dtype": weights_dtype,
+            "model": {**model_args(model_config), "input_shape": list(model_config["input_shape"])},
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "versions": library_versions(),
+            **metadata,
+        }
+        pending = pending_path(json_path)
+        atomic_write(pending, lambda tmp: _write_json(tmp, record))
+        os.replace(weights_tmp, weights_path)
+        os.replace(pending, json_path)
+    finally:
+        if os.path.exists(weights_tmp):
+            os.remove(weights_tmp)
+    _fsync_folder(folder)
     return weights_path
+
+
+def pending_path(json_path):
+    """Where the JSON of a save in progress waits for its weights (a hidden file)."""
+    folder, name = os.path.split(os.fspath(json_path))
+    return os.path.join(folder, f".{name}{PENDING}")
+
+
+def recover(folder, stale_seconds=STALE_SECONDS):
+    """Finishes or undoes the saves a crash interrupted in ``folder``; returns what it did.
+
+    A pending JSON whose hash matches the weights beside it was killed between
+    its two renames: it is committed. Pending JSONs that never got their
+    weights and temporary files are removed once ``stale_seconds`` old (a
+    younger one may belong to a save still running in another process).
+    """
+    done = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return done
+    now = time.time()
+    for name in names:
+        path = os.path.join(folder, name)
+        if not name.startswith(".") or not (name.endswith(PENDING) or ".tmp." in name):
+            continue
+        try:
+            target = os.path.join(folder, name[1:-len(PENDING)])
+            if ".tmp." not in name and name.endswith(PENDING) and _completes(path, target):
+                os.replace(path, target)
+                done.append(f"completed the interrupted save of {os.path.basename(target)}")
+            elif now - os.path.getmtime(path) > stale_seconds:
+                os.remove(path)
+                done.append(f"removed {name}, left by an interrupted save")
+        except OSError:
+            continue  # gone meanwhile, or unreadable: left for the next start
+    if done:
+        _fsync_folder(folder)
+    return done
+
+
+def _completes(pending, json_path):
+    """True when ``pending`` is our JSON for ``json_path`` and its weights are there, whole."""
+    try:
+        with open(pending, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        return False
+    weights = checkpoint_paths(json_path)[0]
+    return (record.get("weights_file") == os.path.basename(weights) and os.path.isfile(weights)
+            and file_sha256(weights) == record.get("weights_sha256"))
 
 
 def read_metadata(path):
@@ -122,8 +192,23 @@ def load_checkpoint(path):
 
 def atomic_write(path, write):
     """Calls ``write(tmp_path)`` then renames tmp onto ``path`` (same folder, fsynced)."""
+    tmp = _staged(path, write)
+    try:
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    _fsync_folder(os.path.dirname(os.path.abspath(path)))
+
+
+def _staged(path, write):
+    """``write(tmp)`` to a hidden temporary file beside ``path``, fsynced; returns tmp.
+
+    The temporary name keeps the extension (Keras saves only to ``.keras``)
+    and holds ``.tmp.`` (``recover`` removes old ones). Removed on any error.
+    """
     folder, name = os.path.split(os.path.abspath(path))
-    stem, dot, suffix = name.partition(".")
+    stem, dot, suffix = name.lstrip(".").partition(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp.{suffix}", dir=folder)
     os.close(fd)
     try:
@@ -131,10 +216,13 @@ def atomic_write(path, write):
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a checkpoint is an ordinary file
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except BaseException:
+        os.remove(tmp)
+        raise
+    return tmp
+
+
+def _fsync_folder(folder):
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -7,15 +7,21 @@ area interpolation (the tutorial skipped this), then ``data.preprocess``
 (the tutorial divided by 225 and fed OpenCV's BGR to an RGB model).
 """
 
+import os
+import threading
 import time
 
 import numpy as np
 
-from mobilenet.checkpoints import load_checkpoint
+from mobilenet.checkpoints import atomic_write, load_checkpoint
 from mobilenet.data import CLASS_NAMES, IMAGE_SIZE, preprocess
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 MAX_PIXELS = 100_000_000  # a 10000 x 10000 photo decodes to 300 MB; more is refused
+LITERT_CACHE_FILES = 16  # converted checkpoints kept on disk (a few MB each), newest first
+# The converter's output is silenced by swapping sys.stdout, which is process-wide: two
+# conversions at once could leave it swapped for good. One at a time (each takes seconds).
+_CONVERSION = threading.Lock()
 
 
 def to_rgb_uint8(image, channel_order="rgb", background=255):
@@ -153,14 +159,11 @@ def to_litert(model):
 
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its temp paths
-        return converter.convert()
+    with _CONVERSION, contextlib.redirect_stdout(io.StringIO()):  # it prints its temp paths
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
 def _litert_forward(model, weights_sha256=None):
-    import threading
-
     from ai_edge_litert.interpreter import Interpreter
 
     flatbuffer = _cached_flatbuffer(model, weights_sha256)
@@ -180,28 +183,40 @@ def _litert_forward(model, weights_sha256=None):
 
 
 def _cached_flatbuffer(model, weights_sha256):
-    import os
-    import tempfile
-
     if not weights_sha256:
         return to_litert(model)
     folder = os.path.join(os.path.expanduser("~"), ".cache", "mobilenet-lab", "litert")
     import tensorflow as tf
 
     path = os.path.join(folder, f"{weights_sha256}-tf{tf.__version__}.tflite")
-    if os.path.exists(path):
+    try:
         with open(path, "rb") as f:
-            return f.read()
+            flatbuffer = f.read()
+        os.utime(path)  # recently used: pruned last
+        return flatbuffer
+    except OSError:
+        pass
     flatbuffer = to_litert(model)
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(flatbuffer)
-        os.replace(tmp, path)
-    except OSError:  # a read-only home only costs the conversion next time
+        atomic_write(path, lambda tmp: _write_bytes(tmp, flatbuffer))
+        _prune(folder, LITERT_CACHE_FILES)
+    except OSError:  # a read-only home or a full disk only costs the conversion next time
         pass
     return flatbuffer
+
+
+def _write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _prune(folder, keep):
+    """Removes all but the ``keep`` newest files of ``folder`` (each app run adds one)."""
+    files = sorted((os.path.join(folder, name) for name in os.listdir(folder)),
+                   key=os.path.getmtime, reverse=True)
+    for old in files[keep:]:
+        os.remove(old)
 
 
 class ImageTooLarge(ValueError):
