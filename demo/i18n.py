@@ -54,6 +54,24 @@ def tr(text, lang, **values):
     return template.format(**values) if values else template
 
 
+class Text(str):
+    """English text that keeps its template and values, so a view can show it in another
+    language later (it is an ordinary ``str`` everywhere else)."""
+
+    def __new__(cls, template, **values):
+        text = super().__new__(cls, template.format(**values) if values else template)
+        text.template, text.values = template, values
+        return text
+
+
+def localize(text, lang):
+    """``text`` (a ``Text``, or a plain string looked up as is) in ``lang``."""
+    if isinstance(text, Text):
+        return tr(text.template, lang, **{key: localize(value, lang) if isinstance(value, str) else value
+                                          for key, value in text.values.items()})
+    return tr(text, lang) if isinstance(text, str) else text
+
+
 def class_name(name, lang):
     """A CIFAR-10 class name (``"cat"``) in ``lang``."""
     return CLASS_NAMES_ZH[name] if lang == "zh" else name
@@ -97,8 +115,9 @@ def request_language(request):
 class PageText:
     """The static English texts of a built page and their updates in another language.
 
-    ``skip`` holds components left alone; the value of every component that a callback
-    writes (``written``) is that callback's to translate, so only its label is harvested.
+    ``skip`` holds components left alone; the value and choices of every component that a
+    callback writes (``written``) are that callback's to translate (re-sending the choices
+    it had when the page was built would drop newer ones), so only its label is harvested.
     """
 
     def __init__(self, blocks, skip=(), written=()):
@@ -113,7 +132,8 @@ class PageText:
             if (isinstance(block, VALUE_TYPES) and id(block) not in written
                     and isinstance(block.value, str) and block.value.strip()):
                 texts["value"] = block.value
-            if isinstance(block, (gr.Radio, gr.Dropdown, gr.CheckboxGroup)) and _named_choices(block):
+            if (isinstance(block, (gr.Radio, gr.Dropdown, gr.CheckboxGroup)) and id(block) not in written
+                    and _named_choices(block)):
                 texts["choices"] = list(block.choices)
             if texts:
                 self.entries.append((block, texts))
@@ -158,7 +178,7 @@ KEEP_LATIN = re.compile(
     r"`[^`]*`"                                   # code: layer names, commands, file names
     r"|\$[^$]*\$"                                # formulas
     r"|<[^>]*>"                                  # HTML tags and their attributes
-    r"|\b(?:MobileNets?|V1|CIFAR-10|ImageNet|Keras|TensorFlow|LiteRT|TFLite|XNNPACK|Grad-CAM|"
+    r"|\b(?:MobileNets?|V1|CIFAR-10|ImageNet|Keras|TensorFlow(?: Lite)?|LiteRT|TFLite|XNNPACK|Grad-CAM|"
     r"Howard|Mult-Adds|ReLU6?|BN|BatchNorm|Adam|SGD|EMA|TTA|AUC|paper|cifar|full|shallow|"
     r"float32|float16|int8|conv\w*|dw|pw|png|jpe?g|webp|gif|bmp|svg|keras|json|tflite|"
     r"JPEG|PNG|WebP|GIF|BMP|SVG|ms|MB|KB|GB|MP|px|s|min|h|x|α|M|k|K|epoch|batch|top-\d|"

@@ -21,11 +21,13 @@ from mobilenet.checkpoints import checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.train import train
 
+from demo.i18n import Text
+
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("starting", "running", "stopping")
-FINISHING_STAGES = {"batchnorm": "re-estimating BatchNorm statistics",
-                    "evaluate": "evaluating", "save": "saving the checkpoint"}
+FINISHING_STAGES = {"batchnorm": Text("re-estimating BatchNorm statistics"),
+                    "evaluate": Text("evaluating"), "save": Text("saving the checkpoint")}
 
 
 class RunBusy(RuntimeError):
@@ -90,16 +92,16 @@ class TrainingRuns:
         """The CIFAR-10 arrays (loaded once); raises the package's data errors."""
         with self._data_lock:
             if self._data is None:
-                self._set_data_status("loading", "Loading CIFAR-10 ...")
+                self._set_data_status("loading", Text("Loading CIFAR-10 ..."))
                 try:
                     self._data = load_cifar10(self.data_source)
                 except (DataUnavailableError, DataCorruptError) as error:
-                    self._set_data_status("unavailable", str(error))
+                    self._set_data_status("unavailable", Text("{detail}", detail=str(error)))
                     raise
                 described = self._data.describe()
-                self._set_data_status(
-                    "ready", f"CIFAR-10 ready: {described['train_images']:,} training and "
-                             f"{described['test_images']:,} test images.")
+                self._set_data_status("ready", Text(
+                    "CIFAR-10 ready: {train:,} training and {test:,} test images.",
+                    train=described["train_images"], test=described["test_images"]))
             return self._data
 
     def preload_data(self):
@@ -152,22 +154,24 @@ class TrainingRuns:
         with self._lock:
             run = self._run
             if run is None or run.state not in ACTIVE_STATES:
-                return "No run is training right now."
+                return Text("No run is training right now.")
             if run.stage == FINISHING_STAGES["save"]:
-                return (f"The run started by {run.started_by} is already saving its checkpoint: "
-                        "it ends in a moment.")
+                return Text("The run started by {who} is already saving its checkpoint: it ends "
+                            "in a moment.", who=run.started_by)
             if run.state != "stopping":
                 run.state, run.stopped_by = "stopping", stopped_by
                 self._stop.set()
                 self._changed()
-        return (f"Stopping the run started by {run.started_by}: it saves what it has "
-                "learned so far, then ends.")
+        return Text("Stopping the run started by {who}: it saves what it has learned so far, "
+                    "then ends.", who=run.started_by)
 
     def _busy_message(self, run):
         left = run.seconds_left()
-        when = f"about {format_duration(left)} left" if left is not None else "just started"
-        return (f"{run.started_by} is training a model right now ({when}). Only one run trains "
-                "at a time on this server: watch its curve here, and start yours when it ends.")
+        when = (Text("about {duration} left", duration=format_duration(left)) if left is not None
+                else Text("just started"))
+        return Text("{who} is training a model right now ({when}). Only one run trains at a time "
+                    "on this server: watch its curve here, and start yours when it ends.",
+                    who=run.started_by, when=when)
 
     # -- the training thread --------------------------------------------------------
     def _train(self, run, config, data):
@@ -209,7 +213,8 @@ class TrainingRuns:
             elif kind == "stage":
                 run.stage = FINISHING_STAGES.get(event["name"], event["name"])
                 if event.get("split"):
-                    run.stage += f" on the {event['split']} set"
+                    run.stage = Text("{stage} on the {split} set", stage=run.stage,
+                                     split=Text(event["split"]))
             self._changed()
 
     def _remove_old_runs(self):
@@ -252,14 +257,15 @@ class TrainingRuns:
 def failure_reason(error):
     """What a failed run tells every viewer: the cause in plain words, no server paths."""
     if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
-        return ("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "
-                "training images.")
+        return Text("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "
+                    "training images.")
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ("the disk is full, so the checkpoint could not be saved (the checkpoints saved "
-                "before are intact). Free some space on the server, then start again.")
+        return Text("the disk is full, so the checkpoint could not be saved (the checkpoints saved "
+                    "before are intact). Free some space on the server, then start again.")
     if isinstance(error, OSError):
-        return f"a file could not be read or written ({error.strerror or type(error).__name__})."
-    return f"{type(error).__name__}: {error}"
+        return Text("a file could not be read or written (`{detail}`).",
+                    detail=error.strerror or type(error).__name__)
+    return Text("`{detail}`", detail=f"{type(error).__name__}: {error}".replace("`", "'"))
 
 
 def fit_to_data(config, available):

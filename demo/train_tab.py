@@ -14,6 +14,7 @@ from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.train import TrainConfig
 
 from demo.architecture_tab import ALPHAS as PAPER_ALPHAS
+from demo.i18n import class_name, localize, tr
 from demo.runs import ACTIVE_STATES, RunBusy, format_duration
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
@@ -47,64 +48,76 @@ def visitor_name(name):
 
 # -- what a viewer sees ------------------------------------------------------------------------
 
-def data_message(data):
+def data_message(data, lang="en"):
+    message = localize(data["message"], lang)
     if data["state"] == "unavailable":
-        return f"**No CIFAR-10 here, so training is off** (the other tabs work).\n\n{data['message']}"
-    return data["message"]
+        # the reason is the package's own words: shown as they are, quoted
+        return (tr("**No CIFAR-10 here, so training is off** (the other tabs work).", lang)
+                + "\n\n" + (message if lang == "en" else f"`{message}`"))
+    return message
 
 
-def status_message(run):
+def status_message(run, lang="en"):
     if run is None:
-        return "No run yet. Choose the settings and press **Start training**."
+        return tr("No run yet. Choose the settings and press **Start training**.", lang)
     config, who = run["config"], run["started_by"]
-    setup = (f"{config['variant']}, α {config['alpha']:g}, {config.get('depth', 'full')}, "
-             f"{run['train_images'] or '…'} training images, "
-             f"{config['epochs']} epochs, batch {config['batch_size']}, "
-             f"learning rate {config['learning_rate']:g}, "
-             f"augmentation {'on' if config['augmentation'] else 'off'}")
-    elapsed = format_duration(run["elapsed_s"])
+    setup = tr("{variant}, α {alpha:g}, {depth}, {images} training images, {epochs} epochs, "
+               "batch {batch}, learning rate {lr:g}, augmentation {augmentation}", lang,
+               variant=config["variant"], alpha=config["alpha"], depth=config.get("depth", "full"),
+               images=run["train_images"] or "…", epochs=config["epochs"],
+               batch=config["batch_size"], lr=config["learning_rate"],
+               augmentation=tr("on" if config["augmentation"] else "off", lang))
+    values = {"who": who, "setup": setup, "elapsed": format_duration(run["elapsed_s"])}
     state = run["state"]
     if state == "starting":
-        return f"**{who}** started a run ({setup}): loading the data and building the model ..."
+        return tr("**{who}** started a run ({setup}): loading the data and building the model ...",
+                  lang, **values)
     if state in ("running", "stopping"):
-        doing = f"finishing: {run['stage']}" if run["stage"] else "training"
-        stop = f" Stop was pressed by **{run['stopped_by']}**." if state == "stopping" else ""
-        return f"**{who}** is {doing} ({setup}), for {elapsed} so far.{stop}"
+        doing = (tr("finishing: {stage}", lang, stage=localize(run["stage"], lang)) if run["stage"]
+                 else tr("training", lang))
+        stop = (tr(" Stop was pressed by **{who}**.", lang, who=run["stopped_by"])
+                if state == "stopping" else "")
+        return tr("**{who}** is {doing} ({setup}), for {elapsed} so far.", lang, doing=doing,
+                  **values) + stop
     if state == "failed":
-        return f"The run by **{who}** failed: `{run['error']}`"
+        return tr("The run by **{who}** failed: {reason}", lang, reason=localize(run["error"], lang),
+                  **values)
     metrics = run["metrics"] or {}
     validation = metrics.get("validation_accuracy")
-    checked = f" Validation accuracy: **{validation:.1%}**." if validation is not None else ""
+    checked = (tr(" Validation accuracy: **{accuracy:.1%}**.", lang, accuracy=validation)
+               if validation is not None else "")
     if state == "stopped":
-        return (f"The run by **{who}** was stopped by **{run['stopped_by'] or 'someone'}** after "
-                f"{elapsed}.{checked} What it learned is saved and listed in the **Classify** tab.")
-    return (f"The run by **{who}** finished in {elapsed}: test accuracy "
-            f"**{metrics['test_accuracy']:.1%}** (chance is 10 %).{checked} "
-            "Try it in the **Classify** tab.")
+        return tr("The run by **{who}** was stopped by **{stopper}** after {elapsed}.", lang,
+                  stopper=run["stopped_by"] or tr("someone", lang), **values) + checked + tr(
+            " What it learned is saved and listed in the **Classify** tab.", lang)
+    return tr("The run by **{who}** finished in {elapsed}: test accuracy **{accuracy:.1%}** "
+              "(chance is 10 %).", lang, accuracy=metrics["test_accuracy"], **values) + checked + tr(
+        " Try it in the **Classify** tab.", lang)
 
 
-def progress_html(run):
+def progress_html(run, lang="en"):
     latest = (run or {}).get("latest") or {}
     done = latest.get("global_step", 0)
     total = (run or {}).get("total_steps") or 0
     share = done / total if total else 0.0
     if run is None:
-        text = "Waiting for a run"
+        text = tr("Waiting for a run", lang)
     elif not latest:
-        text = "Starting ..."
+        text = tr("Starting ...", lang)
     else:
         left = run["seconds_left"]
-        text = (f"Epoch {latest['epoch']} / {latest['epochs']} · step {done:,} / {total:,} · "
-                f"{latest['images_per_sec']:,.0f} images/s"
-                + (f" · about {format_duration(left)} left" if left is not None and
-                   run["state"] == "running" and not run["stage"] else ""))
+        text = tr("Epoch {epoch} / {epochs} · step {done:,} / {total:,} · {rate:,.0f} images/s",
+                  lang, epoch=latest["epoch"], epochs=latest["epochs"], done=done, total=total,
+                  rate=latest["images_per_sec"])
+        if left is not None and run["state"] == "running" and not run["stage"]:
+            text += tr(" · about {duration} left", lang, duration=format_duration(left))
     return (f'<div class="run-progress"><div class="run-progress-bar" role="progressbar" '
             f'aria-valuenow="{share * 100:.0f}" aria-valuemin="0" aria-valuemax="100">'
             f'<div class="run-progress-fill" style="width:{share * 100:.1f}%"></div></div>'
             f'<div class="run-progress-text">{html.escape(text)}</div></div>')
 
 
-def curves(run):
+def curves(run, lang="en"):
     """(loss frame, accuracy frame) in long form: epoch, value, curve (train/validation).
 
     At most about ``MAX_TRAIN_POINTS`` training points (long runs are thinned, so thirty
@@ -114,41 +127,44 @@ def curves(run):
     history = (run or {}).get("history", [])
     batches = [event for event in history if event["event"] == "batch"]
     stride = math.ceil(len(batches) / MAX_TRAIN_POINTS) or 1
+    train, validation_name = tr("train", lang), tr("validation", lang)
     rows = [(e["global_step"] / e["steps_per_epoch"], e.get("recent_loss", e["loss"]),
-             e.get("recent_accuracy", e["accuracy"]), "train")
+             e.get("recent_accuracy", e["accuracy"]), train)
             for e in batches[::-stride][::-1]]  # counted from the end: the newest point stays
     validation = [(e["global_step"] / e["steps_per_epoch"], e["val_loss"], e["val_accuracy"],
-                   "validation") for e in history if e["event"] == "epoch" and "val_loss" in e]
+                   validation_name) for e in history if e["event"] == "epoch" and "val_loss" in e]
     if not rows:
         return None, None
     # Gradio's plot never draws a colour that was missing from its first frame: until the first
     # validation point, an empty (NaN) one keeps "validation" in the legend and the colour scale.
-    rows += validation or [(0.0, math.nan, math.nan, "validation")]
+    rows += validation or [(0.0, math.nan, math.nan, validation_name)]
     frame = pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "curve"])
     return frame[["epoch", "loss", "curve"]], frame[["epoch", "accuracy", "curve"]]
 
 
-def confusion_frame(matrix):
+def confusion_frame(matrix, lang="en"):
     """The confusion matrix with class names, each cell shaded by its share of the row."""
-    frame = pd.DataFrame(matrix, columns=list(CLASS_NAMES))
+    names = [class_name(name, lang) for name in CLASS_NAMES]
+    frame = pd.DataFrame(matrix, columns=names)
     shares = frame.div(frame.sum(axis=1).clip(lower=1), axis=0)
-    frame.insert(0, "true \\ predicted", list(CLASS_NAMES))
+    frame.insert(0, tr("true \\ predicted", lang), names)
     shading = pd.DataFrame("", index=frame.index, columns=frame.columns)
-    shading[list(CLASS_NAMES)] = shares.map(lambda s: f"background-color: rgba(37, 99, 235, {0.6 * s:.2f})")
+    shading[names] = shares.map(lambda s: f"background-color: rgba(37, 99, 235, {0.6 * s:.2f})")
     return frame.style.apply(lambda _: shading, axis=None)
 
 
-def results_view(run):
+def results_view(run, lang="en"):
     """(visible, summary, per-class frame, confusion) of a run tested on the test set."""
     metrics = (run or {}).get("metrics") or {}
     if metrics.get("test_accuracy") is None:
         return False, "", None, None
-    per_class = pd.DataFrame(list(metrics["per_class_accuracy"].items()), columns=["class", "accuracy"])
-    summary = (f"### Test accuracy: {metrics['test_accuracy']:.1%}\n"
-               f"on {metrics.get('test_images', 0):,} CIFAR-10 test pictures the network never saw "
-               "(chance: 10 %). Below: each class, and the confusion matrix, whose diagonal counts "
-               "the right answers.")
-    return True, summary, per_class, confusion_frame(metrics["confusion_matrix"])
+    per_class = pd.DataFrame([(class_name(name, lang), accuracy) for name, accuracy
+                              in metrics["per_class_accuracy"].items()], columns=["class", "accuracy"])
+    summary = tr("### Test accuracy: {accuracy:.1%}\non {images:,} CIFAR-10 test pictures the "
+                 "network never saw (chance: 10 %). Below: each class, and the confusion matrix, "
+                 "whose diagonal counts the right answers.", lang,
+                 accuracy=metrics["test_accuracy"], images=metrics.get("test_images", 0))
+    return True, summary, per_class, confusion_frame(metrics["confusion_matrix"], lang)
 
 
 # -- callbacks -------------------------------------------------------------------------------
@@ -158,14 +174,14 @@ class TrainCallbacks:
         self.runs = runs
 
     def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
-                       learning_rate, augmentation):
+                       learning_rate, augmentation, lang="en"):
         """Starts a run on the server, or says why not.
 
         Gradio has already checked the radios, dropdown and slider against their choices and
         ranges; an emptied number box arrives as None.
         """
         if learning_rate is None:
-            raise gr.Error("Fill in the learning rate, e.g. 0.002.")
+            raise gr.Error(tr("Fill in the learning rate, e.g. 0.002.", lang))
         config = dataclasses.replace(
             DEFAULTS, variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
             epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
@@ -174,16 +190,21 @@ class TrainCallbacks:
         try:
             self.runs.start(config, who)
         except RunBusy as busy:
-            raise gr.Error(str(busy), title="A run is already training") from None
+            raise gr.Error(localize(busy.args[0], lang),
+                           title=tr("A run is already training", lang)) from None
         except (DataUnavailableError, DataCorruptError) as error:
-            raise gr.Error(str(error), title="CIFAR-10 is not available") from None
+            detail = str(error) if lang == "en" else f"`{error}`"
+            raise gr.Error(detail, title=tr("CIFAR-10 is not available", lang)) from None
         except ValueError as error:
-            raise gr.Error(f"Check the settings: {error}", title="Cannot start") from None
-        return f"Started. {who}'s run is training; the curves update every few seconds."
+            detail = str(error) if lang == "en" else f"`{error}`"
+            raise gr.Error(tr("Check the settings: {detail}", lang, detail=detail),
+                           title=tr("Cannot start", lang)) from None
+        return tr("Started. {who}'s run is training; the curves update every few seconds.", lang,
+                  who=who)
 
-    def stop_training(self, name):
+    def stop_training(self, name, lang="en"):
         """Stops the run (whoever started it); it still saves what it learned."""
-        return self.runs.stop(visitor_name(name))
+        return localize(self.runs.stop(visitor_name(name)), lang)
 
     def watch_training(self) -> dict:
         """Streams the run's snapshot (progress, history, results) until it ends."""
@@ -197,24 +218,31 @@ class TrainCallbacks:
             snapshot = self.runs.wait_for_change(snapshot["version"], timeout=REFRESH_SECONDS)
 
     @staticmethod
-    def training_view(snapshot, seen_version):
-        """Updates of the Train tab from ``snapshot`` for a browser that has ``seen_version``."""
+    def training_view(snapshot, seen_version, lang="en"):
+        """Updates of the Train tab from ``snapshot`` for a browser that has ``seen_version``
+        (None: send everything, e.g. after a language change)."""
         run = snapshot["run"]
         if seen_version == snapshot["version"]:
             active = run is not None and run["state"] in ACTIVE_STATES
-            progress = progress_html(run) if active else gr.skip()  # the ETA moves between events
+            progress = progress_html(run, lang) if active else gr.skip()  # the ETA moves
             return [gr.skip()] * 2 + [progress] + [gr.skip()] * 7
-        loss, accuracy = curves(run)
+        loss, accuracy = curves(run, lang)
         x_lim = [0, run["config"]["epochs"]] if run else None
-        visible, summary, per_class, confusion = results_view(run)
-        return [data_message(snapshot["data"]), status_message(run), progress_html(run),
-                gr.LinePlot(loss, x_lim=x_lim), gr.LinePlot(accuracy, x_lim=x_lim),
-                gr.Column(visible=visible), summary, per_class, gr.Column(visible=visible), confusion]
+        colors = {tr(curve, lang): color for curve, color in CURVE_COLORS.items()}
+        axis = {"x_title": tr("epoch", lang), "x_lim": x_lim, "color_map": colors}
+        visible, summary, per_class, confusion = results_view(run, lang)
+        return [data_message(snapshot["data"], lang), status_message(run, lang),
+                progress_html(run, lang),
+                gr.LinePlot(loss, y_title=tr("loss", lang), **axis),
+                gr.LinePlot(accuracy, y_title=tr("accuracy", lang), **axis),
+                gr.Column(visible=visible), summary,
+                gr.BarPlot(per_class, x_title=tr("class", lang), y_title=tr("accuracy", lang)),
+                gr.Column(visible=visible), confusion]
 
 
 # -- layout ------------------------------------------------------------------------------------
 
-def build_train_tab(runs):
+def build_train_tab(runs, language=None):
     callbacks = TrainCallbacks(runs)
     with gr.Tab("2 · Train", id="train"):
         gr.Markdown(INTRO)
@@ -271,10 +299,11 @@ def build_train_tab(runs):
         settings = [name, variant, alpha, depth, train_images, epochs, batch_size, learning_rate, augmentation]
         # The run trains in the server's own thread, so Start returns at once; one Start at a time
         # (runs.start is single-flight anyway) and the others get "who is training" when it ends.
-        start.click(callbacks.start_training, inputs=settings, outputs=reply, api_name="start_training",
+        lang = [language] if language else []
+        start.click(callbacks.start_training, inputs=settings + lang, outputs=reply, api_name="start_training",
                     concurrency_limit=1)
         # Stop only sets a flag: never queue it behind anything.
-        stop.click(callbacks.stop_training, inputs=name, outputs=reply, api_name="stop_training",
+        stop.click(callbacks.stop_training, inputs=[name] + lang, outputs=reply, api_name="stop_training",
                    concurrency_limit=None)
         # Streaming for API clients: it waits on the run, so it must not block other events.
         gr.api(callbacks.watch_training, api_name="watch_training", concurrency_limit=None)

@@ -73,7 +73,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
                                 label="Language", elem_id="language", scale=0, min_width=200)
         with gr.Tabs() as tabs:
             build_architecture_tab(language)
-            training_view, train_outputs, advanced = build_train_tab(runs)
+            training_view, train_outputs, advanced = build_train_tab(runs, language)
             classify, checkpoint, _ = build_classify_tab(catalog)
             build_explain_tab(catalog, language=language)
             build_mistakes_tab(catalog, runs.load_data, language=language)
@@ -81,18 +81,20 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
         seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
         timer = gr.Timer(REFRESH_SECONDS)
 
-        def refresh(seen, current_checkpoint):
-            """Sends this browser what changed: the shared run, and new checkpoints."""
+        def refresh(seen, current_checkpoint, lang="en"):
+            """Sends this browser what changed: the shared run, and new checkpoints (all of it
+            again after a language change)."""
             snapshot = runs.snapshot()
-            seen = seen or {}
+            seen = seen if seen and seen.get("lang") == lang else {}
             checkpoints = (classify.checkpoint_list(current_checkpoint)
                            if seen.get("finished_runs") != snapshot["finished_runs"] else gr.skip())
-            return training_view(snapshot, seen.get("version")) + [
-                checkpoints, {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"]}]
+            return training_view(snapshot, seen.get("version"), lang) + [
+                checkpoints, {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"],
+                              "lang": lang}]
 
         # Every open page polls; the answer is a cheap copy of shared state (or "no change"),
         # so no limit: thirty students must not queue behind each other to see the curve.
-        gr.on([demo.load, timer.tick], refresh, inputs=[seen, checkpoint],
+        gr.on([demo.load, timer.tick, language.change], refresh, inputs=[seen, checkpoint, language],
               outputs=[*train_outputs, checkpoint, seen], api_name="refresh",
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
 

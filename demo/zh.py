@@ -150,6 +150,75 @@ The server trains one model at a time; everyone sees the same curves.
     "Confusion matrix (test set): rows are the true classes, columns the network's answers":
         "混淆矩阵（测试集）：行是真实类别，列是网络的回答",
 
+    # train: what callbacks write
+    "**No CIFAR-10 here, so training is off** (the other tabs work).":
+        "**这里没有 CIFAR-10，所以不能训练**（其他页面照常可用）。",
+    "No run yet. Choose the settings and press **Start training**.": "还没有训练。选好设置，点 **开始训练**。",
+    "{variant}, α {alpha:g}, {depth}, {images} training images, {epochs} epochs, batch {batch}, "
+    "learning rate {lr:g}, augmentation {augmentation}":
+        "{variant}，α {alpha:g}，{depth}，{images} 张训练图片，{epochs} 轮，批大小 {batch}，"
+        "学习率 {lr:g}，数据增强{augmentation}",
+    "on": "开", "off": "关",
+    "**{who}** started a run ({setup}): loading the data and building the model ...":
+        "**{who}** 开始了一次训练（{setup}）：正在加载数据、搭建模型……",
+    "finishing: {stage}": "收尾中：{stage}",
+    "training": "正在训练",
+    " Stop was pressed by **{who}**.": " **{who}** 按了停止。",
+    "**{who}** is {doing} ({setup}), for {elapsed} so far.": "**{who}** {doing}（{setup}），已用时 {elapsed}。",
+    "The run by **{who}** failed: {reason}": "**{who}** 的训练失败了：{reason}",
+    " Validation accuracy: **{accuracy:.1%}**.": " 验证准确率：**{accuracy:.1%}**。",
+    "The run by **{who}** was stopped by **{stopper}** after {elapsed}.":
+        "**{who}** 的训练在 {elapsed} 后被 **{stopper}** 停止。",
+    "someone": "有人",
+    " What it learned is saved and listed in the **Classify** tab.": " 已学到的内容已保存，可在 **分类** 页中选用。",
+    "The run by **{who}** finished in {elapsed}: test accuracy **{accuracy:.1%}** (chance is 10 %).":
+        "**{who}** 的训练用时 {elapsed} 完成：测试准确率 **{accuracy:.1%}**（随机猜是 10 %）。",
+    " Try it in the **Classify** tab.": " 去 **分类** 页试试吧。",
+    "Waiting for a run": "等待训练开始",
+    "Starting ...": "正在启动……",
+    "Epoch {epoch} / {epochs} · step {done:,} / {total:,} · {rate:,.0f} images/s":
+        "第 {epoch} / {epochs} 轮 · 第 {done:,} / {total:,} 步 · 每秒 {rate:,.0f} 张图片",
+    " · about {duration} left": " · 大约还剩 {duration}",
+    "train": "训练", "validation": "验证", "epoch": "轮次", "loss": "损失", "accuracy": "准确率",
+    "class": "类别", "true \\ predicted": "真实 \\ 预测",
+    "### Test accuracy: {accuracy:.1%}\non {images:,} CIFAR-10 test pictures the network never saw "
+    "(chance: 10 %). Below: each class, and the confusion matrix, whose diagonal counts the right "
+    "answers.":
+        "### 测试准确率：{accuracy:.1%}\n在 {images:,} 张网络从未见过的 CIFAR-10 测试图片上"
+        "（随机猜是 10 %）。下面是每个类别的结果，以及混淆矩阵，它的对角线是答对的数量。",
+    "Fill in the learning rate, e.g. 0.002.": "请填写学习率，例如 0.002。",
+    "A run is already training": "已经有一个训练在进行",
+    "CIFAR-10 is not available": "CIFAR-10 不可用",
+    "Check the settings: {detail}": "请检查设置：{detail}",
+    "Cannot start": "无法开始",
+    "Started. {who}'s run is training; the curves update every few seconds.":
+        "已开始。{who} 的训练正在进行；曲线每隔几秒更新一次。",
+    # train: the server's run (demo/runs.py)
+    "re-estimating BatchNorm statistics": "重新估计 BatchNorm 统计量",
+    "evaluating": "评估", "saving the checkpoint": "保存检查点",
+    "{stage} on the {split} set": "{stage}（{split}集）",
+    "test": "测试", "test (float16 storage)": "测试（float16 存储）",
+    "Loading CIFAR-10 ...": "正在加载 CIFAR-10……",
+    "CIFAR-10 ready: {train:,} training and {test:,} test images.":
+        "CIFAR-10 已就绪：{train:,} 张训练图片，{test:,} 张测试图片。",
+    "No run is training right now.": "现在没有正在进行的训练。",
+    "The run started by {who} is already saving its checkpoint: it ends in a moment.":
+        "{who} 开始的训练已经在保存检查点，马上就结束。",
+    "Stopping the run started by {who}: it saves what it has learned so far, then ends.":
+        "正在停止 {who} 开始的训练：它会保存目前学到的内容，然后结束。",
+    "about {duration} left": "大约还剩 {duration}",
+    "just started": "刚刚开始",
+    "{who} is training a model right now ({when}). Only one run trains at a time on this server: "
+    "watch its curve here, and start yours when it ends.":
+        "{who} 正在训练一个模型（{when}）。这台服务器一次只能训练一个模型：在这里看它的曲线，"
+        "等它结束后再开始你的。",
+    "the server ran out of memory. Try a smaller batch size, a smaller α or fewer training images.":
+        "服务器内存不足。试试更小的批大小、更小的 α 或更少的训练图片。",
+    "the disk is full, so the checkpoint could not be saved (the checkpoints saved before are "
+    "intact). Free some space on the server, then start again.":
+        "磁盘已满，检查点无法保存（之前保存的检查点完好无损）。请在服务器上腾出空间后再开始。",
+    "a file could not be read or written (`{detail}`).": "有文件无法读取或写入（`{detail}`）。",
+
     # -- classify ----------------------------------------------------------------------------
     "3 · Classify": "3 · 分类",
     """

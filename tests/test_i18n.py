@@ -40,3 +40,34 @@ def test_every_static_text_of_the_page_has_chinese(tiny_cifar, tmp_path):
     assert missing == []
     leftovers = {text[:60]: untranslated(tr(text, "zh")) for text in page_text.english()}
     assert {text: words for text, words in leftovers.items() if words} == {}
+
+
+def test_train_tab_messages_in_chinese():
+    from demo.i18n import Text
+    from demo.runs import failure_reason
+    from demo.train_tab import data_message, progress_html, results_view, status_message
+
+    config = {"variant": "paper", "alpha": 1.0, "depth": "shallow", "epochs": 3, "batch_size": 128,
+              "learning_rate": 0.01, "augmentation": False}
+    latest = {"epoch": 2, "epochs": 3, "global_step": 500, "images_per_sec": 1200.0}
+    metrics = {"test_accuracy": 0.62, "validation_accuracy": 0.6, "test_images": 10000,
+               "per_class_accuracy": {"cat": 0.4, "dog": 0.5}, "confusion_matrix": [[1] * 10] * 10}
+    base = {"config": config, "started_by": "小明", "train_images": 35000, "elapsed_s": 75,
+            "stage": None, "stopped_by": None, "error": None, "metrics": None, "latest": latest,
+            "total_steps": 822, "seconds_left": 20}
+    runs = [None, {**base, "state": "starting", "latest": None},
+            {**base, "state": "running"},
+            {**base, "state": "stopping", "stopped_by": "小红",
+             "stage": Text("{stage} on the {split} set", stage=Text("evaluating"), split=Text("test"))},
+            {**base, "state": "failed", "error": failure_reason(MemoryError())},
+            {**base, "state": "stopped", "stopped_by": "小红", "metrics": metrics},
+            {**base, "state": "done", "metrics": metrics}]
+    texts = [status_message(run, "zh") for run in runs] + [progress_html(run, "zh") for run in runs]
+    texts += [data_message({"state": "ready", "message": Text(
+        "CIFAR-10 ready: {train:,} training and {test:,} test images.", train=50000, test=10000)}, "zh")]
+    visible, summary, per_class, _ = results_view(runs[-1], "zh")
+    assert visible and list(per_class["class"]) == ["猫", "狗"]
+    for text in texts + [summary]:
+        assert untranslated(text) == [], text
+    assert "62.0%" in status_message(runs[-1], "zh") and "小明" in status_message(runs[-1], "zh")
+    assert status_message(runs[-1], "en").startswith("The run by **小明** finished")
