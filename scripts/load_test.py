@@ -1,0 +1,228 @@
+"""Load test: a class of students classifying pictures while a training run is in progress.
+
+    python scripts/load_test.py --data /path/to/cifar-10-python.tar.gz \
+        --checkpoint-dir DIR --clients 30 --requests 20 --out load.md
+
+Launches the app in this process on 127.0.0.1 (or uses ``--url``, which must be a loopback
+address), starts a real training run through the app's API, waits for its first progress
+event, then has ``--clients`` gradio_client clients (each its own session, like a browser)
+send ``--requests`` classifications each, one after the other, all clients at once. Reports
+requests, errors and latency percentiles (p50/p95/p99, milliseconds, measured by the client:
+upload + queue + classify + download), how many requests ran while the run was training,
+and writes them as Markdown to ``--out``. Bounded: at most clients × requests requests and
+``--timeout`` seconds; the run is stopped at the end. Nothing leaves this machine.
+"""
+
+import argparse
+import ipaddress
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
+
+PICTURE = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
+ACTIVE = ("starting", "running", "stopping")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=30, help="concurrent clients (default 30)")
+    parser.add_argument("--requests", type=int, default=20, help="requests per client (default 20)")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds for the whole test (default 180)")
+    parser.add_argument("--url", help="a running app on this machine (default: launch one here)")
+    parser.add_argument("--data", help="CIFAR-10 for the app launched here (default $MOBILENET_CIFAR10)")
+    parser.add_argument("--checkpoint-dir", help="checkpoints for the app launched here "
+                                                 "(default $MOBILENET_CHECKPOINT_DIR or checkpoints/)")
+    parser.add_argument("--picture", default=PICTURE, help="the picture every request sends")
+    parser.add_argument("--train-images", type=int, help="training images of the run (default: the app's)")
+    parser.add_argument("--epochs", type=int, help="epochs of the run (default: the app's)")
+    parser.add_argument("--alpha", type=float, help="width multiplier of the run (default: the app's)")
+    parser.add_argument("--out", help="write the results as Markdown to this file")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.requests < 1 or args.timeout <= 0:
+        parser.error("--clients, --requests and --timeout must be positive")
+    if args.url and not is_loopback(args.url):
+        parser.error(f"--url must be on this machine (127.0.0.1, ::1 or localhost). Received: {args.url}")
+    return args
+
+
+def is_loopback(url):
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def launch_here(args):
+    """Builds and launches the app in this process on 127.0.0.1; returns (demo, url)."""
+    from demo.ui import build_demo, launch_options
+
+    demo = build_demo(checkpoint_dir=args.checkpoint_dir, runs_dir=tempfile.mkdtemp(prefix="load-test-runs-"),
+                      data_source=args.data)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
+                            **launch_options())
+    return demo, url
+
+
+def start_training(client, args, deadline):
+    """Starts a run with the app's defaults (or the given settings); returns once it trains."""
+    from mobilenet.train import TrainConfig
+
+    defaults = TrainConfig()
+    settings = {"name": "load test", "variant": defaults.variant, "alpha": args.alpha or defaults.alpha,
+                "depth": defaults.depth, "train_images": args.train_images or defaults.train_size or 50_000,
+                "epochs": args.epochs or defaults.epochs, "batch_size": defaults.batch_size,
+                "learning_rate": defaults.learning_rate, "augmentation": defaults.augmentation}
+    client.predict(**settings, api_name="/start_training")
+    for snapshot in client.submit(api_name="/watch_training"):
+        run = snapshot["run"]
+        if run["latest"] or run["state"] not in ACTIVE or time.monotonic() > deadline:
+            return settings
+
+
+def stop_training(client, picture):
+    """Stops the run and waits until its checkpoint is saved and loaded (at most a minute)."""
+    client.predict("load test", api_name="/stop_training")
+    job = client.submit(api_name="/watch_training")
+    run = job.result(timeout=60)["run"]
+    if run["checkpoint"]:  # loading it waits for the app's own load (a LiteRT conversion)
+        key = f"run/{os.path.basename(run['checkpoint'])}"
+        client.submit(handle_file(picture), key, api_name="/classify").result(timeout=60)
+
+
+class RunWatcher(threading.Thread):
+    """Follows the run's stream; ``ended_at`` is when it stopped training (None: still training)."""
+
+    def __init__(self, url):
+        super().__init__(name="run-watcher", daemon=True)
+        self.client, self.ended_at, self.latest = Client(url, verbose=False), None, None
+
+    def run(self):
+        for snapshot in self.client.submit(api_name="/watch_training"):
+            run = snapshot["run"]
+            self.latest = run["latest"] or self.latest
+            if run["state"] not in ACTIVE or run["stage"]:
+                self.ended_at = self.ended_at or time.time()
+
+
+def student(url, picture, requests, deadline, results):
+    """One browser session sending ``requests`` classifications, one after the other."""
+    try:
+        client = Client(url, verbose=False)
+    except Exception as error:  # counted: a class whose pages do not load has a problem
+        results.extend([(None, time.time(), f"connect: {type(error).__name__}: {error}")] * requests)
+        return
+    for _ in range(requests):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            results.append((None, time.time(), "not sent: out of time"))
+            continue
+        started = time.perf_counter()
+        try:
+            client.submit(handle_file(picture), api_name="/classify").result(timeout=left)
+            results.append((time.perf_counter() - started, time.time(), None))
+        except Exception as error:
+            results.append((time.perf_counter() - started, time.time(), f"{type(error).__name__}: {error}"))
+
+
+def run_load(args):
+    """Runs the test; returns the figures (a dict)."""
+    test_started = time.monotonic()
+    deadline = test_started + args.timeout
+    demo, url = (None, args.url) if args.url else launch_here(args)
+    try:
+        control = Client(url, verbose=False)
+        control.predict(handle_file(args.picture), api_name="/classify")  # loads the checkpoint once
+        settings = start_training(control, args, deadline)
+        watcher = RunWatcher(url)
+        watcher.start()
+        results, threads = [], []
+        began = time.time()
+        for _ in range(args.clients):
+            threads.append(threading.Thread(target=student, args=(url, args.picture, args.requests,
+                                                                  deadline, results)))
+            threads[-1].start()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()) + 30)
+        ended = time.time()
+        stop_training(control, args.picture)
+        return figures(args, results, began, ended, watcher, settings)
+    finally:
+        if demo is not None:
+            demo.close()
+
+
+def figures(args, results, began, ended, watcher, settings):
+    done = [latency for latency, _, error in results if error is None]
+    during = [1 for _, finished, error in results
+              if error is None and (watcher.ended_at is None or finished <= watcher.ended_at)]
+    errors = [error for _, _, error in results if error is not None]
+    ms = np.asarray(done) * 1000 if done else np.asarray([np.nan])
+    return {"clients": args.clients, "requests_per_client": args.requests, "requests": len(results),
+            "ok": len(done), "errors": len(errors), "error_examples": sorted(set(errors))[:5],
+            "during_training": len(during), "seconds": round(ended - began, 1),
+            "per_second": round(len(done) / max(ended - began, 1e-9), 1),
+            "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+            "training": settings, "training_images_per_sec": (watcher.latest or {}).get("images_per_sec"),
+            "picture": f"{os.path.basename(args.picture)} ({os.path.getsize(args.picture) / 1000:.0f} kB)",
+            "machine": machine(), "command": " ".join(["python", "scripts/load_test.py",
+                                                      *map(shlex.quote, sys.argv[1:])])}
+
+
+def machine():
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+            f"Python {platform.python_version()}, load average at the end {load}")
+
+
+def markdown(result):
+    training = result["training"]
+    return "\n".join([
+        f"| clients × requests | requests | errors | during training | p50 | p95 | p99 | max | throughput |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {result['clients']} × {result['requests_per_client']} | {result['requests']} | {result['errors']} | "
+        f"{result['during_training']} | {result['p50_ms']:.0f} ms | {result['p95_ms']:.0f} ms | "
+        f"{result['p99_ms']:.0f} ms | {result['max_ms']:.0f} ms | {result['per_second']} requests/s |",
+        "",
+        f"- Command: `{result['command']}`",
+        f"- Machine: {result['machine']}",
+        f"- Each request: upload {result['picture']}, queue, classify, download the results "
+        "(the latency is what the client waited).",
+        f"- Training run meanwhile: {training['variant']} variant, α {training['alpha']}, "
+        f"{training['depth']}, {training['train_images']:,} images, {training['epochs']} epochs, "
+        f"batch {training['batch_size']}; {result['training_images_per_sec'] or '?'} images/s "
+        "while under load.",
+        *([f"- Errors: {'; '.join(result['error_examples'])}"] if result["errors"] else []),
+        "",
+    ])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    result = run_load(args)
+    text = markdown(result)
+    print(text)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(1 if main()["errors"] else 0)

@@ -1,0 +1,302 @@
+"""Faults: a process killed mid-save, a run that raises, a full disk, Stop at awkward moments.
+
+After each, the checkpoints saved before load, nothing half-written is listed, the app
+still serves and the next run starts.
+"""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import demo.runs
+from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from demo.catalog import CheckpointCatalog
+from demo.runs import TrainingRuns
+from demo.train_tab import status_message
+from mobilenet import checkpoints
+from mobilenet.checkpoints import load_checkpoint, read_metadata
+from mobilenet.data import file_sha256
+from mobilenet.train import TrainConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PHOTO = os.path.join(ROOT, "demo", "examples", "photo_coffee.jpg")
+TINY = TrainConfig(alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
+                   validation_size=20, progress_every=1)
+ENDED = ("finished", "stopped", "failed")
+OUT_OF_MEMORY = ("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "
+                 "training images.")
+DISK_FULL = ("the disk is full, so the checkpoint could not be saved (the checkpoints saved before "
+             "are intact). Free some space on the server, then start again.")
+
+# -- SIGKILL during a checkpoint save, in a real process ----------------------------------------------
+
+# The child overwrites current.keras with new weights (as `train --out` does) and pauses at
+# POINT, printing PAUSED; the test then kills it with SIGKILL. save_checkpoint's steps:
+# weights to a temporary file, JSON to .current.json.pending (os.replace #1), weights renamed
+# (#2), JSON renamed (#3), folder fsynced.
+CHILD = r"""
+import os, sys, time
+from mobilenet import checkpoints
+point, folder = sys.argv[1], sys.argv[2]
+
+def pause():
+    print("PAUSED", flush=True)
+    time.sleep(300)
+
+model, record = checkpoints.load_checkpoint(os.path.join(folder, "current.keras"))
+model.set_weights([w + 0.01 for w in model.get_weights()])
+if point == "weights_half_written":
+    uncompiled = checkpoints._uncompiled
+    class HalfWritten:
+        def __init__(self, model):
+            self.model = model
+        def save(self, path):
+            self.model.save(path)
+            os.truncate(path, os.path.getsize(path) // 3)
+            pause()
+    checkpoints._uncompiled = lambda model: HalfWritten(uncompiled(model))
+elif point.startswith("before_rename_"):
+    replace, calls = os.replace, []
+    def paused_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == int(point[-1]):
+            pause()
+        replace(src, dst)
+    os.replace = paused_replace
+elif point == "after_renames":  # the pending JSON's own write fsyncs the folder first
+    fsyncs = []
+    checkpoints._fsync_folder = lambda folder: fsyncs.append(folder) if not fsyncs else pause()
+metadata = {k: v for k, v in record.items() if k in ("train_config", "metrics", "history")}
+checkpoints.save_checkpoint(model, os.path.join(folder, "current.keras"), record["model"],
+                            metadata, overwrite=True)
+print("SAVED", flush=True)
+"""
+KILL_POINTS = ["weights_half_written", "before_rename_1", "before_rename_2", "before_rename_3",
+               "after_renames"]
+
+
+def start_child(point, folder):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-c", CHILD, point, folder], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def killed_saves(tiny_checkpoint, tmp_path_factory):
+    """{point: (folder, old hash of current.keras)} after a child was killed at each point."""
+    folders = {}
+    for point in KILL_POINTS:
+        folder = str(tmp_path_factory.mktemp(point) / "checkpoints")
+        copy_checkpoint(tiny_checkpoint, folder, "older.keras")
+        copy_checkpoint(tiny_checkpoint, folder, "current.keras")
+        folders[point] = folder
+    children = {point: start_child(point, folder) for point, folder in folders.items()}
+    for point, child in children.items():  # started together: they load TensorFlow side by side
+        line = child.stdout.readline().strip()
+        assert line == "PAUSED", f"{point}: the child said {line!r}"
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    return {point: (folder, file_sha256(tiny_checkpoint)) for point, folder in folders.items()}
+
+
+def test_the_app_starts_after_a_kill_between_the_renames(killed_saves, tiny_cifar):
+    folder, old_hash = killed_saves["before_rename_3"]
+    # Killed between the two renames: new weights beside the old JSON until the app completes it.
+    assert read_metadata(os.path.join(folder, "current.keras"))["weights_sha256"] == old_hash
+    with running_app(os.path.dirname(folder), tiny_cifar[1]) as (url, _, _):
+        client = Client(url, verbose=False)
+        for key in ("shipped/current.keras", "shipped/older.keras"):
+            top5 = client.predict(handle_file(PHOTO), key, api_name="/classify")[0]
+            assert len(top5["confidences"]) == 5
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_sigkill_during_a_save_leaves_every_checkpoint_loadable(point, killed_saves):
+    folder, old_hash = killed_saves[point]
+    catalog = CheckpointCatalog(folder, os.path.join(folder, "runs"))  # what the app does at start
+    listed = {os.path.basename(entry.path): entry for entry in catalog.entries()}
+    assert sorted(listed) == ["current.keras", "older.keras"]
+    for entry in listed.values():
+        load_checkpoint(entry.path)  # raises if half-written or mismatched
+    current_hash = file_sha256(os.path.join(folder, "current.keras"))
+    assert read_metadata(os.path.join(folder, "current.keras"))["weights_sha256"] == current_hash
+    # Killed once its weights were in place: the pending JSON completed the save. Before: the old.
+    assert (current_hash != old_hash) == (point in ("before_rename_3", "after_renames"))
+    visible = sorted(name for name in os.listdir(folder) if not name.startswith("."))
+    assert visible == ["current.json", "current.keras", "older.json", "older.keras"]
+    # Hidden leftovers (a temporary file, a JSON whose weights never arrived) wait an hour:
+    # a younger one could belong to a save still running in another process.
+    hidden = [name for name in os.listdir(folder) if name.startswith(".")]
+    assert all(".tmp." in name or name.endswith(checkpoints.PENDING) for name in hidden)
+    assert bool(hidden) == (point in ("weights_half_written", "before_rename_1", "before_rename_2"))
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_leftovers_of_old_crashes_are_removed(point, killed_saves):
+    folder, _ = killed_saves[point]
+    checkpoints.recover(folder, stale_seconds=0)
+    assert not [name for name in os.listdir(folder) if name.startswith(".")]
+    for name in ("current.keras", "older.keras"):
+        load_checkpoint(os.path.join(folder, name))
+
+
+# -- a run that fails, a full disk ----------------------------------------------------------------------
+
+def wait_until_ended(runs, timeout=180):
+    deadline = time.monotonic() + timeout
+    while (run := runs.snapshot()["run"])["state"] not in ENDED:
+        assert time.monotonic() < deadline, f"the run is still {run['state']}"
+        time.sleep(0.1)
+    return run
+
+
+def failing_train(error, at_event="batch"):
+    """``train`` that raises ``error`` at the first ``at_event`` progress event (mid-run)."""
+    real = demo.runs.train
+
+    def train(config, on_progress=None, **kwargs):
+        def progress(event):
+            on_progress(event)
+            if event["event"] == at_event:
+                raise error
+        return real(config, on_progress=progress, **kwargs)
+
+    return train
+
+
+def test_a_run_that_raises_is_reported_and_the_server_keeps_serving(tiny_cifar, tiny_checkpoint,
+                                                                    tmp_path, monkeypatch):
+    with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as (url, _, runs_dir):
+        client = Client(url, verbose=False)
+        start = dict(name="Ann", variant="paper", alpha=0.25, depth="shallow", train_images=100, epochs=1,
+                     batch_size=32, learning_rate=0.01, augmentation=False, api_name="/start_training")
+        import tensorflow as tf
+
+        for error in (MemoryError(), tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")):
+            monkeypatch.setattr(demo.runs, "train", failing_train(error))
+            assert client.predict(**start).startswith("Started")
+            job = client.submit(api_name="/watch_training")
+            job.result(timeout=180)
+            run = job.outputs()[-1]["run"]
+            assert run["state"] == "failed" and run["stage"] is None
+            assert status_message(run).startswith("The run by **Ann** failed")
+            assert OUT_OF_MEMORY in status_message(run)
+            status = client.predict(None, None, api_name="/refresh")[1]
+            assert "failed" in status and OUT_OF_MEMORY in status
+            top5 = client.predict(handle_file(PHOTO), f"shipped/{SHIPPED_NAME}", api_name="/classify")[0]
+            assert len(top5["confidences"]) == 5  # still serving
+        monkeypatch.undo()
+        assert client.predict(**start).startswith("Started")  # the next run starts, and ends well
+        job = client.submit(api_name="/watch_training")
+        job.result(timeout=180)
+        run = job.outputs()[-1]["run"]
+        assert run["state"] == "finished"
+        # The failed runs left nothing behind: only this run's two files.
+        assert sorted(os.listdir(runs_dir)) == sorted(os.path.basename(path) for path in
+                                                      checkpoints.checkpoint_paths(run["checkpoint"]))
+        key = f"run/{os.path.basename(run['checkpoint'])}"  # waits for the app's own load of it
+        assert len(client.predict(handle_file(PHOTO), key, api_name="/classify")[0]["confidences"]) == 5
+
+
+def fill_disk_at(monkeypatch, where):
+    """Makes the checkpoint's weights file (or its JSON) hit a full disk after a few bytes."""
+    def write_then_fail(path):
+        with open(path, "wb") as f:
+            f.write(b"PK\x03\x04 the first bytes")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    class FullDisk:
+        def __init__(self, model):
+            pass
+        save = staticmethod(write_then_fail)
+
+    if where == "weights":
+        monkeypatch.setattr(checkpoints, "_uncompiled", FullDisk)
+    else:
+        monkeypatch.setattr(checkpoints, "_write_json", lambda path, record: write_then_fail(path))
+
+
+@pytest.mark.parametrize("where", ["weights", "json"])
+def test_a_full_disk_fails_the_run_clearly_and_keeps_old_checkpoints(where, tiny_cifar, tiny_checkpoint,
+                                                                     tmp_path, monkeypatch):
+    runs_dir = str(tmp_path / "runs")
+    old = [copy_checkpoint(tiny_checkpoint, runs_dir, f"old_{i}.keras") for i in range(2)]
+    before = {name: file_sha256(os.path.join(runs_dir, name)) for name in os.listdir(runs_dir)}
+    runs = TrainingRuns(runs_dir, tiny_cifar[1], keep=2)
+    fill_disk_at(monkeypatch, where)
+    runs.start(TINY, "Ann")
+    run = wait_until_ended(runs)
+    assert run["state"] == "failed"
+    assert status_message(run).startswith("The run by **Ann** failed") and DISK_FULL in status_message(run)
+    assert {name: file_sha256(os.path.join(runs_dir, name)) for name in os.listdir(runs_dir)} == before
+    for path in old:
+        load_checkpoint(path)
+    monkeypatch.undo()
+    runs.start(TINY, "Bob")
+    assert wait_until_ended(runs)["state"] == "finished"
+
+
+# -- Stop at the first batch, during evaluation, during saving -----------------------------------------
+
+STOP_AT = {  # when Stop is pressed -> (the progress event it follows, the run's end state)
+    "first batch": (lambda e: e["event"] == "batch" and e["global_step"] == 1, "stopped"),
+    "evaluation": (lambda e: e["event"] == "stage" and e.get("split") == "test", "stopped"),
+    "saving": (lambda e: e["event"] == "stage" and e["name"] == "save", "finished"),
+}
+
+
+@pytest.fixture(scope="module")
+def shared_runs(tiny_cifar, tmp_path_factory):
+    """One server's runs for every Stop test: each one starts where the last left it."""
+    runs_dir = str(tmp_path_factory.mktemp("stop-runs"))
+    return TrainingRuns(runs_dir, tiny_cifar[1], keep=5), runs_dir
+
+
+@pytest.mark.parametrize("moment", list(STOP_AT))
+def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs, monkeypatch):
+    runs, runs_dir = shared_runs
+    matches, end_state = STOP_AT[moment]
+    replies, record = [], runs._record
+
+    def record_and_stop(run, event):
+        record(run, event)
+        if matches(event) and not replies:
+            replies.append(runs.stop("Bob"))
+
+    monkeypatch.setattr(runs, "_record", record_and_stop)
+    runs.start(TINY, "Ann")
+    run = wait_until_ended(runs)
+    assert run["state"] == end_state, replies
+    assert replies[0].startswith("The run started by Ann is already saving" if moment == "saving"
+                                 else "Stopping the run started by Ann")
+    metadata = read_metadata(run["checkpoint"])
+    assert metadata["stopped"] is (end_state == "stopped")
+    assert (metadata["metrics"]["test_accuracy"] is None) is (end_state == "stopped")
+    if moment == "first batch":  # Stop is seen at the end of the next step
+        assert metadata["epochs_completed"] == 0
+        assert [event["global_step"] for event in run["history"]] == [1, 2]
+    catalog = CheckpointCatalog(str(os.path.join(runs_dir, "none")), runs_dir)
+    entry = catalog.find(f"run/{os.path.basename(run['checkpoint'])}")
+    assert len(catalog.classifier(entry).top_k(np.zeros((32, 32, 3), np.uint8))) == 5
+    assert "No run is training" in runs.stop("Bob")
+    assert run["stage"] is None and run["stopped_by"] == ("Bob" if end_state == "stopped" else None)
+
+
+def test_a_second_start_after_a_refused_one_still_works(shared_runs):
+    runs, _ = shared_runs
+    runs.start(TINY, "Ann")
+    with pytest.raises(demo.runs.RunBusy, match="Ann is training"):
+        runs.start(TINY, "Bob")
+    assert wait_until_ended(runs)["state"] == "finished"
+    with pytest.raises(ValueError, match="train_size"):
+        runs.start(TrainConfig(train_size=5), "Cy")  # a bad config does not take the slot
+    runs.start(TINY, "Cy")
+    assert wait_until_ended(runs)["state"] == "finished"
