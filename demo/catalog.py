@@ -20,6 +20,8 @@ from mobilenet import DEFAULT_CHECKPOINT
 from mobilenet.checkpoints import CheckpointError, read_metadata, recover
 from mobilenet.inference import Classifier
 
+from demo.i18n import Text
+
 log = logging.getLogger(__name__)
 
 PRETRAINED_NAME = os.path.basename(DEFAULT_CHECKPOINT)
@@ -146,12 +148,13 @@ def describe(kind, name, metadata):
     """A short dropdown label: what it is, its test accuracy and its date."""
     accuracy = (metadata.get("metrics") or {}).get("test_accuracy")
     model = metadata.get("model", {})
-    what = ("pretrained" if name == PRETRAINED_NAME else
-            f"{'shipped' if kind == 'shipped' else 'trained here'}: {model.get('variant', '?')} "
-            f"α {model.get('alpha', '?')}")
-    tested = (f"test {accuracy:.1%}" if accuracy is not None else
-              "stopped early" if metadata.get("stopped") else "not tested")
-    return f"{what} · {tested} · {format_created(metadata.get('created'), short=True)}"
+    what = (Text("pretrained") if name == PRETRAINED_NAME else
+            Text("{kind}: {variant} α {alpha}", kind=Text("shipped" if kind == "shipped" else "trained here"),
+                 variant=model.get("variant", "?"), alpha=model.get("alpha", "?")))
+    tested = (Text("test {accuracy:.1%}", accuracy=accuracy) if accuracy is not None else
+              Text("stopped early") if metadata.get("stopped") else Text("not tested"))
+    return Text("{what} · {tested} · {created}", what=what, tested=tested,
+                created=format_created(metadata.get("created"), short=True))
 
 
 def format_created(created, short=False):
@@ -159,5 +162,5 @@ def format_created(created, short=False):
     try:
         moment = datetime.datetime.fromisoformat(created)
     except (TypeError, ValueError):
-        return "date unknown"
+        return Text("date unknown")
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M" + ("" if short else " UTC"))

@@ -11,6 +11,7 @@ from mobilenet.checkpoints import CheckpointError
 from mobilenet.inference import ImageTooLarge, read_image
 
 from demo.catalog import format_created
+from demo.i18n import class_name, localize, tr
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 MAX_MEGAPIXELS = 40  # decoding is the only cost that grows with the picture; 32×32 is all we keep
@@ -35,7 +36,7 @@ def examples(prefix):
             if n.startswith(prefix) and n.endswith((".png", ".jpg"))]
 
 
-def read_upload(payload):
+def read_upload(payload, lang="en"):
     """The uploaded picture as a numpy array, or a ``gr.Error`` saying what to do.
 
     Only files in Gradio's upload folder are read (uploads, webcam, clipboard and the
@@ -43,22 +44,25 @@ def read_upload(payload):
     """
     path = (payload or {}).get("path") if isinstance(payload, dict) else None
     if not path or not isinstance(path, str):
-        raise gr.Error("No picture yet: upload one, take a webcam photo, paste one or click an "
-                       "example.", title="No picture")
+        raise gr.Error(tr("No picture yet: upload one, take a webcam photo, paste one or click an "
+                          "example.", lang), title=tr("No picture", lang))
     if not is_in_or_equal(path, get_upload_folder()):
-        raise gr.Error("Only pictures uploaded to this page can be classified.", title="Not an upload")
-    name = os.path.basename(str(payload.get("orig_name") or "the file"))[:80]
+        raise gr.Error(tr("Only pictures uploaded to this page can be classified.", lang),
+                       title=tr("Not an upload", lang))
+    name = os.path.basename(str(payload.get("orig_name") or tr("the file", lang)))[:80]
     if not os.path.isfile(path):
-        raise gr.Error(f"{name} is no longer on the server (uploads are kept for an hour): "
-                       "upload it again.", title="Upload again")
+        raise gr.Error(tr("{name} is no longer on the server (uploads are kept for an hour): "
+                          "upload it again.", lang, name=name), title=tr("Upload again", lang))
     try:
         return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
     except ImageTooLarge:
-        raise gr.Error(f"{name} is larger than {MAX_MEGAPIXELS} megapixels. Make it smaller first: "
-                       "the network only looks at 32×32 pixels anyway.", title="Picture too large") from None
+        raise gr.Error(tr("{name} is larger than {limit} megapixels. Make it smaller first: the "
+                          "network only looks at 32×32 pixels anyway.", lang, name=name,
+                          limit=MAX_MEGAPIXELS), title=tr("Picture too large", lang)) from None
     except ValueError:
-        raise gr.Error(f"{name} is not a picture this app can read (or it is damaged). "
-                       "Use a JPEG, PNG, WebP, GIF or BMP file.", title="Not a picture") from None
+        raise gr.Error(tr("{name} is not a picture this app can read (or it is damaged). Use a "
+                          "JPEG, PNG, WebP, GIF or BMP file.", lang, name=name),
+                       title=tr("Not a picture", lang)) from None
 
 
 def enlarged(small):
@@ -66,19 +70,22 @@ def enlarged(small):
     return np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
 
 
-def checkpoint_details(entry):
+def checkpoint_details(entry, lang="en"):
     if entry is None:
-        return NO_CHECKPOINT
+        return tr(NO_CHECKPOINT, lang)
     metadata = entry.metadata
     model, config = metadata.get("model", {}), metadata.get("train_config") or {}
     accuracy, images = entry.test_accuracy, (metadata.get("dataset") or {}).get("train_images_used")
-    lines = [f"**Test accuracy:** {accuracy:.1%}" if accuracy is not None else
-             "**Test accuracy:** not measured (the run was stopped early)",
-             f"**Created:** {format_created(metadata.get('created'))}",
-             f"**Model:** {model.get('variant')} variant, α {model.get('alpha')}"]
+    lines = [tr("**Test accuracy:** {accuracy:.1%}", lang, accuracy=accuracy) if accuracy is not None
+             else tr("**Test accuracy:** not measured (the run was stopped early)", lang),
+             tr("**Created:** {created}", lang,
+                created=localize(format_created(metadata.get("created")), lang)),
+             tr("**Model:** {variant} variant, α {alpha}, {depth} depth", lang,
+                variant=model.get("variant"), alpha=model.get("alpha"), depth=model.get("depth", "full"))]
     if config:
-        lines.append(f"**Trained:** {metadata.get('epochs_completed', '?')} of {config['epochs']} epochs"
-                     + (f" on {images:,} images" if isinstance(images, int) else ""))
+        lines.append(tr("**Trained:** {done} of {epochs} epochs", lang,
+                        done=metadata.get("epochs_completed", "?"), epochs=config["epochs"])
+                     + (tr(" on {images:,} images", lang, images=images) if isinstance(images, int) else ""))
     return " · ".join(lines)
 
 
@@ -88,53 +95,59 @@ class ClassifyCallbacks:
     def __init__(self, catalog):
         self.catalog = catalog
 
-    def classify(self, image, checkpoint):
+    def classify(self, image, checkpoint, lang="en"):
         """Top-5 classes, all ten probabilities, the 32×32 input and the time it took."""
         if not self.catalog.entries():
-            raise gr.Error(NO_CHECKPOINT.replace("**", "").replace("`", ""), title="No network")
-        picture = read_upload(image)
+            raise gr.Error(tr(NO_CHECKPOINT, lang).replace("**", ""), title=tr("No network", lang))
+        picture = read_upload(image, lang)
         try:
             entry = self.catalog.find(checkpoint)
             classifier = self.catalog.classifier(entry)
         except KeyError:
-            raise gr.Error("That checkpoint is not available any more: pick another one.",
-                           title="Pick a checkpoint") from None
+            raise gr.Error(tr("That checkpoint is not available any more: pick another one.", lang),
+                           title=tr("Pick a checkpoint", lang)) from None
         except (CheckpointError, OSError) as error:
             # The reason without the server's folders: students see file names only.
             reason = str(error).replace(os.path.dirname(entry.path) + os.sep, "")
-            raise gr.Error(f"That checkpoint cannot be loaded ({reason}): pick another one.",
-                           title="Broken checkpoint") from None
+            raise gr.Error(tr("That checkpoint cannot be loaded ({reason}): pick another one.", lang,
+                              reason=reason if lang == "en" else f"`{reason}`"),
+                           title=tr("Broken checkpoint", lang)) from None
         result = classifier.classify(picture, k=5)
-        everything = pd.DataFrame(sorted(result["probabilities"].items(), key=lambda kv: -kv[1]),
-                                  columns=["class", "probability"])
-        timing = (f"The network took **{result['milliseconds']:.1f} ms** for this picture "
-                  f"({picture.shape[1]}×{picture.shape[0]} pixels in, 32×32 seen).")
-        return (dict(result["top_k"]), everything.style.format({"probability": "{:.2%}"}),
+        column, probability = tr("class", lang), tr("probability", lang)
+        everything = pd.DataFrame(sorted(((class_name(name, lang), p) for name, p
+                                          in result["probabilities"].items()), key=lambda kv: -kv[1]),
+                                  columns=[column, probability])
+        timing = tr("The network took **{ms:.1f} ms** for this picture ({width}×{height} pixels in, "
+                    "32×32 seen).", lang, ms=result["milliseconds"], width=picture.shape[1],
+                    height=picture.shape[0])
+        top = {class_name(name, lang): p for name, p in result["top_k"]}
+        return (top, everything.style.format({probability: "{:.2%}"}),
                 enlarged(result["network_input"]), timing)
 
-    def classify_when_ready(self, image, checkpoint):
+    def classify_when_ready(self, image, checkpoint, lang="en"):
         """Runs on every new picture or checkpoint; without a picture it clears the outputs."""
         if image is None or not self.catalog.entries():
             return None, None, None, ""
-        return self.classify(image, checkpoint)
+        return self.classify(image, checkpoint, lang)
 
-    def checkpoint_list(self, current):
+    def checkpoint_list(self, current, lang="en"):
         """The dropdown's choices now; keeps the selection while it is still listed."""
         entries = self.catalog.entries()
         keys = [entry.key for entry in entries]
         value = current if current in keys else (keys[0] if keys else None)
-        return gr.Dropdown(choices=[(entry.label, entry.key) for entry in entries], value=value)
+        return gr.Dropdown(choices=[(localize(entry.label, lang), entry.key) for entry in entries],
+                           value=value)
 
-    def describe_checkpoint(self, checkpoint):
+    def describe_checkpoint(self, checkpoint, lang="en"):
         try:
-            return checkpoint_details(self.catalog.find(checkpoint))
+            return checkpoint_details(self.catalog.find(checkpoint), lang)
         except KeyError:
-            return checkpoint_details(None) if not self.catalog.entries() else ""
+            return checkpoint_details(None, lang) if not self.catalog.entries() else ""
 
 
 # -- layout -----------------------------------------------------------------------------------------
 
-def build_classify_tab(catalog):
+def build_classify_tab(catalog, language=None):
     callbacks = ClassifyCallbacks(catalog)
     entries = catalog.entries()
     with gr.Tab("3 · Classify", id="classify"):
@@ -169,13 +182,16 @@ def build_classify_tab(catalog):
         # with the package's reader, so a bad file gets a clear message instead of a crash.
         # Classifying takes milliseconds and the model is shared: a few run side by side so a
         # class of thirty never waits long, even while a training run uses the CPUs.
-        button.click(callbacks.classify, inputs=[image, checkpoint], outputs=outputs,
+        lang = [language] if language else []
+        button.click(callbacks.classify, inputs=[image, checkpoint] + lang, outputs=outputs,
                      api_name="classify", preprocess=False, concurrency_limit=4,
                      concurrency_id="classify")
-        gr.on([image.change, checkpoint.change], callbacks.classify_when_ready,
-              inputs=[image, checkpoint], outputs=outputs, api_name="classify_when_ready",
+        switched = [language.change] if language else []
+        gr.on([image.change, checkpoint.change] + switched, callbacks.classify_when_ready,
+              inputs=[image, checkpoint] + lang, outputs=outputs, api_name="classify_when_ready",
               api_visibility="undocumented", preprocess=False, concurrency_limit=4,
               concurrency_id="classify", trigger_mode="always_last")
-        checkpoint.change(callbacks.describe_checkpoint, inputs=checkpoint, outputs=details,
-                          api_name="describe_checkpoint", preprocess=False, concurrency_limit=None)
+        gr.on([checkpoint.change] + switched, callbacks.describe_checkpoint,
+              inputs=[checkpoint] + lang, outputs=details, api_name="describe_checkpoint",
+              preprocess=False, concurrency_limit=None)
     return callbacks, checkpoint, details

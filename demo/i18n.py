@@ -176,13 +176,15 @@ def needs_translation(text):
 # Words that stay in Latin letters in the Chinese page: names, units, layer and file names.
 KEEP_LATIN = re.compile(
     r"`[^`]*`"                                   # code: layer names, commands, file names
+    r"|\$\$.*?\$\$"                              # display formulas
+    r"|（[^（）]*[A-Za-z][^（）]*）"               # the English term beside the Chinese one
     r"|\$[^$]*\$"                                # formulas
     r"|<[^>]*>"                                  # HTML tags and their attributes
     r"|\b(?:MobileNets?|V1|CIFAR-10|ImageNet|Keras|TensorFlow(?: Lite)?|LiteRT|TFLite|XNNPACK|Grad-CAM|"
-    r"Howard|Mult-Adds|ReLU6?|BN|BatchNorm|Adam|SGD|EMA|TTA|AUC|paper|cifar|full|shallow|"
+    r"Howard|Mult-Adds|ReLU6?|BN|BatchNorm(?:alization)?|UTC|Adam|SGD|EMA|TTA|AUC|paper|cifar|full|shallow|"
     r"float32|float16|int8|conv\w*|dw|pw|png|jpe?g|webp|gif|bmp|svg|keras|json|tflite|"
     r"JPEG|PNG|WebP|GIF|BMP|SVG|ms|MB|KB|GB|MP|px|s|min|h|x|α|M|k|K|epoch|batch|top-\d|"
-    r"Table|CPU|GPU|API|URL|OK|VS|vs|e\.g|i\.e|\d+\w*)\b")
+    r"Table|CPU|GPU|API|URL|OK|VS|vs|e\.g|i\.e|\d+\w*)\b", re.S)
 
 
 def untranslated(text):

@@ -74,7 +74,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
         with gr.Tabs() as tabs:
             build_architecture_tab(language)
             training_view, train_outputs, advanced = build_train_tab(runs, language)
-            classify, checkpoint, _ = build_classify_tab(catalog)
+            classify, checkpoint, _ = build_classify_tab(catalog, language)
             build_explain_tab(catalog, language=language)
             build_mistakes_tab(catalog, runs.load_data, language=language)
             build_export_tab(catalog, runs.load_data, language=language)
@@ -86,7 +86,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
             again after a language change)."""
             snapshot = runs.snapshot()
             seen = seen if seen and seen.get("lang") == lang else {}
-            checkpoints = (classify.checkpoint_list(current_checkpoint)
+            checkpoints = (classify.checkpoint_list(current_checkpoint, lang)
                            if seen.get("finished_runs") != snapshot["finished_runs"] else gr.skip())
             return training_view(snapshot, seen.get("version"), lang) + [
                 checkpoints, {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"],

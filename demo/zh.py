@@ -241,4 +241,48 @@ details are lost, and a picture of something else still gets one of the ten answ
     "All ten probabilities": "全部十个概率",
     "CIFAR-10 test pictures (32×32, one per class)": "CIFAR-10 测试图片（32×32，每类一张）",
     "Larger photos and a drawing with a transparent background": "更大的照片，和一张透明背景的画",
+
+    # classify: what callbacks write
+    "No trained network yet. Train one on the **Train** tab (about a minute); it appears here when "
+    "it finishes. The pretrained network (`checkpoints/mobilenet_cifar.keras`) is not installed on "
+    "this server.":
+        "还没有训练好的网络。到 **训练** 页训练一个（大约一分钟），完成后会出现在这里。"
+        "这台服务器上没有安装预训练网络（`checkpoints/mobilenet_cifar.keras`）。",
+    "No picture yet: upload one, take a webcam photo, paste one or click an example.":
+        "还没有图片：上传一张、用摄像头拍一张、粘贴一张，或点一个示例。",
+    "No picture": "没有图片",
+    "Only pictures uploaded to this page can be classified.": "只能对上传到本页面的图片进行分类。",
+    "Not an upload": "不是上传的文件",
+    "the file": "该文件",
+    "{name} is no longer on the server (uploads are kept for an hour): upload it again.":
+        "{name} 已不在服务器上（上传的文件保留一小时）：请重新上传。",
+    "Upload again": "请重新上传",
+    "{name} is larger than {limit} megapixels. Make it smaller first: the network only looks at "
+    "32×32 pixels anyway.":
+        "{name} 超过 {limit} 百万像素。请先缩小：反正网络只看 32×32 像素。",
+    "Picture too large": "图片太大",
+    "{name} is not a picture this app can read (or it is damaged). Use a JPEG, PNG, WebP, GIF or "
+    "BMP file.":
+        "{name} 不是本应用能读取的图片（或者已损坏）。请使用 JPEG、PNG、WebP、GIF 或 BMP 文件。",
+    "Not a picture": "不是图片",
+    "**Test accuracy:** {accuracy:.1%}": "**测试准确率：**{accuracy:.1%}",
+    "**Test accuracy:** not measured (the run was stopped early)": "**测试准确率：**未测量（训练被提前停止）",
+    "**Created:** {created}": "**创建于：**{created}",
+    "**Model:** {variant} variant, α {alpha}, {depth} depth": "**模型：**{variant} 变体，α {alpha}，{depth} 深度",
+    "**Trained:** {done} of {epochs} epochs": "**已训练：**{epochs} 轮中的 {done} 轮",
+    " on {images:,} images": "，使用 {images:,} 张图片",
+    "No network": "没有网络",
+    "That checkpoint is not available any more: pick another one.": "这个检查点已经不可用：请换一个。",
+    "Pick a checkpoint": "请选择检查点",
+    "That checkpoint cannot be loaded ({reason}): pick another one.": "这个检查点无法加载（{reason}）：请换一个。",
+    "Broken checkpoint": "检查点已损坏",
+    "probability": "概率",
+    "The network took **{ms:.1f} ms** for this picture ({width}×{height} pixels in, 32×32 seen).":
+        "网络处理这张图片用了 **{ms:.1f} ms**（输入 {width}×{height} 像素，看到的是 32×32）。",
+    # checkpoint names (demo/catalog.py)
+    "pretrained": "预训练", "shipped": "随附", "trained here": "本机训练",
+    "{kind}: {variant} α {alpha}": "{kind}：{variant} α {alpha}",
+    "test {accuracy:.1%}": "测试 {accuracy:.1%}", "stopped early": "提前停止", "not tested": "未测试",
+    "{what} · {tested} · {created}": "{what} · {tested} · {created}",
+    "date unknown": "日期未知",
 }
