@@ -143,3 +143,42 @@ def test_classify_panel_explains_a_file_that_is_not_a_picture(page, tmp_path):
     page.locator("#picture input[type=file]").set_input_files(str(fake))  # classified on arrival
     expect(page.get_by_text("holiday.png is not a picture")).to_be_visible()
     screenshot(page, "3-classify-bad-file")
+
+
+def test_classroom_preset_opens_chinese_train_tab_without_advanced_settings(page, app_url):
+    """?lang=zh&tab=train&simple=1: the teacher's link; then the language switch back."""
+    expect = sync_api.expect
+    context = page.context.browser.new_context(viewport={"width": 1366, "height": 900})
+    student = context.new_page()
+    student.set_default_timeout(30_000)
+    try:
+        student.goto(f"{app_url}?lang=zh&tab=train&simple=1")
+        expect(student.get_by_role("tab", name="2 · 训练")).to_have_attribute("aria-selected", "true",
+                                                                            timeout=60_000)
+        expect(student.get_by_role("button", name="开始训练")).to_be_visible()
+        expect(student.locator("#train-epochs")).to_contain_text("轮次")
+        expect(student.locator("#train-advanced")).to_be_hidden()
+        expect(student.locator("#run-status")).not_to_contain_text("No run")
+        screenshot(student, "2-train-zh-simple")
+        student.get_by_role("tab", name="3 · 分类").click()
+        expect(student.get_by_text("问问网络看到了什么")).to_be_visible(timeout=30_000)
+        student.locator("#language").get_by_label("English").check()
+        expect(student.get_by_role("tab", name="3 · Classify")).to_be_visible(timeout=30_000)
+        expect(student.get_by_text("Ask the network what it sees")).to_be_visible(timeout=30_000)
+    finally:
+        context.close()
+
+
+def test_browser_language_decides_when_the_url_does_not(app_url, page):
+    expect = sync_api.expect
+    context = page.context.browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    try:
+        visitor = context.new_page()
+        visitor.goto(app_url)
+        expect(visitor.get_by_role("tab", name="1 · 网络结构")).to_be_visible(timeout=60_000)
+        screenshot(visitor, "1-architecture-zh")
+        visitor.get_by_role("tab", name="2 · 训练").click()
+        expect(visitor.locator("#train-advanced")).to_be_visible()  # no ?simple=1: all settings
+        expect(visitor.locator("#train-depth")).to_contain_text("学得快")
+    finally:
+        context.close()
