@@ -70,7 +70,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
         with gr.Row(equal_height=True):
             gr.Markdown(HEADER)
             language = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
-                                label="Language", elem_id="language", scale=0, min_width=200)
+                                label="Language · 语言", elem_id="language", scale=0, min_width=200)
         with gr.Tabs() as tabs:
             build_architecture_tab(language)
             training_view, train_outputs, advanced = build_train_tab(runs, language)

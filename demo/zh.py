@@ -16,7 +16,6 @@ MobileNet V1 on CIFAR-10: look inside the network, train one yourself, then show
 # MobileNet 实验室
 在 CIFAR-10 上学习 MobileNet V1：看看网络内部，亲手训练一个，再给它看图片。
 """,
-    "Language": "语言",
 
     # -- architecture ------------------------------------------------------------------------
     "1 · Architecture": "1 · 网络结构",
