@@ -202,12 +202,17 @@ def classroom_rows(data, smoke):
     return rows
 
 
+SECTIONS = ("latency", "training", "classroom")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mobilenet.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache)")
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the command runs")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="measure only these sections (default: all)")
     args = parser.parse_args(argv)
 
     from mobilenet.data import load_cifar10
@@ -215,13 +220,14 @@ def main(argv=None):
     data = load_cifar10(args.data)
     warmup, runs, steps, repeats = (3, 10, 2, 1) if args.smoke else (50, 500, 40, 5)
     images = data.x_test[:100]
-    classroom = classroom_rows(data, args.smoke)  # first: nothing traced yet in this process
+    # first: nothing traced yet in this process, as in a freshly started app
+    classroom = classroom_rows(data, args.smoke) if "classroom" in args.only else []
     rows = []
-    for variant in ("paper", "cifar"):
+    for variant in ("paper", "cifar") if "latency" in args.only else ():
         latency, model = latency_rows(variant, images, warmup, runs)
         rows += latency
         rows.append(batch_row(variant, model, data.x_test[: 200 if args.smoke else 10000]))
-    for variant in ("paper", "cifar"):
+    for variant in ("paper", "cifar") if "training" in args.only else ():
         rows += training_rows(variant, data, steps, repeats)
     rows += classroom
 
