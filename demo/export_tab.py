@@ -12,9 +12,11 @@ import pandas as pd
 from mobilenet.checkpoints import CheckpointError
 from mobilenet.data import DataCorruptError, DataUnavailableError
 from mobilenet.export import CALIBRATION_IMAGES, export_litert
-from mobilenet.tradeoff import all_points, tradeoff_svg
+from mobilenet.tradeoff import TEXTS, all_points, tradeoff_svg
 
 from demo.architecture_tab import present
+from demo.explain_tab import checkpoint_dropdown, with_language
+from demo.i18n import request_language, tr
 
 TAB_NAME = "6 · Mobile"
 TEST_IMAGES = 2000  # a fixed stratified subset: four models x 10,000 images is too slow for a class
@@ -55,32 +57,41 @@ POINT_COLUMNS = {"series": ("series", None), "label": ("point", None),
                  "relative_mult_adds": ("relative Mult-Adds", "{:.3f}")}
 
 
-def export_table(report):
+def in_language(columns, lang):
+    """``present``'s column table with the shown names in ``lang``."""
+    return {key: (tr(name, lang), fmt) for key, (name, fmt) in columns.items()}
+
+
+def empty_export_table(lang="en"):
+    return pd.DataFrame(columns=[name for name, _ in in_language(EXPORT_COLUMNS, lang).values()])
+
+
+def export_table(report, lang="en"):
     """The export report's rows as the table students read (numbers stay numbers)."""
     rows = report["rows"]
     float32_size = next(row["size_bytes"] for row in rows if row["kind"] == "float32")
     frame = pd.DataFrame([{
-        "model": KIND_NAMES[row["kind"]] + (f" ({report['weights_dtype']} weights)"
-                                            if row["kind"] == "keras" else ""),
+        "model": (tr("{kind} ({dtype} weights)", lang, kind=tr(KIND_NAMES["keras"], lang),
+                     dtype=report["weights_dtype"]) if row["kind"] == "keras" else
+                  tr(KIND_NAMES[row["kind"]], lang)),
         "size_mb": row["size_bytes"] / 1e6,
         # the Keras file may hold float16 weights (or an optimizer): not a fair baseline
         "smaller": None if row["kind"] == "keras" else float32_size / row["size_bytes"],
         "latency_ms": row["latency_ms"],
         "accuracy_%": row["accuracy"] * 100, "agreement_%": row["agreement"] * 100,
         "file": os.path.basename(row["path"])} for row in rows])
-    return present(frame, EXPORT_COLUMNS)
+    return present(frame, in_language(EXPORT_COLUMNS, lang))
 
 
-def export_note(report):
+def export_note(report, lang="en"):
     settings = report["settings"]
-    return (f"Accuracy on a fixed set of **{settings['test_images']:,} CIFAR-10 test pictures** "
-            f"({settings['test_images'] // 10:,} per class, to keep this quick; "
-            "`python -m mobilenet export` measures all 10,000). Latency: median of "
-            f"{settings['latency_runs']} one-picture calls on this server's CPU "
-            f"({settings['threads']} threads; LiteRT with XNNPACK, Keras as a compiled "
-            "tf.function), the network only. When a training run shares the CPU every figure "
-            "is slower, but the ratios hold. int8 was calibrated on "
-            f"{settings['calibration_images']:,} training pictures.")
+    return tr("Accuracy on a fixed set of **{test_images:,} CIFAR-10 test pictures** ({per_class:,} per "
+              "class, to keep this quick; `python -m mobilenet export` measures all 10,000). Latency: "
+              "median of {latency_runs} one-picture calls on this server's CPU ({threads} threads; "
+              "LiteRT with XNNPACK, Keras as a compiled `tf.function`), the network only. When a "
+              "training run shares the CPU every figure is slower, but the ratios hold. int8 was "
+              "calibrated on {calibration_images:,} training pictures.", lang,
+              per_class=settings["test_images"] // 10, **settings)
 
 
 class ExportCallbacks:
@@ -102,41 +113,44 @@ class ExportCallbacks:
         self.sweep_dir = sweep_dir or os.path.join(catalog.checkpoint_dir, "sweep")
         self._lock = threading.Lock()
 
-    def export(self, key, progress=gr.Progress()):
+    def export(self, key, lang="en", progress=gr.Progress()):
         """The side-by-side table, how it was measured, and the three .tflite files."""
-        entry = self._entry(key)
+        entry = self._entry(key, lang)
         try:
             data = self.load_data()
         except (DataUnavailableError, DataCorruptError) as error:
-            raise gr.Error(f"Exporting needs CIFAR-10 (int8 calibrates on training pictures, "
-                           f"accuracy uses test pictures): {error}", title="No CIFAR-10") from None
+            raise gr.Error(tr("Exporting needs CIFAR-10 (int8 calibrates on training pictures, accuracy "
+                              "uses test pictures): {error}", lang, error=error),
+                           title=tr("No CIFAR-10", lang)) from None
         folder = self._folder(entry.metadata["weights_sha256"])
 
         def show(event):
-            doing = "Converting to" if event["name"] == "convert" else "Measuring"
-            progress((event["step"] - 1) / event["steps"], desc=f"{doing} {KIND_NAMES[event['kind']]}")
+            doing = "Converting to {kind}" if event["name"] == "convert" else "Measuring {kind}"
+            progress((event["step"] - 1) / event["steps"],
+                     desc=tr(doing, lang, kind=tr(KIND_NAMES[event["kind"]], lang)))
 
         try:
             report = export_litert(entry.path, folder, data=data, test_images=TEST_IMAGES,
                                    calibration_images=CALIBRATION_IMAGES, reuse=True,
                                    on_progress=show)
         except (CheckpointError, OSError) as error:
-            raise gr.Error(f"That checkpoint cannot be exported ({error}): pick another one.",
-                           title="Broken checkpoint") from None
+            raise gr.Error(tr("That checkpoint cannot be exported ({error}): pick another one.", lang,
+                              error=error), title=tr("Broken checkpoint", lang)) from None
         files = [row["path"] for row in report["rows"] if row["kind"] != "keras"]
-        return export_note(report), export_table(report), files
+        return export_note(report, lang), export_table(report, lang), files
 
-    def _entry(self, key):
+    def _entry(self, key, lang="en"):
         if not self.catalog.entries():
-            raise gr.Error("No trained network yet: train one on the Train tab, then export it "
-                           "here.", title="No network")
+            raise gr.Error(tr("No trained network yet: train one on the Train tab, then export it here.",
+                              lang), title=tr("No network", lang))
         if not key:
-            raise gr.Error("Pick a checkpoint to export first.", title="Pick a checkpoint")
+            raise gr.Error(tr("Pick a checkpoint to export first.", lang),
+                           title=tr("Pick a checkpoint", lang))
         try:
             return self.catalog.find(key)
         except KeyError:
-            raise gr.Error("That checkpoint is not available any more: pick another one.",
-                           title="Pick a checkpoint") from None
+            raise gr.Error(tr("That checkpoint is not available any more: pick another one.", lang),
+                           title=tr("Pick a checkpoint", lang)) from None
 
     def _folder(self, weights_sha256):
         """This checkpoint's cache folder (marked as just used); older ones beyond the limit go."""
@@ -151,21 +165,28 @@ class ExportCallbacks:
                 shutil.rmtree(old, ignore_errors=True)
             return folder
 
-    def checkpoint_list(self, current):
-        entries = self.catalog.entries()
-        keys = [entry.key for entry in entries]
-        value = current if current in keys else (keys[0] if keys else None)
-        return gr.Dropdown(choices=[(entry.label, entry.key) for entry in entries], value=value)
-
-    def tradeoff(self):
+    def tradeoff(self, lang="en"):
         """The plot (SVG) and its points: the paper's, then every tested checkpoint."""
+        texts = {key: tr(text, lang) for key, text in TEXTS.items()}
         points = all_points({"shipped": self.catalog.checkpoint_dir, "run": self.catalog.runs_dir,
-                             "sweep": self.sweep_dir})
+                             "sweep": self.sweep_dir}, texts)
         table = points.assign(million_mult_adds=points["mult_adds"] / 1e6)
-        return tradeoff_svg(points), present(table, POINT_COLUMNS)
+        return tradeoff_svg(points, texts=texts), present(table, in_language(POINT_COLUMNS, lang))
 
-    def on_open(self, current):
-        return self.checkpoint_list(current), *self.tradeoff()
+    def on_open(self, current, lang="en"):
+        return checkpoint_dropdown(self.catalog, current, lang), *self.tradeoff(lang)
+
+    def relabel(self, current, note, lang="en"):
+        """After a language switch: the checkpoint list, the trade-off, and the table's headers
+        while nothing was exported (a shown export stays as it is until the next one)."""
+        return (*self.on_open(current, lang), gr.skip() if note else empty_export_table(lang))
+
+
+def in_page_language(function):
+    """``function(lang)`` as a component's initial value, in the language of the page's request."""
+    def initial(request: gr.Request = None):  # None: the page is being built
+        return function(request_language(request))
+    return initial
 
 
 # -- layout -----------------------------------------------------------------------------------------
@@ -181,27 +202,32 @@ def build_export_tab(catalog, load_data, cache_dir=None, sweep_dir=None, languag
                                      label="Checkpoint (network)", elem_id="export-checkpoint")
             button = gr.Button("Export", variant="primary", scale=1, elem_id="export-button")
         note = gr.Markdown(elem_id="export-note")
-        table = gr.Dataframe(pd.DataFrame(columns=[name for name, _ in EXPORT_COLUMNS.values()]),
-                             interactive=False, label="Keras and its LiteRT files side by side",
+        table = gr.Dataframe(in_page_language(empty_export_table), interactive=False,
+                             label="Keras and its LiteRT files side by side",
                              wrap=True, elem_id="export-table")
         files = gr.File(label="The LiteRT files (.tflite)", file_count="multiple",
                         interactive=False, elem_id="export-files")
         gr.Markdown(TRADEOFF_INTRO)
-        plot = gr.HTML(lambda: callbacks.tradeoff()[0], elem_id="tradeoff-plot")
+        plot = gr.HTML(in_page_language(lambda lang: callbacks.tradeoff(lang)[0]), elem_id="tradeoff-plot")
         refresh = gr.Button("Update with new runs", size="sm", elem_id="tradeoff-refresh")
         with gr.Accordion("The points", open=False):
-            points = gr.Dataframe(lambda: callbacks.tradeoff()[1], interactive=False, wrap=True,
-                                  elem_id="tradeoff-points")
+            points = gr.Dataframe(in_page_language(lambda lang: callbacks.tradeoff(lang)[1]),
+                                  interactive=False, wrap=True, elem_id="tradeoff-points")
 
         # Converting and measuring keeps the CPU busy for half a minute: one export at a time
         # for the whole server; a second click on the same checkpoint reuses the cached files.
         # preprocess=False: the key is looked up in the catalog as it is now, which may list
         # runs finished after this page was built.
-        button.click(callbacks.export, inputs=checkpoint, outputs=[note, table, files],
-                     api_name="export", preprocess=False, concurrency_limit=1)
-        refresh.click(callbacks.tradeoff, outputs=[plot, points], api_name="tradeoff",
-                      concurrency_limit=2)
-        tab.select(callbacks.on_open, inputs=checkpoint, outputs=[checkpoint, plot, points],
-                   api_name="open_mobile", api_visibility="undocumented", show_progress="hidden",
-                   concurrency_limit=2)
+        button.click(callbacks.export, inputs=with_language([checkpoint], language),
+                     outputs=[note, table, files], api_name="export", preprocess=False,
+                     concurrency_limit=1)
+        refresh.click(callbacks.tradeoff, inputs=with_language([], language), outputs=[plot, points],
+                      api_name="tradeoff", concurrency_limit=2)
+        tab.select(callbacks.on_open, inputs=with_language([checkpoint], language),
+                   outputs=[checkpoint, plot, points], api_name="open_mobile",
+                   api_visibility="undocumented", show_progress="hidden", concurrency_limit=2)
+        if language is not None:
+            language.change(callbacks.relabel, inputs=[checkpoint, note, language],
+                            outputs=[checkpoint, plot, points, table], api_visibility="private",
+                            preprocess=False, show_progress="hidden", concurrency_limit=2)
     return callbacks

@@ -8,9 +8,10 @@ import gradio as gr
 
 from mobilenet.data import CLASS_NAMES, DataCorruptError, DataUnavailableError
 from mobilenet.mistakes import MistakesCache
-from mobilenet.report import confusion_svg
+from mobilenet.report import CONFUSION_TEXTS, confusion_svg
 
-from demo.explain_tab import checkpoint_dropdown, load_model
+from demo.explain_tab import checkpoint_dropdown, load_model, with_language
+from demo.i18n import class_name, class_names, localize, tr
 
 TOP_PAIRS = 5
 PER_DIRECTION = 3  # cats called dog beside dogs called cat, three of each
@@ -27,7 +28,7 @@ most, both ways (cats called dogs *and* dogs called cats), each with the picture
 # The pictures are sent at 32×32 and enlarged by the browser with visible pixels (pixelated):
 # a few kilobytes each, inline, so nothing is stored on the server per request.
 PAIR = ('<section class="mistakes-pair" style="margin-bottom:18px">'
-        '<div style="font-size:var(--text-lg);margin-bottom:6px"><b>{a} ↔ {b}</b>: {count} mistakes'
+        '<div style="font-size:var(--text-lg);margin-bottom:6px"><b>{a} ↔ {b}</b>{mistakes}'
         '</div><div style="display:grid;grid-template-columns:1fr 1fr;gap:18px">{directions}</div>'
         '</section>')
 DIRECTION = ('<div><div style="color:var(--body-text-color-subdued);margin-bottom:4px">'
@@ -38,16 +39,21 @@ FIGURE = ('<figure style="margin:0"><img src="data:image/png;base64,{png}" alt="
           '<figcaption style="font-size:var(--text-sm);line-height:1.25">{caption}</figcaption></figure>')
 
 
-def caption(direction, example):
+def shown_class(index, lang):
+    return class_name(CLASS_NAMES[index], lang)
+
+
+def caption(direction, example, lang="en"):
     """ "true cat → said dog 97%" """
-    return (f"true {CLASS_NAMES[direction['true']]} → said {CLASS_NAMES[direction['predicted']]} "
-            f"{example['confidence']:.0%}")
+    return tr("true {true} → said {said} {confidence:.0%}", lang,
+              true=shown_class(direction["true"], lang), said=shown_class(direction["predicted"], lang),
+              confidence=example["confidence"])
 
 
-def direction_label(direction):
-    true, said = CLASS_NAMES[direction["true"]], CLASS_NAMES[direction["predicted"]]
-    count = direction["count"]
-    return f"{count} {true} picture{'s' if count != 1 else ''} called {said}"
+def direction_label(direction, lang="en"):
+    return tr("{count} {true} picture called {said}" if direction["count"] == 1 else
+              "{count} {true} pictures called {said}", lang, count=direction["count"],
+              true=shown_class(direction["true"], lang), said=shown_class(direction["predicted"], lang))
 
 
 def png_base64(picture):
@@ -55,27 +61,37 @@ def png_base64(picture):
     return base64.b64encode(encoded.tobytes()).decode("ascii")
 
 
-def pairs_html(result, x_test):
+def pairs_html(result, x_test, lang="en"):
     """Each most-confused pair, both directions side by side, most confident mistake first."""
     sections = []
     for pair in result["pairs"]:
         directions = []
         for direction in pair["directions"]:
             figures = "".join(FIGURE.format(png=png_base64(x_test[e["index"]]),
-                                            caption=html.escape(caption(direction, e)))
+                                            caption=html.escape(caption(direction, e, lang)))
                               for e in direction["examples"])
-            directions.append(DIRECTION.format(label=html.escape(direction_label(direction)),
+            directions.append(DIRECTION.format(label=html.escape(direction_label(direction, lang)),
                                                columns=PER_DIRECTION, figures=figures))
-        a, b = (html.escape(CLASS_NAMES[c]) for c in pair["classes"])
-        sections.append(PAIR.format(a=a, b=b, count=pair["mistakes"], directions="".join(directions)))
-    return "".join(sections) or "<p>No mistakes at all on this test set.</p>"
+        a, b = (html.escape(shown_class(c, lang)) for c in pair["classes"])
+        count = pair["mistakes"]
+        mistakes = tr(": 1 mistake" if count == 1 else ": {count} mistakes", lang, count=count)
+        sections.append(PAIR.format(a=a, b=b, mistakes=mistakes, directions="".join(directions)))
+    return "".join(sections) or f"<p>{tr('No mistakes at all on this test set.', lang)}</p>"
 
 
-def summary(result, entry):
+def summary(result, entry, lang="en"):
     wrong = result["images"] - round(result["accuracy"] * result["images"])
-    return (f"**{entry.label}**: {result['accuracy']:.1%} of {result['images']:,} test pictures right, "
-            f"{wrong:,} wrong. On the right: the {len(result['pairs'])} pairs of classes it confuses "
-            "most, most confident mistake first (the percentage is how sure it was).")
+    return tr("**{checkpoint}**: {accuracy:.1%} of {images:,} test pictures right, {wrong:,} wrong. "
+              "On the right: the {pairs} pairs of classes it confuses most, most confident mistake "
+              "first (the percentage is how sure it was).", lang, checkpoint=localize(entry.label, lang),
+              accuracy=result["accuracy"], images=result["images"], wrong=wrong,
+              pairs=len(result["pairs"]))
+
+
+def confusion(result, lang="en"):
+    """The confusion matrix (SVG) with its class names and words in ``lang``."""
+    return confusion_svg(result["confusion_matrix"], class_names(lang),
+                         {key: tr(text, lang) for key, text in CONFUSION_TEXTS.items()})
 
 
 # -- callbacks -----------------------------------------------------------------------------------
@@ -88,32 +104,41 @@ class MistakesCallbacks:
         self.catalog, self.load_data = catalog, load_data
         self.cache = cache or MistakesCache()
 
-    def mistakes(self, checkpoint, progress=gr.Progress()):
+    def mistakes(self, checkpoint, lang="en", progress=gr.Progress()):
         """Summary, confusion matrix (SVG) and the most-confused pairs with their pictures (HTML)."""
-        model = load_model(self.catalog, checkpoint)
+        model = load_model(self.catalog, checkpoint, lang)
         entry = self.catalog.find(checkpoint)
         try:
             data = self.load_data()
         except (DataUnavailableError, DataCorruptError) as error:
-            raise gr.Error(f"The CIFAR-10 test pictures are not available on this server, so "
-                           f"there are no mistakes to show. {error}", title="No test pictures") from None
+            raise gr.Error(tr("The CIFAR-10 test pictures are not available on this server, so there "
+                              "are no mistakes to show. {error}", lang, error=error),
+                           title=tr("No test pictures", lang)) from None
 
         def report(done, total):
-            progress(done / total, desc=f"Classifying the test pictures: {done:,} of {total:,}")
+            progress(done / total, desc=tr("Classifying the test pictures: {done:,} of {total:,}", lang,
+                                           done=done, total=total))
 
         result = self.cache.mistakes(model, entry.metadata.get("weights_sha256"), data,
                                      TOP_PAIRS, PER_DIRECTION, progress=report)
-        return (summary(result, entry), confusion_svg(result["confusion_matrix"]),
-                pairs_html(result, data.x_test))
+        return summary(result, entry, lang), confusion(result, lang), pairs_html(result, data.x_test, lang)
 
-    def mistakes_when_ready(self, checkpoint, progress=gr.Progress()):
+    def mistakes_when_ready(self, checkpoint, lang="en", progress=gr.Progress()):
         """Runs when the tab opens or the checkpoint changes: problems go in the text, not a popup."""
         if not self.catalog.entries():
-            return "No trained network yet: train one on the **Train** tab.", "", ""
+            return tr("No trained network yet: train one on the **Train** tab.", lang), "", ""
         try:
-            return self.mistakes(checkpoint, progress)
+            return self.mistakes(checkpoint, lang, progress)
         except gr.Error as error:
-            return f"**{error.title}.** {error.message}", "", ""
+            return tr("**{title}.** {message}", lang, title=error.title, message=error.message), "", ""
+
+    def relabel(self, checkpoint, status, lang="en", progress=gr.Progress()):
+        """After a language switch: the checkpoint list, and the mistakes again if they were shown
+        (from the cache: no second pass over the test set)."""
+        listing = checkpoint_dropdown(self.catalog, checkpoint, lang)
+        if not status:
+            return listing, gr.skip(), gr.skip(), gr.skip()
+        return listing, *self.mistakes_when_ready(checkpoint, lang, progress)
 
 
 # -- layout -----------------------------------------------------------------------------------------
@@ -141,11 +166,17 @@ def build_mistakes_tab(catalog, load_data, cache=None, language=None):
         # one at a time; everyone else waits for it and then gets the cached answer at once.
         # preprocess=False: the key is looked up in the catalog, which says when it is unknown.
         limits = {"concurrency_limit": 1, "concurrency_id": "mistakes", "preprocess": False}
-        button.click(callbacks.mistakes, inputs=checkpoint, outputs=outputs, api_name="mistakes",
-                     **limits)
-        tab.select(lambda current: checkpoint_dropdown(catalog, current), inputs=checkpoint,
-                   outputs=checkpoint, api_visibility="undocumented", concurrency_limit=None)
-        gr.on([tab.select, checkpoint.change], callbacks.mistakes_when_ready, inputs=checkpoint,
-              outputs=outputs, api_name="mistakes_when_ready", api_visibility="undocumented",
+        button.click(callbacks.mistakes, inputs=with_language([checkpoint], language), outputs=outputs,
+                     api_name="mistakes", **limits)
+        tab.select(lambda current, lang="en": checkpoint_dropdown(catalog, current, lang),
+                   inputs=with_language([checkpoint], language), outputs=checkpoint,
+                   api_visibility="undocumented", concurrency_limit=None)
+        gr.on([tab.select, checkpoint.change], callbacks.mistakes_when_ready,
+              inputs=with_language([checkpoint], language), outputs=outputs,
+              api_name="mistakes_when_ready", api_visibility="undocumented",
               trigger_mode="always_last", **limits)
+        if language is not None:
+            language.change(callbacks.relabel, inputs=[checkpoint, status, language],
+                            outputs=[checkpoint, *outputs], api_visibility="private",
+                            show_progress="hidden", **limits)
     return callbacks

@@ -14,15 +14,27 @@ from mobilenet.data import CLASS_NAMES
 CELL, LABEL_WIDTH, HEADER = 46, 90, 84
 
 
-def confusion_svg(matrix, class_names=CLASS_NAMES):
-    """The confusion matrix as an SVG grid; each cell shaded by its share of its row."""
+# The words of the confusion matrix; pass ``texts`` (same keys) to draw it in another language.
+CONFUSION_TEXTS = {"predicted": "predicted class →", "true": "true class ↓",
+                   "legend": "blue: right answers; orange: mistakes (darker = larger share of the row)"}
+
+
+def confusion_svg(matrix, class_names=CLASS_NAMES, texts=None):
+    """The confusion matrix as an SVG grid; each cell shaded by its share of its row.
+
+    Args:
+        matrix: counts, rows = true class, columns = predicted class.
+        class_names: the row and column names. Default ``CLASS_NAMES``.
+        texts: replacements for ``CONFUSION_TEXTS``' words. Default None: English.
+    """
+    texts = {**CONFUSION_TEXTS, **(texts or {})}
     n = len(class_names)
     width, height = LABEL_WIDTH + n * CELL + 10, HEADER + n * CELL + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="sans-serif" font-size="12">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<text x="{LABEL_WIDTH}" y="14" font-size="13">predicted class →</text>',
-             f'<text x="4" y="{HEADER - 6}" font-size="13">true class ↓</text>']
+             f'<text x="{LABEL_WIDTH}" y="14" font-size="13">{html.escape(texts["predicted"])}</text>',
+             f'<text x="4" y="{HEADER - 6}" font-size="13">{html.escape(texts["true"])}</text>']
     for j, name in enumerate(class_names):
         x = LABEL_WIDTH + j * CELL + CELL / 2
         parts.append(f'<text transform="translate({x:.0f},{HEADER - 6}) rotate(-45)">'
@@ -40,8 +52,7 @@ def confusion_svg(matrix, class_names=CLASS_NAMES):
                          f'fill="rgba({colour},{min(1.0, 0.08 + share):.2f})" stroke="#ddd"/>'
                          f'<text x="{LABEL_WIDTH + j * CELL + CELL / 2:.0f}" y="{y + CELL / 2 + 4:.0f}" '
                          f'text-anchor="middle" fill="{text}">{count}</text>')
-    parts.append(f'<text x="{LABEL_WIDTH}" y="{height - 8}">blue: right answers; orange: '
-                 'mistakes (darker = larger share of the row)</text></svg>')
+    parts.append(f'<text x="{LABEL_WIDTH}" y="{height - 8}">{html.escape(texts["legend"])}</text></svg>')
     return "\n".join(parts)
 
 

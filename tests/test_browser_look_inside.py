@@ -101,3 +101,43 @@ def test_mistakes_tab_shows_pairs_beside_the_confusion_matrix(page):
     assert picture.evaluate("img => img.naturalWidth") == 32  # loaded, shown enlarged
     assert picture.bounding_box()["width"] > 64
     screenshot(page, "5-mistakes")
+
+
+def test_the_three_tabs_in_chinese_and_back(page):
+    """``?lang=zh``: tab names, labels and every text the tabs write in Chinese; switching to
+    English re-writes the texts already shown."""
+    expect = sync_api.expect
+    slow = {"timeout": 30_000}  # each answer runs on a CPU that a training run may share
+    zh = page.context.browser.new_page(viewport={"width": 1366, "height": 900})
+    zh.set_default_timeout(30_000)
+    zh.goto(page.url.split("?")[0] + "?lang=zh")
+    zh.get_by_role("tab", name="4 · 看看内部").click()
+    expect(zh.get_by_text("要解释的类别")).to_be_visible(**slow)
+    expect(zh.locator("#kernel-info")).to_contain_text("conv_dw_1：8 个 3×3 卷积核", **slow)
+    zh.locator("#look-picture input[type=file]").set_input_files(
+        os.path.join(EXAMPLES, "photo_cat_chelsea.jpg"))
+    expect(zh.locator("#gradcam-note")).to_contain_text("网络在图片的哪里寻找", **slow)
+    expect(zh.locator("#feature-info")).to_contain_text("2×2 特征图", **slow)
+    expect(zh.locator("#map-sizes")).to_contain_text("通道", **slow)
+    screenshot(zh, "4-look-inside-zh")
+
+    zh.get_by_role("tab", name="5 · 错误").click()
+    expect(zh.locator("#mistakes-status")).to_contain_text("张测试图片中答对", **slow)
+    expect(zh.locator("#mistakes-confusion svg")).to_contain_text("预测类别", **slow)
+    expect(zh.locator("#mistakes-pairs section").first).to_contain_text("次错误", **slow)
+    screenshot(zh, "5-mistakes-zh")
+
+    zh.get_by_role("tab", name="6 · 手机").click()
+    expect(zh.locator("#tradeoff-plot svg")).to_contain_text("论文表 6", **slow)
+    expect(zh.locator("#export-table")).to_contain_text("延迟", **slow)
+    screenshot(zh, "6-mobile-zh")
+
+    zh.locator("#language").get_by_text("English").click()
+    expect(zh.get_by_role("tab", name="6 · Mobile")).to_be_visible(**slow)
+    expect(zh.locator("#tradeoff-plot svg")).to_contain_text("paper, Table 6", **slow)
+    expect(zh.locator("#export-table")).to_contain_text("latency", **slow)
+    expect(zh.locator("#mistakes-status")).to_contain_text("test pictures right", **slow)
+    zh.get_by_role("tab", name="4 · Look inside").click()
+    expect(zh.locator("#gradcam-note")).to_contain_text("Where the network looks for", **slow)
+    expect(zh.locator("#map-sizes")).to_contain_text("channels", **slow)
+    zh.close()
