@@ -156,7 +156,7 @@ class ExplainCallbacks:
         if explained_class != PREDICTED and explained_class not in CLASS_NAMES:
             raise gr.Error(tr("Pick a class to explain: one of {classes}.", lang,
                               classes=", ".join(class_names(lang))), title=tr("Unknown class", lang))
-        picture = enlarge(to_rgb_uint8(read_upload(image)))
+        picture = enlarge(to_rgb_uint8(read_upload(image, lang)))
         model = load_model(self.catalog, checkpoint, lang)
         class_index = None if explained_class == PREDICTED else CLASS_NAMES.index(explained_class)
         shown = shrink(picture)  # a 40-megapixel photo's heat map would take 160 MB
@@ -166,7 +166,7 @@ class ExplainCallbacks:
 
     def feature_maps(self, image, checkpoint, layer, lang="en"):
         """One layer's activation maps as a grid, and its map size and channels."""
-        picture = read_upload(image)
+        picture = read_upload(image, lang)
         model = load_model(self.catalog, checkpoint, lang)
         layer = layer or last_spatial_layer(model)
         if layer not in map_layers(model):
