@@ -1,10 +1,14 @@
 """Classify tab: a picture in, the network's top-5 guesses and the 32×32 image it saw out."""
 
+import hashlib
+import io
 import os
+import tempfile
 
 import gradio as gr
 import numpy as np
 import pandas as pd
+from PIL import Image
 from gradio.utils import get_upload_folder, is_in_or_equal
 
 from mobilenet.checkpoints import CheckpointError
@@ -70,6 +74,27 @@ def enlarged(small):
     return np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
 
 
+def shown_file(small):
+    """The enlarged 32×32 input as a PNG in Gradio's cache, written once per content.
+
+    Gradio saves a returned array under its hash by rewriting that file in place, so a class
+    classifying the same example at once downloads a file being rewritten (truncated
+    responses). Here it is written under a temporary name and renamed, never rewritten.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(enlarged(small)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    folder = os.path.join(get_upload_folder(), hashlib.sha256(data).hexdigest())
+    path = os.path.join(folder, "network_input.png")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".network_input.")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return path
+
+
 def checkpoint_details(entry, lang="en"):
     if entry is None:
         return tr(NO_CHECKPOINT, lang)
@@ -122,7 +147,7 @@ class ClassifyCallbacks:
                     height=picture.shape[0])
         top = {class_name(name, lang): p for name, p in result["top_k"]}
         return (top, everything.style.format({probability: "{:.2%}"}),
-                enlarged(result["network_input"]), timing)
+                shown_file(result["network_input"]), timing)
 
     def classify_when_ready(self, image, checkpoint, lang="en"):
         """Runs on every new picture or checkpoint; without a picture it clears the outputs."""

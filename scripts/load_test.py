@@ -17,6 +17,7 @@ import argparse
 import ipaddress
 import os
 import platform
+import random
 import shlex
 import sys
 import tempfile
@@ -41,6 +42,8 @@ def parse_args(argv=None):
     parser.add_argument("--clients", type=int, default=30, help="concurrent clients (default 30)")
     parser.add_argument("--requests", type=int, default=20, help="requests per client (default 20)")
     parser.add_argument("--timeout", type=float, default=180, help="seconds for the whole test (default 180)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds each client waits between its requests (default 0: back to back)")
     parser.add_argument("--url", help="a running app on this machine (default: launch one here)")
     parser.add_argument("--data", help="CIFAR-10 for the app launched here (default $MOBILENET_CIFAR10)")
     parser.add_argument("--checkpoint-dir", help="checkpoints for the app launched here "
@@ -49,10 +52,12 @@ def parse_args(argv=None):
     parser.add_argument("--train-images", type=int, help="training images of the run (default: the app's)")
     parser.add_argument("--epochs", type=int, help="epochs of the run (default: the app's)")
     parser.add_argument("--alpha", type=float, help="width multiplier of the run (default: the app's)")
+    parser.add_argument("--no-training", action="store_true",
+                        help="classify without a training run (to see what training costs)")
     parser.add_argument("--out", help="write the results as Markdown to this file")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.requests < 1 or args.timeout <= 0:
-        parser.error("--clients, --requests and --timeout must be positive")
+    if args.clients < 1 or args.requests < 1 or args.timeout <= 0 or args.think < 0:
+        parser.error("--clients, --requests and --timeout must be positive, --think not negative")
     if args.url and not is_loopback(args.url):
         parser.error(f"--url must be on this machine (127.0.0.1, ::1 or localhost). Received: {args.url}")
     return args
@@ -108,11 +113,14 @@ def stop_training(client, picture):
 class RunWatcher(threading.Thread):
     """Follows the run's stream; ``ended_at`` is when it stopped training (None: still training)."""
 
-    def __init__(self, url):
+    def __init__(self, url, training=True):
         super().__init__(name="run-watcher", daemon=True)
-        self.client, self.ended_at, self.latest = Client(url, verbose=False), None, None
+        self.client, self.latest = Client(url, verbose=False), None
+        self.ended_at = None if training else 0.0
 
     def run(self):
+        if self.ended_at is not None:
+            return
         for snapshot in self.client.submit(api_name="/watch_training"):
             run = snapshot["run"]
             self.latest = run["latest"] or self.latest
@@ -120,14 +128,15 @@ class RunWatcher(threading.Thread):
                 self.ended_at = self.ended_at or time.time()
 
 
-def student(url, picture, requests, deadline, results):
-    """One browser session sending ``requests`` classifications, one after the other."""
+def student(url, picture, requests, think, deadline, results):
+    """One browser session sending ``requests`` classifications, ``think`` seconds apart."""
     try:
         client = Client(url, verbose=False)
     except Exception as error:  # counted: a class whose pages do not load has a problem
         results.extend([(None, time.time(), f"connect: {type(error).__name__}: {error}")] * requests)
         return
-    for _ in range(requests):
+    for i in range(requests):
+        time.sleep(think if i else think * random.random())  # students do not click in step
         left = deadline - time.monotonic()
         if left <= 0:
             results.append((None, time.time(), "not sent: out of time"))
@@ -148,19 +157,20 @@ def run_load(args):
     try:
         control = Client(url, verbose=False)
         control.predict(handle_file(args.picture), api_name="/classify")  # loads the checkpoint once
-        settings = start_training(control, args, deadline)
-        watcher = RunWatcher(url)
+        settings = None if args.no_training else start_training(control, args, deadline)
+        watcher = RunWatcher(url, settings is not None)
         watcher.start()
         results, threads = [], []
         began = time.time()
         for _ in range(args.clients):
             threads.append(threading.Thread(target=student, args=(url, args.picture, args.requests,
-                                                                  deadline, results)))
+                                                                  args.think, deadline, results)))
             threads[-1].start()
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()) + 30)
         ended = time.time()
-        stop_training(control, args.picture)
+        if settings:
+            stop_training(control, args.picture)
         return figures(args, results, began, ended, watcher, settings)
     finally:
         if demo is not None:
@@ -173,7 +183,8 @@ def figures(args, results, began, ended, watcher, settings):
               if error is None and (watcher.ended_at is None or finished <= watcher.ended_at)]
     errors = [error for _, _, error in results if error is not None]
     ms = np.asarray(done) * 1000 if done else np.asarray([np.nan])
-    return {"clients": args.clients, "requests_per_client": args.requests, "requests": len(results),
+    return {"clients": args.clients, "requests_per_client": args.requests, "think_s": args.think,
+            "requests": len(results),
             "ok": len(done), "errors": len(errors), "error_examples": sorted(set(errors))[:5],
             "during_training": len(during), "seconds": round(ended - began, 1),
             "per_second": round(len(done) / max(ended - began, 1e-9), 1),
@@ -194,7 +205,7 @@ def machine():
 def markdown(result):
     training = result["training"]
     return "\n".join([
-        f"| clients × requests | requests | errors | during training | p50 | p95 | p99 | max | throughput |",
+        "| clients × requests | requests | errors | during training | p50 | p95 | p99 | max | throughput |",
         "|---|---|---|---|---|---|---|---|---|",
         f"| {result['clients']} × {result['requests_per_client']} | {result['requests']} | {result['errors']} | "
         f"{result['during_training']} | {result['p50_ms']:.0f} ms | {result['p95_ms']:.0f} ms | "
@@ -203,11 +214,13 @@ def markdown(result):
         f"- Command: `{result['command']}`",
         f"- Machine: {result['machine']}",
         f"- Each request: upload {result['picture']}, queue, classify, download the results "
-        "(the latency is what the client waited).",
-        f"- Training run meanwhile: {training['variant']} variant, α {training['alpha']}, "
-        f"{training['depth']}, {training['train_images']:,} images, {training['epochs']} epochs, "
-        f"batch {training['batch_size']}; {result['training_images_per_sec'] or '?'} images/s "
-        "while under load.",
+        "(the latency is what the client waited); "
+        + (f"{result['think_s']:g} s between a client's requests." if result["think_s"] else
+           "each client sends its next request as soon as the last one is answered."),
+        (f"- Training run meanwhile: {training['variant']} variant, α {training['alpha']}, "
+         f"{training['depth']}, {training['train_images']:,} images, {training['epochs']} epochs, "
+         f"batch {training['batch_size']}; {result['training_images_per_sec'] or '?'} images/s "
+         "while under load." if training else "- No training run meanwhile (--no-training)."),
         *([f"- Errors: {'; '.join(result['error_examples'])}"] if result["errors"] else []),
         "",
     ])
