@@ -130,7 +130,8 @@ def test_sigkill_during_a_save_leaves_every_checkpoint_loadable(point, killed_sa
     assert read_metadata(os.path.join(folder, "current.keras"))["weights_sha256"] == current_hash
     # Killed once its weights were in place: the pending JSON completed the save. Before: the old.
     assert (current_hash != old_hash) == (point in ("before_rename_3", "after_renames"))
-    visible = sorted(name for name in os.listdir(folder) if not name.startswith("."))
+    visible = sorted(name for name in os.listdir(folder)
+                     if not name.startswith(".") and os.path.isfile(os.path.join(folder, name)))
     assert visible == ["current.json", "current.keras", "older.json", "older.keras"]
     # Hidden leftovers (a temporary file, a JSON whose weights never arrived) wait an hour:
     # a younger one could belong to a save still running in another process.
