@@ -34,7 +34,7 @@ import numpy as np
 
 from mobilenet import checkpoints
 from mobilenet.data import NUM_CLASSES, load_cifar10, make_dataset, stratified_subset
-from mobilenet.evaluate import Stopped, classification_report, evaluate, recalibrate_batchnorm
+from mobilenet.evaluate import Stopped, evaluate, recalibrate_batchnorm
 from mobilenet.model import DEPTHS, VARIANTS, build_mobilenet
 
 OPTIMIZERS = ("adam", "sgd")

@@ -10,19 +10,9 @@ import time
 import pytest
 
 from app_server import running_app
+from browser_support import EXAMPLES, browser_page, needs_chromium, screenshot, sync_api
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         "test-artifacts")
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "demo", "examples")
-
-sync_api = pytest.importorskip("playwright.sync_api")
-# Skipped only outside CI: in CI (CI=true, .ci/run installs Chromium) a missing browser fails.
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                                reason=f"needs Chromium at {CHROMIUM}")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +24,8 @@ def app_url(tiny_cifar, tiny_checkpoint, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.set_default_timeout(30_000)
-        page.goto(app_url)
+    with browser_page(app_url) as page:
         yield page
-        browser.close()
-
-
-def screenshot(page, name):
-    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
 
 
 def open_tab(page, name):

@@ -9,36 +9,22 @@ import re
 import pytest
 
 from app_server import copy_checkpoint, running_app
+from browser_support import ARTIFACTS, browser_page, needs_chromium, screenshot, sync_api
 from demo.export_tab import TAB_NAME
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         "test-artifacts")
-
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                                reason=f"needs Chromium at {CHROMIUM}")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def page(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     root = str(tmp_path_factory.mktemp("browser-export"))
     copy_checkpoint(tiny_checkpoint, os.path.join(root, "checkpoints", "sweep"), "alpha_0.25.keras")
-    os.makedirs(ARTIFACTS, exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MOBILENET_EXPORT_DIR", os.path.join(root, "export-cache"))
         with running_app(root, tiny_cifar[1], tiny_checkpoint) as (url, _, _), \
-                sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.set_default_timeout(60_000)
-            page.goto(url)
+                browser_page(url, timeout_ms=60_000) as page:
             page.get_by_role("tab", name=TAB_NAME).click()
             yield page
-            browser.close()
 
 
 def test_export_fills_the_table_and_offers_three_files(page):
@@ -56,7 +42,7 @@ def test_export_fills_the_table_and_offers_three_files(page):
     with page.expect_download() as download:
         files.get_by_role("row", name=re.compile("tiny_shipped_int8.tflite")).get_by_role("link").click()
     assert download.value.suggested_filename == "tiny_shipped_int8.tflite"
-    page.screenshot(path=os.path.join(ARTIFACTS, "6-mobile-export.png"), full_page=True)
+    screenshot(page, "6-mobile-export")
 
 
 def test_tradeoff_plot_shows_the_paper_and_our_points(page):

@@ -9,36 +9,16 @@ import re
 import pytest
 
 from app_server import running_app
+from browser_support import EXAMPLES, browser_page, needs_chromium, screenshot, sync_api
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-EXAMPLES = os.path.join(ROOT, "demo", "examples")
-
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                                reason=f"needs Chromium at {CHROMIUM}")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def page(tiny_cifar, tiny_checkpoint, tmp_path_factory):
-    os.makedirs(ARTIFACTS, exist_ok=True)
     root = str(tmp_path_factory.mktemp("browser-look-inside"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint) as (url, _, _):
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            yield page
-            browser.close()
-
-
-def screenshot(page, name):
-    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+    with running_app(root, tiny_cifar[1], tiny_checkpoint) as (url, _, _), browser_page(url) as page:
+        yield page
 
 
 def pick(page, dropdown, option):

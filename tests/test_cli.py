@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

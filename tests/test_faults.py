@@ -14,7 +14,6 @@ import time
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
 
 import demo.runs
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
