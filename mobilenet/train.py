@@ -379,6 +379,8 @@ class _ProgressCallback:
 STATE_FILE = "state.json"
 # Config fields added after states were first saved, with the value they implicitly had.
 _LEGACY_CONFIG = {"depth": "full"}
+# Settings of what happens after the last epoch (or of the display): a resumed run may change them.
+_AFTER_TRAINING = ("progress_every", "bn_recalibration_batches", "tta")
 
 
 def _save_state(model, state_dir, config, epoch, history):
@@ -400,9 +402,8 @@ def _load_state(model, state_dir, config):
         return None
     with open(path) as f:
         record = json.load(f)
-    saved = {**_LEGACY_CONFIG, **record["config"]}
-    saved.pop("progress_every", None)
-    wanted = {k: v for k, v in dataclasses.asdict(config).items() if k != "progress_every"}
+    saved = {k: v for k, v in {**_LEGACY_CONFIG, **record["config"]}.items() if k not in _AFTER_TRAINING}
+    wanted = {k: v for k, v in dataclasses.asdict(config).items() if k not in _AFTER_TRAINING}
     if saved != wanted:
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise ValueError(f"the training state in '{state_dir}' was made with another config "

@@ -17,11 +17,13 @@ case "$variant" in
 esac
 # The recipe (see README, "Shipped checkpoints"): SGD + Nesterov, one cosine cycle with warmup,
 # decoupled weight decay (not on depthwise or BN weights), label smoothing, crop + flip + cutout,
-# EMA of the weights, BN statistics re-estimated at the end, flip-TTA reported beside plain.
+# EMA of the weights, flip-TTA reported beside plain. BN statistics are NOT re-estimated at the
+# end: on the cifar run that cost 2.4 points (89.16 % -> 86.78 %); the moving statistics of a
+# long run are already right.
 exec python -m mobilenet train \
   --variant "$variant" --alpha 1.0 --depth full --epochs "$epochs" --batch-size 128 \
   --optimizer sgd --learning-rate 0.1 --schedule cosine --warmup-epochs 2 --weight-decay 0.005 \
   --label-smoothing 0.1 --augmentation --cutout 8 --ema --ema-momentum 0.999 \
-  --train-size all --validation-size 2000 --bn-recalibration-batches 100 --tta --seed 1 \
+  --train-size all --validation-size 2000 --bn-recalibration-batches 0 --tta --seed 1 \
   --progress-every 50 --float16 \
   --state-dir "$state_root/$variant" --out "checkpoints/mobilenet_$variant.keras"
