@@ -102,8 +102,18 @@ def write_report(metadata, name, out_dir):
     if metadata.get("history"):
         paths.append(os.path.join(out_dir, f"{name}_curves.svg"))
         with open(paths[-1], "w", encoding="utf-8") as f:
-            f.write(curves_svg(metadata["history"]))
+            f.write(curves_svg(full_history(metadata)))
     return paths, markdown_summary(metadata)
+
+
+def full_history(metadata):
+    """The per-epoch history, with the epochs of a weight-averaging phase (``swa``,
+    scripts/swa_finetune.py) appended after the main run's."""
+    history = list(metadata.get("history") or [])
+    last = history[-1]["epoch"] if history else 0
+    for record in (metadata.get("swa") or {}).get("history", []):
+        history.append({**record, "epoch": last + record["epoch"]})
+    return history
 
 
 def markdown_summary(metadata):
@@ -122,10 +132,24 @@ def markdown_summary(metadata):
              f"- data: CIFAR-10 test set, {dataset.get('copy', 'unknown copy')}",
              f"- trained: {metadata.get('epochs_completed')} of {config.get('epochs')} epochs on "
              f"{images:,} images" if isinstance(images, int) else "- trained: ?",
-             f"- training time: {metadata.get('training_seconds', 0) / 3600:.1f} h on {cores} CPU "
-             "cores"]
+             f"- training time: {_duration(metadata.get('training_seconds', 0))} on "
+             + (f"one {metadata['trained_on']['device']} GPU ({metadata['trained_on']['backend']} "
+                "backend)" if metadata.get("trained_on") else f"{cores} CPU cores")]
+    swa = metadata.get("swa")
+    if swa:
+        lines.append(f"- then weight averaging (SWA): {swa['epochs']} epochs at learning rate "
+                     f"{swa['learning_rate']}, {_duration(swa['training_seconds'])} on {cores} CPU cores")
+    if metrics.get("test_accuracy_float16_storage") is not None:
+        lines.append(f"- as stored (float16 weights restored to float32): "
+                     f"{percent(metrics['test_accuracy_float16_storage'])}"
+                     + (f" ({percent(metrics['test_accuracy_tta_float16_storage'])} with flip TTA)"
+                        if metrics.get("test_accuracy_tta_float16_storage") is not None else ""))
     per_class = metrics.get("per_class_accuracy") or {}
     if per_class:
         lines += ["", "| " + " | ".join(per_class) + " |", "|" + "---|" * len(per_class),
                   "| " + " | ".join(f"{v * 100:.1f}" for v in per_class.values()) + " |"]
     return "\n".join(lines)
+
+
+def _duration(seconds):
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"

@@ -28,3 +28,22 @@ def test_write_report_from_a_checkpoint(tiny_checkpoint, tmp_path):
     assert [p.rsplit("/", 1)[1] for p in paths] == ["tiny_confusion.svg", "tiny_curves.svg"]
     assert "test accuracy:" in summary and "| airplane |" in summary
     assert "CPU cores" in summary
+
+
+def test_report_of_a_gpu_run_with_weight_averaging(tiny_checkpoint, tmp_path):
+    """A checkpoint trained on a GPU (scripts/train_on_gpu.py) and then averaged
+    (scripts/swa_finetune.py): the summary says where each part ran, and the curves
+    continue through the averaging epochs."""
+    metadata = read_metadata(tiny_checkpoint)
+    metadata["trained_on"] = {"device": "NVIDIA H200", "backend": "jax"}
+    metadata["swa"] = {"epochs": 2, "learning_rate": 0.02, "training_seconds": 150.0,
+                       "history": [{"epoch": e, "loss": 0.5, "accuracy": 0.9, "val_loss": 0.6,
+                                    "val_accuracy": 0.85} for e in (1, 2)]}
+    metadata["metrics"]["test_accuracy_float16_storage"] = 0.5
+    paths, summary = write_report(metadata, "gpu", str(tmp_path))
+    assert "one NVIDIA H200 GPU (jax backend)" in summary
+    assert "weight averaging (SWA): 2 epochs at learning rate 0.02, 2 min" in summary
+    assert "as stored (float16 weights restored to float32): 50.00 %" in summary
+    root = ET.parse(paths[1]).getroot()
+    main_epochs = len(metadata["history"])
+    assert all(len(line.get("points").split()) == main_epochs + 2 for line in root.iter(f"{SVG}polyline"))
