@@ -56,8 +56,13 @@ def confusion_svg(matrix, class_names=CLASS_NAMES, texts=None):
     return "\n".join(parts)
 
 
-def curves_svg(history, width=720, height=260):
-    """Loss and accuracy per epoch (train: blue, validation: orange), side by side."""
+def curves_svg(history, width=720, height=260, averaging_from=None, final_validation=None):
+    """Loss and accuracy per epoch (train: blue, validation: orange), side by side.
+
+    ``averaging_from``: first epoch of a weight-averaging phase, marked by a dashed line (the
+    per-epoch figures there are of the weights being averaged, not of their average);
+    ``final_validation``: the finished model's validation accuracy, drawn as a dot at the end.
+    """
     panel = width // 2
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="sans-serif" font-size="12">',
@@ -66,8 +71,10 @@ def curves_svg(history, width=720, height=260):
     for index, (title, train_key, val_key) in enumerate((("loss", "loss", "val_loss"),
                                                           ("accuracy", "accuracy", "val_accuracy"))):
         left, top, plot_w, plot_h = index * panel + 50, 24, panel - 70, height - 60
-        values = [h[k] for h in history for k in (train_key, val_key) if k in h]
-        low, high = (0.0, 1.0) if title == "accuracy" else (0.0, max(values or [1.0]) * 1.05)
+        values = sorted(h[k] for h in history for k in (train_key, val_key) if k in h)
+        # loss: scaled to the bulk of the curve (the first epoch's spike is cut at the top)
+        low, high = (0.0, 1.0) if title == "accuracy" else \
+            (0.0, (values[int(0.98 * (len(values) - 1))] if values else 1.0) * 1.1)
         parts.append(f'<text x="{left}" y="16" font-size="13">{title} '
                      '(blue: train, orange: validation)</text>'
                      f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" '
@@ -84,8 +91,22 @@ def curves_svg(history, width=720, height=260):
                 continue
             coords = " ".join(
                 f"{left + plot_w * (e - 1) / max(last - 1, 1):.1f},"
-                f"{top + plot_h * (1 - (v - low) / (high - low)):.1f}" for e, v in points)
+                f"{top + plot_h * (1 - (min(v, high) - low) / (high - low)):.1f}" for e, v in points)
             parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
+
+        def x_of(epoch):
+            return left + plot_w * (epoch - 1) / max(last - 1, 1)
+
+        if averaging_from:
+            x = x_of(averaging_from)
+            parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
+                         'stroke="#555" stroke-dasharray="4 3"/>'
+                         f'<text x="{x - 4:.1f}" y="{top + plot_h - 6}" text-anchor="end" fill="#555">SWA →</text>')
+        if final_validation is not None and title == "accuracy":
+            y = top + plot_h * (1 - final_validation)
+            parts.append(f'<circle cx="{x_of(last):.1f}" cy="{y:.1f}" r="4" fill="#ea580c" stroke="black"/>'
+                         f'<text x="{x_of(last) - 6:.1f}" y="{y + 18:.1f}" text-anchor="end">'
+                         f'final {final_validation * 100:.1f} %</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -102,7 +123,10 @@ def write_report(metadata, name, out_dir):
     if metadata.get("history"):
         paths.append(os.path.join(out_dir, f"{name}_curves.svg"))
         with open(paths[-1], "w", encoding="utf-8") as f:
-            f.write(curves_svg(full_history(metadata)))
+            swa = metadata.get("swa")
+            f.write(curves_svg(full_history(metadata),
+                               averaging_from=len(metadata["history"]) + 1 if swa else None,
+                               final_validation=metrics.get("validation_accuracy")))
     return paths, markdown_summary(metadata)
 
 
@@ -124,6 +148,9 @@ def markdown_summary(metadata):
         return "not measured" if value is None else f"{value * 100:.2f} %"
 
     images = dataset.get("train_images_used")
+    swa = metadata.get("swa")
+    # training_seconds counts the weight averaging too: the main run's line shows its own part
+    main_seconds = metadata.get("training_seconds", 0) - (swa or {}).get("training_seconds", 0)
     cores = (metadata.get("versions") or {}).get("cpu_cores", "?")
     lines = [f"- model: {model.get('variant')} variant, α {model.get('alpha')}",
              f"- test accuracy: {percent(metrics.get('test_accuracy'))}"
@@ -132,10 +159,9 @@ def markdown_summary(metadata):
              f"- data: CIFAR-10 test set, {dataset.get('copy', 'unknown copy')}",
              f"- trained: {metadata.get('epochs_completed')} of {config.get('epochs')} epochs on "
              f"{images:,} images" if isinstance(images, int) else "- trained: ?",
-             f"- training time: {_duration(metadata.get('training_seconds', 0))} on "
+             f"- training time: {_duration(main_seconds)} on "
              + (f"one {metadata['trained_on']['device']} GPU ({metadata['trained_on']['backend']} "
                 "backend)" if metadata.get("trained_on") else f"{cores} CPU cores")]
-    swa = metadata.get("swa")
     if swa:
         lines.append(f"- then weight averaging (SWA): {swa['epochs']} epochs at learning rate "
                      f"{swa['learning_rate']}, {_duration(swa['training_seconds'])} on {cores} CPU cores")

@@ -11,20 +11,10 @@ photographs the export table and the trade-off plot with Playwright and Debian's
 
 import argparse
 import os
-import sys
-import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+from playwright.sync_api import expect
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from demo.export_tab import TAB_NAME  # noqa: E402
-from demo.ui import build_demo, launch_options  # noqa: E402
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from screenshot_support import DOCS, ROOT, app_page
 
 
 def main(argv=None):
@@ -32,29 +22,17 @@ def main(argv=None):
     parser.add_argument("--checkpoint-dir", default=os.path.join(ROOT, "checkpoints"))
     parser.add_argument("--runs-dir", default=None, help="default: an empty temporary folder")
     args = parser.parse_args(argv)
-    docs = os.path.join(ROOT, "docs")
-    demo = build_demo(checkpoint_dir=args.checkpoint_dir,
-                      runs_dir=args.runs_dir or tempfile.mkdtemp(prefix="mobilenet-lab-runs-"))
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            **launch_options())
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.set_default_timeout(300_000)
-            page.goto(url)
-            page.get_by_role("tab", name=TAB_NAME).click()
-            page.click("#export-button")
-            expect(page.locator("#export-table")).to_contain_text("_int8.tflite", timeout=300_000)
-            page.wait_for_timeout(1000)
-            box = page.locator("#export-files").bounding_box()
-            page.screenshot(path=os.path.join(docs, "export.png"), full_page=True,
-                            clip={"x": 0, "y": 0, "width": 1280, "height": box["y"] + box["height"] + 16})
-            page.locator("#tradeoff-plot svg").screenshot(path=os.path.join(docs, "tradeoff.png"))
-            browser.close()
-    finally:
-        demo.close()
+    from demo.export_tab import TAB_NAME
+
+    with app_page(args.checkpoint_dir, args.runs_dir, timeout_ms=300_000) as page:
+        page.get_by_role("tab", name=TAB_NAME).click()
+        page.click("#export-button")
+        expect(page.locator("#export-table")).to_contain_text("_int8.tflite", timeout=300_000)
+        page.wait_for_timeout(1000)
+        box = page.locator("#export-files").bounding_box()
+        page.screenshot(path=os.path.join(DOCS, "export.png"), full_page=True,
+                        clip={"x": 0, "y": 0, "width": 1280, "height": box["y"] + box["height"] + 16})
+        page.locator("#tradeoff-plot svg").screenshot(path=os.path.join(DOCS, "tradeoff.png"))
 
 
 if __name__ == "__main__":

@@ -9,56 +9,33 @@ mistakes classifies the 10,000 test pictures (about half a minute on two cores).
 """
 
 import os
-import sys
-import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+from playwright.sync_api import expect
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from demo.ui import build_demo, launch_options  # noqa: E402
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PICTURE = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
+from screenshot_support import DOCS, EXAMPLE_PICTURE, app_page
 
 
 def main():
-    docs = os.path.join(ROOT, "docs")
-    demo = build_demo(runs_dir=tempfile.mkdtemp(prefix="mobilenet-lab-runs-"))
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            **launch_options())
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.set_default_timeout(120_000)
-            page.goto(url)
-            page.get_by_role("tab", name="4 · Look inside").click()
-            expect(page.locator("#kernel-info")).to_contain_text("conv_dw_1")
-            page.locator("#look-picture input[type=file]").set_input_files(PICTURE)
-            expect(page.locator("#gradcam-note")).to_contain_text("map")
-            expect(page.locator("#feature-info")).to_contain_text("channels")
-            page.wait_for_timeout(1000)
-            page.locator("#look-where").screenshot(path=os.path.join(docs, "gradcam.png"))
+    with app_page() as page:
+        page.get_by_role("tab", name="4 · Look inside").click()
+        expect(page.locator("#kernel-info")).to_contain_text("conv_dw_1")
+        page.locator("#look-picture input[type=file]").set_input_files(EXAMPLE_PICTURE)
+        expect(page.locator("#gradcam-note")).to_contain_text("map")
+        expect(page.locator("#feature-info")).to_contain_text("channels")
+        page.wait_for_timeout(1000)
+        page.locator("#look-where").screenshot(path=os.path.join(DOCS, "gradcam.png"))
 
-            page.locator("#feature-layer input").click()
-            # The first pointwise layer still has the picture's 32×32 grid: the cat is recognisable.
-            page.get_by_role("option", name="conv_pw_1 · pointwise 1×1", exact=True).click()
-            expect(page.locator("#feature-info")).to_contain_text("conv_pw_1:")
-            page.wait_for_timeout(1000)
-            page.locator("#look-feature-maps").screenshot(path=os.path.join(docs, "feature_maps.png"))
+        page.locator("#feature-layer input").click()
+        # The first pointwise layer still has the picture's 32×32 grid: the cat is recognisable.
+        page.get_by_role("option", name="conv_pw_1 · pointwise 1×1", exact=True).click()
+        expect(page.locator("#feature-info")).to_contain_text("conv_pw_1:")
+        page.wait_for_timeout(1000)
+        page.locator("#look-feature-maps").screenshot(path=os.path.join(DOCS, "feature_maps.png"))
 
-            page.get_by_role("tab", name="5 · Mistakes").click()
-            expect(page.locator("#mistakes-pairs section").first).to_be_visible(timeout=300_000)
-            page.wait_for_timeout(1000)
-            page.locator("#mistakes-view").screenshot(path=os.path.join(docs, "mistakes.png"))
-            browser.close()
-    finally:
-        demo.close()
+        page.get_by_role("tab", name="5 · Mistakes").click()
+        expect(page.locator("#mistakes-pairs section").first).to_be_visible(timeout=300_000)
+        page.wait_for_timeout(1000)
+        page.locator("#mistakes-view").screenshot(path=os.path.join(DOCS, "mistakes.png"))
 
 
 if __name__ == "__main__":

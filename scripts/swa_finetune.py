@@ -11,14 +11,14 @@ with), since no single step ever saw those weights.
       --epochs 15 --learning-rate 0.02 --out checkpoints/mobilenet_cifar.keras
 
 Resumable: after each epoch the model, the running average and the history go to
-``--state-dir`` (default: beside --out, ``.swa-state-<name>``); the same command resumes.
+``--state-dir`` (default: beside --out, ``.swa-state-<name>``); the same command resumes,
+and a larger ``--epochs`` extends a finished average.
 The held-out validation split (the base run's) decides nothing here but is reported;
 ``--keep-better`` writes the result only when its validation accuracy beats the base's.
 The test set is only measured, at the end.
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -72,9 +72,10 @@ def main():
     if os.path.exists(state_file):
         with open(state_file) as f:
             record = json.load(f)
-        if record["args"] != {k: v for k, v in vars(args).items() if k != "state_dir"}:
+        if _settings(record["args"]) != _settings(vars(args)) or record["epoch"] > args.epochs:
             raise SystemExit(f"{state_dir} holds a run with other settings: {record['args']}")
         done, history = record["epoch"], record["history"]
+        model.optimizer.build(model.trainable_variables)  # so that its momentum loads too
         model.load_weights(os.path.join(state_dir, "model.weights.h5"))
         with np.load(os.path.join(state_dir, "swa.npz")) as f:
             swa = [f[f"w{i}"] for i in range(len(f.files))]
@@ -96,7 +97,7 @@ def main():
         checkpoints.atomic_write(os.path.join(state_dir, "swa.npz"), lambda tmp: np.savez(
             open(tmp, "wb"), **{f"w{i}": w for i, w in enumerate(swa)}))
         checkpoints.atomic_write(state_file, lambda tmp: open(tmp, "w").write(json.dumps(
-            {"args": {k: v for k, v in vars(args).items() if k != "state_dir"}, "epoch": epoch,
+            {"args": _settings(vars(args)), "epoch": epoch,
              "history": history})))
 
     averaged = checkpoints.float16_round_trip(model)  # a fresh float32 twin of the same architecture
@@ -138,6 +139,12 @@ def main():
     path = checkpoints.save_checkpoint(averaged, args.out, base["model"], metadata,
                                        weights_dtype="float16", overwrite=True)
     print("saved", path, os.path.getsize(path), "bytes", f"({time.monotonic() - started:.0f}s)")
+
+
+def _settings(args):
+    """What must match to resume: not where things go, and not --epochs, which may grow
+    (averaging over more epochs continues the same average)."""
+    return {k: v for k, v in args.items() if k not in ("state_dir", "out", "epochs", "keep_better")}
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ measured every epoch; the test set is not used for any choice.
 
 import argparse
 import json
-import math
 import os
 import sys
 import time

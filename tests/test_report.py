@@ -40,8 +40,9 @@ def test_report_of_a_gpu_run_with_weight_averaging(tiny_checkpoint, tmp_path):
                        "history": [{"epoch": e, "loss": 0.5, "accuracy": 0.9, "val_loss": 0.6,
                                     "val_accuracy": 0.85} for e in (1, 2)]}
     metadata["metrics"]["test_accuracy_float16_storage"] = 0.5
+    metadata["training_seconds"] = 600 + 150  # the main run's and the averaging's
     paths, summary = write_report(metadata, "gpu", str(tmp_path))
-    assert "one NVIDIA H200 GPU (jax backend)" in summary
+    assert "training time: 10 min on one NVIDIA H200 GPU (jax backend)" in summary
     assert "weight averaging (SWA): 2 epochs at learning rate 0.02, 2 min" in summary
     assert "as stored (float16 weights restored to float32): 50.00 %" in summary
     root = ET.parse(paths[1]).getroot()

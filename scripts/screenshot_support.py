@@ -1,0 +1,54 @@
+"""What every README screenshot script needs: the real app on a free port, and a page of
+Debian's Chromium (driven by Playwright) open on it.
+
+    with app_page(timeout_ms=300_000) as page:
+        page.get_by_role("tab", name="2 · Train").click()
+        page.screenshot(path=...)
+"""
+
+import contextlib
+import os
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+sys.path.insert(0, ROOT)
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+EXAMPLE_PICTURE = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
+
+
+@contextlib.contextmanager
+def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1280, 860)):
+    """Yields a Playwright page open on a freshly launched app; closes both afterwards.
+
+    ``runs_dir`` defaults to an empty temporary folder, so runs trained for a screenshot
+    never land among the user's; ``checkpoint_dir`` to the shipped ``checkpoints/``.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from demo.ui import build_demo, launch_options
+
+    os.makedirs(DOCS, exist_ok=True)
+    options = {"runs_dir": runs_dir or tempfile.mkdtemp(prefix="mobilenet-lab-runs-")}
+    if checkpoint_dir:
+        options["checkpoint_dir"] = checkpoint_dir
+    demo = build_demo(**options)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
+                            **launch_options())
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                 headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+                page.set_default_timeout(timeout_ms)
+                page.goto(url)
+                yield page
+            finally:
+                browser.close()
+    finally:
+        demo.close()
