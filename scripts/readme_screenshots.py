@@ -32,6 +32,7 @@ def main():
             EXAMPLE_PICTURE)
         page.click("#classify")
         expect(page.locator("#timing")).to_contain_text("ms", timeout=60_000)
+        page.wait_for_timeout(2000)  # the outputs fade in after the answer arrives
         page.screenshot(path=os.path.join(DOCS, "classify.png"))
 
 
