@@ -1,8 +1,10 @@
 """Launching the real app for the API and browser tests: temporary folders, tiny data."""
 
 import contextlib
+import http.server
 import os
 import shutil
+import threading
 import time
 
 from mobilenet.checkpoints import checkpoint_paths
@@ -49,3 +51,32 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
         yield url, checkpoint_dir, runs_dir
     finally:
         demo.close()
+
+
+@contextlib.contextmanager
+def recording_server():
+    """A loopback HTTP server that records the path of every request it gets (``.hits``).
+
+    For tests that the app never fetches a URL a client names: each must end with
+    ``hits == []``. It answers 200 with a body, as a real internal service would.
+    """
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"internal secret")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.hits = hits
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

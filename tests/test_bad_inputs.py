@@ -6,13 +6,11 @@ checkpoints are dropped into the app's runs folder as a crash or a copy would le
 training settings go through ``/start_training``. No row may end in a traceback.
 """
 
-import http.server
 import io
 import json
 import os
 import re
 import struct
-import threading
 import zlib
 from dataclasses import dataclass
 
@@ -25,7 +23,7 @@ from PIL import Image
 
 import mobilenet.checkpoints
 import mobilenet.inference
-from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from app_server import SHIPPED_NAME, copy_checkpoint, recording_server, running_app
 from mobilenet.data import file_sha256
 
 SHIPPED = f"shipped/{SHIPPED_NAME}"
@@ -205,31 +203,11 @@ def test_the_table_has_at_least_twenty_kinds():
 
 # -- the app ------------------------------------------------------------------------------------------
 
-class FetchTrap(http.server.ThreadingHTTPServer):
-    """A loopback server that counts requests: an SVG pointing here must never reach it."""
-
-    def __init__(self):
-        self.hits = []
-        trap = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                trap.hits.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
 @pytest.fixture(scope="module")
 def trap():
-    server = FetchTrap()
-    yield server
-    server.shutdown()
+    """An SVG pointing at this server must never make the app fetch from it."""
+    with recording_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

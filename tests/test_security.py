@@ -6,11 +6,9 @@ absolute, ``%2e%2e``, double-encoded, backslashes), the server fetching URLs for
 """
 
 import http.client
-import http.server
 import json
 import os
 import re
-import threading
 import urllib.parse
 
 import numpy as np
@@ -21,7 +19,7 @@ from gradio_client.exceptions import AppError
 
 import mobilenet.checkpoints
 import mobilenet.inference
-from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from app_server import SHIPPED_NAME, copy_checkpoint, recording_server, running_app
 from mobilenet.checkpoints import CheckpointError, load_checkpoint
 from mobilenet.data import file_sha256
 
@@ -37,32 +35,10 @@ def test_gradio_is_pinned_past_the_file_serving_and_ssrf_advisories():
     assert tuple(map(int, gradio.__version__.split(".")[:2])) >= (6, 20)
 
 
-class CountingServer(http.server.ThreadingHTTPServer):
-    """A loopback server recording every request: the app must never call it for a client."""
-
-    def __init__(self):
-        self.hits = []
-        hits = self.hits
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                hits.append(self.path)
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"internal secret")
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
 @pytest.fixture(scope="module")
 def internal():
-    server = CountingServer()
-    yield server
-    server.shutdown()
+    with recording_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
