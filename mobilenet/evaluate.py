@@ -93,6 +93,29 @@ def evaluate(model, images, labels, tta=False, batch_size=500, should_stop=None)
     return classification_report(probs, labels)
 
 
+def test_metrics(model, images, labels, tta=False, should_stop=None):
+    """The test-set fields of a checkpoint's ``metrics``: accuracy, per-class accuracy,
+    confusion matrix, the tutorial's recall and AUC, and with ``tta`` the flip-TTA accuracy."""
+    test = evaluate(model, images, labels, should_stop=should_stop)
+    metrics = {"test_accuracy": test["accuracy"], "per_class_accuracy": test["per_class_accuracy"],
+               "confusion_matrix": test["confusion_matrix"], "test_images": test["images"],
+               "test_recall": test["recall"], "test_auc": test["auc"]}
+    if tta:
+        metrics["test_accuracy_tta"] = evaluate(model, images, labels, tta=True,
+                                                should_stop=should_stop)["accuracy"]
+    return metrics
+
+
+def stored_weights_metrics(restored, images, labels, tta=False):
+    """Test accuracy (and with ``tta`` flip-TTA accuracy) of ``restored``: the weights as a
+    float16 checkpoint gives them back (``checkpoints.float16_round_trip``)."""
+    metrics = {"test_accuracy_float16_storage": evaluate(restored, images, labels)["accuracy"]}
+    if tta:
+        metrics["test_accuracy_tta_float16_storage"] = evaluate(restored, images, labels,
+                                                                tta=True)["accuracy"]
+    return metrics
+
+
 def recalibrate_batchnorm(model, images, batch_size=256, max_batches=20):
     """Re-estimates every BatchNormalization's moving mean and variance.
 

@@ -34,7 +34,8 @@ import numpy as np
 
 from mobilenet import checkpoints
 from mobilenet.data import NUM_CLASSES, load_cifar10, make_dataset, stratified_subset
-from mobilenet.evaluate import Stopped, evaluate, recalibrate_batchnorm
+from mobilenet.evaluate import (Stopped, evaluate, recalibrate_batchnorm, stored_weights_metrics,
+                                 test_metrics)
 from mobilenet.model import DEPTHS, VARIANTS, build_mobilenet
 
 OPTIMIZERS = ("adam", "sgd")
@@ -219,11 +220,8 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
     if weights_dtype == "float16" and metrics.get("test_accuracy") is not None:
         # the accuracy of the weights as the checkpoint will restore them, measured before saving
         emit({"event": "stage", "name": "evaluate", "split": "test (float16 storage)"})
-        restored = checkpoints.float16_round_trip(model)
-        metrics["test_accuracy_float16_storage"] = evaluate(restored, data.x_test, data.y_test)["accuracy"]
-        if config.tta:
-            metrics["test_accuracy_tta_float16_storage"] = evaluate(
-                restored, data.x_test, data.y_test, tta=True)["accuracy"]
+        metrics.update(stored_weights_metrics(checkpoints.float16_round_trip(model),
+                                              data.x_test, data.y_test, tta=config.tta))
     if checkpoint_path:
         emit({"event": "stage", "name": "save"})
         metadata = {"train_config": dataclasses.asdict(config), "bn_momentum": bn_momentum,
@@ -286,13 +284,7 @@ def _final_metrics(model, data, val_idx, config, stopped, stop, emit):
         return metrics
     emit({"event": "stage", "name": "evaluate", "split": "test"})
     try:
-        test = evaluate(model, data.x_test, data.y_test, should_stop=stop)
-        metrics.update(test_accuracy=test["accuracy"], per_class_accuracy=test["per_class_accuracy"],
-                       confusion_matrix=test["confusion_matrix"], test_images=test["images"],
-                       test_recall=test["recall"], test_auc=test["auc"])
-        if config.tta:
-            metrics["test_accuracy_tta"] = evaluate(model, data.x_test, data.y_test, tta=True,
-                                                    should_stop=stop)["accuracy"]
+        metrics.update(test_metrics(model, data.x_test, data.y_test, tta=config.tta, should_stop=stop))
     except Stopped:
         metrics.update(test_accuracy=None, stopped_during_evaluation=True)
     return metrics

@@ -47,7 +47,7 @@ def main():
 
     from mobilenet import checkpoints
     from mobilenet.data import augment, load_cifar10, make_dataset
-    from mobilenet.evaluate import evaluate, recalibrate_batchnorm
+    from mobilenet.evaluate import evaluate, recalibrate_batchnorm, stored_weights_metrics, test_metrics
     from mobilenet.train import TrainConfig, _compile, split_indices
 
     base_model, base = checkpoints.load_checkpoint(args.checkpoint)
@@ -112,16 +112,10 @@ def main():
     if args.keep_better and base_val is not None and val <= base_val:
         print("not better on validation: nothing written")
         return
-    test = evaluate(averaged, data.x_test, data.y_test)
-    restored = checkpoints.float16_round_trip(averaged)
     metrics = {"validation_accuracy": val, "validation_accuracy_before_swa": base_val,
-               "test_accuracy": test["accuracy"], "per_class_accuracy": test["per_class_accuracy"],
-               "confusion_matrix": test["confusion_matrix"], "test_images": test["images"],
-               "test_recall": test["recall"], "test_auc": test["auc"],
-               "test_accuracy_tta": evaluate(averaged, data.x_test, data.y_test, tta=True)["accuracy"],
-               "test_accuracy_float16_storage": evaluate(restored, data.x_test, data.y_test)["accuracy"],
-               "test_accuracy_tta_float16_storage": evaluate(restored, data.x_test, data.y_test,
-                                                             tta=True)["accuracy"],
+               **test_metrics(averaged, data.x_test, data.y_test, tta=True),
+               **stored_weights_metrics(checkpoints.float16_round_trip(averaged), data.x_test,
+                                        data.y_test, tta=True),
                "test_accuracy_before_swa": base["metrics"].get("test_accuracy")}
     print(json.dumps({k: v for k, v in metrics.items() if k != "confusion_matrix"}, indent=1))
     swa_seconds = round(sum(h["epoch_seconds"] for h in history), 1)

@@ -332,7 +332,7 @@ def finalize(args):
 
     from mobilenet import checkpoints
     from mobilenet.data import load_cifar10
-    from mobilenet.evaluate import evaluate
+    from mobilenet.evaluate import evaluate, stored_weights_metrics, test_metrics
     from mobilenet.model import build_mobilenet
     from mobilenet.train import TrainConfig, split_indices
 
@@ -359,18 +359,12 @@ def finalize(args):
         print(f"{name}: validation {val:.4f}")
     chosen = max(candidates, key=lambda k: candidates[k][0])  # validation decides, never test
     model = candidates[chosen][1]
-    test = evaluate(model, data.x_test, data.y_test)
-    tta = evaluate(model, data.x_test, data.y_test, tta=True)["accuracy"]
-    restored = checkpoints.float16_round_trip(model)
     metrics = {"validation_accuracy": candidates[chosen][0],
                "validation_accuracy_raw": candidates["raw"][0],
                "validation_accuracy_ema": candidates["ema"][0], "weights": chosen,
-               "test_accuracy": test["accuracy"], "per_class_accuracy": test["per_class_accuracy"],
-               "confusion_matrix": test["confusion_matrix"], "test_images": test["images"],
-               "test_recall": test["recall"], "test_auc": test["auc"], "test_accuracy_tta": tta,
-               "test_accuracy_float16_storage": evaluate(restored, data.x_test, data.y_test)["accuracy"],
-               "test_accuracy_tta_float16_storage": evaluate(restored, data.x_test, data.y_test,
-                                                             tta=True)["accuracy"]}
+               **test_metrics(model, data.x_test, data.y_test, tta=True),
+               **stored_weights_metrics(checkpoints.float16_round_trip(model), data.x_test,
+                                        data.y_test, tta=True)}
     print(json.dumps({k: v for k, v in metrics.items() if k not in ("confusion_matrix",)}, indent=1))
     metadata = {
         "train_config": dataclasses.asdict(config), "bn_momentum": recipe["bn_momentum"],
