@@ -48,6 +48,7 @@ def main():
     from mobilenet import checkpoints
     from mobilenet.data import augment, load_cifar10, make_dataset
     from mobilenet.evaluate import evaluate, recalibrate_batchnorm, stored_weights_metrics, test_metrics
+    from mobilenet.model import build_mobilenet
     from mobilenet.train import TrainConfig, _compile, split_indices
 
     base_model, base = checkpoints.load_checkpoint(args.checkpoint)
@@ -100,7 +101,7 @@ def main():
             {"args": _settings(vars(args)), "epoch": epoch,
              "history": history})))
 
-    averaged = checkpoints.float16_round_trip(model)  # a fresh float32 twin of the same architecture
+    averaged = build_mobilenet(**checkpoints.model_args(base["model"]))
     averaged.set_weights(swa)
     # BN statistics for the averaged weights, from augmented training batches (one pass)
     augmented = np.asarray(augment(x_train, seed=args.seed, cutout=cutout))
