@@ -105,8 +105,9 @@ def main():
     averaged.set_weights(swa)
     # BN statistics for the averaged weights, from augmented training batches (one pass)
     augmented = np.asarray(augment(x_train, seed=args.seed, cutout=cutout))
-    recalibrate_batchnorm(averaged, augmented[np.random.default_rng(args.seed).permutation(len(augmented))],
-                          batch_size=256, max_batches=len(augmented) // 256)
+    bn_batches = recalibrate_batchnorm(
+        averaged, augmented[np.random.default_rng(args.seed).permutation(len(augmented))],
+        batch_size=256, max_batches=max(1, len(augmented) // 256))  # fewer than 256 images: one batch
     val = evaluate(averaged, data.x_train[val_idx], data.y_train[val_idx])["accuracy"]
     base_val = base["metrics"].get("validation_accuracy")
     print(f"validation: SWA {val:.4f}, base {base_val}")
@@ -128,7 +129,7 @@ def main():
                         "batch_size": args.batch_size, "cutout": cutout, "seed": args.seed,
                         "history": history, "training_seconds": swa_seconds,
                         "base_checkpoint": os.path.basename(args.checkpoint),
-                        "bn_statistics": f"recomputed over {len(augmented) // 256} augmented batches of 256",
+                        "bn_statistics": f"recomputed over {bn_batches} augmented batches of up to 256",
                         "script": "scripts/swa_finetune.py"},
                 "training_seconds": round(base.get("training_seconds", 0) + swa_seconds, 1)}
     path = checkpoints.save_checkpoint(averaged, args.out, base["model"], metadata,
