@@ -5,11 +5,9 @@ MOBILENET_CIFAR10, MOBILENET_CHECKPOINT_DIR, MOBILENET_RUNS_DIR and MOBILENET_KE
 """
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
-
-from demo.ui import build_demo, launch_options  # noqa: E402
+import mobilenet  # noqa: F401  first: sets oneDNN on and TensorFlow's log level (mobilenet.runtime)
+from demo.ui import build_demo, launch_options
 
 
 def main():

@@ -1,11 +1,16 @@
 """The server's one training run, shared by every browser.
 
-A classroom has one CPU budget and many viewers: one background thread
-trains at a time, ``start`` returns at once (or says who is training and
-how long is left), every browser reads the same ``snapshot`` and so sees the
-same live curve, and ``stop`` sets an event that ``mobilenet.train.train``
-checks every step. Finished runs are saved under ``runs_dir``; only the
-newest ``keep`` are kept so the disk cannot fill.
+A classroom has one CPU budget and many viewers: one run trains at a time, in
+its own process (``mobilenet.worker.TrainingWorker``: the server keeps serving,
+the run gets the cores, its memory goes when it ends, a crash ends only the
+worker). ``start`` returns at once (or says who is training and how long is
+left, or that the settings would take longer than the server allows); every
+browser reads the same ``snapshot`` and so sees the same live curve, fed by the
+worker's progress dicts. ``stop`` asks the worker to stop within a step and
+save; a worker that does not answer within ``STOP_ANSWER_SECONDS`` is killed.
+A run that overruns ``max_run_minutes`` is stopped and saved. Finished runs are
+saved under ``runs_dir``; only the newest ``keep`` are kept so the disk cannot
+fill. With ``standby`` a loaded worker waits for the next Start.
 """
 
 import dataclasses
@@ -19,7 +24,9 @@ import time
 
 from mobilenet.checkpoints import checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
-from mobilenet.train import train
+from mobilenet.duration import estimate_seconds, speed_from_run
+from mobilenet.train import TrainConfig
+from mobilenet.worker import TrainingWorker, WorkerExited
 
 from demo.i18n import Text
 
@@ -30,8 +37,18 @@ FINISHING_STAGES = {"batchnorm": Text("re-estimating BatchNorm statistics"),
                     "evaluate": Text("evaluating"), "save": Text("saving the checkpoint")}
 
 
+MAX_RUN_MINUTES = 10  # default server limit of one run (``$MOBILENET_MAX_RUN_MINUTES``)
+STOP_ANSWER_SECONDS = 5  # a stopping worker that sends nothing for this long is killed
+FINISH_AFTER_STOP_SECONDS = 60  # ... and one still finishing this long after Stop
+POLL_SECONDS = 0.25
+
+
 class RunBusy(RuntimeError):
     """Another run is training; the message says who and how long is left."""
+
+
+class RunTooLong(RuntimeError):
+    """The settings' estimated time exceeds the server's limit; the message says what to change."""
 
 
 @dataclasses.dataclass
@@ -71,15 +88,30 @@ class TrainingRuns:
         keep: how many run checkpoints to keep (oldest removed). Default 5.
         on_checkpoint: called with the path of each checkpoint a run saves, after the
             run has ended (the next run can already start).
+        max_run_minutes: the longest run this server accepts (estimated before it starts)
+            and lets run (stopped and saved when it overruns). Default
+            ``$MOBILENET_MAX_RUN_MINUTES`` or ``MAX_RUN_MINUTES``.
+        standby: keep a loaded worker waiting for the next Start (see ``prepare_worker``).
+            Default False.
+        trainer: a picklable function with ``mobilenet.train.train``'s signature that the
+            worker calls instead of it (tests inject faults with it). Default None.
     """
 
-    def __init__(self, runs_dir, data_source=None, keep=5, on_checkpoint=None):
+    def __init__(self, runs_dir, data_source=None, keep=5, on_checkpoint=None, max_run_minutes=None,
+                 standby=False, trainer=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
+        self.max_run_seconds = 60 * (max_run_minutes or float(os.environ.get("MOBILENET_MAX_RUN_MINUTES",
+                                                                             MAX_RUN_MINUTES)))
+        self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
+        self.speed = None  # this machine's training speed (cost units/s): measured, then each run
         self._lock = threading.Condition()
         self._data_lock = threading.Lock()
         self._stop = threading.Event()
         self._run = None
+        self._worker = None   # the worker of the current run
+        self._spare = None    # a loaded worker waiting for the next Start (with ``standby``)
+        self._closed = False
         self._next_id = 1
         self._data = None
         self._data_status = {"state": "unknown", "message": ""}
@@ -119,12 +151,42 @@ class TrainingRuns:
             self._data_status = {"state": state, "message": message}
             self._changed()
 
+    # -- workers ---------------------------------------------------------------------
+    def prepare_worker(self):
+        """Starts a standby worker now (loading TensorFlow and CIFAR-10, and timing this
+        machine once), so that the first Start trains at once. Needs ``standby``."""
+        with self._lock:
+            if self.standby and self._spare is None and not self._closed:
+                probe = TrainConfig() if self.speed is None else None
+                self._spare = TrainingWorker(self.data_source, speed_probe=probe)
+                threading.Thread(target=self._read_speed, args=(self._spare,), daemon=True,
+                                 name="training-worker-speed").start()
+
+    def _read_speed(self, worker):
+        if worker.wait_ready(timeout=600) and worker.speed and self.speed is None:
+            self.speed = worker.speed["speed"]
+
+    def _take_worker(self):
+        with self._lock:
+            worker, self._spare = self._spare, None
+        return worker or TrainingWorker(self.data_source)
+
+    def close(self):
+        """Ends the workers (the current run's too): for a server that shuts down."""
+        with self._lock:
+            self._closed = True
+            workers = [w for w in (self._spare, self._worker) if w is not None]
+            self._spare = None
+        for worker in workers:
+            worker.kill()
+
     # -- start / stop ------------------------------------------------------------
     def start(self, config, started_by):
-        """Starts ``config`` (a ``TrainConfig``) in the background; returns the run id.
+        """Starts ``config`` (a ``TrainConfig``) in a worker process; returns the run id.
 
-        Raises ``RunBusy`` while another run trains, the package's data errors
-        when CIFAR-10 is missing, and ``ValueError`` for a bad config.
+        Raises ``RunBusy`` while another run trains, ``RunTooLong`` when its estimated time
+        exceeds the server's limit, the package's data errors when CIFAR-10 is missing, and
+        ``ValueError`` for a bad config.
         """
         with self._lock:
             if self._run is not None and self._run.state in ACTIVE_STATES:
@@ -138,6 +200,7 @@ class TrainingRuns:
             data = self.load_data()
             config = fit_to_data(config, len(data.x_train))
             config.validate(len(data.x_train))
+            self._check_length(config, len(data.x_train) - config.validation_size, len(data.x_test))
         except Exception:
             with self._lock:
                 self._run = previous
@@ -145,9 +208,23 @@ class TrainingRuns:
             raise
         with self._lock:
             run.config = dataclasses.asdict(config)
-        threading.Thread(target=self._train, args=(run, config, data), name=f"train-{run.run_id}",
+        threading.Thread(target=self._train, args=(run, config), name=f"train-{run.run_id}",
                          daemon=True).start()
         return run.run_id
+
+    def estimate_seconds(self, config, train_pool, test_images):
+        """Seconds ``config`` would take here, from this machine's measured speed."""
+        images = min(config.train_size or train_pool, train_pool)
+        return estimate_seconds(config, images, test_images, speed=self.speed)
+
+    def _check_length(self, config, train_pool, test_images):
+        estimate = self.estimate_seconds(config, train_pool, test_images)
+        if estimate > self.max_run_seconds:
+            raise RunTooLong(Text(
+                "These settings would train for about {estimate} on this server, and a run may take "
+                "at most {limit}. Use fewer training images or epochs, a larger batch, a smaller "
+                "width α, the shallow depth or the paper variant.",
+                estimate=format_duration(estimate), limit=format_duration(self.max_run_seconds)))
 
     def stop(self, stopped_by):
         """Asks the current run to stop; returns what happened, in words."""
@@ -173,31 +250,85 @@ class TrainingRuns:
                     "on this server: watch its curve here, and start yours when it ends.",
                     who=run.started_by, when=when)
 
-    # -- the training thread --------------------------------------------------------
-    def _train(self, run, config, data):
+    # -- the run's thread: it feeds the worker's events to the viewers ---------------------
+    def _train(self, run, config):
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = os.path.join(self.runs_dir, f"{stamp}_run{run.run_id}_{config.variant}"
                                            f"_a{config.alpha:g}.keras")
         try:
-            result = train(config, data=data, checkpoint_path=path,
-                           on_progress=lambda event: self._record(run, event),
-                           should_stop=self._stop.is_set)
-        except Exception as error:  # shown in the panel; the traceback goes to the server log
-            log.exception("training run %s failed", run.run_id)
+            worker = self._take_worker()
             with self._lock:
-                run.state, run.error, run.finished_at = "failed", failure_reason(error), time.time()
-                run.stage = None
-                self._changed()
-            return
-        self._remove_old_runs()
+                self._worker = worker
+            worker.start(config, path, self.trainer)
+            outcome = self._follow(run, worker)
+        except WorkerExited as exited:
+            outcome = {"event": "exited", "message": str(exited)}
+        except Exception as error:  # the worker could not start: shown in the panel, logged here
+            log.exception("training run %s could not start", run.run_id)
+            outcome = {"event": "error", "type": type(error).__name__, "message": str(error)}
+        finally:
+            with self._lock:
+                worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+        self.prepare_worker()  # the next Start finds a loaded worker
+        self._finish(run, config, outcome)
+
+    def _follow(self, run, worker):
+        """Feeds the worker's events to ``_record`` until its ``result``/``error``; stops it on
+        Stop or at the time limit, and kills it if it stops answering. Returns the last event."""
+        stop_sent = last_event = None
+        while True:
+            now = time.monotonic()
+            if stop_sent is None and (self._stop.is_set() or
+                                      time.time() - run.started_at > self.max_run_seconds):
+                if not self._stop.is_set():
+                    with self._lock:
+                        run.state, run.stopped_by = "stopping", Text("the time limit")
+                        self._stop.set()
+                        self._changed()
+                worker.request_stop()
+                stop_sent = last_event = now
+            if stop_sent is not None and (now - last_event > STOP_ANSWER_SECONDS
+                                          or now - stop_sent > FINISH_AFTER_STOP_SECONDS):
+                log.warning("training run %s did not answer Stop: killing its worker", run.run_id)
+                worker.kill()
+                return {"event": "killed"}
+            try:
+                event = worker.next_event(POLL_SECONDS)
+            except WorkerExited as exited:
+                return {"event": "exited", "message": str(exited)}
+            if event is None:
+                continue
+            last_event = time.monotonic()
+            if event["event"] in ("result", "error"):
+                return event
+            self._record(run, event)
+
+    def _finish(self, run, config, outcome):
+        kind = outcome["event"]
+        if kind == "result":
+            self._remove_old_runs()
+            latest = run.history[-1] if run.history else {}
+            if latest.get("images_per_sec"):
+                self.speed = speed_from_run(config, latest["images_per_sec"])
         with self._lock:
-            run.state = "stopped" if result.stopped else "finished"
-            run.checkpoint, run.metrics = result.checkpoint, result.metrics
             run.finished_at, run.stage = time.time(), None
-            self.finished_runs += 1
+            if kind == "result":
+                run.state = "stopped" if outcome["stopped"] else "finished"
+                run.checkpoint, run.metrics = outcome["checkpoint"], outcome["metrics"]
+                self.finished_runs += 1
+            elif kind == "killed":  # it was stopping: nothing of this run was saved
+                run.state = "stopped"
+                run.error = Text("it did not answer Stop within {seconds} s and was ended; nothing "
+                                 "of this run was saved (the checkpoints saved before are intact).",
+                                 seconds=STOP_ANSWER_SECONDS)
+            else:
+                log.error("training run %s failed: %s", run.run_id, outcome)
+                run.state, run.error = "failed", failure_reason(outcome)
             self._changed()
-        if self.on_checkpoint and result.checkpoint:
-            self.on_checkpoint(result.checkpoint)
+        if self.on_checkpoint and kind == "result" and outcome["checkpoint"]:
+            self.on_checkpoint(outcome["checkpoint"])
 
     def _record(self, run, event):
         with self._lock:
@@ -255,17 +386,23 @@ class TrainingRuns:
 
 
 def failure_reason(error):
-    """What a failed run tells every viewer: the cause in plain words, no server paths."""
-    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+    """What a failed run tells every viewer: the cause in plain words, no server paths.
+
+    ``error`` is the worker's ``error`` dict (``mobilenet.worker.describe_error``) or its
+    ``exited`` dict (the process ended without a result)."""
+    if error.get("out_of_memory"):
         return Text("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "
                     "training images.")
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+    if error.get("disk_full"):
         return Text("the disk is full, so the checkpoint could not be saved (the checkpoints saved "
                     "before are intact). Free some space on the server, then start again.")
-    if isinstance(error, OSError):
+    if error["event"] == "exited":
+        return Text("{detail}. The checkpoints saved before are intact; you can start again.",
+                    detail=error["message"])
+    if error.get("errno") is not None:
         return Text("a file could not be read or written (`{detail}`).",
-                    detail=error.strerror or type(error).__name__)
-    return Text("`{detail}`", detail=f"{type(error).__name__}: {error}".replace("`", "'"))
+                    detail=error.get("strerror") or error["type"])
+    return Text("`{detail}`", detail=f"{error['type']}: {error['message']}".replace("`", "'"))
 
 
 def fit_to_data(config, available):

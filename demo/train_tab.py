@@ -14,8 +14,8 @@ from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.train import TrainConfig
 
 from demo.architecture_tab import ALPHAS as PAPER_ALPHAS
-from demo.i18n import class_name, localize, tr
-from demo.runs import ACTIVE_STATES, RunBusy, format_duration
+from demo.i18n import Text, class_name, localize, tr
+from demo.runs import ACTIVE_STATES, RunBusy, RunTooLong, format_duration
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
 ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})
@@ -57,6 +57,14 @@ def data_message(data, lang="en"):
     return message
 
 
+def stopper(run, lang):
+    """Who stopped ``run``: a visitor's name as typed, or the server's own reason (a ``Text``)."""
+    who = run["stopped_by"]
+    if who is None:
+        return tr("someone", lang)
+    return localize(who, lang) if isinstance(who, Text) else who
+
+
 def status_message(run, lang="en"):
     if run is None:
         return tr("No run yet. Choose the settings and press **Start training**.", lang)
@@ -75,7 +83,7 @@ def status_message(run, lang="en"):
     if state in ("running", "stopping"):
         doing = (tr("finishing: {stage}", lang, stage=localize(run["stage"], lang)) if run["stage"]
                  else tr("training", lang))
-        stop = (tr(" Stop was pressed by **{who}**.", lang, who=run["stopped_by"])
+        stop = (tr(" Stop was pressed by **{who}**.", lang, who=stopper(run, lang))
                 if state == "stopping" else "")
         return tr("**{who}** is {doing} ({setup}), for {elapsed} so far.", lang, doing=doing,
                   **values) + stop
@@ -86,9 +94,14 @@ def status_message(run, lang="en"):
     validation = metrics.get("validation_accuracy")
     checked = (tr(" Validation accuracy: **{accuracy:.1%}**.", lang, accuracy=validation)
                if validation is not None else "")
+    if state == "stopped" and not run["checkpoint"]:
+        return tr("The run by **{who}** was stopped by **{stopper}** after {elapsed}: {reason}", lang,
+                  stopper=stopper(run, lang),
+                  reason=localize(run["error"], lang), **values)
     if state == "stopped":
         return tr("The run by **{who}** was stopped by **{stopper}** after {elapsed}.", lang,
-                  stopper=run["stopped_by"] or tr("someone", lang), **values) + checked + tr(
+                  stopper=stopper(run, lang),
+                  **values) + checked + tr(
             " What it learned is saved and listed in the **Classify** tab.", lang)
     return tr("The run by **{who}** finished in {elapsed}: test accuracy **{accuracy:.1%}** "
               "(chance is 10 %).", lang, accuracy=metrics["test_accuracy"], **values) + checked + tr(
@@ -192,6 +205,9 @@ class TrainCallbacks:
         except RunBusy as busy:
             raise gr.Error(localize(busy.args[0], lang),
                            title=tr("A run is already training", lang)) from None
+        except RunTooLong as too_long:
+            raise gr.Error(localize(too_long.args[0], lang),
+                           title=tr("This run would take too long", lang)) from None
         except (DataUnavailableError, DataCorruptError) as error:
             detail = str(error) if lang == "en" else f"`{error}`"
             raise gr.Error(detail, title=tr("CIFAR-10 is not available", lang)) from None

@@ -64,7 +64,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
     # A new run's checkpoint is loaded (and converted to LiteRT) as soon as it is saved,
     # not when the first student classifies with it.
-    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=catalog.warm)
+    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=catalog.warm, standby=True)
 
     with gr.Blocks(title="MobileNet Lab", analytics_enabled=False, delete_cache=UPLOADS_KEPT) as demo:
         with gr.Row(equal_height=True):
@@ -116,7 +116,9 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
                         api_name="set_language", show_progress="hidden", concurrency_limit=None)
 
     runs.preload_data()
+    runs.prepare_worker()
     catalog.warm_up()
+    demo.training_runs = runs  # so that whoever closes the app can end its workers
     return demo.queue(max_size=256)
 
 

@@ -7,6 +7,11 @@ Modules: ``model`` (builder), ``analysis`` (layer table, Mult-Adds), ``data``
 
 import os
 
+from mobilenet.runtime import configure_environment
+
+# Before anything imports TensorFlow: oneDNN on whatever the CPU (see mobilenet.runtime).
+configure_environment()
+
 __version__ = "0.1.0"
 
 # Checkpoints shipped with the repository, and the runs trained by the app or CLI.

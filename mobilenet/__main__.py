@@ -7,9 +7,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
-
-from mobilenet import DEFAULT_CHECKPOINT, RUNS_DIR  # noqa: E402
+from mobilenet import DEFAULT_CHECKPOINT, RUNS_DIR  # sets oneDNN on (mobilenet.runtime)
 
 TRAIN_HELP = {
     "variant": "paper (the tutorial's strides) or cifar (stem stride 1)",

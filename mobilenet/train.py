@@ -186,7 +186,7 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
     model_config = config.model_config(data.x_train.shape[1:])
     bn_momentum = config.bn_momentum or auto_bn_momentum(total_steps)
     model = build_mobilenet(**model_config, bn_momentum=bn_momentum)
-    _compile(model, config, steps_per_epoch)
+    compile_model(model, config, steps_per_epoch)
 
     resumed = _load_state(model, state_dir, config) if state_dir else None
     initial_epoch, history = (resumed["epoch"], resumed["history"]) if resumed else (0, [])
@@ -240,7 +240,7 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
     return TrainResult(checkpoint_path, metrics, history, stopped, duration)
 
 
-def _compile(model, config, steps_per_epoch):
+def compile_model(model, config, steps_per_epoch):
     import keras
 
     total = steps_per_epoch * config.epochs

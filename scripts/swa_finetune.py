@@ -49,7 +49,7 @@ def main():
     from mobilenet.data import augment, load_cifar10, make_dataset
     from mobilenet.evaluate import evaluate, recalibrate_batchnorm, stored_weights_metrics, test_metrics
     from mobilenet.model import build_mobilenet
-    from mobilenet.train import TrainConfig, _compile, split_indices
+    from mobilenet.train import TrainConfig, compile_model, split_indices
 
     base_model, base = checkpoints.load_checkpoint(args.checkpoint)
     base_config = base["train_config"]
@@ -68,7 +68,7 @@ def main():
     keras.utils.set_random_seed(args.seed)
     model = base_model
     steps = -(-len(train_idx) // args.batch_size)
-    _compile(model, config, steps)
+    compile_model(model, config, steps)
     done, history, swa = 0, [], None
     if os.path.exists(state_file):
         with open(state_file) as f:

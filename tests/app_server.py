@@ -50,6 +50,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
     try:
         yield url, checkpoint_dir, runs_dir
     finally:
+        demo.training_runs.close()
         demo.close()
 
 

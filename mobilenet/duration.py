@@ -1,0 +1,81 @@
+"""How long a training run will take on this machine, known before it starts.
+
+A server refuses runs that would hold its one training slot too long, so it
+needs an estimate from the settings alone. The cost of one training image is
+modelled from the network's shape: on a CPU this small network is bound by
+memory traffic, not by Mult-Adds, so the cost is the number of activation values
+it writes per image, plus a fixed cost per layer and step (which makes small
+batches slow: the tutorial's batch of 10 trains about 4x slower per image than
+128). Measured on one machine (AMD EPYC, AVX2, oneDNN on), this model put the
+speeds of the shallow and full depth, α 0.5 and 1, within about 25 % of the measured
+ones; the machine's own speed (cost units per second) comes from a measurement:
+a few steps timed when the server starts, then each finished run.
+"""
+
+import math
+import time
+
+# Cost units of one layer's fixed work per step, in activation values (fitted, see above).
+LAYER_STEP_COST = 50_000
+# Evaluation runs the forward pass only: about a third of a training step's work.
+EVALUATION_SHARE = 1 / 3
+# Tracing the training step, building the model, saving: seconds at the reference speed.
+FIXED_SECONDS = 15.0
+# The reference speed (cost units per second): the classroom run at about 650 images/s on
+# 2 cores of an AMD EPYC with AVX2 and oneDNN on. Used until this machine has been measured.
+REFERENCE_SPEED = 176e6
+
+
+def cost_per_image(config, image_shape=(32, 32, 3)):
+    """Relative training cost of one image of ``config`` (a ``TrainConfig``)."""
+    from mobilenet.model import build_mobilenet
+
+    model = build_mobilenet(**config.model_config(image_shape))
+    activations = sum(math.prod(layer.output.shape[1:]) for layer in model.layers[1:])
+    return activations + LAYER_STEP_COST * len(model.layers) / config.batch_size
+
+
+def estimate_seconds(config, train_images, test_images=10_000, speed=None):
+    """Seconds from Start to the test accuracy for ``config`` on ``train_images`` images.
+
+    Args:
+        config: a ``TrainConfig``.
+        train_images: images per epoch (after the validation hold-out).
+        test_images: images of the final test evaluation.
+        speed: this machine's cost units per second (``measure_speed``); default
+            ``REFERENCE_SPEED``.
+    """
+    speed = speed or REFERENCE_SPEED
+    cost = cost_per_image(config)
+    trained = train_images * config.epochs
+    evaluated = (config.validation_size * (config.epochs + 1) + test_images) * EVALUATION_SHARE
+    return (trained + evaluated) * cost / speed + FIXED_SECONDS * REFERENCE_SPEED / speed
+
+
+def speed_from_run(config, images_per_sec):
+    """This machine's speed (cost units per second) from a run's measured images/s."""
+    return images_per_sec * cost_per_image(config)
+
+
+def measure_speed(config, data, steps=12):
+    """Times ``steps`` training steps of ``config`` on ``data`` after two untimed ones
+    (the first traces the step). Returns ``{"images_per_sec", "speed"}``."""
+    import keras
+
+    from mobilenet.data import make_dataset
+    from mobilenet.model import build_mobilenet
+    from mobilenet.train import compile_model
+
+    model = build_mobilenet(**config.model_config(data.x_train.shape[1:]), bn_momentum=0.9)
+    compile_model(model, config, steps + 2)
+    n = (steps + 2) * config.batch_size
+    stamps = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            stamps.append(time.perf_counter())
+
+    model.fit(make_dataset(data.x_train[:n], data.y_train[:n], config.batch_size, training=True),
+              epochs=1, verbose=0, callbacks=[Timer()])
+    rate = (len(stamps) - 2) * config.batch_size / (stamps[-1] - stamps[1])
+    return {"images_per_sec": round(rate, 1), "speed": speed_from_run(config, rate)}

@@ -1,0 +1,197 @@
+"""One training run in its own process: ``TrainingWorker``.
+
+Why a process and not a thread of the web server: the worker gets the machine's
+cores (its TensorFlow thread pools are sized to them), the server keeps
+answering while it trains, the memory of a run goes back to the system when
+the worker exits, and a crash (killed, out of memory) ends the worker, not the
+server.
+
+The worker starts at once, loads TensorFlow and CIFAR-10, says ``ready``, and
+then waits for one job, so a server can keep one waiting (a *standby*) and a
+Start trains within a second. It is used for one run and then exits.
+
+The one progress stream stays: ``train()``'s progress dicts cross a pipe
+unchanged, followed by one ``result`` or ``error`` dict. Stop is an event the
+worker checks every training step (``train(should_stop=...)``); a worker that
+does not answer is killed by its owner (``kill``), which never damages a
+checkpoint: every save is atomic.
+"""
+
+import dataclasses
+import errno
+import multiprocessing
+import os
+import signal
+
+# Training yields to the web server: a student's Classify takes milliseconds and is
+# what the class waits for; training loses only those milliseconds (docs/RELIABILITY.md).
+WORKER_NICENESS = 5
+
+
+class WorkerExited(RuntimeError):
+    """The worker process ended without a result: killed, out of memory, or crashed."""
+
+    def __init__(self, exitcode):
+        self.exitcode = exitcode
+        super().__init__(describe_exit(exitcode))
+
+
+class TrainingWorker:
+    """A child process that trains once.
+
+    Args:
+        data_source: CIFAR-10 for ``load_cifar10`` (None: its environment variable or Keras'
+            cache), loaded while the worker waits for its job.
+        cores: TensorFlow threads (default ``mobilenet.runtime.cpu_cores()``).
+        niceness: added to the worker's scheduling niceness. Default ``WORKER_NICENESS``.
+        speed_probe: a ``TrainConfig`` to time for a few steps once loaded (reported as a
+            ``speed`` event before ``ready``), or None.
+    """
+
+    def __init__(self, data_source=None, cores=None, niceness=WORKER_NICENESS, speed_probe=None):
+        context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
+        self._conn, child_conn = context.Pipe()
+        self._stop = context.Event()
+        probe = dataclasses.asdict(speed_probe) if speed_probe is not None else None
+        self.process = context.Process(target=_worker_main, name="mobilenet-training", daemon=True,
+                                       args=(child_conn, self._stop, data_source, cores, niceness, probe))
+        self.process.start()
+        child_conn.close()
+        self.ready = False
+        self.startup_error = None  # the ``error`` event of a worker that could not load
+        self.speed = None          # the ``speed`` event of the probe, if one was asked for
+        self.started_job = False
+
+    def wait_ready(self, timeout=None):
+        """Blocks until the worker has loaded (True), failed to load (False: see
+        ``startup_error``) or ``timeout`` seconds passed (None)."""
+        while not self.ready and self.startup_error is None:
+            if not self._conn.poll(timeout):
+                return None
+            self._read_startup_event()
+        return self.ready
+
+    def _read_startup_event(self):
+        try:
+            event = self._conn.recv()
+        except (EOFError, OSError):
+            self.process.join(5)
+            self.startup_error = {"event": "error", "type": "WorkerExited",
+                                  "message": describe_exit(self.process.exitcode),
+                                  "exitcode": self.process.exitcode}
+            return
+        if event["event"] == "ready":
+            self.ready = True
+        elif event["event"] == "speed":
+            self.speed = event
+        else:
+            self.startup_error = event
+
+    def start(self, config, checkpoint_path, trainer=None):
+        """Sends the job: ``train(config, checkpoint_path=...)`` (or ``trainer``, a picklable
+        function with ``train``'s signature, e.g. to inject a fault in a test)."""
+        if not self.wait_ready():
+            raise WorkerExited(self.process.exitcode) if self.startup_error is None or \
+                self.startup_error.get("type") == "WorkerExited" else \
+                RuntimeError(self.startup_error.get("message", "the worker could not start"))
+        self._conn.send({"config": dataclasses.asdict(config), "checkpoint_path": checkpoint_path,
+                         "trainer": trainer})
+        self.started_job = True
+
+    def next_event(self, timeout):
+        """The next progress dict, or None after ``timeout`` seconds without one.
+
+        Raises ``WorkerExited`` when the worker ended without sending ``result``/``error``.
+        """
+        try:
+            if not self._conn.poll(timeout):
+                if self.process.is_alive():
+                    return None
+                if not self._conn.poll(0):
+                    raise EOFError
+            return self._conn.recv()
+        except (EOFError, OSError):
+            self.process.join(5)
+            raise WorkerExited(self.process.exitcode) from None
+
+    def request_stop(self):
+        """Asks ``train`` to stop within a step (it still saves what was learned)."""
+        self._stop.set()
+
+    def kill(self):
+        """Ends the worker now (SIGKILL); nothing it wrote is left half-written."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(10)
+
+    def close(self, timeout=10):
+        """Lets a finished worker exit, or ends an unused one."""
+        if not self.started_job:
+            try:
+                self._conn.send(None)
+            except (OSError, ValueError):
+                pass
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.kill()
+        self._conn.close()
+
+
+def describe_exit(exitcode):
+    """Why a worker process ended, in words (no server details)."""
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
+        if -exitcode == signal.SIGKILL:
+            return ("the training process was killed (SIGKILL), most often because the machine "
+                    "ran out of memory")
+        return f"the training process was ended by signal {name}"
+    return f"the training process ended unexpectedly (exit code {exitcode})"
+
+
+def describe_error(error):
+    """An exception raised in the worker as a plain dict (exceptions of TensorFlow do not
+    always cross a pipe)."""
+    out_of_memory = isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError"
+    return {"event": "error", "type": type(error).__name__, "message": str(error)[:1000],
+            "errno": getattr(error, "errno", None) if isinstance(error, OSError) else None,
+            "strerror": getattr(error, "strerror", None) if isinstance(error, OSError) else None,
+            "out_of_memory": out_of_memory,
+            "disk_full": isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)}
+
+
+def _worker_main(conn, stop, data_source, cores, niceness, probe):
+    """The worker process: load, (probe the speed), wait for the job, train, report, exit."""
+    try:
+        os.nice(niceness)
+    except OSError:
+        pass
+    from mobilenet import runtime
+
+    try:
+        runtime.set_threads(cores)
+        from mobilenet.data import load_cifar10
+        from mobilenet.duration import measure_speed
+        from mobilenet.train import TrainConfig, train
+
+        data = load_cifar10(data_source)
+        if probe is not None:
+            conn.send({"event": "speed", **measure_speed(TrainConfig(**probe), data)})
+    except Exception as error:  # the owner reports it; the traceback would only show paths
+        conn.send(describe_error(error))
+        return
+    conn.send({"event": "ready", "cores": runtime.cpu_cores() if cores is None else cores})
+    try:
+        job = conn.recv()
+    except (EOFError, OSError):
+        return  # the owner is gone
+    if job is None:
+        return
+    trainer = job["trainer"] or train
+    try:
+        result = trainer(TrainConfig(**job["config"]), data=data, checkpoint_path=job["checkpoint_path"],
+                         on_progress=conn.send, should_stop=stop.is_set)
+    except Exception as error:
+        conn.send(describe_error(error))
+        return
+    conn.send({"event": "result", "checkpoint": result.checkpoint, "metrics": result.metrics,
+               "stopped": result.stopped, "duration_s": result.duration_s})
