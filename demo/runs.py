@@ -19,6 +19,7 @@ import errno
 import glob
 import logging
 import os
+import signal
 import threading
 import time
 
@@ -26,7 +27,7 @@ from mobilenet.checkpoints import checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.duration import estimate_seconds, speed_from_run
 from mobilenet.train import TrainConfig
-from mobilenet.worker import TrainingWorker, WorkerExited
+from mobilenet.worker import TrainingWorker, WorkerExited, WorkerFailedToLoad, describe_exit
 
 from demo.i18n import Text
 
@@ -262,7 +263,9 @@ class TrainingRuns:
             worker.start(config, path, self.trainer)
             outcome = self._follow(run, worker)
         except WorkerExited as exited:
-            outcome = {"event": "exited", "message": str(exited)}
+            outcome = {"event": "exited", "exitcode": exited.exitcode}
+        except WorkerFailedToLoad as failed:
+            outcome = failed.error
         except Exception as error:  # the worker could not start: shown in the panel, logged here
             log.exception("training run %s could not start", run.run_id)
             outcome = {"event": "error", "type": type(error).__name__, "message": str(error)}
@@ -297,7 +300,7 @@ class TrainingRuns:
             try:
                 event = worker.next_event(POLL_SECONDS)
             except WorkerExited as exited:
-                return {"event": "exited", "message": str(exited)}
+                return {"event": "exited", "exitcode": exited.exitcode}
             if event is None:
                 continue
             last_event = time.monotonic()
@@ -371,7 +374,7 @@ class TrainingRuns:
                     "version": self.version, "finished_runs": self.finished_runs,
                     "data": dict(self._data_status),
                     "run": dataclasses.asdict(run) if run is not None else None})
-            view = self._snapshot[1]
+            view = {**self._snapshot[1], "worker_ready": bool(self._spare and self._spare.ready)}
             if view["run"] is None:
                 return view
             run = self._run
@@ -397,8 +400,12 @@ def failure_reason(error):
         return Text("the disk is full, so the checkpoint could not be saved (the checkpoints saved "
                     "before are intact). Free some space on the server, then start again.")
     if error["event"] == "exited":
-        return Text("{detail}. The checkpoints saved before are intact; you can start again.",
-                    detail=error["message"])
+        if error["exitcode"] == -signal.SIGKILL:
+            return Text("the training process was killed, most often because the server ran out of "
+                        "memory. The checkpoints saved before are intact; you can start again (a "
+                        "smaller batch size, α or fewer training images need less memory).")
+        return Text("the training process ended unexpectedly ({how}). The checkpoints saved before "
+                    "are intact; you can start again.", how=describe_exit(error["exitcode"]))
     if error.get("errno") is not None:
         return Text("a file could not be read or written (`{detail}`).",
                     detail=error.get("strerror") or error["type"])

@@ -217,6 +217,26 @@ The server trains one model at a time; everyone sees the same curves.
     "intact). Free some space on the server, then start again.":
         "磁盘已满，检查点无法保存（之前保存的检查点完好无损）。请在服务器上腾出空间后再开始。",
     "a file could not be read or written (`{detail}`).": "有文件无法读取或写入（`{detail}`）。",
+    "the training process was killed, most often because the server ran out of memory. The "
+    "checkpoints saved before are intact; you can start again (a smaller batch size, α or fewer "
+    "training images need less memory).":
+        "训练进程被终止了，最常见的原因是服务器内存不足。之前保存的检查点完好无损；你可以重新开始"
+        "（更小的批大小、α 或更少的训练图片需要的内存更少）。",
+    "the training process ended unexpectedly ({how}). The checkpoints saved before are intact; you "
+    "can start again.":
+        "训练进程意外结束（{how}）。之前保存的检查点完好无损；你可以重新开始。",
+    "it did not answer Stop within {seconds} s and was ended; nothing of this run was saved (the "
+    "checkpoints saved before are intact).":
+        "它在 {seconds} 秒内没有响应停止，已被结束；这次训练没有保存任何内容（之前保存的检查点完好无损）。",
+    "the time limit": "时间上限",
+    "The run by **{who}** was stopped by **{stopper}** after {elapsed}: {reason}":
+        "**{who}** 的训练在 {elapsed} 后被 **{stopper}** 停止：{reason}",
+    "This run would take too long": "这次训练需要的时间太长",
+    "These settings would train for about {estimate} on this server, and a run may take at most "
+    "{limit}. Use fewer training images or epochs, a larger batch, a smaller width α, the shallow "
+    "depth or the paper variant.":
+        "按这些设置，在这台服务器上大约要训练 {estimate}，而一次训练最多只能用 {limit}。"
+        "请减少训练图片或轮数，加大批大小，减小宽度 α，或选用浅层深度或 paper 变体。",
 
     # -- classify ----------------------------------------------------------------------------
     "3 · Classify": "3 · 分类",

@@ -168,7 +168,10 @@ def run_summary(args):
 
 
 def run_train(args):
+    from mobilenet import runtime
     from mobilenet.train import TrainConfig, train
+
+    runtime.set_threads()  # the cores this process may use ($CPU_CORES on Spaces)
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     config.validate()

@@ -11,14 +11,13 @@ Every figure says how it was measured. Not a unit test: CI runs only
   batch       batch inference throughput (images/s)
   training    images/s: ours (tf.data pipeline) vs plain ``model.fit`` on numpy
               arrays at batch 128 vs the tutorial's ``fit(batch_size=10)``
-  classroom   the app's default short run from scratch, cold and warm: test accuracy,
-              wall time, peak memory (RSS high-water mark) of the process
+  classroom   the app's default run from scratch on three kinds of CPU (native, capped at
+              AVX2, oneDNN off), each as the CLI and through the running app: wall time,
+              images/s, test accuracy, and the app/CLI ratio
 """
 
 import argparse
 import os
-import platform
-import resource
 import sys
 import time
 
@@ -168,39 +167,126 @@ def training_rows(variant, data, steps, repeats):
              how)]
 
 
-def classroom_rows(data, smoke):
-    """The app's default run twice: first in this process (as a freshly started app's first
-    run: nothing traced yet), then again (as any later run)."""
-    from mobilenet.train import TrainConfig, train
+# The CPUs a classroom meets: this one as it is, capped at AVX2 (most laptops, many cloud
+# CPUs), and oneDNN off (TensorFlow's own default on CPUs without AVX-512 VNNI/BF16/AMX).
+CPU_MODES = {"native": {}, "capped at AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+             "oneDNN off (the old default on such CPUs)": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
+SMOKE_CONFIG = {"alpha": 0.25, "epochs": 1, "batch_size": 32, "train_size": 100}
 
-    config = TrainConfig()
-    if smoke:
-        config = TrainConfig(alpha=0.25, epochs=1, batch_size=32, train_size=None,
-                             validation_size=50)
+
+def classroom_rows(data_path, smoke):
+    """The classroom run (the app's default), per CPU mode, as the CLI and through the app.
+
+    CLI: ``python -m mobilenet train`` in a fresh process, timed from the command to its end
+    (TensorFlow start-up and data loading included). App: ``python app.py`` in a fresh process;
+    once its standby worker is ready, Start through the API, timed until the snapshot shows
+    the test accuracy, as a student sees it.
+    """
+    import tempfile
+
+    from mobilenet.train import TrainConfig
+
+    config = TrainConfig(**(SMOKE_CONFIG if smoke else {}))
+    modes = dict(list(CPU_MODES.items())[:1]) if smoke else CPU_MODES
     rows = []
-    for which in ("first run in a fresh process", "a later run", "a third run"):
-        started = time.perf_counter()
-        result = train(config, data=data)
-        wall = time.perf_counter() - started
-        rows.append((f"classroom run (app default), {which}",
-                     f"{result.metrics['test_accuracy'] * 100:.2f} % test accuracy in {wall:.1f} s",
-                     "from scratch; training, BN re-estimation and test evaluation timed, data "
-                     "loading not"))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    settings = (f"{config.variant} variant, {config.depth} depth, alpha {config.alpha:g}, "
-                f"{config.epochs} epochs x "
-                f"{config.train_size or 'all'} images, batch {config.batch_size}, "
-                f"lr {config.learning_rate:g} {config.schedule}, augmentation "
-                f"{'on' if config.augmentation else 'off'}")
-    rows.append(("classroom run settings", settings,
-                 f"accuracy on the CIFAR-10 test set, {data.describe()['copy']}"))
-    rows.append(("peak memory after training", f"{peak_mb:,.0f} MB",
-                 "RSS high-water mark of this process (the app trains in-process, so this is "
-                 "its training cost plus a loaded TensorFlow)"))
+    for mode, environ in modes.items():
+        env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")}
+        env.update(environ)
+        with tempfile.TemporaryDirectory() as folder:
+            cli = _cli_run(config, data_path, env, folder)
+            app = _app_run(config, data_path, env, folder)
+        rows.append((f"classroom run, {mode}: CLI", _figure(cli), "python -m mobilenet train, fresh "
+                     "process: wall time from the command to its end (start-up and data loading included)"))
+        rows.append((f"classroom run, {mode}: app", _figure(app) + f"; app/CLI speed "
+                     f"{app['images_per_sec'] / cli['images_per_sec']:.2f}", "python app.py, Start "
+                     "through the API once the worker is ready: wall time from Start to the test "
+                     "accuracy in the snapshot"))
+    settings = (f"{config.variant} variant, {config.depth} depth, α {config.alpha:g}, {config.epochs} "
+                f"epochs x {config.train_size or 'all'} images, batch {config.batch_size}, "
+                f"{config.optimizer} lr {config.learning_rate:g} {config.schedule}")
+    rows.append(("classroom run settings", settings, "accuracy on the 10,000 CIFAR-10 test images"))
     return rows
 
 
+def _figure(result):
+    return (f"{result['test_accuracy'] * 100:.2f} % test accuracy in {result['wall_s']:.1f} s, "
+            f"{result['images_per_sec']:,.0f} images/s")
+
+
+def _cli_run(config, data_path, env, folder):
+    import json
+    import subprocess
+
+    out = os.path.join(folder, "cli.keras")
+    flags = [f"--{name.replace('_', '-')}={value}" for name, value in
+             {"variant": config.variant, "alpha": config.alpha, "depth": config.depth,
+              "epochs": config.epochs, "batch-size": config.batch_size,
+              "train-size": config.train_size or "all"}.items()]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mobilenet", "train", "--data", data_path, "--out", out,
+                    *flags], env=env, check=True, capture_output=True, timeout=3600)
+    wall = time.perf_counter() - started
+    with open(out[:-len(".keras")] + ".json", encoding="utf-8") as f:
+        metadata = json.load(f)
+    return {"wall_s": wall, "test_accuracy": metadata["metrics"]["test_accuracy"],
+            "images_per_sec": metadata["history"][-1]["images_per_sec"]}
+
+
+def _app_run(config, data_path, env, folder):
+    import socket
+    import subprocess
+
+    from gradio_client import Client
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "MOBILENET_CIFAR10": data_path, "MOBILENET_RUNS_DIR": os.path.join(folder, "runs"),
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    app = subprocess.Popen([sys.executable, "app.py"], env=env, cwd=os.path.dirname(CHECKPOINT_DIR),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = _connect(Client, f"http://127.0.0.1:{port}/", app)
+        deadline = time.monotonic() + 600
+        while not client.submit(api_name="/watch_training").result()["worker_ready"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the app's training worker did not get ready in 10 minutes")
+            time.sleep(1)
+        started = time.perf_counter()
+        client.predict(name="bench", variant=config.variant, alpha=config.alpha, depth=config.depth,
+                       train_images=config.train_size or 50_000, epochs=config.epochs,
+                       batch_size=config.batch_size, learning_rate=config.learning_rate,
+                       augmentation=config.augmentation, api_name="/start_training")
+        while True:
+            run = client.submit(api_name="/watch_training").result()["run"]
+            if run["state"] not in ("starting", "running", "stopping"):
+                break
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+        if run["state"] != "finished":
+            raise RuntimeError(f"the app's run ended {run['state']}: {run['error']}")
+        epochs = [event for event in run["history"] if event["event"] == "epoch"]
+        return {"wall_s": wall, "test_accuracy": run["metrics"]["test_accuracy"],
+                "images_per_sec": epochs[-1]["images_per_sec"]}
+    finally:
+        app.terminate()
+        app.wait(30)
+
+
+def _connect(client_class, url, process, timeout=300):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client_class(url, verbose=False)
+        except Exception:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the app at {url} did not start") from None
+            time.sleep(1)
+
+
 SECTIONS = ("latency", "training", "classroom")
+MINUTES = {"latency": 3, "training": 8, "classroom": 25}  # about, on 2 cores of an AVX2 CPU
 
 
 def main(argv=None):
@@ -212,14 +298,18 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="measure only these sections (default: all)")
     args = parser.parse_args(argv)
+    minutes = sum(MINUTES[section] for section in args.only)
+    if minutes > 20 and not args.smoke:
+        print(f"This runs for about {minutes} minutes on 2 cores ({', '.join(f'{s}: ~{MINUTES[s]}' for s in args.only)}"
+              "); measure fewer sections with --only SECTION.", file=sys.stderr, flush=True)
 
+    from mobilenet import runtime
     from mobilenet.data import load_cifar10
 
     data = load_cifar10(args.data)
     warmup, runs, steps, repeats = (3, 10, 2, 1) if args.smoke else (50, 500, 40, 5)
     images = data.x_test[:100]
-    # first: nothing traced yet in this process, as in a freshly started app
-    classroom = classroom_rows(data, args.smoke) if "classroom" in args.only else []
+    classroom = classroom_rows(data.source, args.smoke) if "classroom" in args.only else []
     rows = []
     for variant in ("paper", "cifar") if "latency" in args.only else ():
         latency, model = latency_rows(variant, images, warmup, runs)
@@ -231,9 +321,9 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    header = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores "
-              f"({platform.processor() or platform.machine()}), TensorFlow {tf.__version__}, "
-              f"data: {data.describe()['copy']} ({data.source})"
+    header = (f"Measured {time.strftime('%Y-%m-%d')} on {runtime.describe()}; TensorFlow "
+              f"{tf.__version__}; latency and training rows in this process (oneDNN as stated, for "
+              f"every way alike); data: {data.describe()['copy']} ({data.source})"
               + (" (SMOKE RUN: tiny sizes, figures meaningless)" if args.smoke else ""))
     table = ["| what | figure | how it was measured |", "|---|---|---|"]
     table += [f"| {what} | {figure} | {how} |" for what, figure, how in rows]

@@ -27,12 +27,34 @@ REFERENCE_SPEED = 176e6
 
 
 def cost_per_image(config, image_shape=(32, 32, 3)):
-    """Relative training cost of one image of ``config`` (a ``TrainConfig``)."""
-    from mobilenet.model import build_mobilenet
+    """Relative training cost of one image of ``config`` (a ``TrainConfig``).
 
-    model = build_mobilenet(**config.model_config(image_shape))
-    activations = sum(math.prod(layer.output.shape[1:]) for layer in model.layers[1:])
-    return activations + LAYER_STEP_COST * len(model.layers) / config.batch_size
+    Counted from the architecture (``mobilenet.model``) without building it: a server
+    estimates many runs, and each Keras model built would stay in its memory.
+    """
+    values, layers = network_size(config.model_config(image_shape))
+    return values + LAYER_STEP_COST * layers / config.batch_size
+
+
+def network_size(model_config):
+    """(activation values per image, number of layers) of ``build_mobilenet(**model_config)``,
+    the input layer counted as a layer but not as activations."""
+    from mobilenet.model import BLOCKS, block_ids
+
+    alpha = model_config["alpha"]
+    height, width, _ = model_config["input_shape"]
+    stride = 2 if model_config["variant"] == "paper" else 1
+    height, width = -(-height // stride), -(-width // stride)
+    channels = int(32 * alpha)
+    values, layers = 3 * height * width * channels, 4  # input, conv1, its BN and ReLU
+    for block in block_ids(model_config["depth"]):
+        filters, stride = BLOCKS[block - 1]
+        height, width = -(-height // stride), -(-width // stride)
+        values += 3 * height * width * (channels + int(filters * alpha))  # depthwise, pointwise
+        channels, layers = int(filters * alpha), layers + 6
+    dropout = model_config["dropout"] > 0
+    values += channels * (1 + dropout) + model_config["classes"]
+    return values, layers + 2 + dropout
 
 
 def estimate_seconds(config, train_images, test_images=10_000, speed=None):

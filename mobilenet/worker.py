@@ -22,6 +22,7 @@ import errno
 import multiprocessing
 import os
 import signal
+import threading
 
 # Training yields to the web server: a student's Classify takes milliseconds and is
 # what the class waits for; training loses only those milliseconds (docs/RELIABILITY.md).
@@ -33,7 +34,15 @@ class WorkerExited(RuntimeError):
 
     def __init__(self, exitcode):
         self.exitcode = exitcode
-        super().__init__(describe_exit(exitcode))
+        super().__init__(f"the training process ended without a result ({describe_exit(exitcode)})")
+
+
+class WorkerFailedToLoad(RuntimeError):
+    """The worker could not load TensorFlow or the data; ``error`` is its ``error`` dict."""
+
+    def __init__(self, error):
+        self.error = error
+        super().__init__(f"{error['type']}: {error['message']}")
 
 
 class TrainingWorker:
@@ -58,17 +67,20 @@ class TrainingWorker:
         self.process.start()
         child_conn.close()
         self.ready = False
+        self.info = None           # the ``ready`` event: cores used, oneDNN on or off
         self.startup_error = None  # the ``error`` event of a worker that could not load
         self.speed = None          # the ``speed`` event of the probe, if one was asked for
         self.started_job = False
+        self._startup_lock = threading.Lock()
 
     def wait_ready(self, timeout=None):
         """Blocks until the worker has loaded (True), failed to load (False: see
         ``startup_error``) or ``timeout`` seconds passed (None)."""
-        while not self.ready and self.startup_error is None:
-            if not self._conn.poll(timeout):
-                return None
-            self._read_startup_event()
+        with self._startup_lock:  # one reader: a second one could take the job's first events
+            while not self.ready and self.startup_error is None:
+                if not self._conn.poll(timeout):
+                    return None
+                self._read_startup_event()
         return self.ready
 
     def _read_startup_event(self):
@@ -76,12 +88,10 @@ class TrainingWorker:
             event = self._conn.recv()
         except (EOFError, OSError):
             self.process.join(5)
-            self.startup_error = {"event": "error", "type": "WorkerExited",
-                                  "message": describe_exit(self.process.exitcode),
-                                  "exitcode": self.process.exitcode}
+            self.startup_error = {"event": "exited", "exitcode": self.process.exitcode}
             return
         if event["event"] == "ready":
-            self.ready = True
+            self.ready, self.info = True, event
         elif event["event"] == "speed":
             self.speed = event
         else:
@@ -91,9 +101,9 @@ class TrainingWorker:
         """Sends the job: ``train(config, checkpoint_path=...)`` (or ``trainer``, a picklable
         function with ``train``'s signature, e.g. to inject a fault in a test)."""
         if not self.wait_ready():
-            raise WorkerExited(self.process.exitcode) if self.startup_error is None or \
-                self.startup_error.get("type") == "WorkerExited" else \
-                RuntimeError(self.startup_error.get("message", "the worker could not start"))
+            if self.startup_error is None or self.startup_error["event"] == "exited":
+                raise WorkerExited(self.process.exitcode)
+            raise WorkerFailedToLoad(self.startup_error)
         self._conn.send({"config": dataclasses.asdict(config), "checkpoint_path": checkpoint_path,
                          "trainer": trainer})
         self.started_job = True
@@ -138,14 +148,13 @@ class TrainingWorker:
 
 
 def describe_exit(exitcode):
-    """Why a worker process ended, in words (no server details)."""
+    """How a worker process ended, in words: ``"exit code 1"``, ``"signal SIGSEGV"``."""
     if exitcode is not None and exitcode < 0:
-        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else str(-exitcode)
-        if -exitcode == signal.SIGKILL:
-            return ("the training process was killed (SIGKILL), most often because the machine "
-                    "ran out of memory")
-        return f"the training process was ended by signal {name}"
-    return f"the training process ended unexpectedly (exit code {exitcode})"
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
 
 
 def describe_error(error):
@@ -179,7 +188,7 @@ def _worker_main(conn, stop, data_source, cores, niceness, probe):
     except Exception as error:  # the owner reports it; the traceback would only show paths
         conn.send(describe_error(error))
         return
-    conn.send({"event": "ready", "cores": runtime.cpu_cores() if cores is None else cores})
+    conn.send({"event": "ready", "cores": cores or runtime.cpu_cores(), "onednn": runtime.onednn_enabled()})
     try:
         job = conn.recv()
     except (EOFError, OSError):

@@ -24,9 +24,13 @@ def copy_checkpoint(source, folder, name):
     return target
 
 
+class RunningApp(tuple):
+    """(url, checkpoint_dir, runs_dir), plus ``runs``: the app's ``TrainingRuns``."""
+
+
 @contextlib.contextmanager
 def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_runs=5):
-    """Builds and launches the app in this process; yields (url, checkpoint_dir, runs_dir).
+    """Builds and launches the app in this process; yields a ``RunningApp``.
 
     ``old_runs`` copies of the shipped checkpoint are placed in the runs folder,
     oldest first, so that pruning has something to remove.
@@ -48,7 +52,9 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
                             **launch_options())
     try:
-        yield url, checkpoint_dir, runs_dir
+        app = RunningApp((url, checkpoint_dir, runs_dir))
+        app.runs = demo.training_runs
+        yield app
     finally:
         demo.training_runs.close()
         demo.close()

@@ -15,7 +15,7 @@ def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
     text = out.read_text()
     for row in ("latency, paper: ours", "latency, cifar: model.predict", "agreement, paper",
                 "batch inference, cifar", "training, paper: plain model.fit, numpy, stock Keras BN",
-                "classroom run (app default), first run in a fresh process",
-                "classroom run (app default), a later run", "peak memory after training"):
+                "classroom run, native: CLI", "classroom run, native: app", "app/CLI speed",
+                "oneDNN on", "classroom run settings"):
         assert row in text
     assert "SMOKE RUN" in text

@@ -4,7 +4,7 @@ After each, the checkpoints saved before load, nothing half-written is listed, t
 still serves and the next run starts.
 """
 
-import errno
+import functools
 import os
 import signal
 import subprocess
@@ -16,6 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 import demo.runs
+import worker_faults
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
 from demo.catalog import CheckpointCatalog
 from demo.runs import TrainingRuns
@@ -158,30 +159,15 @@ def wait_until_ended(runs, timeout=180):
     return run
 
 
-def failing_train(error, at_event="batch"):
-    """``train`` that raises ``error`` at the first ``at_event`` progress event (mid-run)."""
-    real = demo.runs.train
-
-    def train(config, on_progress=None, **kwargs):
-        def progress(event):
-            on_progress(event)
-            if event["event"] == at_event:
-                raise error
-        return real(config, on_progress=progress, **kwargs)
-
-    return train
-
-
 def test_a_run_that_raises_is_reported_and_the_server_keeps_serving(tiny_cifar, tiny_checkpoint,
-                                                                    tmp_path, monkeypatch):
-    with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as (url, _, runs_dir):
+                                                                    tmp_path):
+    with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as app:
+        url, _, runs_dir = app
         client = Client(url, verbose=False)
         start = dict(name="Ann", variant="paper", alpha=0.25, depth="shallow", train_images=100, epochs=1,
                      batch_size=32, learning_rate=0.01, augmentation=False, api_name="/start_training")
-        import tensorflow as tf
-
-        for error in (MemoryError(), tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")):
-            monkeypatch.setattr(demo.runs, "train", failing_train(error))
+        for kind in ("MemoryError", "ResourceExhaustedError"):
+            app.runs.trainer = functools.partial(worker_faults.raising, kind)
             assert client.predict(**start).startswith("Started")
             job = client.submit(api_name="/watch_training")
             job.result(timeout=180)
@@ -193,7 +179,7 @@ def test_a_run_that_raises_is_reported_and_the_server_keeps_serving(tiny_cifar, 
             assert "failed" in status and OUT_OF_MEMORY in status
             top5 = client.predict(handle_file(PHOTO), f"shipped/{SHIPPED_NAME}", api_name="/classify")[0]
             assert len(top5["confidences"]) == 5  # still serving
-        monkeypatch.undo()
+        app.runs.trainer = None
         assert client.predict(**start).startswith("Started")  # the next run starts, and ends well
         job = client.submit(api_name="/watch_training")
         job.result(timeout=180)
@@ -206,32 +192,14 @@ def test_a_run_that_raises_is_reported_and_the_server_keeps_serving(tiny_cifar, 
         assert len(client.predict(handle_file(PHOTO), key, api_name="/classify")[0]["confidences"]) == 5
 
 
-def fill_disk_at(monkeypatch, where):
-    """Makes the checkpoint's weights file (or its JSON) hit a full disk after a few bytes."""
-    def write_then_fail(path):
-        with open(path, "wb") as f:
-            f.write(b"PK\x03\x04 the first bytes")
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-
-    class FullDisk:
-        def __init__(self, model):
-            pass
-        save = staticmethod(write_then_fail)
-
-    if where == "weights":
-        monkeypatch.setattr(checkpoints, "_uncompiled", FullDisk)
-    else:
-        monkeypatch.setattr(checkpoints, "_write_json", lambda path, record: write_then_fail(path))
-
-
 @pytest.mark.parametrize("where", ["weights", "json"])
 def test_a_full_disk_fails_the_run_clearly_and_keeps_old_checkpoints(where, tiny_cifar, tiny_checkpoint,
-                                                                     tmp_path, monkeypatch):
+                                                                     tmp_path):
     runs_dir = str(tmp_path / "runs")
     old = [copy_checkpoint(tiny_checkpoint, runs_dir, f"old_{i}.keras") for i in range(2)]
     before = {name: file_sha256(os.path.join(runs_dir, name)) for name in os.listdir(runs_dir)}
-    runs = TrainingRuns(runs_dir, tiny_cifar[1], keep=2)
-    fill_disk_at(monkeypatch, where)
+    runs = TrainingRuns(runs_dir, tiny_cifar[1], keep=2, trainer=functools.partial(worker_faults.disk_full,
+                                                                                   where))
     runs.start(TINY, "Ann")
     run = wait_until_ended(runs)
     assert run["state"] == "failed"
@@ -239,18 +207,14 @@ def test_a_full_disk_fails_the_run_clearly_and_keeps_old_checkpoints(where, tiny
     assert {name: file_sha256(os.path.join(runs_dir, name)) for name in os.listdir(runs_dir)} == before
     for path in old:
         load_checkpoint(path)
-    monkeypatch.undo()
+    runs.trainer = None
     runs.start(TINY, "Bob")
     assert wait_until_ended(runs)["state"] == "finished"
 
 
 # -- Stop at the first batch, during evaluation, during saving -----------------------------------------
 
-STOP_AT = {  # when Stop is pressed -> (the progress event it follows, the run's end state)
-    "first batch": (lambda e: e["event"] == "batch" and e["global_step"] == 1, "stopped"),
-    "evaluation": (lambda e: e["event"] == "stage" and e.get("split") == "test", "stopped"),
-    "saving": (lambda e: e["event"] == "stage" and e["name"] == "save", "finished"),
-}
+STOP_AT = {"first batch": "stopped", "evaluation": "stopped", "saving": "finished"}  # -> end state
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +227,7 @@ def shared_runs(tiny_cifar, tmp_path_factory):
 @pytest.mark.parametrize("moment", list(STOP_AT))
 def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs, monkeypatch):
     runs, runs_dir = shared_runs
-    matches, end_state = STOP_AT[moment]
+    end_state, matches = STOP_AT[moment], worker_faults.MOMENTS[moment]
     replies, record = [], runs._record
 
     def record_and_stop(run, event):
@@ -272,6 +236,10 @@ def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs
             replies.append(runs.stop("Bob"))
 
     monkeypatch.setattr(runs, "_record", record_and_stop)
+    # The worker waits at that moment until Stop arrives (a tiny run would be over before);
+    # Stop while saving is refused by the server, so nothing waits for it.
+    monkeypatch.setattr(runs, "trainer", None if moment == "saving" else
+                        functools.partial(worker_faults.pausing, moment))
     runs.start(TINY, "Ann")
     run = wait_until_ended(runs)
     assert run["state"] == end_state, replies

@@ -45,6 +45,7 @@ def test_every_static_text_of_the_page_has_chinese(tiny_cifar, tmp_path):
 def test_train_tab_messages_in_chinese():
     from demo.i18n import Text
     from demo.runs import failure_reason
+    from mobilenet.worker import describe_error
     from demo.train_tab import data_message, progress_html, results_view, status_message
 
     config = {"variant": "paper", "alpha": 1.0, "depth": "shallow", "epochs": 3, "batch_size": 128,
@@ -52,14 +53,20 @@ def test_train_tab_messages_in_chinese():
     latest = {"epoch": 2, "epochs": 3, "global_step": 500, "images_per_sec": 1200.0}
     metrics = {"test_accuracy": 0.62, "validation_accuracy": 0.6, "test_images": 10000,
                "per_class_accuracy": {"cat": 0.4, "dog": 0.5}, "confusion_matrix": [[1] * 10] * 10}
-    base = {"config": config, "started_by": "小明", "train_images": 35000, "elapsed_s": 75,
+    base = {"config": config, "started_by": "小明", "checkpoint": "run.keras", "train_images": 35000, "elapsed_s": 75,
             "stage": None, "stopped_by": None, "error": None, "metrics": None, "latest": latest,
             "total_steps": 822, "seconds_left": 20}
     runs = [None, {**base, "state": "starting", "latest": None},
             {**base, "state": "running"},
             {**base, "state": "stopping", "stopped_by": "小红",
              "stage": Text("{stage} on the {split} set", stage=Text("evaluating"), split=Text("test"))},
-            {**base, "state": "failed", "error": failure_reason(MemoryError())},
+            {**base, "state": "failed", "error": failure_reason(describe_error(MemoryError()))},
+            {**base, "state": "failed", "error": failure_reason({"event": "exited", "exitcode": -9})},
+            {**base, "state": "failed", "error": failure_reason({"event": "exited", "exitcode": 1})},
+            {**base, "state": "stopped", "stopped_by": Text("the time limit"), "metrics": metrics},
+            {**base, "state": "stopped", "stopped_by": "小红", "checkpoint": None, "error": Text(
+                "it did not answer Stop within {seconds} s and was ended; nothing of this run was saved "
+                "(the checkpoints saved before are intact).", seconds=5)},
             {**base, "state": "stopped", "stopped_by": "小红", "metrics": metrics},
             {**base, "state": "done", "metrics": metrics}]
     texts = [status_message(run, "zh") for run in runs] + [progress_html(run, "zh") for run in runs]
