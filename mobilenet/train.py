@@ -18,9 +18,11 @@ stream: the CLI prints them, the UI plots them). Event kinds:
 
 The short-run pitfall: with BatchNorm's default momentum (0.99) the moving
 statistics need hundreds of steps to catch up, so a classroom run of a few
-dozen steps evaluates at chance (10 %). Two fixes, both on by default: the
-momentum is matched to the run length (``bn_momentum=None``), and after
-training the statistics are re-estimated from training images.
+dozen steps evaluates at chance (10 %). The momentum is matched to the run
+length (``bn_momentum=None``, on by default). Re-estimating the statistics
+from training images after training (``bn_recalibration_batches``) is off by
+default: with the matched momentum and a learning rate that decays to zero it
+changed the classroom run's test accuracy by less than 0.1 points and cost 5 s.
 """
 
 import dataclasses
@@ -44,20 +46,23 @@ SCHEDULES = ("constant", "cosine")
 
 @dataclass
 class TrainConfig:
-    """Settings of one run. The defaults are the classroom run: under a minute on 2 cores,
-    ~60 % test accuracy from scratch (chance: 10 %; see BENCHMARKS.md)."""
+    """Settings of one run. The defaults are the classroom run: about a minute on 2 cores of
+    an AVX2 CPU with oneDNN on, ~60 % test accuracy from scratch (chance: 10 %; see
+    BENCHMARKS.md). Narrow but high-resolution beats wide and coarse here: the cifar
+    variant at α 0.25 keeps 32x32 maps in its first blocks at about the cost per image of the
+    paper variant at α 1, and learns much more per picture seen."""
 
-    variant: str = "paper"          # "paper" (tutorial strides) or "cifar" (stem stride 1)
-    alpha: float = 1.0              # width multiplier
+    variant: str = "cifar"          # "paper" (tutorial strides) or "cifar" (stem stride 1)
+    alpha: float = 0.25             # width multiplier
     depth: str = "shallow"          # "full" (13 blocks) or the paper's "shallow" (8 blocks)
-    epochs: int = 3                 # passes over the training images
+    epochs: int = 2                 # passes over the training images
     batch_size: int = 128           # the tutorial's 10 is ~10x slower per image
-    learning_rate: float = 1e-2     # peak learning rate
+    learning_rate: float = 3e-2     # peak learning rate
     schedule: str = "cosine"        # "constant" or "cosine" decay after linear warmup
     warmup_epochs: float = 0.1      # linear warmup from 0 (ignored by the constant schedule)
     optimizer: str = "adam"         # "adam" (as the tutorial) or "sgd" (Nesterov, momentum 0.9)
     weight_decay: float = 0.0       # decoupled weight decay (AdamW / SGDW style)
-    train_size: int | None = 35000  # stratified subset of training images; None = all
+    train_size: int | None = 40000  # stratified subset of training images; None = all
     validation_size: int = 1000     # held out from the training set, never trained on
     augmentation: bool = False      # random crop (4-px padding) + horizontal flip; helps long runs
     cutout: int = 0                 # side of a random grey square painted over (0: off)
@@ -66,7 +71,7 @@ class TrainConfig:
     ema: bool = False               # evaluate an exponential moving average of the weights
     ema_momentum: float = 0.999
     bn_momentum: float | None = None  # None: matched to the run length (see module doc)
-    bn_recalibration_batches: int = 20  # 0 disables re-estimating BN statistics at the end
+    bn_recalibration_batches: int = 0  # batches to re-estimate BN statistics at the end (0: off)
     tta: bool = False               # also report test accuracy with flip test-time augmentation
     seed: int = 0
     progress_every: int = 5         # emit a "batch" event every this many steps
