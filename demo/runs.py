@@ -281,6 +281,7 @@ class TrainingRuns:
         """Feeds the worker's events to ``_record`` until its ``result``/``error``; stops it on
         Stop or at the time limit, and kills it if it stops answering. Returns the last event."""
         stop_sent = last_event = None
+        training = False  # the worker has sent its first event
         while True:
             now = time.monotonic()
             if stop_sent is None and (self._stop.is_set() or
@@ -290,6 +291,9 @@ class TrainingRuns:
                         run.state, run.stopped_by = "stopping", Text("the time limit")
                         self._stop.set()
                         self._changed()
+                if not training:  # still loading: nothing learned, nothing to save
+                    worker.kill()
+                    return {"event": "killed", "before_training": True}
                 worker.request_stop()
                 stop_sent = last_event = now
             if stop_sent is not None and (now - last_event > STOP_ANSWER_SECONDS
@@ -303,7 +307,7 @@ class TrainingRuns:
                 return {"event": "exited", "exitcode": exited.exitcode}
             if event is None:
                 continue
-            last_event = time.monotonic()
+            last_event, training = time.monotonic(), True
             if event["event"] in ("result", "error"):
                 return event
             self._record(run, event)
@@ -321,6 +325,9 @@ class TrainingRuns:
                 run.state = "stopped" if outcome["stopped"] else "finished"
                 run.checkpoint, run.metrics = outcome["checkpoint"], outcome["metrics"]
                 self.finished_runs += 1
+            elif kind == "killed" and outcome.get("before_training"):
+                run.state, run.error = "stopped", Text("it was stopped before training began; "
+                                                       "nothing was saved.")
             elif kind == "killed":  # it was stopping: nothing of this run was saved
                 run.state = "stopped"
                 run.error = Text("it did not answer Stop within {seconds} s and was ended; nothing "

@@ -229,6 +229,7 @@ The server trains one model at a time; everyone sees the same curves.
     "checkpoints saved before are intact).":
         "它在 {seconds} 秒内没有响应停止，已被结束；这次训练没有保存任何内容（之前保存的检查点完好无损）。",
     "the time limit": "时间上限",
+    "it was stopped before training began; nothing was saved.": "它在训练开始前就被停止了；没有保存任何内容。",
     "The run by **{who}** was stopped by **{stopper}** after {elapsed}: {reason}":
         "**{who}** 的训练在 {elapsed} 后被 **{stopper}** 停止：{reason}",
     "This run would take too long": "这次训练需要的时间太长",

@@ -171,7 +171,7 @@ def training_rows(variant, data, steps, repeats):
 # CPUs), and oneDNN off (TensorFlow's own default on CPUs without AVX-512 VNNI/BF16/AMX).
 CPU_MODES = {"native": {}, "capped at AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
              "oneDNN off (the old default on such CPUs)": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
-SMOKE_CONFIG = {"alpha": 0.25, "epochs": 1, "batch_size": 32, "train_size": 100}
+SMOKE_CONFIG = {"alpha": 0.25, "epochs": 1, "batch_size": 32, "train_size": 100, "validation_size": 50}
 
 
 def classroom_rows(data_path, smoke):
@@ -221,10 +221,13 @@ def _cli_run(config, data_path, env, folder):
     flags = [f"--{name.replace('_', '-')}={value}" for name, value in
              {"variant": config.variant, "alpha": config.alpha, "depth": config.depth,
               "epochs": config.epochs, "batch-size": config.batch_size,
-              "train-size": config.train_size or "all"}.items()]
+              "train-size": config.train_size or "all", "validation-size": config.validation_size,
+              "learning-rate": config.learning_rate}.items()]
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mobilenet", "train", "--data", data_path, "--out", out,
-                    *flags], env=env, check=True, capture_output=True, timeout=3600)
+    done = subprocess.run([sys.executable, "-m", "mobilenet", "train", "--data", data_path, "--out", out,
+                           *flags], env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode:
+        raise RuntimeError(f"python -m mobilenet train failed: {done.stderr[-2000:]}")
     wall = time.perf_counter() - started
     with open(out[:-len(".keras")] + ".json", encoding="utf-8") as f:
         metadata = json.load(f)

@@ -21,7 +21,7 @@ def tiny_checkpoint(tiny_cifar, tmp_path_factory):
     from mobilenet.data import load_cifar10
     from mobilenet.train import TrainConfig, train
 
-    config = TrainConfig(alpha=0.25, epochs=1, batch_size=32, train_size=None,
+    config = TrainConfig(variant="paper", bn_recalibration_batches=20, alpha=0.25, epochs=1, batch_size=32, train_size=None,
                          validation_size=50, learning_rate=0.01)
     path = str(tmp_path_factory.mktemp("ckpt") / "tiny.keras")
     result = train(config, data=load_cifar10(tiny_cifar[1]), checkpoint_path=path)

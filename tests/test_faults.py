@@ -28,7 +28,7 @@ from mobilenet.train import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_coffee.jpg")
-TINY = TrainConfig(alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
+TINY = TrainConfig(variant="paper", alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
                    validation_size=20, progress_every=1)
 ENDED = ("finished", "stopped", "failed")
 OUT_OF_MEMORY = ("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "

@@ -8,7 +8,7 @@ from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import load_cifar10
 from mobilenet.train import TrainConfig, auto_bn_momentum, split_indices, train
 
-TINY = dict(alpha=0.25, batch_size=32, train_size=None, validation_size=50, learning_rate=0.01,
+TINY = dict(variant="paper", bn_recalibration_batches=20, alpha=0.25, batch_size=32, train_size=None, validation_size=50, learning_rate=0.01,
             progress_every=1)
 
 

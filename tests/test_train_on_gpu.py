@@ -49,7 +49,7 @@ def test_finalize_picks_weights_by_validation_and_writes_a_checkpoint(gpu_script
 
     data = load_cifar10(tiny_cifar[1])
     config = TrainConfig(variant="paper", alpha=1.0, depth="full", epochs=2, batch_size=32,
-                         train_size=None, validation_size=50, learning_rate=0.01, seed=1)
+                         train_size=None, validation_size=50, learning_rate=0.01, seed=1, bn_recalibration_batches=20)
     run = tmp_path / "run"
     run.mkdir()
     build_mobilenet(**config.model_config()).save_weights(str(run / "paper_raw.weights.h5"))  # untrained

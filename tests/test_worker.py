@@ -21,7 +21,7 @@ from mobilenet.data import file_sha256
 from mobilenet.train import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = TrainConfig(alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
+TINY = TrainConfig(variant="paper", alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
                    validation_size=20, progress_every=1)
 ENDED = ("finished", "stopped", "failed")
 
@@ -187,7 +187,9 @@ def test_a_run_that_overruns_the_limit_is_stopped_and_saved(tiny_cifar, tmp_path
                                                                                 "first batch"))
     try:
         runs.start(TINY, "Ann")
-        runs.max_run_seconds = 3  # after the start's check: as if the estimate had been too low
+        while not runs.snapshot()["run"]["history"]:
+            time.sleep(0.1)  # it waits after its first batch
+        runs.max_run_seconds = 1  # after the start's check: as if the estimate had been too low
         run = wait_until_ended(runs)
         assert run["state"] == "stopped" and run["stopped_by"] == "the time limit"
         assert read_metadata(run["checkpoint"])["stopped"] is True
@@ -222,3 +224,17 @@ def test_the_cost_model_counts_the_network_that_is_built(settings):
     model = build_mobilenet(**config)
     built = (sum(math.prod(layer.output.shape[1:]) for layer in model.layers[1:]), len(model.layers))
     assert network_size(config) == built
+
+
+def test_stop_before_training_began_ends_the_run_at_once(tiny_cifar, tmp_path):
+    runs = TrainingRuns(str(tmp_path), tiny_cifar[1])  # no standby: the worker is still loading
+    try:
+        runs.start(TINY, "Ann")
+        runs.stop("Ann")
+        run = wait_until_ended(runs, timeout=30)
+        assert run["state"] == "stopped" and run["checkpoint"] is None and os.listdir(tmp_path) == []
+        assert status_message(run).endswith("stopped before training began; nothing was saved.")
+        runs.start(TINY, "Bob")
+        assert wait_until_ended(runs)["state"] == "finished"
+    finally:
+        runs.close()

@@ -30,7 +30,7 @@ def _at_event(matches, action):
 
 
 MOMENTS = {
-    "first batch": lambda e: e["event"] == "batch" and e["global_step"] == 1,
+    "first batch": lambda e: e["event"] == "batch",
     "evaluation": lambda e: e["event"] == "stage" and e.get("split") == "test",
     "saving": lambda e: e["event"] == "stage" and e["name"] == "save",
 }
