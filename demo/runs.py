@@ -15,7 +15,6 @@ fill. With ``standby`` a loaded worker waits for the next Start.
 
 import dataclasses
 import datetime
-import errno
 import glob
 import logging
 import os

@@ -12,7 +12,6 @@ ones; the machine's own speed (cost units per second) comes from a measurement:
 a few steps timed when the server starts, then each finished run.
 """
 
-import math
 import time
 
 import numpy as np

@@ -24,6 +24,18 @@ def copy_checkpoint(source, folder, name):
     return target
 
 
+ENDED = ("finished", "stopped", "failed")
+
+
+def wait_until_ended(runs, timeout=180):
+    """Waits for the run of ``runs`` (a ``TrainingRuns``) to end; returns its snapshot."""
+    deadline = time.monotonic() + timeout
+    while (run := runs.snapshot()["run"])["state"] not in ENDED:
+        assert time.monotonic() < deadline, f"the run is still {run['state']}"
+        time.sleep(0.1)
+    return run
+
+
 class RunningApp(tuple):
     """(url, checkpoint_dir, runs_dir), plus ``runs``: the app's ``TrainingRuns``."""
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from gradio_client import Client, handle_file
 
 import demo.runs
 import worker_faults
-from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from app_server import SHIPPED_NAME, copy_checkpoint, running_app, wait_until_ended
 from demo.catalog import CheckpointCatalog
 from demo.runs import TrainingRuns
 from demo.train_tab import status_message
@@ -30,7 +29,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_coffee.jpg")
 TINY = TrainConfig(variant="paper", alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
                    validation_size=20, progress_every=1)
-ENDED = ("finished", "stopped", "failed")
 OUT_OF_MEMORY = ("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "
                  "training images.")
 DISK_FULL = ("the disk is full, so the checkpoint could not be saved (the checkpoints saved before "
@@ -150,14 +148,6 @@ def test_leftovers_of_old_crashes_are_removed(point, killed_saves):
 
 
 # -- a run that fails, a full disk ----------------------------------------------------------------------
-
-def wait_until_ended(runs, timeout=180):
-    deadline = time.monotonic() + timeout
-    while (run := runs.snapshot()["run"])["state"] not in ENDED:
-        assert time.monotonic() < deadline, f"the run is still {run['state']}"
-        time.sleep(0.1)
-    return run
-
 
 def test_a_run_that_raises_is_reported_and_the_server_keeps_serving(tiny_cifar, tiny_checkpoint,
                                                                     tmp_path):

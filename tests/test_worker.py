@@ -11,7 +11,7 @@ import time
 import pytest
 
 import worker_faults
-from app_server import copy_checkpoint
+from app_server import copy_checkpoint, wait_until_ended
 from demo.i18n import localize
 from demo.runs import RunTooLong, TrainingRuns
 from demo.train_tab import status_message
@@ -23,15 +23,6 @@ from mobilenet.train import TrainConfig
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = TrainConfig(variant="paper", alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
                    validation_size=20, progress_every=1)
-ENDED = ("finished", "stopped", "failed")
-
-
-def wait_until_ended(runs, timeout=180):
-    deadline = time.monotonic() + timeout
-    while (run := runs.snapshot()["run"])["state"] not in ENDED:
-        assert time.monotonic() < deadline, f"the run is still {run['state']}"
-        time.sleep(0.1)
-    return run
 
 
 def fresh_process(code, **environ):
