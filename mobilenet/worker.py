@@ -15,6 +15,10 @@ unchanged, followed by one ``result`` or ``error`` dict. Stop is an event the
 worker checks every training step (``train(should_stop=...)``); a worker that
 does not answer is killed by its owner (``kill``), which never damages a
 checkpoint: every save is atomic.
+
+The worker is started with ``spawn``, which imports the parent's main script again in
+the child: a script that builds the app (or creates a worker) at module level needs
+Python's ``if __name__ == "__main__":`` guard, as ``app.py`` has.
 """
 
 import dataclasses
