@@ -71,7 +71,9 @@ def test_train_panel_runs_plots_and_stops(page):
     page.locator("#train-learning-rate input").fill("0.01")
     page.click("#start-training")
     expect(page.locator("#train-reply")).to_contain_text("Started")
-    expect(page.locator("#run-status")).to_contain_text("Teacher is training")
+    # Right after the app starts, its training worker may still be loading TensorFlow and the
+    # data (the status says so meanwhile): the run starts training once it is ready.
+    expect(page.locator("#run-status")).to_contain_text("Teacher is training", timeout=120_000)
     expect(page.locator("#run-status")).to_contain_text("200 training images, 30 epochs, batch 32")
 
     deadline = time.monotonic() + 90
