@@ -84,7 +84,7 @@ class TrainingRuns:
 
     Args:
         runs_dir: folder of the checkpoints trained here.
-        data_source: CIFAR-10 source for ``load_cifar10`` (None: its env var / Keras cache).
+        data_source: CIFAR-10 source for ``load_cifar10`` (None: its env var / a cache).
         keep: how many run checkpoints to keep (oldest removed). Default 5.
         on_checkpoint: called with the path of each checkpoint a run saves, after the
             run has ended (the next run can already start).
@@ -157,8 +157,8 @@ class TrainingRuns:
         machine once), so that the first Start trains at once. Needs ``standby``."""
         with self._lock:
             if self.standby and self._spare is None and not self._closed:
-                probe = TrainConfig() if self.speed is None else None
-                self._spare = TrainingWorker(self.data_source, speed_probe=probe)
+                # the default run, the one a class starts, trains from its first step at once
+                self._spare = TrainingWorker(self.data_source, prepare=TrainConfig())
                 threading.Thread(target=self._read_speed, args=(self._spare,), daemon=True,
                                  name="training-worker-speed").start()
 

@@ -52,7 +52,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
         runs_dir: where runs trained in the app are saved. Default ``$MOBILENET_RUNS_DIR``
             or ``mobilenet.RUNS_DIR``.
         data_source: CIFAR-10 for training (see ``mobilenet.data.load_cifar10``). Default
-            None: ``$MOBILENET_CIFAR10``, else Keras' cache or download.
+            None: ``$MOBILENET_CIFAR10``, else a cache or a download.
         keep_runs: run checkpoints kept (oldest removed). Default ``$MOBILENET_KEEP_RUNS`` or 5.
 
     Returns:

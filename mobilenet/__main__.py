@@ -1,4 +1,5 @@
-"""Command line: ``python -m mobilenet summary | train | evaluate | report | predict | export | sweep``."""
+"""Command line: ``python -m mobilenet COMMAND``, where COMMAND is summary, train, evaluate, report,
+predict, export, sweep or publish-space."""
 
 import argparse
 import dataclasses
@@ -9,6 +10,8 @@ import time
 
 from mobilenet import DEFAULT_CHECKPOINT, RUNS_DIR  # sets oneDNN on (mobilenet.runtime)
 
+DATA_HELP = ("CIFAR-10: the official .tar.gz or a folder, or 'hf' for the Hugging Face Hub's copy "
+             "(default: $MOBILENET_CIFAR10, else the Keras or Hub cache, else a download)")
 TRAIN_HELP = {
     "variant": "paper (the tutorial's strides) or cifar (stem stride 1)",
     "alpha": "width multiplier, e.g. 0.25 0.5 0.75 1.0",
@@ -47,8 +50,10 @@ def main(argv=None):
     except Exception as error:  # one clear line for every expected failure
         from mobilenet.checkpoints import CheckpointError
         from mobilenet.data import DataCorruptError, DataUnavailableError
+        from mobilenet.publish import PublishError
 
-        if isinstance(error, (ValueError, CheckpointError, DataCorruptError, DataUnavailableError)):
+        if isinstance(error, (ValueError, CheckpointError, DataCorruptError, DataUnavailableError,
+                              PublishError)):
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise
@@ -70,7 +75,7 @@ def build_parser():
 
     train = commands.add_parser("train", help="train on CIFAR-10 and save a checkpoint")
     add_config_flags(train)
-    train.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    train.add_argument("--data", help=DATA_HELP)
     train.add_argument("--out", help="checkpoint path (default: checkpoints/runs/<time>_<variant>.keras)")
     train.add_argument("--state-dir", help="folder for per-epoch resumable state; resumes if present")
     train.add_argument("--float16", action="store_true", help="store weights as float16 (half size)")
@@ -78,7 +83,7 @@ def build_parser():
 
     evaluate = commands.add_parser("evaluate", help="test accuracy, per class, confusion matrix")
     evaluate.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
-    evaluate.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    evaluate.add_argument("--data", help=DATA_HELP)
     evaluate.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     evaluate.set_defaults(run=run_evaluate)
 
@@ -98,7 +103,7 @@ def build_parser():
                                                 "size, latency and accuracy beside Keras")
     export.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
     export.add_argument("--out", default="export", help="folder for the .tflite files (default: export)")
-    export.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    export.add_argument("--data", help=DATA_HELP)
     export.add_argument("--kinds", nargs="+", default=["float32", "float16", "int8"],
                         choices=("float32", "float16", "int8"))
     export.add_argument("--test-images", type=_int_or_all, default=None,
@@ -111,10 +116,18 @@ def build_parser():
                                               "accuracy vs Mult-Adds plot")
     add_config_flags(sweep, exclude=("alpha",))
     sweep.add_argument("--alphas", nargs="+", type=float, default=[0.25, 0.5, 0.75, 1.0])
-    sweep.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache/download)")
+    sweep.add_argument("--data", help=DATA_HELP)
     sweep.add_argument("--out", help="folder for alpha_<α>.keras (default: checkpoints/sweep)")
     sweep.add_argument("--float16", action="store_true", help="store weights as float16 (half size)")
     sweep.set_defaults(run=run_sweep)
+
+    publish = commands.add_parser("publish-space", help="upload the app to a Hugging Face Space "
+                                                        "(binary files through Git LFS/Xet)")
+    publish.add_argument("repo_id", metavar="OWNER/NAME", help="the Space; created if missing")
+    publish.add_argument("--dry-run", action="store_true", help="list the files and sizes, send nothing")
+    publish.add_argument("--private", action="store_true", help="create the Space private")
+    publish.add_argument("--token", help="token with write access (default: $HF_TOKEN or `hf auth login`)")
+    publish.set_defaults(run=run_publish_space)
     return parser
 
 
@@ -342,6 +355,23 @@ def run_sweep(args):
     for _, row in points.sort_values("alpha").iterrows():
         print(f"{row['alpha']:>5g}{row['accuracy_%']:>14.2f}%{row['mult_adds'] / 1e6:>12.2f} M"
               f"{row['relative_mult_adds']:>10.3f}")
+    return 0
+
+
+def run_publish_space(args):
+    from mobilenet.publish import check_repo_id, plan_space, publish_space, space_url
+
+    check_repo_id(args.repo_id)
+    plan = plan_space()
+    for file in plan.files:
+        print(f"{file.path:<48}{file.size / 1e3:>10.1f} kB{'  LFS' if file.lfs else ''}")
+    lfs = [file for file in plan.files if file.lfs]
+    print(f"{len(plan.files)} files, {sum(file.size for file in plan.files) / 1e6:.1f} MB; "
+          f"{len(lfs)} through Git LFS/Xet ({sum(file.size for file in lfs) / 1e6:.1f} MB)")
+    if args.dry_run:
+        print(f"dry run, nothing sent: {space_url(args.repo_id)}")
+    else:
+        print(f"published: {publish_space(args.repo_id, plan, private=args.private, token=args.token)}")
     return 0
 
 

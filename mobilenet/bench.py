@@ -295,7 +295,7 @@ MINUTES = {"latency": 3, "training": 8, "classroom": 25}  # about, on 2 cores of
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mobilenet.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", help="CIFAR-10 .tar.gz or folder (default: Keras cache)")
+    parser.add_argument("--data", help="CIFAR-10 .tar.gz, folder or 'hf' (default: a cache or download)")
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the command runs")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),

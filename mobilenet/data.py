@@ -1,14 +1,18 @@
-"""CIFAR-10: loading from Keras' cache/download or a local copy, subsets, tf.data pipelines.
+"""CIFAR-10: loading from a local copy, Keras' cache, the Hugging Face Hub or the official URL;
+subsets, tf.data pipelines.
 
 Sources, in order of precedence:
   1. ``source=`` (a function argument or the CLI's ``--data``),
   2. the environment variable ``MOBILENET_CIFAR10``,
-  3. Keras' own cache (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``),
-     downloading the official archive there once if it is missing.
+  3. what is already on this machine: Keras' cache (``~/.keras/datasets``, or
+     ``$KERAS_HOME/datasets``), then huggingface_hub's cache (``mobilenet.data_hub``),
+  4. a download: from the Hugging Face Hub (usually much faster), else the official archive
+     into Keras' cache.
 
-A local source is either the official ``cifar-10-python.tar.gz`` archive, a
-folder holding it, a folder holding ``cifar-10-batches-py/``, or that folder
-itself. Archives are read in memory and never extracted, so an interrupted
+A source is ``"hf"`` (the Hub's copy, see ``mobilenet.data_hub``) or a local path: the official
+``cifar-10-python.tar.gz`` archive, a folder holding it, a folder holding
+``cifar-10-batches-py/``, that folder itself, or a folder with the Hub repository's layout
+(``plain_text/*.parquet``). Archives are read in memory and never extracted, so an interrupted
 or corrupt read leaves nothing behind. The pickles are read with an
 unpickler that only accepts what the official format contains (dicts, lists,
 numbers, bytes and numpy arrays), never arbitrary code.
@@ -30,6 +34,7 @@ CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
 NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SIZE = 32
 ENV_VAR = "MOBILENET_CIFAR10"
+HUB_SOURCE = "hf"  # the source that names the Hugging Face Hub's copy
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 BATCHES_DIR = "cifar-10-batches-py"
 # Keras' own URL, hash and cache file name (keras.datasets.cifar10), so the
@@ -51,7 +56,11 @@ HOW_TO_PROVIDE = (
     f"'{ARCHIVE_NAME}' (from {OFFICIAL_URL}) on another machine and either pass its path "
     f"(--data PATH on the command line, source=PATH in Python), or set the environment "
     f"variable {ENV_VAR}=PATH. PATH may be the .tar.gz itself, a folder holding it, or the "
-    f"extracted '{BATCHES_DIR}' folder."
+    f"extracted '{BATCHES_DIR}' folder. Or use the Hugging Face Hub's copy, usually much faster "
+    f"to download: --data hf ({ENV_VAR}=hf) fetches it once into huggingface_hub's cache "
+    f"(~/.cache/huggingface/hub, or $HF_HUB_CACHE) and reads it from there offline; on another "
+    f"machine, 'hf download uoft-cs/cifar10 --repo-type dataset --local-dir DIR' makes a folder "
+    f"DIR to pass as PATH."
 )
 
 
@@ -74,27 +83,71 @@ class Cifar10:
     source: str
 
     sha256: str | None = None  # of the archive, when the source is one
+    copy: str | None = None  # what the copy is, when the source says it (the Hub's files)
 
     def describe(self):
         """Where the data came from, for checkpoints and reports."""
         return {"name": "CIFAR-10", "source": self.source, "sha256": self.sha256,
-                "copy": KNOWN_COPIES.get(self.sha256, "unknown copy" if self.sha256 else
-                                         "extracted folder"),
+                "copy": self.copy or KNOWN_COPIES.get(self.sha256, "unknown copy" if self.sha256
+                                                      else "extracted folder"),
                 "train_images": len(self.x_train), "test_images": len(self.x_test)}
 
 
 def load_cifar10(source=None):
-    """Loads CIFAR-10 from ``source``, ``$MOBILENET_CIFAR10`` or Keras' cache/download.
+    """Loads CIFAR-10 from ``source``, ``$MOBILENET_CIFAR10``, a cache or a download.
+
+    Args:
+        source: a local path, ``"hf"`` for the Hugging Face Hub's copy, or None (default):
+            ``$MOBILENET_CIFAR10``, else the first that works of Keras' cache,
+            huggingface_hub's cache, a download from the Hub, a download of the official archive.
 
     Raises:
         DataUnavailableError: nothing found and the download failed (offline).
         DataCorruptError: the source is truncated, corrupt or not CIFAR-10.
     """
+    from mobilenet import data_hub
+
     source = source or os.environ.get(ENV_VAR) or None
     if source is None:
-        path = _keras_cached_archive()
-    else:
-        path = _resolve_local(os.path.abspath(os.path.expanduser(str(source))))
+        return _load_found_automatically()
+    if str(source) == HUB_SOURCE:
+        return data_hub.load_from_hub()
+    path = os.path.abspath(os.path.expanduser(str(source)))
+    hub_files = data_hub.hub_files_in_folder(path)
+    if hub_files:
+        return data_hub.load_hub_files(hub_files)
+    return _load_path(_resolve_local(path))
+
+
+def _load_found_automatically():
+    """What is on this machine (Keras' cache, then huggingface_hub's), else a download: the Hub
+    first, the official URL second."""
+    from mobilenet import data_hub
+
+    archive = _keras_archive_path()
+    if os.path.isfile(archive) and file_sha256(archive) == OFFICIAL_SHA256:
+        return _load_path(archive)
+    hub_files = data_hub.cached_hub_files()
+    if hub_files:
+        return data_hub.load_hub_files(hub_files)
+    failures = []
+    for name, download, load in (
+            (f"from the Hugging Face Hub ({data_hub.HUB_REPO})", data_hub.download_hub_files,
+             data_hub.load_hub_files),
+            (f"from {OFFICIAL_URL}", _keras_download, _load_path)):
+        try:
+            found = download()
+        except DataUnavailableError as error:
+            failures.append(f"{name}: {error}")
+        else:
+            return load(found)
+    raise DataUnavailableError(
+        f"CIFAR-10 is neither in Keras' cache ({os.path.dirname(archive)}) nor in "
+        f"huggingface_hub's cache ({data_hub.hub_cache_dir()}), and downloading it failed "
+        f"({'; '.join(failures)}). {HOW_TO_PROVIDE}")
+
+
+def _load_path(path):
     stat = os.stat(path)
     return _load_cached(path, stat.st_mtime_ns, stat.st_size)
 
@@ -112,19 +165,28 @@ def _load_cached(path, _mtime_ns, _size):
     return Cifar10(np.concatenate(x_train), np.concatenate(y_train), x_test, y_test, path, sha256)
 
 
-def _keras_cached_archive():
+def _keras_home():
+    # Keras' own rule for its home, read now rather than at Keras' import.
+    return os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
+
+
+def _keras_archive_path():
+    return os.path.join(_keras_home(), "datasets", KERAS_CACHE_NAME)
+
+
+def _keras_download():
+    """The archive in Keras' cache, downloaded from the official URL unless it is there intact.
+
+    Raises:
+        DataUnavailableError: the download failed; the message is the cause only.
+    """
     import keras
 
-    # Keras' own rule for its home, read now rather than at Keras' import.
-    keras_home = os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
-    cache_dir = os.path.join(keras_home, "datasets")
     try:
         return keras.utils.get_file(fname=KERAS_CACHE_NAME, origin=OFFICIAL_URL,
-                                    file_hash=OFFICIAL_SHA256, cache_dir=keras_home)
+                                    file_hash=OFFICIAL_SHA256, cache_dir=_keras_home())
     except Exception as error:  # urllib/HTTP/hash errors all mean "not available here"
-        raise DataUnavailableError(
-            f"CIFAR-10 is not in Keras' cache ({cache_dir}) and downloading it failed "
-            f"({type(error).__name__}: {error}). {HOW_TO_PROVIDE}") from None
+        raise DataUnavailableError(f"{type(error).__name__}: {error}") from None
 
 
 def _resolve_local(path):
@@ -138,8 +200,8 @@ def _resolve_local(path):
             return os.path.join(path, ARCHIVE_NAME)
         raise DataUnavailableError(
             f"No CIFAR-10 found in folder '{path}': expected '{ARCHIVE_NAME}', a "
-            f"'{BATCHES_DIR}' folder, or the batch files {', '.join(TRAIN_BATCHES)}, "
-            f"{TEST_BATCH}. {HOW_TO_PROVIDE}")
+            f"'{BATCHES_DIR}' folder, the batch files {', '.join(TRAIN_BATCHES)}, "
+            f"{TEST_BATCH}, or the Hub's plain_text/*.parquet files. {HOW_TO_PROVIDE}")
     raise DataUnavailableError(f"CIFAR-10 source '{path}' does not exist. {HOW_TO_PROVIDE}")
 
 

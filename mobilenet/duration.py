@@ -12,10 +12,6 @@ ones; the machine's own speed (cost units per second) comes from a measurement:
 a few steps timed when the server starts, then each finished run.
 """
 
-import time
-
-import numpy as np
-
 # Cost units of one layer's fixed work per step, in activation values (fitted, see above).
 LAYER_STEP_COST = 50_000
 # Evaluation runs the forward pass only: about a third of a training step's work.
@@ -65,7 +61,7 @@ def estimate_seconds(config, train_images, test_images=10_000, speed=None):
         config: a ``TrainConfig``.
         train_images: images per epoch (after the validation hold-out).
         test_images: images of the final test evaluation.
-        speed: this machine's cost units per second (``measure_speed``); default
+        speed: this machine's cost units per second (``speed_from_run``); default
             ``REFERENCE_SPEED``.
     """
     speed = speed or REFERENCE_SPEED
@@ -78,28 +74,3 @@ def estimate_seconds(config, train_images, test_images=10_000, speed=None):
 def speed_from_run(config, images_per_sec):
     """This machine's speed (cost units per second) from a run's measured images/s."""
     return images_per_sec * cost_per_image(config)
-
-
-def measure_speed(config, data, steps=12):
-    """Times ``steps`` training steps of ``config`` on ``data`` after two untimed ones
-    (the first traces the step). Returns ``{"images_per_sec", "speed"}``."""
-    import keras
-
-    from mobilenet.data import make_dataset
-    from mobilenet.model import build_mobilenet
-    from mobilenet.train import compile_model
-
-    model = build_mobilenet(**config.model_config(data.x_train.shape[1:]), bn_momentum=0.9)
-    compile_model(model, config, steps + 2)
-    n = (steps + 2) * config.batch_size
-    stamps = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            stamps.append(time.perf_counter())
-
-    take = np.arange(n) % len(data.x_train)  # a small data set is repeated
-    model.fit(make_dataset(data.x_train[take], data.y_train[take], config.batch_size, training=True),
-              epochs=1, verbose=0, callbacks=[Timer()])
-    rate = (len(stamps) - 2) * config.batch_size / (stamps[-1] - stamps[1])
-    return {"images_per_sec": round(rate, 1), "speed": speed_from_run(config, rate)}

@@ -23,6 +23,7 @@ Python's ``if __name__ == "__main__":`` guard, as ``app.py`` has.
 
 import dataclasses
 import errno
+import functools
 import multiprocessing
 import os
 import signal
@@ -53,27 +54,29 @@ class TrainingWorker:
     """A child process that trains once.
 
     Args:
-        data_source: CIFAR-10 for ``load_cifar10`` (None: its environment variable or Keras'
-            cache), loaded while the worker waits for its job.
+        data_source: CIFAR-10 for ``load_cifar10`` (None: its environment variable, a cache
+            or a download), loaded while the worker waits for its job.
         cores: TensorFlow threads (default ``mobilenet.runtime.cpu_cores()``).
         niceness: added to the worker's scheduling niceness. Default ``WORKER_NICENESS``.
-        speed_probe: a ``TrainConfig`` to time for a few steps once loaded (reported as a
-            ``speed`` event before ``ready``), or None.
+        prepare: a ``TrainConfig`` (usually the default run) whose model the worker builds
+            and traces while it waits (``mobilenet.train.prepare_model``): a job of that config
+            then trains from its first step at full speed. The steps it runs time this
+            machine: a ``speed`` event before ``ready``. None: nothing prepared.
     """
 
-    def __init__(self, data_source=None, cores=None, niceness=WORKER_NICENESS, speed_probe=None):
+    def __init__(self, data_source=None, cores=None, niceness=WORKER_NICENESS, prepare=None):
         context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
         self._conn, child_conn = context.Pipe()
         self._stop = context.Event()
-        probe = dataclasses.asdict(speed_probe) if speed_probe is not None else None
+        prepare = dataclasses.asdict(prepare) if prepare is not None else None
         self.process = context.Process(target=_worker_main, name="mobilenet-training", daemon=True,
-                                       args=(child_conn, self._stop, data_source, cores, niceness, probe))
+                                       args=(child_conn, self._stop, data_source, cores, niceness, prepare))
         self.process.start()
         child_conn.close()
         self.ready = False
         self.info = None           # the ``ready`` event: cores used, oneDNN on or off
         self.startup_error = None  # the ``error`` event of a worker that could not load
-        self.speed = None          # the ``speed`` event of the probe, if one was asked for
+        self.speed = None          # the ``speed`` event of the prepared model, if one was asked for
         self.started_job = False
         self._startup_lock = threading.Lock()
 
@@ -172,8 +175,9 @@ def describe_error(error):
             "disk_full": isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)}
 
 
-def _worker_main(conn, stop, data_source, cores, niceness, probe):
-    """The worker process: load, (probe the speed), wait for the job, train, report, exit."""
+def _worker_main(conn, stop, data_source, cores, niceness, prepare):
+    """The worker process: load, (prepare a model, timing it), wait for the job, train, report,
+    exit."""
     try:
         os.nice(niceness)
     except OSError:
@@ -183,12 +187,16 @@ def _worker_main(conn, stop, data_source, cores, niceness, probe):
     try:
         runtime.set_threads(cores)
         from mobilenet.data import load_cifar10
-        from mobilenet.duration import measure_speed
-        from mobilenet.train import TrainConfig, train
+        from mobilenet.duration import speed_from_run
+        from mobilenet.train import TrainConfig, prepare_model, train
 
         data = load_cifar10(data_source)
-        if probe is not None:
-            conn.send({"event": "speed", **measure_speed(TrainConfig(**probe), data)})
+        prepared = None
+        if prepare is not None:
+            config = TrainConfig(**prepare)
+            prepared = prepare_model(config, data)
+            conn.send({"event": "speed", "images_per_sec": prepared.images_per_sec,
+                       "speed": speed_from_run(config, prepared.images_per_sec)})
     except Exception as error:  # the owner reports it; the traceback would only show paths
         conn.send(describe_error(error))
         return
@@ -199,7 +207,7 @@ def _worker_main(conn, stop, data_source, cores, niceness, probe):
         return  # the owner is gone
     if job is None:
         return
-    trainer = job["trainer"] or train
+    trainer = job["trainer"] or functools.partial(train, prepared=prepared)
     try:
         result = trainer(TrainConfig(**job["config"]), data=data, checkpoint_path=job["checkpoint_path"],
                          on_progress=conn.send, should_stop=stop.is_set)

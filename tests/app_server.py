@@ -41,11 +41,14 @@ class RunningApp(tuple):
 
 
 @contextlib.contextmanager
-def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_runs=5):
+def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_runs=5,
+                ssr_mode=False):
     """Builds and launches the app in this process; yields a ``RunningApp``.
 
     ``old_runs`` copies of the shipped checkpoint are placed in the runs folder,
-    oldest first, so that pruning has something to remove.
+    oldest first, so that pruning has something to remove. ``ssr_mode`` puts Gradio's
+    server-side rendering (a Node process in front of Python, as on Hugging Face Spaces)
+    in front of the app; the URL is then Node's.
     """
     from demo.ui import build_demo, launch_options
 
@@ -62,7 +65,9 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
     demo = build_demo(checkpoint_dir=checkpoint_dir, runs_dir=runs_dir, data_source=data_source,
                       keep_runs=keep_runs)
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            **launch_options())
+                            ssr_mode=ssr_mode, **launch_options())
+    if ssr_mode:  # Gradio falls back to plain serving when Node fails: a test must not pass so
+        assert demo._node_is_proxy and not demo._ssr_degraded, "Gradio could not start SSR (Node)"
     try:
         app = RunningApp((url, checkpoint_dir, runs_dir))
         app.runs = demo.training_runs

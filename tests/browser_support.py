@@ -6,6 +6,7 @@ Skipped only outside CI: in CI (CI=true, ``.ci/run`` installs Chromium) a missin
 
 import contextlib
 import os
+import shutil
 
 import pytest
 
@@ -19,11 +20,17 @@ EXAMPLES = os.path.join(ROOT, "demo", "examples")
 sync_api = pytest.importorskip("playwright.sync_api")
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                     reason=f"needs Chromium at {CHROMIUM}")
+# Every browser test module runs its tests twice: client-side rendering (Gradio's default
+# off Spaces) and server-side rendering (a Node process in front, Gradio's default on Spaces).
+needs_node = pytest.mark.skipif(not shutil.which("node") and not os.environ.get("CI"),
+                                reason="SSR needs Node (Debian's nodejs)")
+RENDERINGS = [pytest.param(False, id="csr"), pytest.param(True, id="ssr", marks=needs_node)]
 
 
 @contextlib.contextmanager
-def browser_page(url, timeout_ms=30_000):
-    """A 1366×900 page of a fresh headless Chromium, opened at ``url``."""
+def browser_page(url, timeout_ms=30_000, ssr=False):
+    """A 1366×900 page of a fresh headless Chromium, opened at ``url`` (served with SSR or not:
+    ``ssr`` only names its screenshots)."""
     os.makedirs(ARTIFACTS, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -31,6 +38,7 @@ def browser_page(url, timeout_ms=30_000):
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.set_default_timeout(timeout_ms)
+            page.ssr = ssr
             page.goto(url)
             yield page
         finally:
@@ -38,4 +46,6 @@ def browser_page(url, timeout_ms=30_000):
 
 
 def screenshot(page, name):
-    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+    """Saves ``test-artifacts/NAME.png`` (``NAME-ssr.png`` when the page came through SSR)."""
+    suffix = "-ssr" if getattr(page, "ssr", False) else ""
+    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}{suffix}.png"), full_page=True)

@@ -1,5 +1,6 @@
 """The benchmark command runs (tiny sizes); its figures are not checked here."""
 
+import os
 import subprocess
 import sys
 
@@ -16,6 +17,9 @@ def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
     for row in ("latency, paper: ours", "latency, cifar: model.predict", "agreement, paper",
                 "batch inference, cifar", "training, paper: plain model.fit, numpy, stock Keras BN",
                 "classroom run, native: CLI", "classroom run, native: app", "app/CLI speed",
-                "oneDNN on", "classroom run settings"):
+                "classroom run settings"):
         assert row in text
+    # the header says whether oneDNN was on: on, unless the user turned it off
+    user_turned_off = os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0"
+    assert ("oneDNN off" if user_turned_off else "oneDNN on") in text.split("|")[0]
     assert "SMOKE RUN" in text

@@ -10,21 +10,26 @@ import time
 import pytest
 
 from app_server import running_app
-from browser_support import EXAMPLES, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import EXAMPLES, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
 
 pytestmark = needs_chromium
 
 
+@pytest.fixture(scope="module", params=RENDERINGS)
+def ssr(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def app_url(tiny_cifar, tiny_checkpoint, tmp_path_factory):
+def app_url(tiny_cifar, tiny_checkpoint, tmp_path_factory, ssr):
     root = str(tmp_path_factory.mktemp("browser-app"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint) as (url, _, _):
+    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=ssr) as (url, _, _):
         yield url
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
-    with browser_page(app_url) as page:
+def page(app_url, ssr):
+    with browser_page(app_url, ssr=ssr) as page:
         yield page
 
 
@@ -132,6 +137,7 @@ def test_classroom_preset_opens_chinese_train_tab_without_advanced_settings(page
     context = page.context.browser.new_context(viewport={"width": 1366, "height": 900})
     student = context.new_page()
     student.set_default_timeout(30_000)
+    student.ssr = page.ssr
     try:
         student.goto(f"{app_url}?lang=zh&tab=train&simple=1")
         expect(student.get_by_role("tab", name="2 · 训练")).to_have_attribute("aria-selected", "true",
@@ -155,6 +161,7 @@ def test_browser_language_decides_when_the_url_does_not(app_url, page):
     context = page.context.browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
     try:
         visitor = context.new_page()
+        visitor.ssr = page.ssr
         visitor.goto(app_url)
         expect(visitor.get_by_role("tab", name="1 · 网络结构")).to_be_visible(timeout=60_000)
         screenshot(visitor, "1-architecture-zh")

@@ -9,15 +9,16 @@ import re
 import pytest
 
 from app_server import running_app
-from browser_support import EXAMPLES, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import EXAMPLES, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
 
 pytestmark = needs_chromium
 
 
-@pytest.fixture(scope="module")
-def page(tiny_cifar, tiny_checkpoint, tmp_path_factory):
+@pytest.fixture(scope="module", params=RENDERINGS)
+def page(tiny_cifar, tiny_checkpoint, tmp_path_factory, request):
     root = str(tmp_path_factory.mktemp("browser-look-inside"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint) as (url, _, _), browser_page(url) as page:
+    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param) as (url, _, _), \
+            browser_page(url, ssr=request.param) as page:
         yield page
 
 

@@ -4,9 +4,10 @@ import tarfile
 
 import numpy as np
 import pytest
+from huggingface_hub import constants
 
 from cifar_fixture import add_bytes, batch_bytes
-from mobilenet import data
+from mobilenet import data, data_hub
 from mobilenet.data import (CLASS_NAMES, DataCorruptError, DataUnavailableError, augment,
                             load_cifar10, make_dataset, preprocess, stratified_subset)
 
@@ -54,6 +55,8 @@ def test_environment_variable_is_a_source(tiny_cifar, monkeypatch):
 def test_offline_without_cache_says_how_to_provide_the_data(tmp_path, monkeypatch):
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(data_hub, "HUB_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setattr(data, "OFFICIAL_URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")
     with pytest.raises(DataUnavailableError) as error:
         load_cifar10()

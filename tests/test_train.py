@@ -205,3 +205,27 @@ def test_checkpoint_files_are_ordinary_readable_files(tiny_checkpoint):
     os.umask(umask)
     for path in checkpoint_paths(tiny_checkpoint):
         assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_prepared_model_trains_to_the_same_weights_as_a_fresh_one(tiny_data):
+    """The standby worker's head start (its training step traced before Start) changes nothing
+    that the run learns: every variable was put back as built."""
+    from mobilenet.train import prepare_model
+
+    config = TrainConfig(**{**TINY, "epochs": 2, "dropout": 0.2})  # dropout: its seeds are put back too
+    prepared = prepare_model(config, tiny_data, steps=3)
+    assert prepared.data is tiny_data and prepared.images_per_sec > 0
+    warm = train(config, data=tiny_data, prepared=prepared)
+    fresh = train(config, data=tiny_data)
+    assert warm.metrics["test_accuracy"] == fresh.metrics["test_accuracy"]
+    assert warm.history[-1]["loss"] == fresh.history[-1]["loss"]
+    other = TrainConfig(**{**TINY, "epochs": 1})
+    assert train(other, data=tiny_data, prepared=prepare_model(config, tiny_data, steps=1)).metrics == \
+        train(other, data=tiny_data).metrics  # prepared for another config: not used
+
+
+def test_a_data_set_too_small_for_the_config_is_only_timed(tiny_data):
+    from mobilenet.train import prepare_model
+
+    prepared = prepare_model(TrainConfig(), tiny_data, steps=1)  # 40,000 images asked, a few hundred here
+    assert prepared.data is None and prepared.images_per_sec > 0
