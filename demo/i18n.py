@@ -11,6 +11,7 @@ The language of a new page: ``?lang=zh`` / ``?lang=en`` in the URL, else the bro
 ``Accept-Language``, else English.
 """
 
+import html
 import inspect
 import re
 
@@ -64,10 +65,34 @@ class Text(str):
         return text
 
 
-def localize(text, lang):
-    """``text`` (a ``Text``, or a plain string looked up as is) in ``lang``."""
+class UserText(str):
+    """Text a visitor typed (a name): shown to others exactly as typed, never translated, and
+    never interpreted as Markdown or HTML (see ``as_markdown`` and ``as_html``)."""
+
+
+# CommonMark lets a backslash escape any ASCII punctuation character: escaped, a visitor's
+# text makes no link, image, emphasis, heading, table, HTML tag or autolink.
+_MARKDOWN_SYNTAX = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
+def as_markdown(text):
+    """``text`` as literal text inside Markdown."""
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", str(text))
+
+
+def as_html(text):
+    """``text`` as literal text inside HTML (e.g. an error toast, which renders HTML)."""
+    return html.escape(str(text))
+
+
+def localize(text, lang, user_text=as_markdown):
+    """``text`` (a ``Text``, or a plain string looked up as is) in ``lang``. ``UserText`` in it
+    is passed through ``user_text`` (default: escaped for Markdown; ``as_html`` for HTML)."""
+    if isinstance(text, UserText):
+        return user_text(text)
     if isinstance(text, Text):
-        return tr(text.template, lang, **{key: localize(value, lang) if isinstance(value, str) else value
+        return tr(text.template, lang, **{key: localize(value, lang, user_text)
+                                          if isinstance(value, str) else value
                                           for key, value in text.values.items()})
     return tr(text, lang) if isinstance(text, str) else text
 

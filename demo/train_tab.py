@@ -5,6 +5,7 @@ import html
 import math
 import re
 import time
+import unicodedata
 
 import gradio as gr
 import pandas as pd
@@ -14,7 +15,7 @@ from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.train import TrainConfig
 
 from demo.architecture_tab import ALPHAS as PAPER_ALPHAS
-from demo.i18n import Text, add_translation, class_name, localize, tr
+from demo.i18n import Text, UserText, add_translation, as_html, as_markdown, class_name, localize, tr
 from demo.runs import ACTIVE_STATES, RunBusy, RunTooLong, format_duration
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
@@ -56,10 +57,16 @@ def default_run_text(template=DEFAULT_RUN):
                            batch=DEFAULTS.batch_size, lr=DEFAULTS.learning_rate)
 
 
+NAME_LENGTH = 30
+
+
 def visitor_name(name):
-    """A short, plain display name (it is shown to everyone)."""
-    name = re.sub(r"\s+", " ", str(name or "")).strip()[:30]
-    return html.escape(name) if name else "Someone"
+    """A short display name as the visitor typed it (it is shown to everyone, as plain text):
+    control and format characters (bidirectional overrides included) removed, spaces
+    collapsed, at most ``NAME_LENGTH`` characters."""
+    name = "".join(c for c in str(name or "") if not unicodedata.category(c).startswith("C") or c in "\t\n")
+    name = re.sub(r"\s+", " ", name).strip()[:NAME_LENGTH].strip()
+    return UserText(name) if name else UserText("Someone")
 
 
 # -- what a viewer sees ------------------------------------------------------------------------
@@ -78,13 +85,13 @@ def stopper(run, lang):
     who = run["stopped_by"]
     if who is None:
         return tr("someone", lang)
-    return localize(who, lang) if isinstance(who, Text) else who
+    return localize(who, lang) if isinstance(who, Text) else as_markdown(who)
 
 
 def status_message(run, lang="en"):
     if run is None:
         return tr("No run yet. Choose the settings and press **Start training**.", lang)
-    config, who = run["config"], run["started_by"]
+    config, who = run["config"], as_markdown(run["started_by"])
     setup = tr("{variant}, α {alpha:g}, {depth}, {images} training images, {epochs} epochs, "
                "batch {batch}, learning rate {lr:g}, augmentation {augmentation}", lang,
                variant=config["variant"], alpha=config["alpha"], depth=config.get("depth", "full"),
@@ -219,10 +226,10 @@ class TrainCallbacks:
         try:
             self.runs.start(config, who)
         except RunBusy as busy:
-            raise gr.Error(localize(busy.args[0], lang),
+            raise gr.Error(localize(busy.args[0], lang, user_text=as_html),
                            title=tr("A run is already training", lang)) from None
         except RunTooLong as too_long:
-            raise gr.Error(localize(too_long.args[0], lang),
+            raise gr.Error(localize(too_long.args[0], lang, user_text=as_html),
                            title=tr("This run would take too long", lang)) from None
         except (DataUnavailableError, DataCorruptError) as error:
             detail = str(error) if lang == "en" else f"`{error}`"
@@ -232,7 +239,7 @@ class TrainCallbacks:
             raise gr.Error(tr("Check the settings: {detail}", lang, detail=detail),
                            title=tr("Cannot start", lang)) from None
         return tr("Started. {who}'s run is training; the curves update every few seconds.", lang,
-                  who=who)
+                  who=as_markdown(who))
 
     def stop_training(self, name, lang="en"):
         """Stops the run (whoever started it); it still saves what it learned."""

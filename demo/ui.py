@@ -11,6 +11,7 @@ import os
 import gradio as gr
 
 import mobilenet
+from demo import headers
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
@@ -124,4 +125,4 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
 
 def launch_options():
     """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there)."""
-    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD}
+    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": headers.app_kwargs()}

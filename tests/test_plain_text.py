@@ -1,0 +1,67 @@
+"""Text one visitor types is plain text to everyone else: no Markdown, HTML, link or image.
+
+A hostile student starts runs through the API with names that would fetch an image or make a
+link on every screen; a classmate's browser shows the names as typed, and nothing the names
+point at is ever requested.
+"""
+
+import time
+
+import pytest
+from gradio_client import Client
+
+from app_server import recording_server, running_app, wait_until_ended
+from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from demo.i18n import Text, UserText, as_html, as_markdown, localize
+from demo.train_tab import NAME_LENGTH, visitor_name
+
+TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "epochs": 1,
+            "batch_size": 32, "learning_rate": 0.01, "augmentation": False}
+
+
+def test_names_lose_control_and_format_characters_and_are_capped():
+    assert visitor_name("  Ann\x00\x1b[31m\u202eevil\u200b  Lee ") == "Ann[31mevil Lee"
+    assert visitor_name("x" * 100) == "x" * NAME_LENGTH
+    assert visitor_name("\x07\u202e") == "Someone" and isinstance(visitor_name(None), UserText)
+
+
+@pytest.mark.parametrize("name", ["![x](http://a.b/i.png)", "[click](http://a.b)", "<img src=x>",
+                                  "**bold** _it_ `code` # h", "www.a.b a@b.c http://a.b", "\\*"])
+def test_markdown_and_html_escapes_leave_no_syntax(name):
+    import markdown_it
+
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).render(as_markdown(name))
+    assert "<a" not in rendered and "<img" not in rendered and "<strong" not in rendered
+    assert "<em" not in rendered and "<code" not in rendered and "<h1" not in rendered
+    assert "<" not in as_html(name)
+
+
+def test_a_name_is_never_translated():
+    message = Text("{who} is training a model right now", who=UserText("cat"))
+    assert localize(message, "zh").startswith("cat")
+
+
+@pytest.mark.usefixtures("tiny_checkpoint")
+@needs_chromium
+@pytest.mark.parametrize("ssr", RENDERINGS)
+def test_a_classmates_page_shows_hostile_names_as_plain_text(tiny_cifar, tiny_checkpoint, tmp_path, ssr):
+    expect = sync_api.expect
+    with recording_server() as target, running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint,
+                                                    ssr_mode=ssr) as app:
+        address = f"127.0.0.1:{target.server_address[1]}"
+        names = [f"![](http://{address}/i)", f"[a](http://{address}/l)", f"<img src=//{address}/h>",
+                 f"http://{address}/u", f"www.{address}"]
+        assert all(len(name) <= NAME_LENGTH for name in names)
+        client = Client(app[0], verbose=False)
+        with browser_page(app[0], ssr=ssr) as page:
+            page.get_by_role("tab", name="2 · Train").click()
+            status = page.locator("#run-status")
+            for name in names:
+                client.predict(name=name, **TINY_RUN, api_name="/start_training")
+                wait_until_ended(app.runs)
+                expect(status).to_contain_text(f"The run by {name} finished", timeout=30_000)
+                assert status.locator("img, a, code, em").count() == 0
+                assert status.locator("strong").first.inner_html() == as_html(name)  # text, no element
+            screenshot(page, "2-train-hostile-name")
+            time.sleep(1)  # any request the page would make has been made by now
+    assert target.hits == []
