@@ -18,6 +18,10 @@ from mobilenet.data import CLASS_NAMES, IMAGE_SIZE, preprocess
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 MAX_PIXELS = 100_000_000  # a 10000 x 10000 photo decodes to 300 MB; more is refused
+# The formats the app names to its users; Pillow is never asked to open anything else (TIFF,
+# ICO, EPS, ...: formats nobody photographs in, some with decoders that are slow or call out
+# to other programs, such as EPS to Ghostscript).
+READABLE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 LITERT_CACHE_FILES = 16  # converted checkpoints kept on disk (a few MB each), newest first
 # The converter's output is silenced by swapping sys.stdout, which is process-wide: two
 # conversions at once could leave it swapped for good. One at a time (each takes seconds).
@@ -226,8 +230,8 @@ class ImageTooLarge(ValueError):
 def read_image(path, max_pixels=None):
     """Decodes an image file to a numpy RGB/RGBA/gray array, EXIF rotation applied.
 
-    Uses Pillow, which reads more formats (palette, CMYK, 16-bit, animated:
-    first frame) than OpenCV and applies EXIF orientation. Raises
+    Uses Pillow, which reads more variants (palette, CMYK, 16-bit, animated:
+    first frame) than OpenCV and applies EXIF orientation, for ``READABLE_FORMATS`` only. Raises
     ``ValueError`` with a readable reason for anything that is not an image,
     and its subclass ``ImageTooLarge`` for more than ``max_pixels`` (default
     ``MAX_PIXELS``; checked from the header, before decoding).
@@ -235,7 +239,7 @@ def read_image(path, max_pixels=None):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with Image.open(path, formats=READABLE_FORMATS) as img:
             limit = max_pixels or MAX_PIXELS
             if img.width * img.height > limit:
                 raise ImageTooLarge(f"'{path}' is {img.width}x{img.height} pixels; the limit is "
@@ -251,7 +255,7 @@ def read_image(path, max_pixels=None):
     except FileNotFoundError:
         raise ValueError(f"'{path}' does not exist") from None
     except UnidentifiedImageError:
-        raise ValueError(f"'{path}' is not an image file Pillow can read") from None
+        raise ValueError(f"'{path}' is not a JPEG, PNG, WebP, GIF or BMP picture") from None
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"'{path}' declares an enormous size (a decompression bomb?)") from None
     except (OSError, SyntaxError) as error:

@@ -82,6 +82,13 @@ def encoded(image, fmt, **options):
     return buffer.getvalue()
 
 
+def multipage_tiff():
+    pages = [Image.new("RGB", (20, 20), colour) for colour in ("red", "blue")]
+    buffer = io.BytesIO()
+    pages[0].save(buffer, "TIFF", save_all=True, append_images=pages[1:])
+    return buffer.getvalue()
+
+
 def palette_png():
     image = Image.new("P", (40, 30))
     image.putpalette([i % 256 for i in range(768)])
@@ -121,6 +128,10 @@ PICTURES = {  # file name -> bytes (or a function of the fetch trap's URL)
     "rotated.jpg": exif_rotated(),
     "model.keras": b"PK\x03\x04 a Keras model a student found somewhere",
     "too_big.png": b"\x89PNG" + bytes(21_000_000),
+    "scan.tiff": encoded(Image.new("RGB", (40, 30), "teal"), "TIFF"),
+    "pages.tiff": multipage_tiff(),
+    "float.tiff": encoded(Image.fromarray(np.full((30, 40), 0.5, np.float32)), "TIFF"),
+    "favicon.ico": encoded(Image.new("RGB", (32, 32), "navy"), "ICO"),
 }
 
 PICTURE_ROWS = {
@@ -149,6 +160,11 @@ PICTURE_ROWS = {
                        NOT_A_PICTURE.format("model.keras")),
     "too_big.png": Row("upload over the size limit (21 MB > max_file_size 20 MB)",
                        "refused by the server before it is stored", "maximum file size"),
+    "scan.tiff": Row("TIFF (a format the app does not name)", "message; never decoded",
+                     NOT_A_PICTURE.format("scan.tiff")),
+    "pages.tiff": Row("multi-page TIFF", "message; never decoded", NOT_A_PICTURE.format("pages.tiff")),
+    "float.tiff": Row("32-bit float TIFF", "message; never decoded", NOT_A_PICTURE.format("float.tiff")),
+    "favicon.ico": Row("ICO icon", "message; never decoded", NOT_A_PICTURE.format("favicon.ico")),
 }
 
 REQUEST_ROWS = {

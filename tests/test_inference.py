@@ -143,5 +143,8 @@ def test_read_image_handles_common_files(tmp_path, monkeypatch):
         read_image(tmp_path / "big.png", max_pixels=15_000)
     assert read_image(tmp_path / "big.png", max_pixels=20_000).shape == (100, 200, 3)
     (tmp_path / "t.png").write_text("not an image")
-    with pytest.raises(ValueError, match="not an image"):
+    with pytest.raises(ValueError, match="is not a JPEG, PNG, WebP, GIF or BMP picture"):
         read_image(tmp_path / "t.png")
+    Image.fromarray(rgb).save(tmp_path / "scan.tif")  # a real picture, in a format not named
+    with pytest.raises(ValueError, match="is not a JPEG, PNG, WebP, GIF or BMP picture"):
+        read_image(tmp_path / "scan.tif")
