@@ -17,10 +17,11 @@ go; where the folder is not a git checkout, a walk of the folder that skips hidd
 - the shipped checkpoints under ``checkpoints/``, except the app's output folders: the runs
   folder (``checkpoints/runs``, and ``$MOBILENET_RUNS_DIR`` / ``$MOBILENET_EXPORT_DIR`` where
   they lie inside the project) and the resumable training state (``checkpoints/resume``);
-- the files under ``docs/`` that ``README.md`` shows or links to.
+- the files under ``docs/``, and the Markdown pages next to it (``BENCHMARKS.md``), that
+  ``README.md`` shows or links to (``](path``), so that its links work on the Space.
 
-Nothing else: not ``tests/``, ``scripts/``, ``.ci/``, ``requirements-dev.txt``,
-``BENCHMARKS.md``, ``pytest.ini`` or ``.gitignore``. Files are added or replaced, never
+Nothing else: not ``tests/``, ``scripts/``, ``.ci/``, ``requirements-dev.txt``, ``pytest.ini``
+or ``.gitignore``. Files are added or replaced, never
 deleted from the Space.
 
 A file goes through LFS/Xet when it is binary: it holds a NUL byte, is not UTF-8, or is
@@ -182,8 +183,8 @@ def space_paths(root=PROJECT_ROOT, environ=os.environ):
 def _app_needs(path, readme):
     if path in DEV_ONLY_FILES or path.endswith(JUNK_SUFFIXES) or "__pycache__/" in path:
         return False
-    return (path in APP_FILES or path.startswith(APP_FOLDERS)
-            or (path.startswith("docs/") and path in readme))
+    linked_page = path.startswith("docs/") or ("/" not in path and path.endswith(".md"))
+    return path in APP_FILES or path.startswith(APP_FOLDERS) or (linked_page and f"]({path}" in readme)
 
 
 def _read_text(path):
