@@ -160,7 +160,8 @@ def split_indices(labels, config):
 @dataclass
 class PreparedModel:
     """A model built and compiled as ``train`` builds it for ``config``, its training step
-    already traced (see ``prepare_model``)."""
+    already traced (see ``prepare_model``). Single use: the ``train`` that uses it takes the
+    model (``model`` becomes None), so a second run never continues from trained weights."""
 
     config: dict           # dataclasses.asdict of the TrainConfig it was built for
     data: object           # the Cifar10 it was built for (None: only timed, never used)
@@ -216,8 +217,10 @@ def _build(config, data, prepared=None):
 
     keras.utils.set_random_seed(config.seed)
     train_idx, val_idx = split_indices(data.y_train, config)
-    if prepared is not None and prepared.config == dataclasses.asdict(config) and prepared.data is data:
-        return prepared.model, train_idx, val_idx
+    if (prepared is not None and prepared.model is not None
+            and prepared.config == dataclasses.asdict(config) and prepared.data is data):
+        model, prepared.model = prepared.model, None  # single use: its weights are about to train
+        return model, train_idx, val_idx
     return _new_model(config, data, len(train_idx)), train_idx, val_idx
 
 

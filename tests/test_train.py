@@ -219,6 +219,9 @@ def test_a_prepared_model_trains_to_the_same_weights_as_a_fresh_one(tiny_data):
     fresh = train(config, data=tiny_data)
     assert warm.metrics["test_accuracy"] == fresh.metrics["test_accuracy"]
     assert warm.history[-1]["loss"] == fresh.history[-1]["loss"]
+    assert prepared.model is None  # single use: a second run starts afresh, not from trained weights
+    again = train(config, data=tiny_data, prepared=prepared)
+    assert again.history[-1]["loss"] == fresh.history[-1]["loss"]
     other = TrainConfig(**{**TINY, "epochs": 1})
     assert train(other, data=tiny_data, prepared=prepare_model(config, tiny_data, steps=1)).metrics == \
         train(other, data=tiny_data).metrics  # prepared for another config: not used
