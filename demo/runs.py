@@ -8,6 +8,8 @@ left, or that the settings would take longer than the server allows); every
 browser reads the same ``snapshot`` and so sees the same live curve, fed by the
 worker's progress dicts. ``stop`` asks the worker to stop within a step and
 save; a worker that does not answer within ``STOP_ANSWER_SECONDS`` is killed.
+Runs have owners: only the browser session that started a run, or the teacher
+(``demo.teacher``), can stop it.
 A run that overruns ``max_run_minutes`` is stopped and saved. Finished runs are
 saved under ``runs_dir``; only the newest ``keep`` are kept so the disk cannot
 fill. With ``standby`` a loaded worker waits for the next Start.
@@ -51,11 +53,17 @@ class RunTooLong(RuntimeError):
     """The settings' estimated time exceeds the server's limit; the message says what to change."""
 
 
+class NotYourRun(PermissionError):
+    """Stop from someone who neither started the run nor is the teacher; the message says who can."""
+
+
 @dataclasses.dataclass
 class Run:
     run_id: int
     started_by: str
     config: dict
+    owner: str | None = None  # the session that started it (None: anyone may stop it); never shown
+    started_by_teacher: bool = False
     started_at: float = dataclasses.field(default_factory=time.time)
     state: str = "starting"
     total_steps: int = 0
@@ -67,6 +75,7 @@ class Run:
     latest_at: float | None = None
     stage: str | None = None
     stopped_by: str | None = None
+    stopped_by_teacher: bool = False
     checkpoint: str | None = None
     metrics: dict | None = None
     error: str | None = None
@@ -181,8 +190,12 @@ class TrainingRuns:
             worker.kill()
 
     # -- start / stop ------------------------------------------------------------
-    def start(self, config, started_by):
+    def start(self, config, started_by, owner=None, teacher=False):
         """Starts ``config`` (a ``TrainConfig``) in a worker process; returns the run id.
+
+        ``owner`` (the browser session's id) is who may stop it, besides the teacher; None lets
+        anyone stop it (runs started by the server's own code). ``teacher``: started by the
+        teacher (shown with the teacher's badge).
 
         Raises ``RunBusy`` while another run trains, ``RunTooLong`` when its estimated time
         exceeds the server's limit, the package's data errors when CIFAR-10 is missing, and
@@ -191,7 +204,8 @@ class TrainingRuns:
         with self._lock:
             if self._run is not None and self._run.state in ACTIVE_STATES:
                 raise RunBusy(self._busy_message(self._run))
-            run = Run(self._next_id, started_by, dataclasses.asdict(config))
+            run = Run(self._next_id, started_by, dataclasses.asdict(config), owner=owner,
+                      started_by_teacher=bool(teacher))
             self._next_id += 1
             previous, self._run = self._run, run  # claims the slot before the slow part
             self._stop.clear()
@@ -226,17 +240,24 @@ class TrainingRuns:
                 "width α, the shallow depth or the paper variant.",
                 estimate=format_duration(estimate), limit=format_duration(self.max_run_seconds)))
 
-    def stop(self, stopped_by):
-        """Asks the current run to stop; returns what happened, in words."""
+    def stop(self, stopped_by, owner=None, teacher=False):
+        """Asks the current run to stop; returns what happened, in words.
+
+        Raises ``NotYourRun`` unless ``owner`` is the session that started the run, or
+        ``teacher`` is true, or the run has no owner.
+        """
         with self._lock:
             run = self._run
             if run is None or run.state not in ACTIVE_STATES:
                 return Text("No run is training right now.")
+            if run.owner is not None and owner != run.owner and not teacher:
+                raise NotYourRun(Text("Only {who}, who started this run, or the teacher can stop it. "
+                                      "It ends by itself when it is done.", who=run.started_by))
             if run.stage == FINISHING_STAGES["save"]:
                 return Text("The run started by {who} is already saving its checkpoint: it ends "
                             "in a moment.", who=run.started_by)
             if run.state != "stopping":
-                run.state, run.stopped_by = "stopping", stopped_by
+                run.state, run.stopped_by, run.stopped_by_teacher = "stopping", stopped_by, bool(teacher)
                 self._stop.set()
                 self._changed()
         return Text("Stopping the run started by {who}: it saves what it has learned so far, "
@@ -379,7 +400,7 @@ class TrainingRuns:
                 self._snapshot = (self.version, {
                     "version": self.version, "finished_runs": self.finished_runs,
                     "data": dict(self._data_status),
-                    "run": dataclasses.asdict(run) if run is not None else None})
+                    "run": public(run)})
             view = {**self._snapshot[1], "worker_ready": bool(self._spare and self._spare.ready)}
             if view["run"] is None:
                 return view
@@ -392,6 +413,15 @@ class TrainingRuns:
         with self._lock:
             self._lock.wait_for(lambda: self.version != version, timeout=timeout)
         return self.snapshot()
+
+
+def public(run):
+    """What every viewer may see of ``run``: all but its owner's session id."""
+    if run is None:
+        return None
+    view = dataclasses.asdict(run)
+    del view["owner"]
+    return view
 
 
 def failure_reason(error):

@@ -16,7 +16,8 @@ from mobilenet.train import TrainConfig
 
 from demo.architecture_tab import ALPHAS as PAPER_ALPHAS
 from demo.i18n import Text, UserText, add_translation, as_html, as_markdown, class_name, localize, tr
-from demo.runs import ACTIVE_STATES, RunBusy, RunTooLong, format_duration
+from demo.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong, format_duration
+from demo.teacher import BADGE, TeacherKey, TooManyTries
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
 ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})
@@ -60,13 +61,20 @@ def default_run_text(template=DEFAULT_RUN):
 NAME_LENGTH = 30
 
 
-def visitor_name(name):
+def visitor_name(name, teacher=False):
     """A short display name as the visitor typed it (it is shown to everyone, as plain text):
-    control and format characters (bidirectional overrides included) removed, spaces
-    collapsed, at most ``NAME_LENGTH`` characters."""
-    name = "".join(c for c in str(name or "") if not unicodedata.category(c).startswith("C") or c in "\t\n")
+    control and format characters (bidirectional overrides included) and the teacher's badge
+    removed, spaces collapsed, at most ``NAME_LENGTH`` characters."""
+    name = "".join(c for c in str(name or "") if c != BADGE and (
+        not unicodedata.category(c).startswith("C") or c in "\t\n"))
     name = re.sub(r"\s+", " ", name).strip()[:NAME_LENGTH].strip()
-    return UserText(name) if name else UserText("Someone")
+    return UserText(name) if name else UserText("Teacher" if teacher else "Someone")
+
+
+def person(name, teacher, lang):
+    """A visitor's name in Markdown, with the teacher's badge when the server says so (no name
+    can contain the badge: ``visitor_name`` removes it)."""
+    return as_markdown(name) + (f" {BADGE} *{tr('teacher', lang)}*" if teacher else "")
 
 
 # -- what a viewer sees ------------------------------------------------------------------------
@@ -85,13 +93,13 @@ def stopper(run, lang):
     who = run["stopped_by"]
     if who is None:
         return tr("someone", lang)
-    return localize(who, lang) if isinstance(who, Text) else as_markdown(who)
+    return localize(who, lang) if isinstance(who, Text) else person(who, run["stopped_by_teacher"], lang)
 
 
 def status_message(run, lang="en"):
     if run is None:
         return tr("No run yet. Choose the settings and press **Start training**.", lang)
-    config, who = run["config"], as_markdown(run["started_by"])
+    config, who = run["config"], person(run["started_by"], run["started_by_teacher"], lang)
     setup = tr("{variant}, α {alpha:g}, {depth}, {images} training images, {epochs} epochs, "
                "batch {batch}, learning rate {lr:g}, augmentation {augmentation}", lang,
                variant=config["variant"], alpha=config["alpha"], depth=config.get("depth", "full"),
@@ -206,12 +214,28 @@ def results_view(run, lang="en"):
 # -- callbacks -------------------------------------------------------------------------------
 
 class TrainCallbacks:
-    def __init__(self, runs):
+    def __init__(self, runs, teacher_key=None):
         self.runs = runs
+        self.teacher_key = teacher_key or TeacherKey()
+
+    def sign_in(self, key, lang="en", request: gr.Request = None):
+        """Makes this browser tab the teacher's when ``key`` is the server's teacher key."""
+        if not self.teacher_key.enabled:
+            raise gr.Error(tr("This server has no teacher key (MOBILENET_TEACHER_KEY is not set).", lang))
+        try:
+            right = self.teacher_key.check(key, client_of(request))
+        except TooManyTries as wait:
+            raise gr.Error(tr("Too many wrong keys from your computer: try again in {duration}.", lang,
+                              duration=format_duration(wait.args[0]))) from None
+        if not right:
+            raise gr.Error(tr("That is not the teacher key.", lang))
+        return True, tr("You are the teacher in this browser tab: you can stop any run, and your "
+                        "name is shown with {badge}.", lang, badge=BADGE), gr.Textbox(value="")
 
     def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
-                       learning_rate, augmentation, lang="en"):
-        """Starts a run on the server, or says why not.
+                       learning_rate, augmentation, teacher=False, lang="en", request: gr.Request = None):
+        """Starts a run on the server, or says why not. The run belongs to this browser tab (its
+        session): only it, or the teacher, can stop it.
 
         Gradio has already checked the radios, dropdown and slider against their choices and
         ranges; an emptied number box arrives as None.
@@ -222,9 +246,10 @@ class TrainCallbacks:
             DEFAULTS, variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
             epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
             augmentation=bool(augmentation))
-        who = visitor_name(name)
+        teacher = teacher is True
+        who = visitor_name(name, teacher)
         try:
-            self.runs.start(config, who)
+            self.runs.start(config, who, owner=session_of(request), teacher=teacher)
         except RunBusy as busy:
             raise gr.Error(localize(busy.args[0], lang, user_text=as_html),
                            title=tr("A run is already training", lang)) from None
@@ -241,9 +266,16 @@ class TrainCallbacks:
         return tr("Started. {who}'s run is training; the curves update every few seconds.", lang,
                   who=as_markdown(who))
 
-    def stop_training(self, name, lang="en"):
-        """Stops the run (whoever started it); it still saves what it learned."""
-        return localize(self.runs.stop(visitor_name(name)), lang)
+    def stop_training(self, name, teacher=False, lang="en", request: gr.Request = None):
+        """Stops the run if this browser tab started it, or is the teacher's; it still saves
+        what it learned."""
+        teacher = teacher is True
+        try:
+            return localize(self.runs.stop(visitor_name(name, teacher), owner=session_of(request),
+                                           teacher=teacher), lang)
+        except NotYourRun as refused:
+            raise gr.Error(localize(refused.args[0], lang, user_text=as_html),
+                           title=tr("Not your run", lang)) from None
 
     def watch_training(self) -> dict:
         """Streams the run's snapshot (progress, history, results) until it ends."""
@@ -279,10 +311,23 @@ class TrainCallbacks:
                 gr.Column(visible=visible), confusion]
 
 
+def session_of(request):
+    """The browser tab's session id (Gradio's ``session_hash``): the owner of the runs it starts."""
+    return getattr(request, "session_hash", None) or None
+
+
+def client_of(request):
+    """The address the request came from (for counting wrong teacher keys)."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"
+
+
 # -- layout ------------------------------------------------------------------------------------
 
-def build_train_tab(runs, language=None):
-    callbacks = TrainCallbacks(runs)
+def build_train_tab(runs, language=None, teacher_key=None):
+    """The Train tab. Returns (view function, its outputs, the advanced settings' column, the
+    tab's teacher ``gr.State`` and its sign-in function, for a teacher link)."""
+    callbacks = TrainCallbacks(runs, teacher_key)
     with gr.Tab("2 · Train", id="train"):
         gr.Markdown(INTRO)
         gr.Markdown(default_run_text(), elem_id="train-default")
@@ -318,6 +363,12 @@ def build_train_tab(runs, language=None):
                     start = gr.Button("Start training", variant="primary", elem_id="start-training")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop-training")
                 reply = gr.Markdown(elem_id="train-reply")
+                teacher = gr.State(False)  # kept on the server: a client cannot set it
+                with gr.Accordion("Teacher", open=False, visible=callbacks.teacher_key.enabled,
+                                  elem_id="teacher-sign-in"):
+                    key = gr.Textbox(label="Teacher key", type="password", max_length=200,
+                                     elem_id="teacher-key")
+                    sign_in = gr.Button("Sign in as the teacher", elem_id="teacher-sign-in-button")
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id="run-status")
                 progress = gr.HTML(progress_html(None), elem_id="train-progress")
@@ -341,13 +392,15 @@ def build_train_tab(runs, language=None):
         # The run trains in the server's own thread, so Start returns at once; one Start at a time
         # (runs.start is single-flight anyway) and the others get "who is training" when it ends.
         lang = [language] if language else []
-        start.click(callbacks.start_training, inputs=settings + lang, outputs=reply, api_name="start_training",
-                    concurrency_limit=1)
+        start.click(callbacks.start_training, inputs=settings + [teacher] + lang, outputs=reply,
+                    api_name="start_training", concurrency_limit=1)
         # Stop only sets a flag: never queue it behind anything.
-        stop.click(callbacks.stop_training, inputs=[name] + lang, outputs=reply, api_name="stop_training",
-                   concurrency_limit=None)
+        stop.click(callbacks.stop_training, inputs=[name, teacher] + lang, outputs=reply,
+                   api_name="stop_training", concurrency_limit=None)
+        gr.on([sign_in.click, key.submit], callbacks.sign_in, inputs=[key] + lang,
+              outputs=[teacher, reply, key], api_name="teacher_sign_in", concurrency_limit=None)
         # Streaming for API clients: it waits on the run, so it must not block other events.
         gr.api(callbacks.watch_training, api_name="watch_training", concurrency_limit=None)
     outputs = [data_status, status, progress, loss_plot, accuracy_plot, results, summary, per_class,
                confusion_section, confusion]
-    return callbacks.training_view, outputs, advanced
+    return callbacks.training_view, outputs, advanced, teacher, callbacks.teacher_key

@@ -20,7 +20,8 @@ from demo.i18n import LANGUAGES, PageText, request_language
 from demo.export_tab import build_export_tab
 from demo.mistakes_tab import build_mistakes_tab
 from demo.runs import TrainingRuns
-from demo.train_tab import REFRESH_SECONDS, build_train_tab
+from demo.teacher import TooManyTries
+from demo.train_tab import REFRESH_SECONDS, build_train_tab, client_of
 
 KEEP_RUNS = 5
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
@@ -74,7 +75,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
                                 label="Language · 语言", elem_id="language", scale=0, min_width=200)
         with gr.Tabs() as tabs:
             build_architecture_tab(language)
-            training_view, train_outputs, advanced = build_train_tab(runs, language)
+            training_view, train_outputs, advanced, teacher, teacher_key = build_train_tab(runs, language)
             classify, checkpoint, _ = build_classify_tab(catalog, language)
             build_explain_tab(catalog, language=language)
             build_mistakes_tab(catalog, runs.load_data, language=language)
@@ -100,7 +101,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
 
         # Language and classroom presets: ?lang=zh&tab=train&simple=1 (else the browser's
-        # language, the first tab, every control).
+        # language, the first tab, every control); a teacher link adds &teacher=KEY.
         written = [block for function in demo.fns.values() for block in function.outputs]
         page_text = PageText(demo.blocks, skip=[language], written=written)
         tab_ids = [tab.id for tab in tabs.children if getattr(tab, "id", None)]
@@ -109,10 +110,12 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
             query = dict(request.query_params) if request else {}
             tab = query.get("tab") if query.get("tab") in tab_ids else gr.skip()
             simple = query.get("simple", "").lower() in ("1", "true", "yes")
-            return request_language(request), gr.Tabs(selected=tab), gr.Column(visible=not simple)
+            return (request_language(request), gr.Tabs(selected=tab), gr.Column(visible=not simple),
+                    teacher_link(teacher_key, query.get("teacher"), request))
 
-        demo.load(open_page, outputs=[language, tabs, advanced], api_visibility="undocumented",
-                  show_progress="hidden", concurrency_limit=None)
+        demo.load(open_page, outputs=[language, tabs, advanced, teacher], api_visibility="undocumented",
+                  show_progress="hidden", concurrency_limit=None).then(
+            None, js=FORGET_TEACHER_KEY, api_visibility="undocumented", show_progress="hidden")
         language.change(page_text.updates, inputs=language, outputs=page_text.components,
                         api_name="set_language", show_progress="hidden", concurrency_limit=None)
 
@@ -121,6 +124,28 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     catalog.warm_up()
     demo.training_runs = runs  # so that whoever closes the app can end its workers
     return demo.queue(max_size=256)
+
+
+# The key of a teacher link leaves the address bar as soon as the server has read it (a projector
+# shows the address bar to the class).
+FORGET_TEACHER_KEY = """() => {
+  const url = new URL(window.location.href);
+  if (url.searchParams.has("teacher")) {
+    url.searchParams.delete("teacher");
+    window.history.replaceState(null, "", url);
+  }
+}"""
+
+
+def teacher_link(teacher_key, key, request):
+    """The teacher state of a page opened with ``?teacher=KEY``: True when it is the key (a wrong
+    or missing key leaves the page as anyone's)."""
+    if not key:
+        return gr.skip()
+    try:
+        return teacher_key.check(key, client_of(request))
+    except TooManyTries:
+        return False
 
 
 def launch_options():

@@ -206,6 +206,19 @@ The server trains one model at a time; everyone sees the same curves.
     "Stopping the run started by {who}: it saves what it has learned so far, then ends.":
         "正在停止 {who} 开始的训练：它会保存目前学到的内容，然后结束。",
     "about {duration} left": "大约还剩 {duration}",
+    # train: run owners and the teacher (demo/teacher.py)
+    "Only {who}, who started this run, or the teacher can stop it. It ends by itself when it is done.":
+        "只有开始这次训练的 {who} 或老师可以停止它。训练完成后会自动结束。",
+    "Not your run": "这不是你的训练",
+    "teacher": "老师", "Teacher": "老师", "Teacher key": "教师密钥",
+    "Sign in as the teacher": "以老师身份登录",
+    "This server has no teacher key (MOBILENET_TEACHER_KEY is not set).":
+        "这台服务器没有教师密钥（没有设置 MOBILENET_TEACHER_KEY）。",
+    "Too many wrong keys from your computer: try again in {duration}.":
+        "你的电脑输错密钥的次数太多：请在 {duration} 后再试。",
+    "That is not the teacher key.": "这不是教师密钥。",
+    "You are the teacher in this browser tab: you can stop any run, and your name is shown with {badge}.":
+        "你已在这个浏览器标签页中成为老师：可以停止任何训练，你的名字旁会显示 {badge}。",
     "just started": "刚刚开始",
     "{who} is training a model right now ({when}). Only one run trains at a time on this server: "
     "watch its curve here, and start yours when it ends.":
