@@ -399,8 +399,10 @@ def build_train_tab(runs, language=None, teacher_key=None):
                    api_name="stop_training", concurrency_limit=None)
         gr.on([sign_in.click, key.submit], callbacks.sign_in, inputs=[key] + lang,
               outputs=[teacher, reply, key], api_name="teacher_sign_in", concurrency_limit=None)
-        # Streaming for API clients: it waits on the run, so it must not block other events.
-        gr.api(callbacks.watch_training, api_name="watch_training", concurrency_limit=None)
+        # Streaming for API clients: each stream holds one of the server's request slots for as
+        # long as the run, so at most 8 at once (the others wait for one to end); the page
+        # itself polls (``refresh``) and never waits for these.
+        gr.api(callbacks.watch_training, api_name="watch_training", concurrency_limit=8)
     outputs = [data_status, status, progress, loss_plot, accuracy_plot, results, summary, per_class,
                confusion_section, confusion]
     return callbacks.training_view, outputs, advanced, teacher, callbacks.teacher_key

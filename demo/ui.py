@@ -11,7 +11,7 @@ import os
 import gradio as gr
 
 import mobilenet
-from demo import headers
+from demo import fair_queue, headers
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
@@ -25,6 +25,9 @@ from demo.train_tab import REFRESH_SECONDS, build_train_tab, client_of
 
 KEEP_RUNS = 5
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
+# Requests running at once, all endpoints together: above the sum of the expensive endpoints'
+# limits (about 40), so that requests of cheap endpoints (no limit) always find a free slot.
+MAX_THREADS = 64
 UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour: the disk stays bounded
 
 HEADER = """
@@ -123,7 +126,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     runs.prepare_worker()
     catalog.warm_up()
     demo.training_runs = runs  # so that whoever closes the app can end its workers
-    return demo.queue(max_size=256)
+    return fair_queue.install(demo.queue(max_size=256))
 
 
 # The key of a teacher link leaves the address bar as soon as the server has read it (a projector
@@ -150,4 +153,5 @@ def teacher_link(teacher_key, key, request):
 
 def launch_options():
     """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there)."""
-    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": headers.app_kwargs()}
+    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": headers.app_kwargs(),
+            "max_threads": MAX_THREADS}

@@ -37,7 +37,7 @@ def wait_until_ended(runs, timeout=180):
 
 
 class RunningApp(tuple):
-    """(url, checkpoint_dir, runs_dir), plus ``runs``: the app's ``TrainingRuns``."""
+    """(url, checkpoint_dir, runs_dir), plus ``runs``: the app's ``TrainingRuns``, and ``demo``."""
 
 
 @contextlib.contextmanager
@@ -70,7 +70,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
         assert demo._node_is_proxy and not demo._ssr_degraded, "Gradio could not start SSR (Node)"
     try:
         app = RunningApp((url, checkpoint_dir, runs_dir))
-        app.runs = demo.training_runs
+        app.runs, app.demo = demo.training_runs, demo
         yield app
     finally:
         demo.training_runs.close()

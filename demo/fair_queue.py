@@ -1,0 +1,87 @@
+"""A fair queue for a classroom: one client cannot fill the server's queue or push in front of
+the others.
+
+Gradio keeps one waiting line per concurrency group (a group per expensive endpoint, each with
+its own limit; cheap endpoints have no limit and start at once) and one global size limit. On
+its own, one script could fill that limit with requests to one slow endpoint (everyone else then
+gets "Queue is full"), or stand in front of a whole class in a line. ``FairQueue`` adds:
+
+* **A cap per client**: a browser tab (Gradio's session) may have at most ``per_session``
+  requests waiting or running, and an address at most ``per_address``; the rest are refused at
+  once with a message saying what to do (Gradio's own "Queue is full" is never reached by one
+  client alone).
+* **Fair order**: in each line, a request goes behind the requests of addresses that have fewer
+  waiting, not at the end. A student's first request goes before a flooder's second; requests
+  of one address keep their own order (round-robin by address, as in fair queueing).
+
+Addresses come from ``demo.clients.client_address`` (behind a Space's proxy, the visitor's own
+address). The machine's own address has no address cap (only the tab cap): it is the teacher's
+browser, or a proxy on the same machine that does not say who its clients are. A class behind one school address counts as one address: their order among each
+other is first come, first served, and ``per_address`` bounds them together, so raise it
+(``MOBILENET_MAX_WAITING_PER_ADDRESS``) for a large class on a Space.
+"""
+
+import os
+
+from gradio.queueing import Queue
+
+from demo.clients import client_address, is_local
+
+PER_SESSION = 8   # a page opening fires about 5 events at once; a student clicking fast, a few more
+PER_ADDRESS = 64  # a classroom on one address (school NAT) shares this
+SESSION_VARIABLE = "MOBILENET_MAX_WAITING_PER_SESSION"
+ADDRESS_VARIABLE = "MOBILENET_MAX_WAITING_PER_ADDRESS"
+
+TOO_MANY_FROM_TAB = ("You already have {count} requests waiting on this server: wait for their "
+                     "answers, then try again. / 你已经有 {count} 个请求在排队：请等它们完成后再试。")
+TOO_MANY_FROM_ADDRESS = ("Your computer (or network) already has {count} requests waiting on this "
+                         "server: wait for their answers, then try again. / 你的电脑（或网络）已经有 "
+                         "{count} 个请求在排队：请等它们完成后再试。")
+
+
+class FairQueue(Queue):
+    """Gradio's queue with per-client caps and fair order (see the module docstring)."""
+
+    per_session = PER_SESSION
+    per_address = PER_ADDRESS
+
+    async def push(self, body, request, username):
+        address = client_address(request)
+        session = body.session_hash
+        in_session = in_address = 0
+        for event in list(self.event_ids_to_events.values()):  # waiting or running
+            if session is not None and event.session_hash == session:
+                in_session += 1
+            if getattr(event, "client_address", None) == address:
+                in_address += 1
+        if in_session >= self.per_session:
+            return False, TOO_MANY_FROM_TAB.format(count=in_session), "error"
+        if in_address >= self.per_address and not is_local(address):
+            return False, TOO_MANY_FROM_ADDRESS.format(count=in_address), "error"
+        success, event_id, state = await super().push(body, request, username)
+        event = self.event_ids_to_events.get(event_id) if success else None
+        if event is not None:
+            event.client_address = address
+            self._place_fairly(event)
+        return success, event_id, state
+
+    def _place_fairly(self, event):
+        """Moves ``event`` (just appended to its line) behind the requests of its round."""
+        line = self.event_queue_per_concurrency_id[event.concurrency_id].queue
+        if not line or line[-1] is not event:
+            return  # already taken (a cached answer) or moved: leave it
+        line.pop()
+        mine = [getattr(e, "fair_round", 0) for e in line if getattr(e, "client_address", None) == event.client_address]
+        event.fair_round = max(mine, default=0) + 1  # after its own, keeping their order
+        place = next((i for i, e in enumerate(line) if getattr(e, "fair_round", 0) > event.fair_round), len(line))
+        line.insert(place, event)
+
+
+def install(demo, per_session=None, per_address=None):
+    """Makes ``demo``'s queue (after ``demo.queue()``) a ``FairQueue``; caps from the arguments,
+    else ``$MOBILENET_MAX_WAITING_PER_SESSION`` / ``_PER_ADDRESS``, else the defaults."""
+    queue = demo._queue
+    queue.__class__ = FairQueue
+    queue.per_session = int(per_session or os.environ.get(SESSION_VARIABLE) or PER_SESSION)
+    queue.per_address = int(per_address or os.environ.get(ADDRESS_VARIABLE) or PER_ADDRESS)
+    return demo
