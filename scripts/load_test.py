@@ -11,9 +11,17 @@ requests, errors and latency percentiles (p50/p95/p99, milliseconds, measured by
 upload + queue + classify + download), how many requests ran while the run was training,
 and writes them as Markdown to ``--out``. Bounded: at most clients × requests requests and
 ``--timeout`` seconds; the run is stopped at the end. Nothing leaves this machine.
+
+``--flood`` adds one hostile client meanwhile: it sends Classify queue joins as fast as the
+server answers, over ``--flood-connections`` connections and ``--flood-sessions`` sessions,
+never reading the answers (``Flooder``). Each client then sends its own address in
+``X-Forwarded-For``, as a Space's proxy would (10.1.0.N for the students, 10.66.0.1 for the
+flooder): the app launched here trusts it (``MOBILENET_TRUSTED_PROXY=1``); start a ``--url`` app
+with that variable too, or every client counts as the same (local) address.
 """
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import platform
@@ -24,6 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -31,6 +40,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+import httpx  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 PICTURE = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
@@ -54,10 +64,17 @@ def parse_args(argv=None):
     parser.add_argument("--alpha", type=float, help="width multiplier of the run (default: the app's)")
     parser.add_argument("--no-training", action="store_true",
                         help="classify without a training run (to see what training costs)")
+    parser.add_argument("--flood", action="store_true",
+                        help="one hostile client floods Classify meanwhile (see the module's docstring)")
+    parser.add_argument("--flood-connections", type=int, default=8, help="the flooder's connections (default 8)")
+    parser.add_argument("--flood-sessions", type=int, default=1,
+                        help="sessions (browser tabs) the flooder spreads its joins over (default 1)")
     parser.add_argument("--out", help="write the results as Markdown to this file")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.requests < 1 or args.timeout <= 0 or args.think < 0:
-        parser.error("--clients, --requests and --timeout must be positive, --think not negative")
+    if (args.clients < 1 or args.requests < 1 or args.timeout <= 0 or args.think < 0
+            or args.flood_connections < 1 or args.flood_sessions < 1):
+        parser.error("--clients, --requests, --timeout and the flood's numbers must be positive, "
+                     "--think not negative")
     if args.url and not is_loopback(args.url):
         parser.error(f"--url must be on this machine (127.0.0.1, ::1 or localhost). Received: {args.url}")
     return args
@@ -77,6 +94,8 @@ def launch_here(args):
     """Builds and launches the app in this process on 127.0.0.1; returns (demo, url)."""
     from demo.ui import build_demo, launch_options
 
+    if args.flood:
+        os.environ["MOBILENET_TRUSTED_PROXY"] = "1"  # X-Forwarded-For: each client's own address
     demo = build_demo(checkpoint_dir=args.checkpoint_dir, runs_dir=tempfile.mkdtemp(prefix="load-test-runs-"),
                       data_source=args.data)
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
@@ -128,10 +147,66 @@ class RunWatcher(threading.Thread):
                 self.ended_at = self.ended_at or time.time()
 
 
-def student(url, picture, requests, think, deadline, results):
-    """One browser session sending ``requests`` classifications, ``think`` seconds apart."""
+class Flooder:
+    """A hostile client: sends Classify joins for ``picture`` as fast as the server answers, over
+    ``connections`` connections and ``sessions`` sessions, from ``address`` (``X-Forwarded-For``),
+    and never reads the answers. Counts what the server said: ``accepted``, ``refused`` (its
+    messages) and ``other`` (any other answer: (status, text)). A context manager: the flood
+    runs inside the ``with`` block."""
+
+    def __init__(self, url, picture, address="10.66.0.1", connections=4, sessions=1, checkpoint=None):
+        self.url, self.address, self.connections = url.rstrip("/"), address, connections
+        self.sessions = [uuid.uuid4().hex[:11] for _ in range(sessions)]
+        self.http = httpx.Client(headers={"X-Forwarded-For": address}, timeout=30)
+        config = self.http.get(f"{self.url}/config").json()
+        classify = next(d for d in config["dependencies"] if d.get("api_name") == "classify")
+        values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
+        self.fn_index = classify["id"]
+        with open(picture, "rb") as file:
+            path = self.http.post(f"{self.url}/gradio_api/upload", files={"files": file}).json()[0]
+        uploaded = {"path": path, "orig_name": os.path.basename(picture), "meta": {"_type": "gradio.FileData"}}
+        self.data = [uploaded, checkpoint or values[classify["inputs"][1]], "en"][:len(classify["inputs"])]
+        self.accepted, self.refused, self.other = 0, [], []
+        self._stop = threading.Event()
+
+    def _flood(self, offset):
+        mine = self.sessions[offset::self.connections] or self.sessions
+        while not self._stop.is_set():
+            for session in mine:
+                try:
+                    answer = self.http.post(f"{self.url}/gradio_api/queue/join", json={
+                        "data": self.data, "fn_index": self.fn_index, "session_hash": session,
+                        "event_data": None, "trigger_id": None})
+                except httpx.HTTPError as error:
+                    self.other.append((None, f"{type(error).__name__}: {error}"[:200]))
+                    continue
+                if answer.status_code == 200:
+                    self.accepted += 1
+                elif answer.status_code == 400:
+                    self.refused.append(answer.json().get("detail", ""))
+                else:
+                    self.other.append((answer.status_code, answer.text[:200]))
+
+    def __enter__(self):
+        self._threads = [threading.Thread(target=self._flood, args=(i,), daemon=True, name=f"flood-{i}")
+                         for i in range(self.connections)]
+        for thread in self._threads:
+            thread.start()
+        time.sleep(1.0)  # the flood is on before anyone else starts
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.http.close()
+
+
+def student(url, picture, requests, think, deadline, results, address=None):
+    """One browser session sending ``requests`` classifications, ``think`` seconds apart (from
+    ``address`` in ``X-Forwarded-For`` when given)."""
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, headers={"X-Forwarded-For": address} if address else None)
     except Exception as error:  # counted: a class whose pages do not load has a problem
         results.extend([(None, time.time(), f"connect: {type(error).__name__}: {error}")] * requests)
         return
@@ -161,23 +236,27 @@ def run_load(args):
         watcher = RunWatcher(url, settings is not None)
         watcher.start()
         results, threads = [], []
-        began = time.time()
-        for _ in range(args.clients):
-            threads.append(threading.Thread(target=student, args=(url, args.picture, args.requests,
-                                                                  args.think, deadline, results)))
-            threads[-1].start()
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()) + 30)
-        ended = time.time()
+        flood = (Flooder(url, args.picture, connections=args.flood_connections, sessions=args.flood_sessions)
+                 if args.flood else contextlib.nullcontext())
+        with flood:
+            began = time.time()
+            for i in range(args.clients):
+                address = f"10.1.{i // 250}.{i % 250 + 1}" if args.flood else None
+                threads.append(threading.Thread(target=student, args=(url, args.picture, args.requests,
+                                                                      args.think, deadline, results, address)))
+                threads[-1].start()
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()) + 30)
+            ended = time.time()
         if settings:
             stop_training(control, args.picture)
-        return figures(args, results, began, ended, watcher, settings)
+        return figures(args, results, began, ended, watcher, settings, flood if args.flood else None)
     finally:
         if demo is not None:
             demo.close()
 
 
-def figures(args, results, began, ended, watcher, settings):
+def figures(args, results, began, ended, watcher, settings, flood=None):
     done = [latency for latency, _, error in results if error is None]
     during = [1 for _, finished, error in results
               if error is None and (watcher.ended_at is None or finished <= watcher.ended_at)]
@@ -191,6 +270,10 @@ def figures(args, results, began, ended, watcher, settings):
             "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
             "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
             "training": settings, "training_images_per_sec": (watcher.latest or {}).get("images_per_sec"),
+            "flood": flood and {"connections": flood.connections, "sessions": len(flood.sessions),
+                                "accepted": flood.accepted, "refused": len(flood.refused),
+                                "refusals": sorted(set(flood.refused))[:3], "other": len(flood.other),
+                                "other_examples": flood.other[:3]},
             "picture": f"{os.path.basename(args.picture)} ({os.path.getsize(args.picture) / 1000:.0f} kB)",
             "machine": machine(), "command": " ".join(["python", "scripts/load_test.py",
                                                       *map(shlex.quote, sys.argv[1:])])}
@@ -222,8 +305,17 @@ def markdown(result):
          f"batch {training['batch_size']}; {result['training_images_per_sec'] or '?'} images/s "
          "while under load." if training else "- No training run meanwhile (--no-training)."),
         *([f"- Errors: {'; '.join(result['error_examples'])}"] if result["errors"] else []),
+        *([flood_line(result["flood"])] if result.get("flood") else []),
         "",
     ])
+
+
+def flood_line(flood):
+    return (f"- A hostile client flooded Classify meanwhile ({flood['connections']} connections, "
+            f"{flood['sessions']} session(s), never reading the answers): {flood['accepted']:,} joins "
+            f"accepted, {flood['refused']:,} refused at once"
+            + (f" (\"{flood['refusals'][0].split(' / ')[0]}\")" if flood["refusals"] else "")
+            + f", {flood['other']} other answers.")
 
 
 def main(argv=None):

@@ -8,17 +8,15 @@ classifies meanwhile.
 """
 
 import os
-import threading
 import time
-import uuid
 
-import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
 from app_server import SHIPPED_NAME, running_app
 from demo import fair_queue
+from test_load import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
@@ -44,49 +42,10 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
             os.environ["MOBILENET_TRUSTED_PROXY"] = previous
 
 
-class Flooder:
-    """Sends Classify joins as fast as it can from ``address``, from one session or many."""
-
-    def __init__(self, url, address, sessions=1, threads=4):
-        self.url, self.address = url.rstrip("/"), address
-        self.sessions = [uuid.uuid4().hex[:11] for _ in range(sessions)]
-        self.http = httpx.Client(headers={"X-Forwarded-For": address}, timeout=30)
-        config = self.http.get(f"{self.url}/config").json()
-        self.fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "classify")
-        with open(PHOTO, "rb") as photo:
-            path = self.http.post(f"{self.url}/gradio_api/upload", files={"files": photo}).json()[0]
-        self.picture = {"path": path, "orig_name": "cat.jpg", "meta": {"_type": "gradio.FileData"}}
-        self.accepted, self.refused, self.other, self.threads = 0, [], [], threads
-        self._stop = threading.Event()
-
-    def join(self, session):
-        return self.http.post(f"{self.url}/gradio_api/queue/join", json={
-            "data": [self.picture, SHIPPED_KEY, "en"], "fn_index": self.fn_index, "session_hash": session,
-            "event_data": None, "trigger_id": None})
-
-    def run(self, offset):
-        while not self._stop.is_set():
-            for session in self.sessions[offset::self.threads] or self.sessions:
-                answer = self.join(session)
-                if answer.status_code == 200:
-                    self.accepted += 1
-                elif answer.status_code == 400:
-                    self.refused.append(answer.json()["detail"])
-                else:
-                    self.other.append((answer.status_code, answer.text[:200]))
-
-    def __enter__(self):
-        self.workers = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(self.threads)]
-        for worker in self.workers:
-            worker.start()
-        time.sleep(1.0)  # the flood is on before the classmate starts
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for worker in self.workers:
-            worker.join(timeout=30)
-        self.http.close()
+def Flooder(url, address, sessions=1, threads=4):
+    """The load script's hostile client (``scripts/load_test.py``: ``Flooder``)."""
+    return load_script().Flooder(url, PHOTO, address=address, connections=threads, sessions=sessions,
+                                 checkpoint=SHIPPED_KEY)
 
 
 def honest_latencies(url, address):

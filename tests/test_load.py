@@ -92,6 +92,20 @@ def test_the_load_script_reports_latency_without_errors(tiny_cifar, tiny_checkpo
     assert "| 3 × 4 | 12 | 0 |" in text and "p95" in text and "scripts/load_test.py" in text
 
 
+def test_thirty_students_are_served_while_one_client_floods(tiny_cifar, tiny_checkpoint, tmp_path):
+    from app_server import copy_checkpoint
+
+    checkpoint_dir = str(tmp_path / "checkpoints")
+    copy_checkpoint(tiny_checkpoint, checkpoint_dir, "tiny.keras")
+    result = load_script().main(["--clients", "30", "--requests", "2", "--timeout", "240", "--flood",
+                                 "--flood-sessions", "20", "--data", tiny_cifar[1],
+                                 "--checkpoint-dir", checkpoint_dir, "--train-images", "200",
+                                 "--epochs", "3", "--alpha", "0.25"])
+    assert result["requests"] == 60 and result["errors"] == 0, result["error_examples"]
+    flood = result["flood"]
+    assert flood["refused"] > 0 and flood["other"] == 0, flood  # refused with a message, never "Queue is full"
+
+
 def test_the_load_script_refuses_other_machines():
     script = load_script()
     with pytest.raises(SystemExit):
