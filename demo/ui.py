@@ -151,7 +151,16 @@ def teacher_link(teacher_key, key, request):
         return False
 
 
-def launch_options():
-    """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there)."""
+def launch_options(ssr=None):
+    """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there).
+
+    Server-side rendering is off unless ``ssr`` (default ``$MOBILENET_SSR``) says otherwise, on
+    Spaces too (where Gradio would turn it on): with it, Node serves the HTML page and its script
+    bundle without the app's security headers (``demo.headers``). Everything is served by the one
+    Python server, uploads included (``num_workers=0``: no separate upload servers, which would
+    bypass the upload limits).
+    """
+    if ssr is None:
+        ssr = os.environ.get("MOBILENET_SSR", "").lower() in ("1", "true", "yes")
     return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": headers.app_kwargs(),
-            "max_threads": MAX_THREADS}
+            "max_threads": MAX_THREADS, "ssr_mode": bool(ssr), "num_workers": 0}

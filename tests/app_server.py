@@ -65,7 +65,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
     demo = build_demo(checkpoint_dir=checkpoint_dir, runs_dir=runs_dir, data_source=data_source,
                       keep_runs=keep_runs)
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            ssr_mode=ssr_mode, **launch_options())
+                            **launch_options(ssr=ssr_mode))
     if ssr_mode:  # Gradio falls back to plain serving when Node fails: a test must not pass so
         assert demo._node_is_proxy and not demo._ssr_degraded, "Gradio could not start SSR (Node)"
     try:

@@ -1,8 +1,9 @@
 """Every answer of the app's Python server carries the security headers (``demo.headers``).
 
-Behind Gradio's server-side rendering (as on Spaces), Node renders the HTML page and serves
-its own bundle; those answers carry Node's headers, not ours. Everything else (API, config,
-files, Python's static files) still comes from Python.
+The app turns Gradio's server-side rendering off, on Spaces too, so that Python serves
+everything. Where it is turned on (``MOBILENET_SSR=1``), Node renders the HTML page and serves its
+own bundle; those answers carry Node's headers, not ours. Everything else (API, config, files,
+Python's static files) still comes from Python.
 """
 
 import re
@@ -33,3 +34,15 @@ def test_pages_assets_and_api_answers_say_nosniff(tiny_cifar, tiny_checkpoint, t
         for what, headers in answers.items():
             assert headers.get("X-Content-Type-Options") == "nosniff", what
             assert headers.get("Referrer-Policy") == "strict-origin-when-cross-origin", what
+
+
+def test_the_app_serves_everything_itself_unless_told_otherwise(monkeypatch):
+    from demo.ui import launch_options
+
+    monkeypatch.setenv("GRADIO_SSR_MODE", "true")  # as on a Space
+    monkeypatch.setenv("GRADIO_NUM_WORKERS", "2")
+    monkeypatch.delenv("MOBILENET_SSR", raising=False)
+    options = launch_options()
+    assert options["ssr_mode"] is False and options["num_workers"] == 0
+    monkeypatch.setenv("MOBILENET_SSR", "1")
+    assert launch_options()["ssr_mode"] is True and launch_options(ssr=False)["ssr_mode"] is False
