@@ -93,13 +93,13 @@ def stopper(run, lang):
     who = run["stopped_by"]
     if who is None:
         return tr("someone", lang)
-    return localize(who, lang) if isinstance(who, Text) else person(who, run["stopped_by_teacher"], lang)
+    return localize(who, lang) if isinstance(who, Text) else person(who, run.get("stopped_by_teacher"), lang)
 
 
 def status_message(run, lang="en"):
     if run is None:
         return tr("No run yet. Choose the settings and press **Start training**.", lang)
-    config, who = run["config"], person(run["started_by"], run["started_by_teacher"], lang)
+    config, who = run["config"], person(run["started_by"], run.get("started_by_teacher"), lang)
     setup = tr("{variant}, α {alpha:g}, {depth}, {images} training images, {epochs} epochs, "
                "batch {batch}, learning rate {lr:g}, augmentation {augmentation}", lang,
                variant=config["variant"], alpha=config["alpha"], depth=config.get("depth", "full"),
