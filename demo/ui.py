@@ -9,9 +9,10 @@ tiny dataset.
 import os
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 import mobilenet
-from demo import headers
+from demo import headers, upload_guard
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
@@ -24,7 +25,10 @@ from demo.train_tab import REFRESH_SECONDS, build_train_tab
 
 KEEP_RUNS = 5
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
-UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour: the disk stays bounded
+UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour
+# Between those sweeps: a total budget (oldest removed first) and a rate per client
+# (demo.upload_guard; MOBILENET_UPLOAD_BUDGET_MB, MOBILENET_UPLOADS_PER_MINUTE,
+# MOBILENET_UPLOAD_MB_PER_MINUTE).
 
 HEADER = """
 # MobileNet Lab
@@ -124,5 +128,11 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
 
 
 def launch_options():
-    """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there)."""
-    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": headers.app_kwargs()}
+    """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there).
+
+    Its middleware: the security headers (``demo.headers``), then the upload guard
+    (``demo.upload_guard``), configured from the environment when this is called.
+    """
+    app_kwargs = headers.app_kwargs()
+    app_kwargs["middleware"].append(upload_guard.app_middleware(get_upload_folder()))
+    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": app_kwargs}
