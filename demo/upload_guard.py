@@ -16,6 +16,7 @@ Installed with ``launch(app_kwargs={"middleware": [...]})`` (see ``demo.ui.launc
 
 import json
 import os
+import urllib.parse
 import threading
 import time
 
@@ -24,6 +25,7 @@ from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
 from demo.clients import client_address, is_local
+from demo.i18n import pick_language, tr
 from demo.upload_budget import UploadBudget, budget_from_env
 
 UPLOAD_PATH = "/gradio_api/upload"
@@ -108,8 +110,8 @@ class _CutOff(MultiPartException):
     ``MultiPartException``, so that Gradio's parser deletes the part it stored and answers
     with this message (its status is then turned into 429)."""
 
-    def __init__(self):
-        super().__init__(TOO_MANY)
+    def __init__(self, message=TOO_MANY):
+        super().__init__(message)
 
 
 class UploadGuard:
@@ -129,7 +131,7 @@ class UploadGuard:
         limited = not is_local(client)  # see demo.clients: the machine itself is not limited
         wait = self.rate.admit(client, declared or 0) if limited else None
         if wait is not None:
-            return await _too_many(send, wait)
+            return await _too_many(send, wait, scope)
         cut_off, held, enforced = False, [], False
 
         async def counted_receive():
@@ -139,7 +141,7 @@ class UploadGuard:
             if limited and declared is None and message["type"] == "http.request":
                 if not self.rate.charge_bytes(client, len(message.get("body", b""))):
                     cut_off = True
-                    raise _CutOff()
+                    raise _CutOff(tr(TOO_MANY, _language(scope)))
             return message
 
         async def enforce_budget():
@@ -170,7 +172,7 @@ class UploadGuard:
             await self.app(scope, counted_receive, send_after_budget)
         except _CutOff:
             if not held:
-                await _too_many(send, 60.0)
+                await _too_many(send, 60.0, scope)
         finally:
             if not enforced:
                 await enforce_budget()
@@ -213,8 +215,20 @@ def _stored_paths(body):
     return [path for path in paths if isinstance(path, str)] if isinstance(paths, list) else []
 
 
-async def _too_many(send, wait_seconds):
-    body = TOO_MANY.encode()
+def _language(scope):
+    """The page's language: ``?lang=`` of the page that uploads (its ``Referer``), else the
+    browser's preference, as the page itself decides (``demo.i18n.pick_language``)."""
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1")
+               for name, value in scope.get("headers") or []}
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(headers.get("referer", "")).query)
+    return pick_language({key: values[-1] for key, values in query.items()},
+                         headers.get("accept-language"))
+
+
+async def _too_many(send, wait_seconds, scope):
+    """429 with ``TOO_MANY`` in the page's language (the browser shows it in an error toast,
+    after "HTTP 429: ")."""
+    body = tr(TOO_MANY, _language(scope)).encode()
     await send({"type": "http.response.start", "status": 429,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),

@@ -21,6 +21,7 @@ from PIL import Image, JpegImagePlugin
 
 from app_server import SHIPPED_NAME, running_app
 from demo.clients import client_address
+from demo.i18n import tr
 from demo.upload_guard import TOO_MANY
 from mobilenet.inference import read_image
 
@@ -110,6 +111,10 @@ def test_a_client_over_its_upload_rate_gets_429_before_anything_is_stored(app):
     forged = httpx.post(url + "gradio_api/upload", files={"files": ("f.png", b"x")},
                         headers={"X-Forwarded-For": "203.0.113.99, 198.51.100.7"}, timeout=60)
     assert forged.status_code == 429
+    # In the page's language (its ?lang=, else the browser's preference).
+    chinese = httpx.post(url + "gradio_api/upload", files={"files": ("z.png", b"x")}, timeout=60,
+                         headers={"X-Forwarded-For": "198.51.100.7", "Referer": url + "?lang=zh"})
+    assert chinese.status_code == 429 and chinese.text == tr(TOO_MANY, "zh") != TOO_MANY
     # Other computers are not affected, nor this machine itself.
     assert upload(url, "other.png", b"x" * 1000, "198.51.100.8").status_code == 200
     assert httpx.post(url + "gradio_api/upload", files={"files": ("local.png", b"x")},
@@ -191,3 +196,25 @@ def test_a_large_jpeg_is_decoded_at_reduced_size_and_classified(client, tmp_path
     started = time.process_time()
     assert read_image(path).shape == (625, 875, 3)
     assert time.process_time() - started < 2.0  # about 0.1 s here; generous for a busy machine
+
+
+# -- what a student sees ---------------------------------------------------------------------------
+
+def test_a_student_over_the_rate_sees_the_message_in_the_page(app, tmp_path):
+    """The browser shows Gradio's error toast with the server's text."""
+    support = pytest.importorskip("browser_support")  # Playwright: skipped where it is missing
+    if not os.path.exists(support.CHROMIUM) and not os.environ.get("CI"):
+        pytest.skip(f"needs Chromium at {support.CHROMIUM}")
+    browser_page, screenshot, sync_api = support.browser_page, support.screenshot, support.sync_api
+    url, _ = app
+    with browser_page(url) as page:
+        page.set_extra_http_headers({"X-Forwarded-For": "198.51.100.40"})  # as Spaces' proxy would
+        page.get_by_role("tab", name="3 · Classify").click()
+        for i in range(UPLOADS_PER_MINUTE + 1):
+            picture = tmp_path / f"photo_{i}.jpg"  # a new file each time: every one is uploaded
+            Image.new("RGB", (40 + i, 30), "white").save(picture)
+            page.locator("#picture input[type=file]").set_input_files(str(picture))
+            if i < UPLOADS_PER_MINUTE:
+                sync_api.expect(page.locator("#timing")).to_contain_text(f"{40 + i}×30 pixels in")
+        sync_api.expect(page.get_by_text(TOO_MANY)).to_be_visible()
+        screenshot(page, "uploads-rate-limited")
