@@ -243,12 +243,12 @@ class TooSlowToDecode(ImageTooLarge):
 # costs about what a 2.5-megapixel one does. Other formats are decoded in full, then reduced.
 READ_SIDE = 1024
 # Formats that can only be decoded in full, and the megapixels ``read_image`` reads in about
-# 0.3 s of CPU on a 2-core server, so that a whole Classify or Grad-CAM stays near half a
-# second: from ``scripts/decode_bench.py``, the worst kind of each format (an RGBA PNG: 0.029 s
-# per megapixel, a photo-like WebP 0.023, a photo-like GIF 0.009; figures in
-# docs/RELIABILITY.md). JPEG (draft decoding) and BMP (0.003 s/MP) stay under the bound up to
-# ``max_pixels`` (the app: 40).
-DECODE_MEGAPIXELS = {"PNG": 12, "WEBP": 12, "GIF": 30}
+# 0.25 s of CPU on a 2-core server, so that a whole Classify or Grad-CAM (another 0.15 to 0.3 s)
+# stays near half a second: from ``scripts/decode_bench.py``, the worst kind of each format (an
+# RGBA PNG: 0.025 s per megapixel, a photo-like WebP 0.022, a photo-like GIF 0.009; figures in
+# docs/RELIABILITY.md). JPEG (draft decoding: 0.135 s for 40 megapixels) and BMP (0.0035 s/MP)
+# stay under the bound up to ``max_pixels`` (the app: 40).
+DECODE_MEGAPIXELS = {"PNG": 10, "WEBP": 10, "GIF": 20}
 _FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP"}
 
 

@@ -117,15 +117,17 @@ def worst_accepted():
     from demo.classify_tab import MAX_MEGAPIXELS
     from mobilenet.inference import DECODE_MEGAPIXELS
 
-    def side(fmt):
-        return int((DECODE_MEGAPIXELS.get(fmt, MAX_MEGAPIXELS) * 1e6) ** 0.5)
+    def picture(fmt, kind, make, **options):
+        megapixels = DECODE_MEGAPIXELS.get(fmt, MAX_MEGAPIXELS)
+        side = int((megapixels * 1e6) ** 0.5)
+        return f"{kind}_{megapixels}mp.{fmt.lower()}", encode(make(side), fmt, **options)
 
-    return [("photo_40mp.jpg", encode(smooth(side("JPEG"), side("JPEG")), "JPEG", quality=90)),
-            ("rgba_12mp.png", encode(smooth(side("PNG"), side("PNG")).convert("RGBA"), "PNG")),
-            ("photo_12mp.webp", encode(smooth(side("WEBP"), side("WEBP")), "WEBP", quality=80)),
-            ("photo_40mp.gif", encode(smooth(side("GIF"), side("GIF")).convert(
-                "P", palette=Image.Palette.ADAPTIVE), "GIF")),
-            ("flat_40mp.bmp", encode(Image.new("RGB", (side("BMP"), side("BMP")), "teal"), "BMP"))]
+    return [picture("JPEG", "photo", lambda side: smooth(side, side), quality=90),
+            picture("PNG", "rgba", lambda side: smooth(side, side).convert("RGBA")),
+            picture("WEBP", "photo", lambda side: smooth(side, side), quality=80),
+            picture("GIF", "photo", lambda side: smooth(side, side).convert(
+                "P", palette=Image.Palette.ADAPTIVE)),
+            picture("BMP", "flat", lambda side: Image.new("RGB", (side, side), "teal"))]
 
 
 def end_to_end(checkpoint_dir, repeats):

@@ -27,7 +27,7 @@ from mobilenet.inference import read_image
 
 BUDGET_MB, UPLOADS_PER_MINUTE, MB_PER_MINUTE = 1, 4, 3
 SHIPPED = f"shipped/{SHIPPED_NAME}"
-TOO_SLOW = ("{} is a PNG picture of more than 12 megapixels, too many to read quickly. Make it "
+TOO_SLOW = ("{} is a PNG picture of more than 10 megapixels, too many to read quickly. Make it "
             "smaller or save it as JPEG: the network only looks at 32×32 pixels anyway.")
 
 
