@@ -300,14 +300,18 @@ def read_image(path, max_pixels=None, max_side=READ_SIDE, decode_limits=None):
 
 def _reduced(img, max_side):
     """The decoded picture in a mode ``_as_array`` takes, its longer side at most ``max_side``
-    (a box average over whole blocks of pixels: cheap, and what area interpolation would do)."""
+    (a box average over whole blocks: cheap, and what area interpolation would do)."""
     if img.mode in ("I;16", "I;16B", "I;16L"):
         img = img.convert("I")
     elif img.mode not in ("RGB", "RGBA", "L", "I"):
         img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
     longest = max(img.size)
     if max_side and longest > max_side:
-        img = img.reduce(-(-longest // max_side))
+        factor = -(-longest // max_side)  # a whole factor: the mean of factor × factor pixels
+        # Whole blocks only (at most factor - 1 edge pixels left out), so that the aspect is
+        # rounded as a resize would (2400×1600 / 3: 800×533, not 800×534).
+        box = tuple(side - side % factor if side >= factor else side for side in img.size)
+        img = img.reduce(factor, box=(0, 0, *box))
     return img
 
 
