@@ -16,9 +16,9 @@ Installed with ``launch(app_kwargs={"middleware": [...]})`` (see ``demo.ui.launc
 
 import json
 import os
-import urllib.parse
 import threading
 import time
+import urllib.parse
 
 import anyio
 from starlette.formparsers import MultiPartException
@@ -45,14 +45,6 @@ class TokenBuckets:
     def level(self, key):
         tokens, then = self._levels.get(key, (self.capacity, self.clock()))
         return min(self.capacity, tokens + (self.clock() - then) * self.rate)
-
-    def take(self, key, amount):
-        """Takes ``amount`` tokens when there are that many; returns whether it did."""
-        tokens = self.level(key)
-        if tokens < amount:
-            return False
-        self.charge(key, amount, tokens)
-        return True
 
     def charge(self, key, amount, tokens=None):
         """Takes ``amount`` tokens even when that leaves the bucket below zero."""
@@ -89,13 +81,13 @@ class UploadRate:
         """Charges one upload of ``declared_bytes`` (0 when unknown); returns None when it
         may go ahead, else the seconds to wait."""
         with self._lock:
-            if (self._count.level(client) >= 1
-                    and self._bytes.level(client) >= min(declared_bytes, self._bytes.capacity)):
+            # A body larger than a whole minute's allowance never fits (a script's 1000 files).
+            if self._count.level(client) >= 1 and self._bytes.level(client) >= declared_bytes:
                 self._count.charge(client, 1)
                 self._bytes.charge(client, declared_bytes)
                 return None
             return max(self._count.seconds_until(client, 1),
-                       self._bytes.seconds_until(client, declared_bytes), 1.0)
+                       self._bytes.seconds_until(client, declared_bytes), 1.0)  # a minute at most
 
     def charge_bytes(self, client, amount):
         """Charges bytes of a body sent without a length; returns whether the client is still

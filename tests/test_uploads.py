@@ -128,6 +128,8 @@ def test_a_client_over_its_megabytes_per_minute_gets_429(app):
     refused = upload(url, "more.bin", b"m" * 1_000_000, address)
     assert refused.status_code == 429 and refused.text == TOO_MANY
     assert upload(url, "small.bin", b"s" * 100_000, address).status_code == 200  # still room
+    # More than a whole minute's allowance in one request never goes through.
+    assert upload(url, "all.bin", b"a" * 3_500_000, "198.51.100.21").status_code == 429
 
 
 def test_a_body_without_a_length_is_cut_off_at_the_limit(app):
