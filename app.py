@@ -3,7 +3,15 @@
 Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT (Gradio reads them), plus the app's own
 MOBILENET_CIFAR10, MOBILENET_CHECKPOINT_DIR, MOBILENET_RUNS_DIR, MOBILENET_KEEP_RUNS,
 MOBILENET_MAX_RUN_MINUTES, MOBILENET_TEACHER_KEY, MOBILENET_MAX_WAITING_PER_SESSION,
-MOBILENET_MAX_WAITING_PER_ADDRESS, MOBILENET_TRUSTED_PROXY and MOBILENET_SSR (see the README).
+MOBILENET_MAX_WAITING_PER_ADDRESS and MOBILENET_SSR (see the README).
+
+Uploads (demo.upload_guard, docs/RELIABILITY.md): MOBILENET_UPLOAD_BUDGET_MB (the upload
+folder's total, default 500; oldest files removed first), MOBILENET_UPLOADS_PER_MINUTE and
+MOBILENET_UPLOAD_MB_PER_MINUTE (per client, default 30 and 200: raise them for a class behind
+one school router, which shares one address), MOBILENET_TRUSTED_PROXY=1 (behind your own
+reverse proxy: the client is the last X-Forwarded-For entry; on Hugging Face Spaces, SPACE_ID
+does this). GRADIO_TEMP_DIR moves the upload folder (give the app its own on a shared machine:
+the budget counts and prunes that folder).
 """
 
 import argparse

@@ -12,13 +12,14 @@ from PIL import Image
 from gradio.utils import get_upload_folder, is_in_or_equal
 
 from mobilenet.checkpoints import CheckpointError
-from mobilenet.inference import ImageTooLarge, read_image
+from mobilenet.inference import ImageTooLarge, TooSlowToDecode, read_image
 
 from demo.catalog import format_created
 from demo.i18n import class_name, localize, tr
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 MAX_MEGAPIXELS = 40  # decoding is the only cost that grows with the picture; 32×32 is all we keep
+# (PNG and WebP have lower limits: mobilenet.inference.DECODE_MEGAPIXELS)
 SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
 
 INTRO = """
@@ -59,6 +60,12 @@ def read_upload(payload, lang="en"):
                           "upload it again.", lang, name=name), title=tr("Upload again", lang))
     try:
         return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
+    except TooSlowToDecode as error:
+        kind = {"WEBP": "WebP"}.get(error.format, error.format)
+        raise gr.Error(tr("{name} is a {kind} picture of more than {limit} megapixels, too many to "
+                          "read quickly. Make it smaller or save it as JPEG: the network only looks "
+                          "at 32×32 pixels anyway.", lang, name=name, kind=kind, limit=error.limit),
+                       title=tr("Picture too large", lang)) from None
     except ImageTooLarge:
         raise gr.Error(tr("{name} is larger than {limit} megapixels. Make it smaller first: the "
                           "network only looks at 32×32 pixels anyway.", lang, name=name,

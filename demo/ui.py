@@ -9,9 +9,10 @@ tiny dataset.
 import os
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 import mobilenet
-from demo import fair_queue, headers
+from demo import fair_queue, headers, upload_guard
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
@@ -26,9 +27,12 @@ from demo.train_tab import REFRESH_SECONDS, build_train_tab, client_of
 KEEP_RUNS = 5
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
 # Requests running at once, all endpoints together: above the sum of the expensive endpoints'
-# limits (about 40), so that requests of cheap endpoints (no limit) always find a free slot.
+# limits (about 31), so that requests of cheap endpoints (no limit) always find a free slot.
 MAX_THREADS = 64
-UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour: the disk stays bounded
+UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour
+# Between those sweeps: a total budget (oldest removed first) and a rate per client
+# (demo.upload_guard; MOBILENET_UPLOAD_BUDGET_MB, MOBILENET_UPLOADS_PER_MINUTE,
+# MOBILENET_UPLOAD_MB_PER_MINUTE).
 
 HEADER = """
 # MobileNet Lab
@@ -158,9 +162,12 @@ def launch_options(ssr=None):
     Spaces too (where Gradio would turn it on): with it, Node serves the HTML page and its script
     bundle without the app's security headers (``demo.headers``). Everything is served by the one
     Python server, uploads included (``num_workers=0``: no separate upload servers, which would
-    bypass the upload limits).
+    bypass the upload limits). Middleware: the security headers (``demo.headers``), then the
+    upload guard (``demo.upload_guard``), configured from the environment when this is called.
     """
     if ssr is None:
         ssr = os.environ.get("MOBILENET_SSR", "").lower() in ("1", "true", "yes")
-    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": headers.app_kwargs(),
+    app_kwargs = headers.app_kwargs()
+    app_kwargs["middleware"].append(upload_guard.app_middleware(get_upload_folder()))
+    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": app_kwargs,
             "max_threads": MAX_THREADS, "ssr_mode": bool(ssr), "num_workers": 0}

@@ -293,7 +293,13 @@ details are lost, and a picture of something else still gets one of the ten answ
     "{name} is larger than {limit} megapixels. Make it smaller first: the network only looks at "
     "32×32 pixels anyway.":
         "{name} 超过 {limit} 百万像素。请先缩小：反正网络只看 32×32 像素。",
+    "{name} is a {kind} picture of more than {limit} megapixels, too many to read quickly. Make it "
+    "smaller or save it as JPEG: the network only looks at 32×32 pixels anyway.":
+        "{name} 是超过 {limit} 百万像素的 {kind} 图片，像素太多，无法快速读取。请先缩小，或另存为 "
+        "JPEG：反正网络只看 32×32 像素。",
     "Picture too large": "图片太大",
+    "Too many uploads from your computer in the last minute: wait a moment, then try again.":
+        "过去一分钟内从你的电脑上传的文件太多：请稍等片刻再试。",
     "{name} is not a picture this app can read (or it is damaged). Use a JPEG, PNG, WebP, GIF or "
     "BMP file.":
         "{name} 不是本应用能读取的图片（或者已损坏）。请使用 JPEG、PNG、WebP、GIF 或 BMP 文件。",

@@ -227,7 +227,32 @@ class ImageTooLarge(ValueError):
     """The picture has more pixels than allowed (checked from its header)."""
 
 
-def read_image(path, max_pixels=None):
+class TooSlowToDecode(ImageTooLarge):
+    """The picture is in a format that can only be decoded in full, and has more pixels than
+    decode in about a third of a second (checked from its header). ``.format`` is Pillow's name of
+    the format, ``.limit`` its limit in megapixels."""
+
+    def __init__(self, message, format, limit):
+        super().__init__(message)
+        self.format, self.limit = format, limit
+
+
+# Pictures are read with their longer side at most this long: the network sees 32×32, and the
+# largest view of a picture (Look inside's Grad-CAM overlay) is 800 pixels wide. A JPEG is
+# decoded at a reduced scale (libjpeg's DCT scaling, ``Image.draft``): a 40-megapixel photo
+# costs about what a 2.5-megapixel one does. Other formats are decoded in full, then reduced.
+READ_SIDE = 1024
+# Formats that can only be decoded in full, and the megapixels ``read_image`` reads in about
+# 0.25 s of CPU on a 2-core server, so that a whole Classify or Grad-CAM (another 0.15 to 0.3 s)
+# stays near half a second: from ``scripts/decode_bench.py``, the worst kind of each format (an
+# RGBA PNG: 0.025 s per megapixel, a photo-like WebP 0.022, a photo-like GIF 0.009; figures in
+# docs/RELIABILITY.md). JPEG (draft decoding: 0.135 s for 40 megapixels) and BMP (0.0035 s/MP)
+# stay under the bound up to ``max_pixels`` (the app: 40).
+DECODE_MEGAPIXELS = {"PNG": 10, "WEBP": 10, "GIF": 20}
+_FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP"}
+
+
+def read_image(path, max_pixels=None, max_side=READ_SIDE, decode_limits=None):
     """Decodes an image file to a numpy RGB/RGBA/gray array, EXIF rotation applied.
 
     Uses Pillow, which reads more variants (palette, CMYK, 16-bit, animated:
@@ -235,8 +260,15 @@ def read_image(path, max_pixels=None):
     ``ValueError`` with a readable reason for anything that is not an image,
     and its subclass ``ImageTooLarge`` for more than ``max_pixels`` (default
     ``MAX_PIXELS``; checked from the header, before decoding).
+
+    Bounded in CPU time as well as in pixels: the picture comes back with its longer side at
+    most ``max_side`` pixels (None: its own size), a JPEG decoded at a reduced scale
+    (``Image.draft``), any other format decoded in full and then reduced. A picture in a
+    format that ``decode_limits`` names (default ``DECODE_MEGAPIXELS``: PNG, WebP, GIF, BMP)
+    with more megapixels than its limit raises ``TooSlowToDecode`` (an ``ImageTooLarge``)
+    from the header, before decoding; ``decode_limits={}`` lifts those limits.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path, formats=READABLE_FORMATS) as img:
@@ -244,14 +276,18 @@ def read_image(path, max_pixels=None):
             if img.width * img.height > limit:
                 raise ImageTooLarge(f"'{path}' is {img.width}x{img.height} pixels; the limit is "
                                     f"{limit / 1e6:g} megapixels: shrink it first")
+            slow = (DECODE_MEGAPIXELS if decode_limits is None else decode_limits).get(img.format)
+            if slow and img.width * img.height > slow * 1_000_000:
+                name = _FORMAT_NAMES.get(img.format, img.format)
+                raise TooSlowToDecode(f"'{path}' is {img.width}x{img.height} pixels; a {name} "
+                                      f"picture is decoded in full, and the limit for {name} is "
+                                      f"{slow:g} megapixels: shrink it or save it as JPEG",
+                                      img.format, slow)
             img.seek(0)
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                return np.asarray(img, dtype=np.uint16) if img.mode != "I" else \
-                    np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
-            if img.mode not in ("RGB", "RGBA", "L"):
-                img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
-            return np.asarray(img)
+            orientation = img.getexif().get(0x0112)
+            if max_side and img.format == "JPEG":
+                img.draft(None, (max_side, max_side))  # decodes at 1/2, 1/4 or 1/8 scale
+            return _upright(_as_array(_reduced(img, max_side)), orientation)
     except FileNotFoundError:
         raise ValueError(f"'{path}' does not exist") from None
     except UnidentifiedImageError:
@@ -260,3 +296,50 @@ def read_image(path, max_pixels=None):
         raise ImageTooLarge(f"'{path}' declares an enormous size (a decompression bomb?)") from None
     except (OSError, SyntaxError) as error:
         raise ValueError(f"'{path}' could not be decoded ({error}); it may be truncated") from None
+
+
+def _reduced(img, max_side):
+    """The decoded picture in a mode ``_as_array`` takes, its longer side at most ``max_side``
+    (a box average over whole blocks: cheap, and what area interpolation would do)."""
+    if img.mode in ("I;16", "I;16B", "I;16L"):
+        img = img.convert("I")
+    elif img.mode not in ("RGB", "RGBA", "L", "I"):
+        img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
+    longest = max(img.size)
+    if max_side and longest > max_side:
+        factor = -(-longest // max_side)  # a whole factor: the mean of factor × factor pixels
+        # Whole blocks only (at most factor - 1 edge pixels left out), so that the aspect is
+        # rounded as a resize would (2400×1600 / 3: 800×533, not 800×534).
+        box = tuple(side - side % factor if side >= factor else side for side in img.size)
+        img = img.reduce(factor, box=(0, 0, *box))
+    return img
+
+
+def _as_array(img):
+    if img.mode == "I":  # 16-bit pictures stay 16-bit
+        return np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
+    return np.asarray(img)
+
+
+def _upright(pixels, orientation):
+    """``pixels`` turned as the EXIF orientation says (as ``ImageOps.exif_transpose``), after
+    the reduction: turning a 1-megapixel array costs less than turning the full picture."""
+    return np.ascontiguousarray(_turned(pixels, orientation))
+
+
+def _turned(pixels, orientation):
+    if orientation == 2:
+        return pixels[:, ::-1]
+    if orientation == 3:
+        return pixels[::-1, ::-1]
+    if orientation == 4:
+        return pixels[::-1]
+    if orientation == 5:
+        return pixels.swapaxes(0, 1)
+    if orientation == 6:
+        return pixels.swapaxes(0, 1)[:, ::-1]
+    if orientation == 7:
+        return pixels.swapaxes(0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return pixels.swapaxes(0, 1)[::-1]
+    return pixels

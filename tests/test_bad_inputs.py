@@ -30,6 +30,8 @@ SHIPPED = f"shipped/{SHIPPED_NAME}"
 NOT_A_PICTURE = "{} is not a picture this app can read (or it is damaged). Use a JPEG, PNG, WebP, GIF or BMP file."
 TOO_LARGE = ("{} is larger than 40 megapixels. Make it smaller first: the network only looks at "
              "32×32 pixels anyway.")
+TOO_SLOW = ("{} is a {} picture of more than {} megapixels, too many to read quickly. Make it "
+            "smaller or save it as JPEG: the network only looks at 32×32 pixels anyway.")
 TINY_RUN = {"name": "Ann", "variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200,
             "epochs": 1, "batch_size": 32, "learning_rate": 0.01, "augmentation": False}
 
@@ -116,6 +118,8 @@ PICTURES = {  # file name -> bytes (or a function of the fetch trap's URL)
     "one_pixel.png": encoded(Image.new("RGB", (1, 1), (255, 0, 0)), "PNG"),
     "huge.png": png_header_only(10_000, 10_000),
     "bomb.png": png_header_only(30_000, 30_000),
+    "slow.png": png_header_only(6300, 6300),
+    "big_photo.jpg": jpeg_bytes(Image.new("RGB", (7000, 5000), "orange"), quality=85),
     "gray.png": encoded(Image.new("L", (70, 50), 128), "PNG"),
     "transparent.png": rgba_png(),
     "sixteen_bit.png": encoded(Image.fromarray(np.full((40, 50), 40_000, np.uint16)), "PNG"),
@@ -144,6 +148,10 @@ PICTURE_ROWS = {
     "huge.png": Row("10000×10000 image (100 megapixels)", "message", TOO_LARGE.format("huge.png")),
     "bomb.png": Row("decompression bomb (30000×30000 declared, 100 bytes)", "message",
                     TOO_LARGE.format("bomb.png")),
+    "slow.png": Row("6300×6300 PNG (39.7 megapixels: under 40, over PNG's 10)", "message; never decoded",
+                    TOO_SLOW.format("slow.png", "PNG", 10)),
+    "big_photo.jpg": Row("7000×5000 JPEG (35 megapixels)", "answer (decoded at 1/4 scale, then halved)",
+                         answer="875×625"),
     "gray.png": Row("grayscale PNG", "answer (gray copied to R, G, B)", answer="70×50"),
     "transparent.png": Row("RGBA with transparency", "answer (composited on white)", answer="40×40"),
     "sixteen_bit.png": Row("16-bit PNG", "answer (scaled to 8 bits)", answer="50×40"),
