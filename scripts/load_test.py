@@ -23,10 +23,12 @@ with that variable too, or every client counts as the same (local) address.
 import argparse
 import contextlib
 import ipaddress
+import json
 import os
 import platform
 import random
 import shlex
+import subprocess
 import sys
 import tempfile
 import threading
@@ -69,14 +71,18 @@ def parse_args(argv=None):
     parser.add_argument("--flood-connections", type=int, default=8, help="the flooder's connections (default 8)")
     parser.add_argument("--flood-sessions", type=int, default=1,
                         help="sessions (browser tabs) the flooder spreads its joins over (default 1)")
+    parser.add_argument("--flood-only", metavar="URL", help=argparse.SUPPRESS)  # the flooder's process
+    parser.add_argument("--flood-address", default="10.66.0.1", help=argparse.SUPPRESS)
+    parser.add_argument("--flood-checkpoint", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="write the results as Markdown to this file")
     args = parser.parse_args(argv)
     if (args.clients < 1 or args.requests < 1 or args.timeout <= 0 or args.think < 0
             or args.flood_connections < 1 or args.flood_sessions < 1):
         parser.error("--clients, --requests, --timeout and the flood's numbers must be positive, "
                      "--think not negative")
-    if args.url and not is_loopback(args.url):
-        parser.error(f"--url must be on this machine (127.0.0.1, ::1 or localhost). Received: {args.url}")
+    for url in (args.url, args.flood_only):
+        if url and not is_loopback(url):
+            parser.error(f"--url must be on this machine (127.0.0.1, ::1 or localhost). Received: {url}")
     return args
 
 
@@ -150,56 +156,79 @@ class RunWatcher(threading.Thread):
 class Flooder:
     """A hostile client: sends Classify joins for ``picture`` as fast as the server answers, over
     ``connections`` connections and ``sessions`` sessions, from ``address`` (``X-Forwarded-For``),
-    and never reads the answers. Counts what the server said: ``accepted``, ``refused`` (its
-    messages) and ``other`` (any other answer: (status, text)). A context manager: the flood
-    runs inside the ``with`` block."""
+    and never reads the answers. A context manager: the flood runs inside the ``with`` block, in
+    a process of its own (as a flooder's own machine would: its threads do not compete with the
+    server's for this process's interpreter). Afterwards: ``accepted``, ``refused`` (the
+    server's messages) and ``other`` (any other answer: (status, text))."""
 
     def __init__(self, url, picture, address="10.66.0.1", connections=4, sessions=1, checkpoint=None):
-        self.url, self.address, self.connections = url.rstrip("/"), address, connections
-        self.sessions = [uuid.uuid4().hex[:11] for _ in range(sessions)]
-        self.http = httpx.Client(headers={"X-Forwarded-For": address}, timeout=30)
-        config = self.http.get(f"{self.url}/config").json()
-        classify = next(d for d in config["dependencies"] if d.get("api_name") == "classify")
-        values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
-        self.fn_index = classify["id"]
-        with open(picture, "rb") as file:
-            path = self.http.post(f"{self.url}/gradio_api/upload", files={"files": file}).json()[0]
-        uploaded = {"path": path, "orig_name": os.path.basename(picture), "meta": {"_type": "gradio.FileData"}}
-        self.data = [uploaded, checkpoint or values[classify["inputs"][1]], "en"][:len(classify["inputs"])]
+        self.url, self.picture, self.address = url, picture, address
+        self.connections, self.sessions, self.checkpoint = connections, sessions, checkpoint
         self.accepted, self.refused, self.other = 0, [], []
-        self._stop = threading.Event()
-
-    def _flood(self, offset):
-        mine = self.sessions[offset::self.connections] or self.sessions
-        while not self._stop.is_set():
-            for session in mine:
-                try:
-                    answer = self.http.post(f"{self.url}/gradio_api/queue/join", json={
-                        "data": self.data, "fn_index": self.fn_index, "session_hash": session,
-                        "event_data": None, "trigger_id": None})
-                except httpx.HTTPError as error:
-                    self.other.append((None, f"{type(error).__name__}: {error}"[:200]))
-                    continue
-                if answer.status_code == 200:
-                    self.accepted += 1
-                elif answer.status_code == 400:
-                    self.refused.append(answer.json().get("detail", ""))
-                else:
-                    self.other.append((answer.status_code, answer.text[:200]))
 
     def __enter__(self):
-        self._threads = [threading.Thread(target=self._flood, args=(i,), daemon=True, name=f"flood-{i}")
-                         for i in range(self.connections)]
-        for thread in self._threads:
-            thread.start()
+        command = [sys.executable, os.path.abspath(__file__), "--flood-only", self.url,
+                   "--picture", self.picture, "--flood-address", self.address,
+                   "--flood-connections", str(self.connections), "--flood-sessions", str(self.sessions)]
+        if self.checkpoint:
+            command += ["--flood-checkpoint", self.checkpoint]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
+        if self._process.stdout.readline().strip() != "flooding":  # set up: uploaded, joins going
+            raise RuntimeError("the flooder could not start")
         time.sleep(1.0)  # the flood is on before anyone else starts
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-        self.http.close()
+        self._process.stdin.close()  # the flooder stops when its input closes
+        result = json.loads(self._process.stdout.read() or "{}")
+        self._process.wait(timeout=60)
+        self.accepted, self.refused = result.get("accepted", 0), result.get("refused", [])
+        self.other = [tuple(o) for o in result.get("other", [])]
+
+
+def flood(url, picture, address, connections, sessions, checkpoint=None):
+    """The flooder's process (``--flood-only``): floods until its standard input closes, then
+    prints what the server said as JSON."""
+    http = httpx.Client(headers={"X-Forwarded-For": address}, timeout=30)
+    url = url.rstrip("/")
+    config = http.get(f"{url}/config").json()
+    classify = next(d for d in config["dependencies"] if d.get("api_name") == "classify")
+    values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
+    with open(picture, "rb") as file:
+        path = http.post(f"{url}/gradio_api/upload", files={"files": file}).json()[0]
+    uploaded = {"path": path, "orig_name": os.path.basename(picture), "meta": {"_type": "gradio.FileData"}}
+    data = [uploaded, checkpoint or values[classify["inputs"][1]], "en"][:len(classify["inputs"])]
+    names = [uuid.uuid4().hex[:11] for _ in range(sessions)]
+    counts = {"accepted": 0, "refused": [], "other": []}
+    stop = threading.Event()
+
+    def send(offset):
+        mine = names[offset::connections] or names
+        while not stop.is_set():
+            for session in mine:
+                try:
+                    answer = http.post(f"{url}/gradio_api/queue/join", json={
+                        "data": data, "fn_index": classify["id"], "session_hash": session,
+                        "event_data": None, "trigger_id": None})
+                except httpx.HTTPError as error:
+                    counts["other"].append((None, f"{type(error).__name__}: {error}"[:200]))
+                    continue
+                if answer.status_code == 200:
+                    counts["accepted"] += 1
+                elif answer.status_code == 400:
+                    counts["refused"].append(answer.json().get("detail", ""))
+                else:
+                    counts["other"].append((answer.status_code, answer.text[:200]))
+
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    print("flooding", flush=True)
+    sys.stdin.read()  # until the parent closes it
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    print(json.dumps(counts), flush=True)
 
 
 def student(url, picture, requests, think, deadline, results, address=None):
@@ -320,6 +349,9 @@ def flood_line(flood):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.flood_only:
+        return flood(args.flood_only, args.picture, args.flood_address, args.flood_connections,
+                     args.flood_sessions, args.flood_checkpoint)
     result = run_load(args)
     text = markdown(result)
     print(text)
@@ -330,4 +362,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(1 if main()["errors"] else 0)
+    result = main()
+    sys.exit(1 if result and result["errors"] else 0)

@@ -22,10 +22,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
 HONEST_REQUESTS = 20
-# The classmate's p95 while one client floods, on 2 cores: Classify takes ~10-50 ms here, runs
-# 4 at a time, and the classmate's request goes before the flooder's waiting ones. Without the
-# fair order it waits behind the flooder's 8 (or, without caps, behind a hundred and more).
+# The bound on the classmate's p95 while one client floods: 2 s, or twice the p95 the same
+# classmate measured just before with no flood, whichever is larger (this test shares 2 cores
+# with whatever else runs; alone on them, Classify answers in 0.6 s p95 and 0.8 s under the
+# flood). Classify runs 4 at a time and the classmate's request goes before the flooder's
+# waiting ones; without the fair queue the classmate gets "Queue is full".
 P95_BOUND_S = 2.0
+
+
+def bound(quiet):
+    return max(P95_BOUND_S, 2 * float(np.percentile(quiet, 95)))
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +72,19 @@ def test_one_flooding_tab_is_capped_and_a_classmate_is_served_first(app):
     p95 = float(np.percentile(during, 95))
     print(f"classmate's Classify: p95 {p95:.3f} s while one tab floods (alone: "
           f"{np.percentile(quiet, 95):.3f} s); flooder: {flood.accepted} accepted, {len(flood.refused)} refused")
-    assert p95 <= P95_BOUND_S
+    assert p95 <= bound(quiet)
     assert flood.refused and not flood.other  # refused with our message, never "Queue is full"
     assert flood.refused[0].startswith(f"You already have {fair_queue.PER_SESSION} requests waiting")
 
 
 def test_many_tabs_from_one_address_are_capped_together(app):
+    quiet = honest_latencies(app[0], "10.0.0.5")
     with Flooder(app[0], "10.0.0.77", sessions=100, threads=16) as flood:
         during = honest_latencies(app[0], "10.0.0.4")
         queue = app.demo._queue
         from_flooder = sum(getattr(e, "client_address", None) == "10.0.0.77"
                            for e in list(queue.event_ids_to_events.values()))
     assert from_flooder <= fair_queue.PER_ADDRESS
-    assert float(np.percentile(during, 95)) <= P95_BOUND_S
+    assert float(np.percentile(during, 95)) <= bound(quiet)
     assert any(r.startswith("Your computer (or network) already has") for r in flood.refused)
     assert not flood.other
