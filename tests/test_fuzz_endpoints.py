@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+import time
 
 import httpx
 import pytest
@@ -199,7 +200,10 @@ def test_every_endpoint_answers_every_value(app, endpoints, capfd):
         def fuzz(data):
             check(app, api_name, data, capfd)
 
+        started = time.monotonic()
         fuzz()
+        with capfd.disabled():
+            print(f"/{api_name}: {time.monotonic() - started:.1f} s")
 
 
 SHIPPED = f"shipped/{SHIPPED_NAME}"
