@@ -117,6 +117,9 @@ class CheckedBlocks(gr.Blocks):
                   for block in block_fn.inputs]
         lang = next((value for block, value in zip(blocks, inputs)
                      if getattr(block, "elem_id", None) == "language" and isinstance(value, str) and value in LANGUAGES), "en")
+        if len(inputs) < len(blocks):  # Gradio's own message lists every value sent, whole
+            raise gr.Error(tr("This event takes {count} values; {sent} were sent.", lang, count=len(blocks),
+                              sent=len(inputs)), title=tr(TITLE, lang), print_exception=False)
         for block, value in zip(blocks, inputs):
             if getattr(block, "stateful", False):
                 continue  # the server's own state: whatever was sent is ignored

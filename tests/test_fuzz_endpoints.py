@@ -89,7 +89,8 @@ ODD_PATHS = ["", "\x00", "/etc/passwd", "a\x00b.png", "/tmp/gradio/\x00/x.png", 
              "http://127.0.0.1:1/x.png", "C:\\Windows\\win.ini", "é中🙂.png"]
 
 scalars = (st.none() | st.booleans() | st.integers() | st.sampled_from(ODD_NUMBERS)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=60) | st.sampled_from(ODD_STRINGS))
+           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=60)
+           | st.text(min_size=ECHO + 1, max_size=400) | st.sampled_from(ODD_STRINGS))
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=8)
 paths = st.sampled_from(ODD_PATHS) | st.text(max_size=40)
@@ -227,9 +228,11 @@ FOUND_BY_HAND = {
     "huge_dropdown": ("start_training", settings_with(batch_size=HUGE)),
     "huge_radio": ("set_language", [HUGE]),
     "huge_block": ("depthwise_kernels", [SHIPPED, HUGE, "en"]),
+    "long_block": ("depthwise_kernels", [SHIPPED, "7" * 200, "en"]),  # short enough for a choice
     "list_as_text": ("stop_training", [["Ann"], "en"]),
     "huge_integer": ("start_training", settings_with(epochs=10**400)),
     "null_radio": ("summary", ["paper", None, "full", "en"]),
+    "too_few_values": ("start_training", ["Ann", HUGE]),
 }
 
 
