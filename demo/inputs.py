@@ -92,7 +92,9 @@ def problem(block, value, preprocess=True):
         custom = not preprocess or getattr(block, "allow_custom_value", False)
         for item in values:
             if not plain(item) or not custom and not any(same(item, choice) for choice in choices):
-                return "{label}: {value} is not one of the choices ({choices})."
+                # the page's choices are listed where Gradio checks them; elsewhere they may be stale
+                return ("{label}: {value} is not one of the choices ({choices})." if choices and not custom
+                        else "{label}: {value} is not one of the choices.")
         return None
     if getattr(block, "data_model", None) is not None:  # files: a record as Gradio's client sends it
         if any("\x00" in text for text in strings(value)) or not isinstance(value, dict):

@@ -314,6 +314,7 @@ details are lost, and a picture of something else still gets one of the ten answ
     "{label} needs text, not {value}.": "{label}需要文字，而不是 {value}。",
     "{label}: {value} is not one of the choices ({choices}).": "{label}：{value} 不是可选的值（{choices}）。",
     "{label}: {value} is not one of the examples.": "{label}：{value} 不是示例之一。",
+    "{label}: {value} is not one of the choices.": "{label}：{value} 不是可选的值。",
     "{label} needs a file uploaded to this page, not {value}.": "{label}需要一个上传到本页面的文件，而不是 {value}。",
     "This event takes {count} values; {sent} were sent.": "这个事件需要 {count} 个值，收到的是 {sent} 个。",
     "A value sent to this event cannot be used: send what the page's controls send.":
