@@ -79,7 +79,9 @@ def problem(block, value, preprocess=True):
         return "Choose a value for {label}." if isinstance(block, (gr.Radio, gr.Slider, gr.Dataset)) else None
     if isinstance(block, gr.Dataset):  # an example's number, as a click on it sends
         samples = len(block.raw_samples or [])
-        return None if type(value) is int and 0 <= value < samples else "{label}: {value} is not one of the examples."
+        if type(value) is not int or not 0 <= value < samples:
+            return "{label}: {value} is not one of the examples."
+        return None
     if isinstance(block, (gr.Slider, gr.Number)):
         return None if plain(value) and is_number(value) else "{label} needs a number, not {value}."
     if isinstance(block, gr.Checkbox):
@@ -117,8 +119,8 @@ class CheckedBlocks(gr.Blocks):
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         blocks = [state[block._id] if state is not None and block._id in state else block
                   for block in block_fn.inputs]
-        lang = next((value for block, value in zip(blocks, inputs)
-                     if getattr(block, "elem_id", None) == "language" and isinstance(value, str) and value in LANGUAGES), "en")
+        lang = next((value for block, value in zip(blocks, inputs) if getattr(block, "elem_id", None)
+                     == "language" and isinstance(value, str) and value in LANGUAGES), "en")
         if len(inputs) < len(blocks):  # Gradio's own message lists every value sent, whole
             raise gr.Error(tr("This event takes {count} values; {sent} were sent.", lang, count=len(blocks),
                               sent=len(inputs)), title=tr(TITLE, lang), print_exception=False)
