@@ -188,7 +188,8 @@ class ExplainCallbacks:
         model = load_model(self.catalog, checkpoint, lang)
         if block not in block_choices(model):
             raise gr.Error(tr("This network has no block {block!r}: pick one of {blocks}.", lang,
-                              block=block, blocks=", ".join(map(str, block_choices(model)))),
+                              block=block if isinstance(block, int) else str(block)[:40],
+                              blocks=", ".join(map(str, block_choices(model)))),
                            title=tr("Unknown block", lang))
         grid, info = depthwise_kernels(model, block)
         line = tr("**{layer}**: {kernels} kernels of 3×3, one per input channel (the first {shown} "

@@ -18,6 +18,7 @@ from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
 from demo.explain_tab import build_explain_tab
 from demo.i18n import LANGUAGES, PageText, request_language
+from demo.inputs import CheckedBlocks
 from demo.export_tab import build_export_tab
 from demo.mistakes_tab import build_mistakes_tab
 from demo.runs import TrainingRuns
@@ -75,7 +76,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     # not when the first student classifies with it.
     runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=catalog.warm, standby=True)
 
-    with gr.Blocks(title="MobileNet Lab", analytics_enabled=False, delete_cache=UPLOADS_KEPT) as demo:
+    with CheckedBlocks(title="MobileNet Lab", analytics_enabled=False, delete_cache=UPLOADS_KEPT) as demo:
         with gr.Row(equal_height=True):
             gr.Markdown(HEADER)
             language = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",

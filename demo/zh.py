@@ -324,4 +324,18 @@ details are lost, and a picture of something else still gets one of the ten answ
     "test {accuracy:.1%}": "测试 {accuracy:.1%}", "stopped early": "提前停止", "not tested": "未测试",
     "{what} · {tested} · {created}": "{what} · {tested} · {created}",
     "date unknown": "日期未知",
+    # values of the wrong kind sent to an endpoint (demo/inputs.py)
+    "Invalid value": "无效的值",
+    "this input": "这个输入",
+    "Choose a value for {label}.": "请为{label}选择一个值。",
+    "{label} needs a number, not {value}.": "{label}需要一个数，而不是 {value}。",
+    "{label} needs true or false, not {value}.": "{label}需要 true 或 false，而不是 {value}。",
+    "{label} needs text, not {value}.": "{label}需要文字，而不是 {value}。",
+    "{label}: {value} is not one of the choices ({choices}).": "{label}：{value} 不是可选的值（{choices}）。",
+    "{label}: {value} is not one of the examples.": "{label}：{value} 不是示例之一。",
+    "{label}: {value} is not one of the choices.": "{label}：{value} 不是可选的值。",
+    "{label} needs a file uploaded to this page, not {value}.": "{label}需要一个上传到本页面的文件，而不是 {value}。",
+    "This event takes {count} values; {sent} were sent.": "这个事件需要 {count} 个值，收到的是 {sent} 个。",
+    "A value sent to this event cannot be used: send what the page's controls send.":
+        "发送给这个事件的某个值无法使用：请发送页面上的控件会发送的值。",
 }

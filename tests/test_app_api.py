@@ -102,7 +102,7 @@ def test_summary_shows_the_shallow_depth(client):
 
 
 def test_summary_refuses_an_unknown_alpha(client):
-    with pytest.raises(AppError, match="not in the list of choices"):
+    with pytest.raises(AppError, match=r"Width multiplier α: 0.3 is not one of the choices \(0.25, 0.5, 0.75, 1.0\)"):
         client.predict("paper", 0.3, api_name="/summary")
 
 

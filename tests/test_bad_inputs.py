@@ -198,7 +198,7 @@ CHECKPOINT_ROWS = {
 
 TRAIN_ROWS = {
     "epochs": Row("0 epochs", "message", "Value 0 is less than minimum value 1.", setting="epochs=0"),
-    "batch": Row("batch size 0", "message", "Value: 0 is not in the list of choices: [16, 32, 64, 128, 256]",
+    "batch": Row("batch size 0", "message", "Batch size: 0 is not one of the choices (16, 32, 64, 128, 256).",
                  setting="batch_size=0"),
     "negative_lr": Row("negative learning rate", "message", "Value -0.1 is less than minimum value 1e-05.",
                        setting="learning_rate=-0.1"),

@@ -1,0 +1,148 @@
+"""Every event's inputs checked in one place, before Gradio or a callback sees them.
+
+The page's own controls only send values of the right kind, but anyone can send any JSON to an
+endpoint: NaN for a slider, ``true`` for a number, a NUL byte in a file path, 100 KB for a
+dropdown. Gradio's preprocessing lets some through (NaN passes a slider's range check, ``true``
+is a number to Python), fails on others with an exception it hides from the client (a blank
+"Error") and logs as a traceback, and echoes the rest whole in its message. ``CheckedBlocks``
+refuses them first with a short message that names the control and shows at most ``SHOWN``
+characters of the value; a value of the right kind still gets Gradio's own checks (range,
+choices) and the callbacks'.
+
+Every ``gr.Error`` is a message for the user, not a fault of the server: none is logged with a
+traceback (Gradio prints one by default).
+"""
+
+import json
+import math
+
+import gradio as gr
+
+from demo.i18n import LANGUAGES, tr
+
+SHOWN = 30  # characters of a refused value shown back
+MAX_KEY = 300  # longer strings are no choice (checkpoint keys are file names)
+MAX_CHOICES = 10  # choices listed in a message
+TITLE = "Invalid value"
+
+
+def shown(value):
+    """``value`` as JSON, at most ``SHOWN`` characters (longer: cut, with "…")."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    text = "".join(c if c.isprintable() else "�" for c in text)
+    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def plain(value):
+    """A finite number or a short string without NUL: what a choice or a number can be."""
+    if isinstance(value, str):
+        return len(value) <= MAX_KEY and "\x00" not in value
+    # abs first: math.isfinite(10**400) raises OverflowError, a comparison does not
+    return is_number(value) and abs(value) < 1e15 and math.isfinite(value)
+
+
+def strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings(key)
+            yield from strings(item)
+
+
+def same(a, b):
+    """Equal and of the same kind: ``True`` is not the choice 1.0, nor ``1`` the choice ``"1"``."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool) and isinstance(a, str) == isinstance(b, str)
+
+
+def choice_list(block):
+    choices = [shown(choice) for _, choice in block.choices or []]
+    return ", ".join(choices[:MAX_CHOICES] + ["…"] * (len(choices) > MAX_CHOICES))
+
+
+def problem(block, value, preprocess=True):
+    """Why ``value`` cannot be ``block``'s (an English template with {label}, {value} and
+    {choices}), or None. Without ``preprocess`` the callback looks a choice up itself (a
+    checkpoint may be newer than the page), so only its kind is checked."""
+    if value is None:
+        # a radio or a slider always holds a value on the page; the others may be empty
+        return "Choose a value for {label}." if isinstance(block, (gr.Radio, gr.Slider, gr.Dataset)) else None
+    if isinstance(block, gr.Dataset):  # an example's number, as a click on it sends
+        samples = len(block.raw_samples or [])
+        if type(value) is not int or not 0 <= value < samples:
+            return "{label}: {value} is not one of the examples."
+        return None
+    if isinstance(block, (gr.Slider, gr.Number)):
+        return None if plain(value) and is_number(value) else "{label} needs a number, not {value}."
+    if isinstance(block, gr.Checkbox):
+        return None if isinstance(value, bool) else "{label} needs true or false, not {value}."
+    if isinstance(block, gr.Textbox):
+        return None if isinstance(value, str) else "{label} needs text, not {value}."
+    if isinstance(block, (gr.Radio, gr.Dropdown)):
+        choices = [choice for _, choice in block.choices or []]
+        values = value if isinstance(value, list) and getattr(block, "multiselect", False) else [value]
+        custom = not preprocess or getattr(block, "allow_custom_value", False)
+        for item in values:
+            if not plain(item) or not custom and not any(same(item, choice) for choice in choices):
+                # the page's choices are listed where Gradio checks them; elsewhere they may be stale
+                return ("{label}: {value} is not one of the choices ({choices})." if choices and not custom
+                        else "{label}: {value} is not one of the choices.")
+        return None
+    if getattr(block, "data_model", None) is not None:  # files: a record as Gradio's client sends it
+        if any("\x00" in text for text in strings(value)) or not isinstance(value, dict):
+            return "{label} needs a file uploaded to this page, not {value}."
+        try:
+            block.data_model.model_validate(value)
+        except Exception:  # pydantic's ValidationError, or a value its validators choke on
+            return "{label} needs a file uploaded to this page, not {value}."
+    return None
+
+
+def label(block, lang):
+    text = getattr(block, "label", None)
+    return tr(text, lang) if isinstance(text, str) and text.strip() else tr("this input", lang)
+
+
+class CheckedBlocks(gr.Blocks):
+    """``gr.Blocks`` whose events refuse values of the wrong kind with a clear message."""
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        blocks = [state[block._id] if state is not None and block._id in state else block
+                  for block in block_fn.inputs]
+        lang = next((value for block, value in zip(blocks, inputs) if getattr(block, "elem_id", None)
+                     == "language" and isinstance(value, str) and value in LANGUAGES), "en")
+        if len(inputs) < len(blocks):  # Gradio's own message lists every value sent, whole
+            raise gr.Error(tr("This event takes {count} values; {sent} were sent.", lang, count=len(blocks),
+                              sent=len(inputs)), title=tr(TITLE, lang), print_exception=False)
+        for block, value in zip(blocks, inputs):
+            if getattr(block, "stateful", False):
+                continue  # the server's own state: whatever was sent is ignored
+            reason = problem(block, value, block_fn.preprocess)
+            if reason:
+                choices = choice_list(block) if isinstance(block, (gr.Radio, gr.Dropdown)) else ""
+                raise gr.Error(tr(reason, lang, label=label(block, lang), value=shown(value), choices=choices),
+                               title=tr(TITLE, lang), print_exception=False)
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception:  # Gradio could not take a value this check let through
+            raise gr.Error(tr("A value sent to this event cannot be used: send what the page's "
+                              "controls send.", lang), title=tr(TITLE, lang), print_exception=False) from None
+
+    async def process_api(self, *args, **kwargs):
+        try:
+            return await super().process_api(*args, **kwargs)
+        except gr.Error as error:
+            error.print_exception = False  # a message for the user, not a fault: no traceback in the log
+            raise
