@@ -198,10 +198,12 @@ def test_stop_ends_the_run_and_keeps_a_checkpoint_and_a_second_start_is_refused(
     with pytest.raises(AppError, match="Ann is training"):
         start(other, "Bob", epochs=1)
     assert len(classify(other, PHOTO)[0]["confidences"]) == 5  # classifying works meanwhile
-    assert "Stopping" in other.predict("Bob", api_name="/stop_training")
+    with pytest.raises(AppError, match="Only Ann, who started this run, or the teacher can stop it"):
+        other.predict("Bob", api_name="/stop_training")  # not Bob's run
+    assert "Stopping" in client.predict("Ann", api_name="/stop_training")
 
     final = watch(client)[-1]["run"]
-    assert final["state"] == "stopped" and final["stopped_by"] == "Bob"
+    assert final["state"] == "stopped" and final["stopped_by"] == "Ann"
     assert len([h for h in final["history"] if h["event"] == "epoch"]) < 30
     metadata = read_metadata(final["checkpoint"])
     assert metadata["stopped"] is True
@@ -225,7 +227,7 @@ def test_without_cifar10_training_explains_and_other_panels_work(tmp_path, tiny_
         client = Client(url, verbose=False)
         with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
             start(client, "Ann", epochs=1)
-        data_status = client.predict(None, None, api_name="/refresh")[0]
+        data_status = client.predict(None, "en", api_name="/refresh")[0]
         assert "No CIFAR-10 here" in data_status and "MOBILENET_CIFAR10" in data_status
         totals = client.predict("paper", 1.0, api_name="/summary")[0]
         assert table_rows(totals)[0]["total parameters"] == 3_239_114

@@ -393,6 +393,6 @@ def test_dataset(case, tmp_path, tiny_cifar, tiny_checkpoint):
         client = Client(url, verbose=False)
         with pytest.raises(AppError, match=re.escape(row.message)):
             client.predict(**TINY_RUN, api_name="/start_training")
-        assert "No CIFAR-10 here" in client.predict(None, None, api_name="/refresh")[0]
+        assert "No CIFAR-10 here" in client.predict(None, "en", api_name="/refresh")[0]
         assert len(classify(client, os.path.join(os.path.dirname(__file__), "..", "demo", "examples",
                                                  "photo_coffee.jpg"))[0]["confidences"]) == 5

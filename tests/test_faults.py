@@ -165,7 +165,7 @@ def test_a_run_that_raises_is_reported_and_the_server_keeps_serving(tiny_cifar, 
             assert run["state"] == "failed" and run["stage"] is None
             assert status_message(run).startswith("The run by **Ann** failed")
             assert OUT_OF_MEMORY in status_message(run)
-            status = client.predict(None, None, api_name="/refresh")[1]
+            status = client.predict(None, "en", api_name="/refresh")[1]
             assert "failed" in status and OUT_OF_MEMORY in status
             top5 = client.predict(handle_file(PHOTO), f"shipped/{SHIPPED_NAME}", api_name="/classify")[0]
             assert len(top5["confidences"]) == 5  # still serving
