@@ -8,8 +8,9 @@ visits. No step ever saw the averaged weights, so their BatchNorm statistics are
 over one pass of augmented training batches (augmented as in training: re-estimating them from
 clean pictures cost the shipped cifar run 2.4 points).
 
-Each averaging epoch trains on its own freshly seeded pipeline (seed ``seed + 1 + epoch``), so
-an interrupted phase resumed from ``state_dir`` gives the same average as an uninterrupted one.
+Each averaging epoch's pictures are shuffled and augmented up front from a seed of its own
+(``epoch_pictures``), so an interrupted phase resumed from ``state_dir`` gives the same average as
+an uninterrupted one.
 """
 
 import dataclasses
@@ -60,6 +61,23 @@ def batchnorm_images(images, config):
     return images[np.random.default_rng(seed).permutation(len(images))]
 
 
+def epoch_pictures(images, labels, config, epoch):
+    """The training pictures of averaging epoch ``epoch`` (from 0), shuffled and augmented up
+    front in one seeded call: a function of the epoch alone. (The schedule's pipeline augments
+    in parallel workers that draw from one random state in no fixed order.)"""
+    import keras
+
+    from mobilenet.data import augment
+
+    seed = averaging_seed(config) + 1 + epoch
+    order = np.random.default_rng(seed).permutation(len(images))
+    images, labels = images[order], labels[order]
+    if config.augmentation:
+        keras.utils.set_random_seed(seed)
+        images = np.asarray(augment(images, seed=seed, cutout=config.cutout))
+    return images, labels
+
+
 def compile_for_averaging(model, config, train_images):
     from mobilenet.train import compile_model
 
@@ -77,8 +95,6 @@ def average_weights(model, config, x_train, y_train, val_ds, resumed, emit, stop
 
     Returns (record, stopped); the record goes to the checkpoint's metadata as ``swa``.
     """
-    import keras
-
     from mobilenet.data import make_dataset
     from mobilenet.evaluate import recalibrate_batchnorm
     from mobilenet.train import _ProgressCallback
@@ -110,10 +126,8 @@ def average_weights(model, config, x_train, y_train, val_ds, resumed, emit, stop
         if stop():
             progress.stopped = True
             break
-        keras.utils.set_random_seed(settings.seed + epoch)  # the augmentation's draws
-        train_ds = make_dataset(x_train, y_train, settings.batch_size, training=True,
-                                augmentation=config.augmentation, seed=settings.seed + epoch,
-                                cutout=config.cutout)
+        x, y = epoch_pictures(x_train, y_train, config, epoch)
+        train_ds = make_dataset(x, y, settings.batch_size)  # in that order, as they are
         model.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_ds,
                   callbacks=[progress], verbose=0, shuffle=False)
         if progress.stopped:
