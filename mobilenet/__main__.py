@@ -9,6 +9,7 @@ import sys
 import time
 
 from mobilenet import DEFAULT_CHECKPOINT, RUNS_DIR  # sets oneDNN on (mobilenet.runtime)
+from mobilenet.recipes import RECIPES, WEIGHTS_DTYPE
 
 DATA_HELP = ("CIFAR-10: the official .tar.gz or a folder, or 'hf' for the Hugging Face Hub's copy "
              "(default: $MOBILENET_CIFAR10, else the Keras or Hub cache, else a download)")
@@ -33,6 +34,9 @@ TRAIN_HELP = {
     "ema_momentum": "EMA momentum",
     "bn_momentum": "BatchNorm momentum ('auto': matched to the run length)",
     "bn_recalibration_batches": "batches used to re-estimate BN statistics at the end (0: off)",
+    "swa_epochs": "epochs of weight averaging (SWA) after the schedule (0: off)",
+    "swa_learning_rate": "constant learning rate of the averaging epochs ('auto': learning rate / 5)",
+    "swa_batch_size": "batch size of the averaging epochs ('auto': the batch size)",
     "tta": "also report test accuracy with flip test-time augmentation",
     "seed": "random seed",
     "progress_every": "steps between progress updates",
@@ -74,11 +78,16 @@ def build_parser():
     summary.set_defaults(run=run_summary)
 
     train = commands.add_parser("train", help="train on CIFAR-10 and save a checkpoint")
-    add_config_flags(train)
+    train.add_argument("--recipe", choices=tuple(RECIPES),
+                       help="start from a named recipe (the settings of a shipped checkpoint); "
+                            "the flags below that are given override its values")
+    add_config_flags(train, given_only=True)
     train.add_argument("--data", help=DATA_HELP)
     train.add_argument("--out", help="checkpoint path (default: checkpoints/runs/<time>_<variant>.keras)")
     train.add_argument("--state-dir", help="folder for per-epoch resumable state; resumes if present")
-    train.add_argument("--float16", action="store_true", help="store weights as float16 (half size)")
+    train.add_argument("--float16", action=argparse.BooleanOptionalAction, default=None,
+                       help="store weights as float16 (half size; default: as the recipe's "
+                            "shipped checkpoint, else float32)")
     train.set_defaults(run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy, per class, confusion matrix")
@@ -131,20 +140,37 @@ def build_parser():
     return parser
 
 
-def add_config_flags(parser, exclude=()):
+def add_config_flags(parser, exclude=(), given_only=False):
+    """One flag per ``TrainConfig`` field. ``given_only``: a flag not given leaves no attribute
+    (so that only the flags given override a recipe; see ``config_from_args``)."""
     from mobilenet.train import TrainConfig
 
     for field in (f for f in dataclasses.fields(TrainConfig) if f.name not in exclude):
         flag = "--" + field.name.replace("_", "-")
         default = field.default
         if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
-                                help=TRAIN_HELP[field.name])
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS if given_only else default,
+                                help=TRAIN_HELP[field.name] + (f" (default: {default})" if given_only else ""))
         else:
-            kind = {"train_size": _int_or_all, "bn_momentum": _float_or_auto}.get(
+            kind = {"train_size": _int_or_all, "bn_momentum": _float_or_auto,
+                    "swa_learning_rate": _float_or_auto, "swa_batch_size": _int_or_auto}.get(
                 field.name, type(default))
-            parser.add_argument(flag, type=kind, default=default,
-                                help=f"{TRAIN_HELP[field.name]} (default: {default})")
+            shown = default if default is not None else "all" if field.name == "train_size" else "auto"
+            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS if given_only else default,
+                                help=f"{TRAIN_HELP[field.name]} (default: {shown})")
+
+
+def config_from_args(args):
+    """The ``TrainConfig`` of a train command: the ``--recipe`` (else the defaults), with the
+    config flags given on top; validated."""
+    from mobilenet.recipes import recipe
+    from mobilenet.train import TrainConfig
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    if args.recipe:
+        return recipe(args.recipe, **given)
+    return TrainConfig(**given).validate()
 
 
 def _int_or_all(text):
@@ -153,6 +179,10 @@ def _int_or_all(text):
 
 def _float_or_auto(text):
     return None if text == "auto" else float(text)
+
+
+def _int_or_auto(text):
+    return None if text == "auto" else int(text)
 
 
 def run_summary(args):
@@ -182,17 +212,18 @@ def run_summary(args):
 
 def run_train(args):
     from mobilenet import runtime
-    from mobilenet.train import TrainConfig, train
+    from mobilenet.train import train
 
     runtime.set_threads()  # the cores this process may use ($CPU_CORES on Spaces)
 
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
-    config.validate()
+    config = config_from_args(args)
+    float16 = args.float16 if args.float16 is not None else \
+        WEIGHTS_DTYPE.get(args.recipe) == "float16"
     out = args.out or os.path.join(
         RUNS_DIR, f"{datetime.datetime.now():%Y%m%d-%H%M%S}_{config.variant}_{config.alpha:g}_{config.depth}.keras")
     printer = ProgressPrinter(sys.stdout)
     result = train(config, source=args.data, checkpoint_path=out, on_progress=printer,
-                   state_dir=args.state_dir, weights_dtype="float16" if args.float16 else "float32")
+                   state_dir=args.state_dir, weights_dtype="float16" if float16 else "float32")
     if result.stopped:
         print("stopped early: the checkpoint holds what was learned so far")
     return 0
@@ -218,24 +249,33 @@ class ProgressPrinter:
         elif kind == "batch" and self.tty:
             done = event["step"] / event["steps_per_epoch"]
             bar = "#" * int(done * 30) + "." * (30 - int(done * 30))
-            self.stream.write(f"\repoch {event['epoch']}/{event['epochs']} [{bar}] "
+            self.stream.write(f"\r{self._epoch(event)} [{bar}] "
                               f"{self._metrics(event)}")
             self.stream.flush()
         elif kind == "batch" and time.monotonic() - self.last_line > self.LOG_INTERVAL_S:
             self.last_line = time.monotonic()
-            self._line(f"  epoch {event['epoch']}/{event['epochs']} step {self._metrics(event)}")
+            self._line(f"  {self._epoch(event)} step {self._metrics(event)}")
         elif kind == "epoch":
             val = f" - val_loss {event['val_loss']:.4f} - val_accuracy {event['val_accuracy']:.4f}" \
                 if "val_accuracy" in event else ""
-            self._line(f"epoch {event['epoch']}/{event['epochs']} {self._metrics(event)}{val}")
+            self._line(f"{self._epoch(event)} {self._metrics(event)}{val}")
         elif kind == "stage":
-            self._line({"batchnorm": "re-estimating BatchNorm statistics",
+            self._line({"swa": f"weight averaging: {event.get('epochs')} epochs at learning rate "
+                               f"{event.get('learning_rate')}"
+                               + (f", resuming after epoch {event['initial_epoch']}"
+                                  if event.get("initial_epoch") else ""),
+                        "batchnorm": "re-estimating BatchNorm statistics",
                         "evaluate": f"evaluating on the {event.get('split', 'test')} set",
                         "save": "saving checkpoint"}[event["name"]])
         elif kind == "done":
             if event["test_accuracy"] is not None:
                 self._line(f"test accuracy: {event['test_accuracy'] * 100:.2f}%")
             self._line(f"checkpoint: {event['checkpoint']} ({event['duration_s']:.0f} s)")
+
+    @staticmethod
+    def _epoch(event):
+        name = "averaging epoch" if event.get("phase") == "swa" else "epoch"
+        return f"{name} {event['epoch']}/{event['epochs']}"
 
     @staticmethod
     def _metrics(event):

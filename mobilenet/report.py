@@ -132,7 +132,7 @@ def write_report(metadata, name, out_dir):
 
 def full_history(metadata):
     """The per-epoch history, with the epochs of a weight-averaging phase (``swa``,
-    scripts/swa_finetune.py) appended after the main run's."""
+    ``TrainConfig.swa_epochs``) appended after the main run's."""
     history = list(metadata.get("history") or [])
     last = history[-1]["epoch"] if history else 0
     for record in (metadata.get("swa") or {}).get("history", []):

@@ -13,7 +13,9 @@ stream: the CLI prints them, the UI plots them). Event kinds:
            epoch_seconds, and val_loss, val_accuracy (the tutorial's Recall and
            AUC are computed once, on the test set, at the end: as per-step
            Keras metrics they cost a quarter of the training time)
-  stage    name in {"batchnorm", "evaluate", "save"}: what runs after training
+  stage    name in {"swa", "batchnorm", "evaluate", "save"}: what runs after the schedule
+           ("swa": the weight-averaging phase starts; its "batch" and "epoch" events then
+           carry phase "swa" and count its own epochs, see ``mobilenet.weight_averaging``)
   done     checkpoint, test_accuracy, stopped, duration_s
 
 The short-run pitfall: with BatchNorm's default momentum (0.99) the moving
@@ -72,6 +74,9 @@ class TrainConfig:
     ema_momentum: float = 0.999
     bn_momentum: float | None = None  # None: matched to the run length (see module doc)
     bn_recalibration_batches: int = 0  # batches to re-estimate BN statistics at the end (0: off)
+    swa_epochs: int = 0             # weight averaging after the schedule (0: off; mobilenet.weight_averaging)
+    swa_learning_rate: float | None = None  # constant during averaging; None: learning_rate / 5
+    swa_batch_size: int | None = None       # batch size during averaging; None: batch_size
     tta: bool = False               # also report test accuracy with flip test-time augmentation
     seed: int = 0
     progress_every: int = 5         # emit a "batch" event every this many steps
@@ -110,6 +115,14 @@ class TrainConfig:
             bad("ema_momentum", "must be in (0, 1)")
         if self.bn_momentum is not None and not 0 < self.bn_momentum < 1:
             bad("bn_momentum", "must be in (0, 1) or None")
+        if not isinstance(self.swa_epochs, int) or isinstance(self.swa_epochs, bool) or self.swa_epochs < 0:
+            bad("swa_epochs", "must be an integer >= 0 (0: no weight averaging)")
+        if self.swa_learning_rate is not None and not 0 < self.swa_learning_rate <= 10:
+            bad("swa_learning_rate", "must be a number in (0, 10] or None")
+        if self.swa_batch_size is not None and (not isinstance(self.swa_batch_size, int)
+                                                or isinstance(self.swa_batch_size, bool)
+                                                or self.swa_batch_size < 1):
+            bad("swa_batch_size", "must be a positive integer or None")
         if available_train_images is not None:
             pool = available_train_images - self.validation_size
             if pool < 10:
@@ -269,12 +282,13 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
     model_config = config.model_config(data.x_train.shape[1:])
     bn_momentum = run_bn_momentum(config, steps_per_epoch)
 
-    resumed = _load_state(model, state_dir, config) if state_dir else None
+    resumed = _load_state(model, state_dir, config, len(train_idx)) if state_dir else None
     initial_epoch, history = (resumed["epoch"], resumed["history"]) if resumed else (0, [])
     emit({"event": "start", "epochs": config.epochs, "steps_per_epoch": steps_per_epoch,
           "total_steps": total_steps, "train_images": len(train_idx),
           "validation_images": len(val_idx), "initial_epoch": initial_epoch,
-          "bn_momentum": bn_momentum, "config": dataclasses.asdict(config)})
+          "swa_epochs": config.swa_epochs, "bn_momentum": bn_momentum,
+          "config": dataclasses.asdict(config)})
 
     started = time.monotonic()
     progress = _ProgressCallback(config, steps_per_epoch, initial_epoch, emit, stop, history,
@@ -289,13 +303,35 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
                   validation_data=val_ds, callbacks=[progress], verbose=0,
                   shuffle=False)  # train_ds shuffles itself every epoch
     stopped = progress.stopped
+    if config.ema and not stopped:
+        # fit() ends by putting the averaged weights in the model; a run resumed after its last
+        # epoch skips fit(): the same (idempotent) call then puts them in from the loaded state
+        model.optimizer.finalize_variable_values(model.trainable_variables)
 
-    emit({"event": "stage", "name": "batchnorm"})
-    if config.bn_recalibration_batches:
-        # After a Stop the user is waiting: a few batches are enough to make the model usable.
-        batches = min(config.bn_recalibration_batches, 4) if stopped else config.bn_recalibration_batches
-        recalibrate_batchnorm(model, data.x_train[train_idx], max_batches=batches)
+    swa, before_swa = None, {}
+    if config.swa_epochs and not stopped:
+        from mobilenet.weight_averaging import average_weights
+
+        resumed_swa = (resumed or {}).get("swa")
+        if resumed_swa:
+            before_swa = resumed_swa["before"]
+        elif len(val_idx):
+            before_swa = {"validation_accuracy_before_swa": evaluate(
+                model, data.x_train[val_idx], data.y_train[val_idx])["accuracy"]}
+        swa, stopped = average_weights(
+            model, config, data.x_train[train_idx], data.y_train[train_idx], val_ds, resumed_swa,
+            emit, stop, lambda record, average: _save_state(
+                model, state_dir, config, config.epochs, history,
+                swa={"epoch": record["epochs"], "history": record["history"], "before": before_swa},
+                average=average) if state_dir else None)
+    else:
+        emit({"event": "stage", "name": "batchnorm"})
+        if config.bn_recalibration_batches:
+            # After a Stop the user is waiting: a few batches are enough to make the model usable.
+            batches = min(config.bn_recalibration_batches, 4) if stopped else config.bn_recalibration_batches
+            recalibrate_batchnorm(model, data.x_train[train_idx], max_batches=batches)
     metrics = _final_metrics(model, data, val_idx, config, stopped, stop, emit)
+    metrics.update(before_swa)
     stopped = stopped or metrics.pop("stopped_during_evaluation", False)
     duration = time.monotonic() - started
     if weights_dtype == "float16" and metrics.get("test_accuracy") is not None:
@@ -305,20 +341,33 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
                                               data.x_test, data.y_test, tta=config.tta))
     if checkpoint_path:
         emit({"event": "stage", "name": "save"})
-        metadata = {"train_config": dataclasses.asdict(config), "bn_momentum": bn_momentum,
-                    "metrics": metrics, "history": history, "stopped": stopped,
-                    "epochs_completed": len(history), "duration_s": round(duration, 1),
-                    # over every session of a resumed run (epochs saved before timing was
-                    # recorded count zero)
-                    "training_seconds": round(sum(h.get("epoch_seconds", 0) for h in history), 1),
-                    "dataset": {**data.describe(), "train_images_used": len(train_idx),
-                                "validation_images": len(val_idx)}}
+        metadata = checkpoint_metadata(config, bn_momentum, metrics, history, swa, stopped, duration,
+                                       data, len(train_idx), len(val_idx))
         checkpoint_path = checkpoints.save_checkpoint(model, checkpoint_path, model_config, metadata,
                                                       weights_dtype=weights_dtype, overwrite=True)
     emit({"event": "done", "checkpoint": checkpoint_path, "test_accuracy": metrics.get("test_accuracy"),
           "validation_accuracy": metrics.get("validation_accuracy"), "stopped": stopped,
           "duration_s": round(duration, 1)})
     return TrainResult(checkpoint_path, metrics, history, stopped, duration)
+
+
+def checkpoint_metadata(config, bn_momentum, metrics, history, swa, stopped, duration, data,
+                        train_images, validation_images):
+    """What a checkpoint's JSON says about the run that made it: the config that was run (the
+    weight-averaging phase included), what it measured, its per-epoch history (``swa``: the
+    averaging phase's, when it ran)."""
+    metadata = {"train_config": dataclasses.asdict(config), "bn_momentum": bn_momentum,
+                "metrics": metrics, "history": history, "stopped": stopped,
+                "epochs_completed": len(history), "duration_s": round(duration, 1),
+                # over every session of a resumed run (epochs saved before timing was
+                # recorded count zero), the averaging phase included
+                "training_seconds": round(sum(h.get("epoch_seconds", 0) for h in history)
+                                          + (swa["training_seconds"] if swa else 0), 1),
+                "dataset": {**data.describe(), "train_images_used": train_images,
+                            "validation_images": validation_images}}
+    if swa is not None:
+        metadata["swa"] = swa
+    return metadata
 
 
 def compile_model(model, config, steps_per_epoch):
@@ -374,13 +423,15 @@ def _final_metrics(model, data, val_idx, config, stopped, stop, emit):
 class _ProgressCallback:
     """Turns Keras callback hooks into progress dicts; stops within one step."""
 
-    def __new__(cls, *args):
+    def __new__(cls, *args, **kwargs):
         import keras
 
         class Callback(keras.callbacks.Callback):
-            def __init__(self, config, steps_per_epoch, initial_epoch, emit, stop, history, save):
+            def __init__(self, config, steps_per_epoch, initial_epoch, emit, stop, history, save,
+                         phase=None):
                 super().__init__()
                 self.config, self.steps, self.emit, self.stop = config, steps_per_epoch, emit, stop
+                self.phase = {"phase": phase} if phase else {}  # "swa": the averaging epochs
                 self.history, self.save = history, save
                 self.initial_epoch, self.stopped = initial_epoch, False
                 self.epoch = initial_epoch
@@ -438,7 +489,7 @@ class _ProgressCallback:
 
             def _fields(self, step, global_step, logs, rate, eta):
                 logs = logs or {}
-                return {"epoch": self.epoch + 1, "epochs": self.config.epochs, "step": step,
+                return {**self.phase, "epoch": self.epoch + 1, "epochs": self.config.epochs, "step": step,
                         "steps_per_epoch": self.steps, "global_step": global_step,
                         "total_steps": self.steps * self.config.epochs,
                         "loss": float(logs.get("loss", float("nan"))),
@@ -446,30 +497,46 @@ class _ProgressCallback:
                         "images_per_sec": round(rate, 1),
                         "eta_s": None if eta is None else round(eta, 1)}
 
-        return Callback(*args)
+        return Callback(*args, **kwargs)
 
 
 STATE_FILE = "state.json"
 # Config fields added after states were first saved, with the value they implicitly had.
-_LEGACY_CONFIG = {"depth": "full"}
+_LEGACY_CONFIG = {"depth": "full", "swa_epochs": 0, "swa_learning_rate": None, "swa_batch_size": None}
 # Settings of what happens after the last epoch (or of the display): a resumed run may change them.
 _AFTER_TRAINING = ("progress_every", "bn_recalibration_batches", "tta")
 
 
-def _save_state(model, state_dir, config, epoch, history):
+def _save_state(model, state_dir, config, epoch, history, swa=None, average=None):
+    """The resumable state after a completed epoch: the model with its optimizer state, and
+    state.json naming it; in the averaging phase (``swa``: its epoch, history and what was
+    measured before it) also the running ``average`` of the weights. Each file is written
+    atomically, state.json last; then the files it no longer names are removed."""
     os.makedirs(state_dir, exist_ok=True)
-    weights = os.path.join(state_dir, f"epoch-{epoch:04d}.keras")
+    stem = f"swa-epoch-{swa['epoch']:04d}" if swa else f"epoch-{epoch:04d}"
+    weights = os.path.join(state_dir, stem + ".keras")
     checkpoints.atomic_write(weights, model.save)
     record = {"config": dataclasses.asdict(config), "epoch": epoch, "history": history,
               "weights_file": os.path.basename(weights)}
+    if swa:
+        average_file = os.path.join(state_dir, stem + "-average.npz")
+        checkpoints.atomic_write(average_file, lambda tmp: _write_arrays(tmp, average))
+        record["swa"] = {**swa, "average_file": os.path.basename(average_file)}
     checkpoints.atomic_write(os.path.join(state_dir, STATE_FILE),
                              lambda tmp: open(tmp, "w").write(json.dumps(record, indent=1)))
-    for name in os.listdir(state_dir):  # the state now points at the new file
-        if name.startswith("epoch-") and name.endswith(".keras") and name != record["weights_file"]:
+    named = {record["weights_file"], record.get("swa", {}).get("average_file")}
+    for name in os.listdir(state_dir):  # the state now points at the new files
+        if name.startswith(("epoch-", "swa-epoch-")) and name.endswith((".keras", ".npz")) \
+                and name not in named:
             os.remove(os.path.join(state_dir, name))
 
 
-def _load_state(model, state_dir, config):
+def _write_arrays(path, arrays):
+    with open(path, "wb") as f:
+        np.savez(f, *arrays)
+
+
+def _load_state(model, state_dir, config, train_images):
     path = os.path.join(state_dir, STATE_FILE)
     if not os.path.exists(path):
         return None
@@ -481,7 +548,14 @@ def _load_state(model, state_dir, config):
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise ValueError(f"the training state in '{state_dir}' was made with another config "
                          f"(differs in {changed}); use another folder or the same settings")
+    if record.get("swa"):  # saved in the averaging phase: its optimizer's state is in the file
+        from mobilenet.weight_averaging import compile_for_averaging
+
+        compile_for_averaging(model, config, train_images)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.load_weights(os.path.join(state_dir, record["weights_file"]))
+    if record.get("swa"):
+        with np.load(os.path.join(state_dir, record["swa"]["average_file"])) as f:
+            record["swa"]["average"] = [f[f"arr_{i}"] for i in range(len(f.files))]
     return record

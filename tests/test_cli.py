@@ -56,6 +56,25 @@ def test_train_evaluate_predict(tiny_cifar, tmp_path):
     assert lines[1].startswith(f"{garbage}: error:") and "str-missing.png: error:" in lines[2]
 
 
+def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
+    """One command per shipped checkpoint (here shrunk to the tiny data by overrides)."""
+    import json
+
+    out = str(tmp_path / "recipe.keras")
+    result = cli("train", "--recipe", "shipped-cifar", "--data", tiny_cifar[0], "--epochs", "1",
+                 "--warmup-epochs", "0.5", "--swa-epochs", "1", "--train-size", "all",
+                 "--validation-size", "20", "--batch-size", "32", "--alpha", "0.25", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/1" in result.stdout and "averaging epoch 1/1" in result.stdout
+    with open(out.replace(".keras", ".json")) as f:
+        meta = json.load(f)
+    config = meta["train_config"]
+    assert (config["epochs"], config["alpha"], config["swa_epochs"], config["batch_size"]) == (1, 0.25, 1, 32)
+    assert (config["optimizer"], config["cutout"], config["swa_learning_rate"], config["ema"]) == \
+        ("sgd", 8, 0.02, True)  # the recipe's
+    assert meta["weights_dtype"] == "float16" and [h["epoch"] for h in meta["swa"]["history"]] == [1]
+
+
 def test_train_without_data_explains_how_to_get_it(tmp_path):
     result = cli("train", "--data", str(tmp_path / "nothing-here"), "--epochs", "1")
     assert result.returncode == 2 and "MOBILENET_CIFAR10" in result.stderr

@@ -1,0 +1,47 @@
+"""Named training recipes: the settings of the shipped checkpoints, one ``TrainConfig`` each.
+
+  python -m mobilenet train --recipe shipped-cifar --state-dir DIR --out checkpoints/mobilenet_cifar.keras
+
+reproduces checkpoints/mobilenet_cifar.keras (flags given beside ``--recipe`` override its
+values). Where the sources disagreed, the shipped checkpoint's JSON (its ``train_config`` and its
+``swa`` record: what was really run) wins over scripts/train_shipped.sh and the defaults of the
+GPU script; tests/test_recipes.py compares each recipe with that JSON.
+"""
+
+from mobilenet.train import TrainConfig
+
+# The recipe of both: SGD + Nesterov, one cosine cycle after a linear warm-up, decoupled weight
+# decay (none on depthwise and BN weights), label smoothing, crop + flip + cutout, EMA of the
+# weights, then 24 epochs of weight averaging at a constant 0.02 (batch 128, seed 2, the run's
+# cutout). BN statistics are not re-estimated after the schedule (on the cifar run that cost 2.4
+# points); the averaging phase recomputes them from augmented batches.
+_COMMON = dict(alpha=1.0, depth="full", optimizer="sgd", schedule="cosine", weight_decay=0.005,
+               label_smoothing=0.1, augmentation=True, dropout=1e-3, ema=True, ema_momentum=0.999,
+               train_size=None, validation_size=2000, bn_recalibration_batches=0, tta=True, seed=1,
+               progress_every=50, swa_epochs=24, swa_learning_rate=0.02, swa_batch_size=128)
+
+RECIPES = {
+    # checkpoints/mobilenet_cifar.json: 120 epochs on 2 CPU cores (scripts/train_shipped.sh
+    # cifar, which agrees), then 24 averaging epochs (scripts/swa_finetune.py, now swa_epochs).
+    "shipped-cifar": TrainConfig(variant="cifar", epochs=120, batch_size=128, learning_rate=0.1,
+                                 warmup_epochs=2.0, cutout=8, bn_momentum=None, **_COMMON),
+    # checkpoints/mobilenet_paper.json: trained by scripts/train_on_gpu.py (JAX, an H200), whose
+    # settings differ from train_shipped.sh paper (100 epochs, batch 128, lr 0.1, cutout 8, BN
+    # momentum auto: that CPU run was stopped at epoch 13): the JSON wins. 282 epochs is what
+    # the GPU run's time budget allowed; on 2 CPU cores it is days. The GPU run's training
+    # pictures travelled as JPEG quality 95 (46.9 dB PSNR), which this recipe does not repeat.
+    "shipped-paper": TrainConfig(variant="paper", epochs=282, batch_size=256, learning_rate=0.2,
+                                 warmup_epochs=3, cutout=16, bn_momentum=0.95, **_COMMON),
+}
+
+# How the shipped checkpoints store their weights (the CLI's --float16 default with --recipe).
+WEIGHTS_DTYPE = {"shipped-cifar": "float16", "shipped-paper": "float16"}
+
+
+def recipe(name, **overrides):
+    """The named recipe's ``TrainConfig`` with ``overrides``, validated."""
+    import dataclasses
+
+    if name not in RECIPES:
+        raise ValueError(f"`recipe` must be one of {tuple(RECIPES)}. Received: recipe={name!r}")
+    return dataclasses.replace(RECIPES[name], **overrides).validate()
