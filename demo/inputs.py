@@ -122,7 +122,8 @@ class CheckedBlocks(gr.Blocks):
         lang = next((value for block, value in zip(blocks, inputs) if getattr(block, "elem_id", None)
                      == "language" and isinstance(value, str) and value in LANGUAGES), "en")
         if len(inputs) < len(blocks):  # Gradio's own message lists every value sent, whole
-            raise gr.Error(tr("This event takes {count} values; {sent} were sent.", lang, count=len(blocks),
+            wanted = sum(not getattr(block, "stateful", False) for block in blocks)  # states: the server's
+            raise gr.Error(tr("This event takes {count} values; {sent} were sent.", lang, count=wanted,
                               sent=len(inputs)), title=tr(TITLE, lang), print_exception=False)
         for block, value in zip(blocks, inputs):
             if getattr(block, "stateful", False):

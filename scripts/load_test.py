@@ -299,7 +299,7 @@ def figures(args, results, began, ended, watcher, settings, flood=None):
             "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
             "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
             "training": settings, "training_images_per_sec": (watcher.latest or {}).get("images_per_sec"),
-            "flood": flood and {"connections": flood.connections, "sessions": len(flood.sessions),
+            "flood": flood and {"connections": flood.connections, "sessions": flood.sessions,
                                 "accepted": flood.accepted, "refused": len(flood.refused),
                                 "refusals": sorted(set(flood.refused))[:3], "other": len(flood.other),
                                 "other_examples": flood.other[:3]},
