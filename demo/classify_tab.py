@@ -12,7 +12,7 @@ from PIL import Image
 from gradio.utils import get_upload_folder, is_in_or_equal
 
 from mobilenet.checkpoints import CheckpointError
-from mobilenet.inference import ImageTooLarge, TooSlowToDecode, read_image
+from mobilenet.inference import FORMAT_NAMES, ImageTooLarge, TooSlowToDecode, read_image
 
 from demo.catalog import format_created
 from demo.i18n import class_name, localize, tr
@@ -61,7 +61,7 @@ def read_upload(payload, lang="en"):
     try:
         return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
     except TooSlowToDecode as error:
-        kind = {"WEBP": "WebP"}.get(error.format, error.format)
+        kind = FORMAT_NAMES.get(error.format, error.format)
         raise gr.Error(tr("{name} is a {kind} picture of more than {limit} megapixels, too many to "
                           "read quickly. Make it smaller or save it as JPEG: the network only looks "
                           "at 32×32 pixels anyway.", lang, name=name, kind=kind, limit=error.limit),

@@ -15,6 +15,7 @@ from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.train import TrainConfig
 
 from demo.architecture_tab import ALPHAS as PAPER_ALPHAS
+from demo.clients import client_address
 from demo.i18n import Text, UserText, add_translation, as_html, as_markdown, class_name, localize, tr
 from demo.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong, format_duration
 from demo.teacher import BADGE, TeacherKey, TooManyTries
@@ -223,7 +224,7 @@ class TrainCallbacks:
         if not self.teacher_key.enabled:
             raise gr.Error(tr("This server has no teacher key (MOBILENET_TEACHER_KEY is not set).", lang))
         try:
-            right = self.teacher_key.check(key, client_of(request))
+            right = self.teacher_key.check(key, client_address(request))
         except TooManyTries as wait:
             raise gr.Error(tr("Too many wrong keys from your computer: try again in {duration}.", lang,
                               duration=format_duration(wait.args[0]))) from None
@@ -316,17 +317,11 @@ def session_of(request):
     return getattr(request, "session_hash", None) or None
 
 
-def client_of(request):
-    """The address the request came from (for counting wrong teacher keys)."""
-    client = getattr(request, "client", None)
-    return getattr(client, "host", None) or "unknown"
-
-
 # -- layout ------------------------------------------------------------------------------------
 
 def build_train_tab(runs, language=None, teacher_key=None):
     """The Train tab. Returns (view function, its outputs, the advanced settings' column, the
-    tab's teacher ``gr.State`` and its sign-in function, for a teacher link)."""
+    tab's teacher ``gr.State`` and its ``TeacherKey``, for a teacher link)."""
     callbacks = TrainCallbacks(runs, teacher_key)
     with gr.Tab("2 · Train", id="train"):
         gr.Markdown(INTRO)

@@ -13,6 +13,7 @@ from gradio.utils import get_upload_folder
 
 import mobilenet
 from demo import fair_queue, headers, upload_guard
+from demo.clients import client_address
 from demo.architecture_tab import build_architecture_tab
 from demo.catalog import CheckpointCatalog
 from demo.classify_tab import build_classify_tab
@@ -23,7 +24,7 @@ from demo.export_tab import build_export_tab
 from demo.mistakes_tab import build_mistakes_tab
 from demo.runs import TrainingRuns
 from demo.teacher import TooManyTries
-from demo.train_tab import REFRESH_SECONDS, build_train_tab, client_of
+from demo.train_tab import REFRESH_SECONDS, build_train_tab
 
 KEEP_RUNS = 5
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
@@ -151,7 +152,7 @@ def teacher_link(teacher_key, key, request):
     if not key:
         return gr.skip()
     try:
-        return teacher_key.check(key, client_of(request))
+        return teacher_key.check(key, client_address(request))
     except TooManyTries:
         return False
 

@@ -249,7 +249,7 @@ READ_SIDE = 1024
 # docs/RELIABILITY.md). JPEG (draft decoding: 0.135 s for 40 megapixels) and BMP (0.0035 s/MP)
 # stay under the bound up to ``max_pixels`` (the app: 40).
 DECODE_MEGAPIXELS = {"PNG": 10, "WEBP": 10, "GIF": 20}
-_FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP"}
+FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP"}
 
 
 def read_image(path, max_pixels=None, max_side=READ_SIDE, decode_limits=None):
@@ -264,7 +264,7 @@ def read_image(path, max_pixels=None, max_side=READ_SIDE, decode_limits=None):
     Bounded in CPU time as well as in pixels: the picture comes back with its longer side at
     most ``max_side`` pixels (None: its own size), a JPEG decoded at a reduced scale
     (``Image.draft``), any other format decoded in full and then reduced. A picture in a
-    format that ``decode_limits`` names (default ``DECODE_MEGAPIXELS``: PNG, WebP, GIF, BMP)
+    format that ``decode_limits`` names (default ``DECODE_MEGAPIXELS``: PNG, WebP, GIF)
     with more megapixels than its limit raises ``TooSlowToDecode`` (an ``ImageTooLarge``)
     from the header, before decoding; ``decode_limits={}`` lifts those limits.
     """
@@ -278,7 +278,7 @@ def read_image(path, max_pixels=None, max_side=READ_SIDE, decode_limits=None):
                                     f"{limit / 1e6:g} megapixels: shrink it first")
             slow = (DECODE_MEGAPIXELS if decode_limits is None else decode_limits).get(img.format)
             if slow and img.width * img.height > slow * 1_000_000:
-                name = _FORMAT_NAMES.get(img.format, img.format)
+                name = FORMAT_NAMES.get(img.format, img.format)
                 raise TooSlowToDecode(f"'{path}' is {img.width}x{img.height} pixels; a {name} "
                                       f"picture is decoded in full, and the limit for {name} is "
                                       f"{slow:g} megapixels: shrink it or save it as JPEG",

@@ -108,3 +108,15 @@ def test_a_teacher_link_signs_in_and_leaves_the_address_bar(teacher_app):
         screenshot(page, "2-train-not-your-run")
     student.predict("Bob", api_name="/stop_training")
     wait_until_ended(teacher_app.runs)
+
+
+def test_wrong_keys_lock_out_only_the_computer_that_sent_them(teacher_app, monkeypatch):
+    """Behind a Space's proxy every request comes from the proxy: the wrong keys are counted per
+    visitor's address (``X-Forwarded-For``), so a student's guesses never lock out the teacher."""
+    monkeypatch.setenv("MOBILENET_TRUSTED_PROXY", "1")
+    guesser = Client(teacher_app[0], verbose=False, headers={"X-Forwarded-For": "10.0.0.8"})
+    for _ in range(MAX_WRONG):
+        assert "not the teacher key" in error_of(lambda: guesser.predict("guess", api_name="/teacher_sign_in"))
+    assert "Too many wrong keys" in error_of(lambda: guesser.predict(KEY, api_name="/teacher_sign_in"))
+    teacher = Client(teacher_app[0], verbose=False, headers={"X-Forwarded-For": "10.0.0.9"})
+    assert "You are the teacher" in teacher.predict(KEY, api_name="/teacher_sign_in")[0]
