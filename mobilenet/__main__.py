@@ -34,6 +34,8 @@ TRAIN_HELP = {
     "ema_momentum": "EMA momentum",
     "bn_momentum": "BatchNorm momentum ('auto': matched to the run length)",
     "bn_recalibration_batches": "batches used to re-estimate BN statistics at the end (0: off)",
+    "sync_batchnorm": "with --devices: BatchNorm statistics over the whole batch, not each "
+                      "device's slice (TensorFlow; slower)",
     "swa_epochs": "epochs of weight averaging (SWA) after the schedule (0: off)",
     "swa_learning_rate": "constant learning rate of the averaging epochs ('auto': learning rate / 5)",
     "swa_batch_size": "batch size of the averaging epochs ('auto': the batch size)",
@@ -88,6 +90,11 @@ def build_parser():
     train.add_argument("--float16", action=argparse.BooleanOptionalAction, default=None,
                        help="store weights as float16 (half size; default: as the recipe's "
                             "shipped checkpoint, else float32)")
+    train.add_argument("--devices", type=int, default=None,
+                       help="train data-parallel on N local devices: GPUs, else N logical CPU "
+                            "devices (TensorFlow's MirroredStrategy; Keras' DataParallel on JAX). "
+                            "Several machines: set TF_CONFIG (or KERAS_DISTRIBUTION_* on JAX) on "
+                            "each; see the README's 'Training at scale'")
     train.set_defaults(run=run_train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy, per class, confusion matrix")
@@ -211,9 +218,12 @@ def run_summary(args):
 
 
 def run_train(args):
-    from mobilenet import runtime
+    from mobilenet import distribute, runtime
     from mobilenet.train import train
 
+    if args.devices is not None and args.devices < 1:
+        raise SystemExit(f"--devices must be 1 or more, not {args.devices}")
+    distribute.prepare(args.devices)  # before TensorFlow starts: logical CPU devices
     runtime.set_threads()  # the cores this process may use ($CPU_CORES on Spaces)
 
     config = config_from_args(args)
@@ -223,7 +233,8 @@ def run_train(args):
         RUNS_DIR, f"{datetime.datetime.now():%Y%m%d-%H%M%S}_{config.variant}_{config.alpha:g}_{config.depth}.keras")
     printer = ProgressPrinter(sys.stdout)
     result = train(config, source=args.data, checkpoint_path=out, on_progress=printer,
-                   state_dir=args.state_dir, weights_dtype="float16" if float16 else "float32")
+                   state_dir=args.state_dir, weights_dtype="float16" if float16 else "float32",
+                   devices=args.devices)
     if result.stopped:
         print("stopped early: the checkpoint holds what was learned so far")
     return 0

@@ -231,13 +231,19 @@ def _fsync_folder(folder):
 
 
 def library_versions():
+    """Versions of what made a checkpoint: Keras, its backend's library, NumPy."""
+    import importlib
+
     import keras
     import numpy
-    import tensorflow
 
-    return {"python": platform.python_version(), "keras": keras.__version__,
-            "tensorflow": tensorflow.__version__, "numpy": numpy.__version__,
-            "backend": keras.backend.backend(), "cpu_cores": os.cpu_count()}
+    backend = keras.backend.backend()
+    versions = {"python": platform.python_version(), "keras": keras.__version__,
+                "numpy": numpy.__version__, "backend": backend, "cpu_cores": os.cpu_count()}
+    engine = importlib.import_module({"tensorflow": "tensorflow", "jax": "jax",
+                                      "torch": "torch"}.get(backend, "numpy"))
+    versions[engine.__name__] = engine.__version__
+    return versions
 
 
 def _write_json(path, record):

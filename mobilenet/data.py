@@ -1,5 +1,5 @@
 """CIFAR-10: loading from a local copy, Keras' cache, the Hugging Face Hub or the official URL;
-subsets, tf.data pipelines.
+subsets, training batches (NumPy, on every Keras backend).
 
 Sources, in order of precedence:
   1. ``source=`` (a function argument or the CLI's ``--data``),
@@ -21,6 +21,7 @@ numbers, bytes and numpy arrays), never arbitrary code.
 import functools
 import hashlib
 import io
+import math
 import os
 import pickle
 import tarfile
@@ -293,63 +294,146 @@ def preprocess(images):
 
     The one preprocessing step shared by training batches and user images
     (the tutorial divides by 225 at inference; it must be 255).
-    Works on numpy arrays and on tensors inside tf.data.
+    NumPy in, NumPy out (what the training batches and the app use); a backend tensor in, a
+    backend tensor out.
     """
+    if isinstance(images, (np.ndarray, list, tuple)):
+        return np.asarray(images, np.float32) / np.float32(255.0)
     import keras
 
     return keras.ops.cast(images, "float32") / 255.0
 
 
-def augment(images, seed=None, cutout=0):
-    """Random crop after 4-pixel zero padding and random horizontal flip, on a uint8 batch.
+def augment(images, rng=None, cutout=0):
+    """Random crop after 4-pixel zero padding and random horizontal flip, on a uint8 batch
+    ``(N, H, W, C)``, in NumPy (so on every Keras backend, and the same on all of them).
 
+    ``rng``: a ``numpy.random.Generator`` or a seed for one (None: fresh entropy).
     ``cutout`` > 0 also paints a random ``cutout`` x ``cutout`` square (clipped
     at the borders) mid-grey, as in DeVries & Taylor (2017).
     """
-    import tensorflow as tf
-
-    shape = tf.shape(images)
-    n, h, w = shape[0], shape[1], shape[2]
-    padded = tf.pad(images, [[0, 0], [4, 4], [4, 4], [0, 0]])
-    seeds = tf.random.uniform([2, n], 0, 9, dtype=tf.int32, seed=seed)
-    rows = seeds[0][:, None] + tf.range(h)[None, :]
-    cols = seeds[1][:, None] + tf.range(w)[None, :]
-    cropped = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
-    flip = tf.random.uniform([n, 1, 1, 1], seed=seed) < 0.5
-    out = tf.where(flip, tf.reverse(cropped, axis=[2]), cropped)
+    rng = np.random.default_rng(rng)
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
+    shift_y, shift_x = rng.integers(0, 9, (2, n))
+    flip = rng.random(n) < 0.5
+    rows = shift_y[:, None] + np.arange(h)
+    cols = shift_x[:, None] + np.arange(w)
+    cols = np.where(flip[:, None], cols[:, ::-1], cols)  # a mirrored crop reads its columns backwards
+    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
     if cutout:
-        centre_y = tf.random.uniform([n, 1, 1, 1], 0, h, dtype=tf.int32, seed=seed)
-        centre_x = tf.random.uniform([n, 1, 1, 1], 0, w, dtype=tf.int32, seed=seed)
-        y = tf.range(h)[None, :, None, None]
-        x = tf.range(w)[None, None, :, None]
-        inside = (tf.abs(y - centre_y) * 2 < cutout) & (tf.abs(x - centre_x) * 2 < cutout)
-        out = tf.where(inside, tf.constant(128, out.dtype), out)
+        centre_y, centre_x = rng.integers(0, h, n), rng.integers(0, w, n)
+        inside = ((np.abs(np.arange(h)[None, :, None] - centre_y[:, None, None]) * 2 < cutout)
+                  & (np.abs(np.arange(w)[None, None, :] - centre_x[:, None, None]) * 2 < cutout))
+        out[inside] = 128
     return out
 
 
-def make_dataset(images, labels, batch_size, training=False, augmentation=False, seed=0,
-                 num_classes=NUM_CLASSES, cutout=0):
-    """tf.data pipeline of (preprocessed images, one-hot labels).
+def epoch_order(size, seed, epoch):
+    """The order training epoch ``epoch`` (from 0) visits ``size`` pictures in: a function of
+    (seed, epoch) alone, so a run resumed at any epoch sees what an uninterrupted one saw."""
+    return np.random.default_rng([seed, epoch]).permutation(size)
 
-    ``training`` shuffles every epoch; ``augmentation`` (training only) adds
-    random crop + flip (+ ``cutout``). Augmentation runs on whole uint8 batches, before
-    ``preprocess``.
+
+class BatchPlan:
+    """Every batch of a run as a function of its index, in NumPy: (preprocessed images, one-hot
+    labels). Training batch ``i`` (counted from ``first_epoch``'s first) is batch ``i %
+    steps_per_epoch`` of epoch ``first_epoch + i // steps_per_epoch``: pictures in
+    ``epoch_order``, augmented (random crop + flip, + ``cutout``) from a generator seeded by
+    (seed, epoch, batch). Whichever thread, process or backend makes a batch, and whether the
+    run was resumed, it is the same batch. Without ``training`` the plan is one pass in order.
     """
+
+    def __init__(self, images, labels, batch_size, training=False, augmentation=False, seed=0,
+                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1):
+        self.images, self.labels = images, np.asarray(labels, np.int64)
+        self.batch_size, self.training, self.seed = batch_size, training, seed
+        self.augmentation, self.cutout = training and augmentation, cutout
+        self.one_hot = np.eye(num_classes, dtype=np.float32)
+        self.steps_per_epoch = math.ceil(len(images) / batch_size)
+        self.first_epoch = first_epoch
+        self.epochs = epochs if training else 1
+        self._order = (None, None)
+
+    def __len__(self):
+        return self.steps_per_epoch * self.epochs
+
+    def __call__(self, index):
+        epoch, step = divmod(int(index), self.steps_per_epoch)
+        span = slice(step * self.batch_size, (step + 1) * self.batch_size)
+        chosen = span
+        if self.training:
+            epoch += self.first_epoch
+            cached_epoch, order = self._order
+            if cached_epoch != epoch:  # two threads may both compute it: the same array
+                order = epoch_order(len(self.images), self.seed, epoch)
+                self._order = (epoch, order)
+            chosen = order[span]
+        x = self.images[chosen]
+        if self.augmentation:
+            x = augment(x, np.random.default_rng([self.seed, epoch, step]), self.cutout)
+        return preprocess(x), self.one_hot[self.labels[chosen]]
+
+
+def make_dataset(images, labels, batch_size, training=False, augmentation=False, seed=0,
+                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1):
+    """The batches of ``BatchPlan`` in the form the Keras backend feeds best: on TensorFlow a
+    ``tf.data`` pipeline that makes two batches at once ahead of the step (and that
+    ``tf.distribute`` strategies split across devices and workers); on other backends (JAX) a
+    ``keras.utils.PyDataset``. A training run passes ``steps_per_epoch=plan.steps_per_epoch``
+    to ``fit``: the dataset holds all its ``epochs``, from ``first_epoch``.
+    """
+    plan = BatchPlan(images, labels, batch_size, training, augmentation, seed, num_classes,
+                     cutout, first_epoch, epochs)
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return _tf_dataset(plan)
+    return _py_dataset_class()(plan)
+
+
+def _tf_dataset(plan):
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int32)))
-    if training:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    shape = plan.images.shape[1:]
 
-    def to_model_inputs(x, y):
-        if training and augmentation:
-            x = augment(x, cutout=cutout)
-        return preprocess(x), tf.one_hot(y, num_classes)
+    def make(index):
+        x, y = tf.numpy_function(plan, [index], (tf.float32, tf.float32), stateful=False)
+        x.set_shape((None, *shape))
+        y.set_shape((None, plan.one_hot.shape[0]))
+        return x, y
 
     # Fixed parallelism, no autotuning: its model thread made the end of every training run
     # wait up to 15 s (idle) while the iterator was destroyed; two batches in flight keep
     # the cores busy as well (measured: same images/s).
     options = tf.data.Options()
     options.autotune.enabled = False
-    return ds.map(to_model_inputs, num_parallel_calls=2).prefetch(2).with_options(options)
+    # Several workers (MultiWorkerMirroredStrategy): each takes its share of every global batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return (tf.data.Dataset.range(len(plan)).map(make, num_parallel_calls=2, deterministic=True)
+            .prefetch(2).with_options(options))
+
+
+@functools.cache
+def _py_dataset_class():
+    import keras
+
+    class PlannedBatches(keras.utils.PyDataset):
+        """A ``BatchPlan`` for ``fit`` on backends without tf.data. ``fit`` reuses one
+        iterator across epochs when given ``steps_per_epoch``; batches are made in the
+        training thread (JAX dispatches the step asynchronously, so they overlap)."""
+
+        def __init__(self, plan):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.plan = plan
+
+        def __len__(self):
+            return len(self.plan)
+
+        def __getitem__(self, index):
+            if not 0 <= index < len(self.plan):
+                raise IndexError(index)
+            return self.plan(index)
+
+    return PlannedBatches

@@ -13,8 +13,12 @@ def compiled_forward(model):
     """``model(x, training=False)`` as a tf.function over float32 batches of any size.
 
     Much cheaper per call than ``model.predict`` (no per-call dataset and
-    callback machinery).
+    callback machinery). On other backends (JAX): ``predict_on_batch``, which Keras compiles.
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return model.predict_on_batch
     import tensorflow as tf
 
     shape = (None, *model.input_shape[1:])

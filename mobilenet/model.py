@@ -50,6 +50,7 @@ def build_mobilenet(
     fused_batchnorm=True,
     name=None,
     depth="full",
+    synchronized_batchnorm=False,
 ):
     """Builds MobileNet V1 as a functional ``keras.Model`` (random weights).
 
@@ -80,6 +81,10 @@ def build_mobilenet(
             five repeated 512-filter blocks 7-11 (8 blocks). Its plainer,
             shorter stack learns much faster in a one-minute run. Default
             ``"full"``.
+        synchronized_batchnorm: on several devices (TensorFlow), compute each
+            BatchNormalization's batch statistics over the global batch rather than each
+            device's slice, so that the run does the arithmetic of one device (slower: one
+            all-reduce per layer and step). Default False.
 
     Returns:
         A ``keras.Model`` mapping float32 images (see
@@ -91,7 +96,7 @@ def build_mobilenet(
     bn_class = BatchNormalization if fused_batchnorm else layers.BatchNormalization
 
     def batch_norm(layer_name):
-        return bn_class(momentum=bn_momentum, name=layer_name)
+        return bn_class(momentum=bn_momentum, name=layer_name, synchronized=synchronized_batchnorm)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     stem_stride = 2 if variant == "paper" else 1

@@ -25,7 +25,8 @@ RECIPES = {
     # cifar, which agrees), then 24 averaging epochs (scripts/swa_finetune.py, now swa_epochs).
     "shipped-cifar": TrainConfig(variant="cifar", epochs=120, batch_size=128, learning_rate=0.1,
                                  warmup_epochs=2.0, cutout=8, bn_momentum=None, **_COMMON),
-    # checkpoints/mobilenet_paper.json: trained by scripts/train_on_gpu.py (JAX, an H200), whose
+    # checkpoints/mobilenet_paper.json: trained by a JAX rewrite of the recipe on an H200 (retired:
+    # scripts/device_train.sh now runs this recipe through train() with KERAS_BACKEND=jax), whose
     # settings differ from train_shipped.sh paper (100 epochs, batch 128, lr 0.1, cutout 8, BN
     # momentum auto: that CPU run was stopped at epoch 13): the JSON wins. 282 epochs is what
     # the GPU run's time budget allowed; on 2 CPU cores it is days. The GPU run's training

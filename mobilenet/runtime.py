@@ -44,11 +44,16 @@ def set_threads(cores=None):
     """Sizes TensorFlow's thread pools to ``cores`` (default ``cpu_cores()``).
 
     Must run before TensorFlow executes its first operation; later calls are
-    ignored (TensorFlow refuses to resize running pools). Returns the count used.
+    ignored (TensorFlow refuses to resize running pools). Returns the count used. On another
+    Keras backend (JAX) there is nothing to size.
     """
-    import tensorflow as tf
+    import keras
 
     cores = cores or cpu_cores()
+    if keras.backend.backend() != "tensorflow":
+        return cores
+    import tensorflow as tf
+
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cores)
         tf.config.threading.set_inter_op_parallelism_threads(cores)

@@ -27,10 +27,13 @@ default: with the matched momentum and a learning rate that decays to zero it
 changed the classroom run's test accuracy by less than 0.1 points and cost 5 s.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -74,6 +77,7 @@ class TrainConfig:
     ema_momentum: float = 0.999
     bn_momentum: float | None = None  # None: matched to the run length (see module doc)
     bn_recalibration_batches: int = 0  # batches to re-estimate BN statistics at the end (0: off)
+    sync_batchnorm: bool = False    # several devices: BN statistics over the global batch (mobilenet.distribute)
     swa_epochs: int = 0             # weight averaging after the schedule (0: off; mobilenet.weight_averaging)
     swa_learning_rate: float | None = None  # constant during averaging; None: learning_rate / 5
     swa_batch_size: int | None = None       # batch size during averaging; None: batch_size
@@ -216,7 +220,7 @@ def prepare_model(config, data, steps=12):
     take = train_idx[np.arange((steps + 2) * config.batch_size) % len(train_idx)]
     model.fit(make_dataset(data.x_train[take], data.y_train[take], config.batch_size, training=True,
                            augmentation=config.augmentation, seed=config.seed, cutout=config.cutout),
-              epochs=1, verbose=0, callbacks=[Timer()])
+              epochs=1, steps_per_epoch=steps + 2, verbose=0, callbacks=[Timer()])
     for variable, value in zip(variables, initial):
         variable.assign(value)
     rate = (len(stamps) - 2) * config.batch_size / (stamps[-1] - stamps[1])
@@ -240,9 +244,36 @@ def _build(config, data, prepared=None):
 def _new_model(config, data, train_images):
     steps_per_epoch = math.ceil(train_images / config.batch_size)
     model = build_mobilenet(**config.model_config(data.x_train.shape[1:]),
-                            bn_momentum=run_bn_momentum(config, steps_per_epoch))
+                            bn_momentum=run_bn_momentum(config, steps_per_epoch),
+                            synchronized_batchnorm=config.sync_batchnorm)
     compile_model(model, config, steps_per_epoch)
     return model
+
+
+def _build_before_fit(model, images, labels):
+    """Under several workers (MultiWorkerMirroredStrategy), Keras 3.15's ``fit`` first takes a
+    batch from the distributed dataset and averages it across workers (``strategy.reduce``) only
+    to learn its shapes; that reduce fails on an (images, labels) pair ("Attempt to convert a
+    value (PerReplica ...)"). Give it the shapes from one picture instead, on this model only.
+    Its mean of the logged loss and accuracy across workers fails too (``axis=0`` of a scalar):
+    each step hands them over as 1-element vectors, whose mean over axis 0 is that mean."""
+    from mobilenet import distribute
+
+    if not distribute.multi_worker() or distribute.backend() != "tensorflow":
+        return
+    from mobilenet.data import make_dataset
+
+    sample = make_dataset(images, labels, 1).__iter__().__next__()
+    build = model._maybe_symbolic_build
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: build(data_batch=sample)
+    for name in ("train_step", "test_step"):
+        setattr(model, name, _logs_as_vectors(getattr(model, name)))
+
+
+def _logs_as_vectors(step):
+    import keras
+
+    return lambda data: {k: keras.ops.reshape(v, (1,)) for k, v in step(data).items()}
 
 
 def run_bn_momentum(config, steps_per_epoch):
@@ -250,7 +281,8 @@ def run_bn_momentum(config, steps_per_epoch):
 
 
 def train(config, data=None, source=None, checkpoint_path=None, on_progress=None,
-          should_stop=None, state_dir=None, weights_dtype="float32", prepared=None):
+          should_stop=None, state_dir=None, weights_dtype="float32", prepared=None,
+          devices=None):
     """Trains a MobileNet on CIFAR-10 and saves a checkpoint.
 
     Args:
@@ -268,10 +300,37 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
         weights_dtype: storage of the final checkpoint ("float32"/"float16").
         prepared: a ``PreparedModel`` from ``prepare_model``: used when it was made for this
             config and data (the run then starts without tracing), else ignored.
+        devices: train on this many local devices (GPUs, or logical CPU devices), data
+            parallel, through the backend's engine (``mobilenet.distribute``); None: one. A
+            process that ``TF_CONFIG`` (TensorFlow) or ``KERAS_DISTRIBUTION_*`` (JAX) makes one
+            worker of several trains with the others; only the chief writes the checkpoint and
+            the state (the others write to a scratch folder, removed at the end).
 
     Returns:
         A ``TrainResult``.
     """
+    from mobilenet import distribute
+
+    if devices not in (None, 1) or distribute.multi_worker():
+        prepared = None  # built outside the strategy: its variables are not the strategy's
+    with contextlib.ExitStack() as cleanup:
+        if not distribute.is_chief():
+            scratch = tempfile.mkdtemp(prefix="mobilenet-worker-")
+            cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+            if checkpoint_path:
+                checkpoint_path = os.path.join(scratch, os.path.basename(checkpoint_path))
+            if state_dir:  # resumes from the chief's state; writes its own
+                own = os.path.join(scratch, "state")
+                if os.path.isdir(state_dir):
+                    shutil.copytree(state_dir, own)
+                state_dir = own
+        cleanup.enter_context(distribute.scope(devices))
+        return _train(config, data, source, checkpoint_path, on_progress, should_stop, state_dir,
+                      weights_dtype, prepared)
+
+
+def _train(config, data, source, checkpoint_path, on_progress, should_stop, state_dir,
+           weights_dtype, prepared):
     emit = on_progress or (lambda event: None)
     stop = should_stop or (lambda: False)
     data = data if data is not None else load_cifar10(source)
@@ -284,6 +343,7 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
 
     resumed = _load_state(model, state_dir, config, len(train_idx)) if state_dir else None
     initial_epoch, history = (resumed["epoch"], resumed["history"]) if resumed else (0, [])
+    _build_before_fit(model, data.x_train[train_idx[:1]], data.y_train[train_idx[:1]])
     emit({"event": "start", "epochs": config.epochs, "steps_per_epoch": steps_per_epoch,
           "total_steps": total_steps, "train_images": len(train_idx),
           "validation_images": len(val_idx), "initial_epoch": initial_epoch,
@@ -296,12 +356,13 @@ def train(config, data=None, source=None, checkpoint_path=None, on_progress=None
                                  if state_dir else None)
     train_ds = make_dataset(data.x_train[train_idx], data.y_train[train_idx], config.batch_size,
                             training=True, augmentation=config.augmentation, seed=config.seed,
-                            cutout=config.cutout)
+                            cutout=config.cutout, first_epoch=initial_epoch,
+                            epochs=config.epochs - initial_epoch)
     val_ds = make_dataset(data.x_train[val_idx], data.y_train[val_idx], 500) if len(val_idx) else None
     if initial_epoch < config.epochs:
         model.fit(train_ds, epochs=config.epochs, initial_epoch=initial_epoch,
-                  validation_data=val_ds, callbacks=[progress], verbose=0,
-                  shuffle=False)  # train_ds shuffles itself every epoch
+                  steps_per_epoch=steps_per_epoch, validation_data=val_ds, callbacks=[progress],
+                  verbose=0, shuffle=False)  # the batches come in their planned order
     stopped = progress.stopped
     if config.ema and not stopped:
         # fit() ends by putting the averaged weights in the model; a run resumed after its last
@@ -502,7 +563,8 @@ class _ProgressCallback:
 
 STATE_FILE = "state.json"
 # Config fields added after states were first saved, with the value they implicitly had.
-_LEGACY_CONFIG = {"depth": "full", "swa_epochs": 0, "swa_learning_rate": None, "swa_batch_size": None}
+_LEGACY_CONFIG = {"depth": "full", "swa_epochs": 0, "swa_learning_rate": None, "swa_batch_size": None,
+                  "sync_batchnorm": False}
 # Settings of what happens after the last epoch (or of the display): a resumed run may change them.
 _AFTER_TRAINING = ("progress_every", "bn_recalibration_batches", "tta")
 

@@ -8,10 +8,9 @@ visits. No step ever saw the averaged weights, so their BatchNorm statistics are
 over one pass of augmented training batches (augmented as in training: re-estimating them from
 clean pictures cost the shipped cifar run 2.4 points).
 
-Each averaging epoch's pictures are shuffled and augmented up front from a seed of its own
-(``epoch_pictures``), so that two runs resumed from the same ``state_dir`` end with the same
-average. A phase entered straight from the schedule in one call does not yet end as a resumed
-one does (``tests/test_recipes.py`` pins that as an expected failure).
+Each averaging epoch's pictures are a function of (``averaging_seed``, epoch), as the schedule's
+are of (seed, epoch) (``mobilenet.data.BatchPlan``), so a phase resumed from a saved state ends
+with the same average as one that ran straight through.
 """
 
 import dataclasses
@@ -51,29 +50,11 @@ def running_mean(average, weights, count):
 def batchnorm_images(images, config):
     """The pictures the averaged weights' BN statistics are computed over: one pass of the
     training pictures, augmented when the run augments, in a seeded order."""
-    seed = averaging_seed(config)
-    return _augmented(images, config, seed)[np.random.default_rng(seed).permutation(len(images))]
-
-
-def epoch_pictures(images, labels, config, epoch):
-    """The training pictures of averaging epoch ``epoch`` (from 0), shuffled and augmented up
-    front in one seeded call: a function of the epoch alone. (The schedule's pipeline augments
-    in parallel workers that draw from one random state in no fixed order.)"""
-    seed = averaging_seed(config) + 1 + epoch
-    order = np.random.default_rng(seed).permutation(len(images))
-    return _augmented(images[order], config, seed), labels[order]
-
-
-def _augmented(images, config, seed):
-    """``images`` augmented as the run augments (crop, flip, cutout) from ``seed``, or as they are."""
-    import keras
-
     from mobilenet.data import augment
 
-    if not config.augmentation:
-        return images
-    keras.utils.set_random_seed(seed)
-    return np.asarray(augment(images, seed=seed, cutout=config.cutout))
+    rng = np.random.default_rng(averaging_seed(config))
+    images = images[rng.permutation(len(images))]
+    return augment(images, rng, config.cutout) if config.augmentation else images
 
 
 def compile_for_averaging(model, config, train_images):
@@ -120,16 +101,13 @@ def average_weights(model, config, x_train, y_train, val_ds, resumed, emit, stop
                 "training_seconds": round(sum(h.get("epoch_seconds", 0) for h in history), 1)}
 
     progress = _ProgressCallback(settings, steps, done, emit, stop, history, epoch_done, phase="swa")
-    for epoch in range(done, settings.epochs):
-        if stop():
-            progress.stopped = True
-            break
-        x, y = epoch_pictures(x_train, y_train, config, epoch)
-        train_ds = make_dataset(x, y, settings.batch_size)  # in that order, as they are
-        model.fit(train_ds, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_ds,
-                  callbacks=[progress], verbose=0, shuffle=False)
-        if progress.stopped:
-            break
+    if done < settings.epochs:
+        # the averaging epochs' own pictures: seeded by averaging_seed, epoch by epoch
+        train_ds = make_dataset(x_train, y_train, settings.batch_size, training=True,
+                                augmentation=config.augmentation, seed=settings.seed,
+                                cutout=config.cutout, first_epoch=done, epochs=settings.epochs - done)
+        model.fit(train_ds, epochs=settings.epochs, initial_epoch=done, steps_per_epoch=steps,
+                  validation_data=val_ds, callbacks=[progress], verbose=0, shuffle=False)
 
     if average["weights"] is not None:
         model.set_weights(average["weights"])

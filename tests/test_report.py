@@ -31,7 +31,7 @@ def test_write_report_from_a_checkpoint(tiny_checkpoint, tmp_path):
 
 
 def test_report_of_a_gpu_run_with_weight_averaging(tiny_checkpoint, tmp_path):
-    """A checkpoint trained on a GPU (scripts/train_on_gpu.py) and then averaged
+    """A checkpoint trained on a GPU (the retired JAX script) and then averaged
     (the SWA phase of train(), swa_epochs): the summary says where each part ran, and the curves
     continue through the averaging epochs."""
     metadata = read_metadata(tiny_checkpoint)
