@@ -55,7 +55,10 @@ def test_float_files_answer_like_keras_and_int8_nearly(exported, tiny_checkpoint
     model, _ = load_checkpoint(tiny_checkpoint)
     keras_probs = predict_probabilities(model, data.x_test)
     assert rows["keras"]["accuracy"] == pytest.approx(np.mean(keras_probs.argmax(1) == data.y_test))
-    for kind, tolerance in (("float32", 1e-5), ("float16", 1e-2)):
+    # float16 keeps 11 significant bits of each weight; through 28 layers of the tiny net that
+    # moves a probability by up to 0.013 (measured on two CPUs), so 0.03 bounds it with room.
+    # What the file answers is checked by agreement, below.
+    for kind, tolerance in (("float32", 1e-5), ("float16", 3e-2)):
         with open(rows[kind]["path"], "rb") as f:
             probs = litert_probabilities(f.read(), data.x_test)
         assert np.abs(probs - keras_probs).max() < tolerance
