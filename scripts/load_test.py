@@ -135,6 +135,14 @@ def stop_training(client, picture):
         client.submit(handle_file(picture), key, api_name="/classify").result(timeout=60)
 
 
+# gradio_client gives each upload and queue join httpx's default of 5 s, after which it reports a
+# ReadTimeout; a browser waits minutes. On a 2-core CI machine under the flood, an upload has
+# taken longer than 5 s (10 of 60 requests, once): that is latency, which the figures report,
+# not a refusal. So the students wait 60 s for each HTTP answer (the server's event stream sends
+# a heartbeat every 15 s, so the stream never waits that long).
+BROWSER_LIKE = {"timeout": 60}
+
+
 class RunWatcher(threading.Thread):
     """Follows the run's stream; ``ended_at`` is when it stopped training (None: still training)."""
 
@@ -235,7 +243,8 @@ def student(url, picture, requests, think, deadline, results, address=None):
     """One browser session sending ``requests`` classifications, ``think`` seconds apart (from
     ``address`` in ``X-Forwarded-For`` when given)."""
     try:
-        client = Client(url, verbose=False, headers={"X-Forwarded-For": address} if address else None)
+        client = Client(url, verbose=False, headers={"X-Forwarded-For": address} if address else None,
+                        httpx_kwargs=BROWSER_LIKE)
     except Exception as error:  # counted: a class whose pages do not load has a problem
         results.extend([(None, time.time(), f"connect: {type(error).__name__}: {error}")] * requests)
         return
@@ -259,7 +268,7 @@ def run_load(args):
     deadline = test_started + args.timeout
     demo, url = (None, args.url) if args.url else launch_here(args)
     try:
-        control = Client(url, verbose=False)
+        control = Client(url, verbose=False, httpx_kwargs=BROWSER_LIKE)
         control.predict(handle_file(args.picture), api_name="/classify")  # loads the checkpoint once
         settings = None if args.no_training else start_training(control, args, deadline)
         watcher = RunWatcher(url, settings is not None)
