@@ -18,7 +18,7 @@ import threading
 
 from mobilenet import DEFAULT_CHECKPOINT
 from mobilenet.checkpoints import CheckpointError, read_metadata, recover
-from mobilenet.inference import Classifier
+from mobilenet.inference import Classifier, answer_accuracy
 
 from demo.i18n import Text
 
@@ -36,7 +36,13 @@ class CheckpointEntry:
 
     @property
     def test_accuracy(self):
-        return (self.metadata.get("metrics") or {}).get("test_accuracy")
+        """The test accuracy of the answers the app gives (flip TTA where it helps)."""
+        return answer_accuracy(self.metadata)[0]
+
+    @property
+    def flip(self):
+        """Whether the app answers with flip TTA for this checkpoint."""
+        return answer_accuracy(self.metadata)[1]
 
 
 class CheckpointCatalog:
@@ -146,7 +152,7 @@ def folder_stamp(folder):
 
 def describe(kind, name, metadata):
     """A short dropdown label: what it is, its test accuracy and its date."""
-    accuracy = (metadata.get("metrics") or {}).get("test_accuracy")
+    accuracy = answer_accuracy(metadata)[0]
     model = metadata.get("model", {})
     what = (Text("pretrained") if name == PRETRAINED_NAME else
             Text("{kind}: {variant} α {alpha}", kind=Text("shipped" if kind == "shipped" else "trained here"),

@@ -108,7 +108,11 @@ def checkpoint_details(entry, lang="en"):
     metadata = entry.metadata
     model, config = metadata.get("model", {}), metadata.get("train_config") or {}
     accuracy, images = entry.test_accuracy, (metadata.get("dataset") or {}).get("train_images_used")
-    lines = [tr("**Test accuracy:** {accuracy:.1%}", lang, accuracy=accuracy) if accuracy is not None
+    measured = (tr("**Test accuracy:** {accuracy:.1%} with flip TTA (each picture is also classified "
+                   "as its mirror image, and the two answers averaged, as this page does)", lang,
+                   accuracy=accuracy) if entry.flip else
+                tr("**Test accuracy:** {accuracy:.1%}", lang, accuracy=accuracy))
+    lines = [measured if accuracy is not None
              else tr("**Test accuracy:** not measured (the run was stopped early)", lang),
              tr("**Created:** {created}", lang,
                 created=localize(format_created(metadata.get("created")), lang)),
@@ -149,7 +153,9 @@ class ClassifyCallbacks:
         everything = pd.DataFrame(sorted(((class_name(name, lang), p) for name, p
                                           in result["probabilities"].items()), key=lambda kv: -kv[1]),
                                   columns=[column, probability])
-        timing = tr("The network took **{ms:.1f} ms** for this picture ({width}×{height} pixels in, "
+        timing = tr("The network took **{ms:.1f} ms** for this picture and its mirror image "
+                    "({width}×{height} pixels in, 32×32 seen)." if result["tta"] else
+                    "The network took **{ms:.1f} ms** for this picture ({width}×{height} pixels in, "
                     "32×32 seen).", lang, ms=result["milliseconds"], width=picture.shape[1],
                     height=picture.shape[0])
         top = {class_name(name, lang): p for name, p in result["top_k"]}

@@ -56,11 +56,12 @@ def model_for(variant):
 
 def latency_rows(variant, images, warmup, runs):
     from mobilenet.data import preprocess
-    from mobilenet.inference import Classifier, network_input
+    from mobilenet.inference import Classifier, flip_helps, network_input
 
     model, meta, source = model_for(variant)
-    ours = Classifier(model, meta, engine="litert")
-    keras_fn = Classifier(model, meta, engine="keras")
+    ours = Classifier(model, meta, engine="litert", tta=False)
+    flipped = Classifier(model, meta, engine="litert", tta=True)
+    keras_fn = Classifier(model, meta, engine="keras", tta=False)
 
     def eager_call(image):
         return np.asarray(model(preprocess(network_input(image)[None]), training=False))
@@ -70,6 +71,8 @@ def latency_rows(variant, images, warmup, runs):
 
     rows = []
     for name, call, n in (("ours: LiteRT + XNNPACK, 2 threads", ours.probabilities, runs),
+                          ("ours with flip TTA (picture + mirror, one call of batch 2; the app's "
+                           f"choice: {'yes' if flip_helps(meta) else 'no'})", flipped.probabilities, runs),
                           ("Keras tf.function, fixed signature", keras_fn.probabilities, runs),
                           ("model(x)", eager_call, max(20, runs // 5)),
                           ("model.predict(x) (the tutorial's way)", predict_call, max(20, runs // 10))):

@@ -83,6 +83,28 @@ def network_input(image, channel_order="rgb"):
 
 
 ENGINES = ("auto", "litert", "keras")
+TTA_CHOICES = ("auto", True, False)
+
+
+def flip_helps(metadata):
+    """Whether averaging a picture's answer with its mirror image's (flip test-time
+    augmentation) measured better than the picture alone for this checkpoint: on the
+    validation pictures where both were measured, else on the test pictures. False where
+    neither pair was measured (a run stopped early, an old checkpoint)."""
+    metrics = (metadata or {}).get("metrics") or {}
+    for split in ("validation", "test"):
+        plain, flipped = metrics.get(f"{split}_accuracy"), metrics.get(f"{split}_accuracy_tta")
+        if plain is not None and flipped is not None:
+            return flipped > plain
+    return False
+
+
+def answer_accuracy(metadata):
+    """``(test accuracy, flip)``: the test accuracy of the answers ``Classifier`` gives for this
+    checkpoint (with flip TTA where ``flip_helps``), and whether that is the flip-TTA figure."""
+    metrics = (metadata or {}).get("metrics") or {}
+    flip = flip_helps(metadata) and metrics.get("test_accuracy_tta") is not None
+    return (metrics.get("test_accuracy_tta") if flip else metrics.get("test_accuracy")), flip
 
 
 class Classifier:
@@ -97,51 +119,67 @@ class Classifier:
       - ``"keras"``: a ``tf.function`` with a fixed ``(1, 32, 32, 3)`` signature.
     ``"auto"`` (default) takes LiteRT when ``ai-edge-litert`` is installed.
     Either is traced and warmed at load, and safe to call from many threads.
+
+    ``tta``: with ``True`` each answer is the mean of the picture's and its mirror image's
+    (both in one call of batch 2); ``"auto"`` (default) does so where the checkpoint measured
+    better that way (``flip_helps``). ``self.tta`` says which.
     """
 
-    def __init__(self, model, metadata=None, path=None, class_names=CLASS_NAMES, engine="auto"):
+    def __init__(self, model, metadata=None, path=None, class_names=CLASS_NAMES, engine="auto",
+                 tta="auto"):
         if engine not in ENGINES:
             raise ValueError(f"`engine` must be one of {ENGINES}. Received: engine={engine!r}")
+        if not (isinstance(tta, bool) or tta == "auto"):
+            raise ValueError(f"`tta` must be one of {TTA_CHOICES}. Received: tta={tta!r}")
         self.model, self.metadata, self.path = model, metadata or {}, path
         self.class_names = tuple(class_names)
         if engine == "auto":
             engine = "litert" if _litert_available() else "keras"
         self.engine = engine
-        self._forward = _litert_forward(model, self.metadata.get("weights_sha256")) \
-            if engine == "litert" else _keras_forward(model)
-        self._forward(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), np.float32))
+        self.tta = flip_helps(self.metadata) if tta == "auto" else tta
+        batch = 2 if self.tta else 1
+        self._forward = _litert_forward(model, self.metadata.get("weights_sha256"), batch) \
+            if engine == "litert" else _keras_forward(model, batch)
+        self._forward(np.zeros((batch, IMAGE_SIZE, IMAGE_SIZE, 3), np.float32))
 
     @classmethod
-    def from_checkpoint(cls, path, engine="auto"):
+    def from_checkpoint(cls, path, engine="auto", tta="auto"):
         model, metadata = load_checkpoint(path)
-        return cls(model, metadata, path, engine=engine)
+        return cls(model, metadata, path, engine=engine, tta=tta)
+
+    def _answer(self, small):
+        x = np.asarray(preprocess(small[None]))
+        if self.tta:
+            return self._forward(np.concatenate([x, x[:, :, ::-1, :]])).mean(axis=0)
+        return self._forward(x)[0]
 
     def probabilities(self, image, channel_order="rgb"):
         """Probabilities of each class (numpy, sums to 1) for one image."""
-        return self._forward(np.asarray(preprocess(network_input(image, channel_order)[None])))[0]
+        return self._answer(network_input(image, channel_order))
 
     def top_k(self, image, k=5, channel_order="rgb"):
         """``[(class name, probability), ...]`` of the ``k`` likeliest classes."""
         return self.classify(image, k, channel_order)["top_k"]
 
     def classify(self, image, k=5, channel_order="rgb"):
-        """Everything a UI shows: top-k, all probabilities, the 32x32 input, time taken."""
+        """Everything a UI shows: top-k, all probabilities, the 32x32 input, time taken, and
+        whether the answer averaged the mirror image's (``tta``)."""
         if not 1 <= k <= len(self.class_names):
             raise ValueError(f"`k` must be between 1 and {len(self.class_names)}. Received: k={k}")
         started = time.perf_counter()
         small = network_input(image, channel_order)
-        probs = self._forward(np.asarray(preprocess(small[None])))[0]
+        probs = self._answer(small)
         elapsed_ms = (time.perf_counter() - started) * 1000
         order = np.argsort(probs)[::-1][:k]
         return {"top_k": [(self.class_names[i], float(probs[i])) for i in order],
                 "probabilities": dict(zip(self.class_names, map(float, probs))),
-                "network_input": small, "milliseconds": elapsed_ms}
+                "network_input": small, "milliseconds": elapsed_ms, "tta": self.tta}
 
 
-def _keras_forward(model):
+def _keras_forward(model, batch=1):
     import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec((1, IMAGE_SIZE, IMAGE_SIZE, 3), tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec((batch, IMAGE_SIZE, IMAGE_SIZE, 3), tf.float32)])
     def forward(x):
         return model(x, training=False)
 
@@ -167,13 +205,15 @@ def to_litert(model):
         return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def _litert_forward(model, weights_sha256=None):
+def _litert_forward(model, weights_sha256=None, batch=1):
     from ai_edge_litert.interpreter import Interpreter
 
     flatbuffer = _cached_flatbuffer(model, weights_sha256)
     interpreter = Interpreter(model_content=flatbuffer, num_threads=2)
-    interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
+    if batch != 1:
+        interpreter.resize_tensor_input(input_index, [batch, IMAGE_SIZE, IMAGE_SIZE, 3], strict=False)
+    interpreter.allocate_tensors()
     output_index = interpreter.get_output_details()[0]["index"]
     lock = threading.Lock()  # one interpreter, many Gradio worker threads
 

@@ -470,6 +470,9 @@ def _final_metrics(model, data, val_idx, config, stopped, stop, emit):
         emit({"event": "stage", "name": "evaluate", "split": "validation"})
         val = evaluate(model, data.x_train[val_idx], data.y_train[val_idx])
         metrics["validation_accuracy"] = val["accuracy"]
+        if config.tta and not stopped:  # what decides whether the app answers with flip TTA
+            metrics["validation_accuracy_tta"] = evaluate(model, data.x_train[val_idx], data.y_train[val_idx],
+                                                          tta=True)["accuracy"]
     if stopped:
         metrics["test_accuracy"] = None
         return metrics

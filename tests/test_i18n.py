@@ -1,5 +1,7 @@
 """中文 / English: the language choice, and no visible text left untranslated."""
 
+import re
+
 import pytest
 
 from demo.i18n import PageText, class_names, needs_translation, pick_language, tr, translated, untranslated
@@ -106,3 +108,27 @@ def test_classify_and_architecture_answer_in_chinese(tiny_cifar, tiny_checkpoint
         assert any("标准卷积" in row[0] for row in paper["data"])
         assert "No run is training" in client.predict("Ann", api_name="/stop_training")
         assert "现在没有正在进行的训练" in client.predict("Ann", "zh", api_name="/stop_training")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_shipped_checkpoint_line_shows_the_accuracy_of_what_the_app_does(lang):
+    """The shipped checkpoints measured flip TTA better on their validation pictures, so the app
+    answers with it and shows the flip-TTA test accuracy; the line renders as Markdown without
+    stray marks in either language (rendered, as CommonMark does, not grepped)."""
+    import os
+
+    from markdown_it import MarkdownIt
+
+    from demo.catalog import CheckpointEntry
+    from demo.classify_tab import checkpoint_details
+    from mobilenet import DEFAULT_CHECKPOINT
+    from mobilenet.checkpoints import read_metadata
+
+    metadata = read_metadata(DEFAULT_CHECKPOINT)
+    entry = CheckpointEntry("shipped/x", DEFAULT_CHECKPOINT, os.path.basename(DEFAULT_CHECKPOINT), metadata)
+    assert entry.flip and entry.test_accuracy == metadata["metrics"]["test_accuracy_tta"]
+    details = checkpoint_details(entry, lang)
+    assert f"{entry.test_accuracy:.1%}" in details and ("flip TTA" if lang == "en" else "翻转 TTA") in details
+    html = MarkdownIt("commonmark").render(details)
+    text = re.sub(r"<[^>]+>", "", html)
+    assert html.count("<strong>") == 4 and not re.search(r"\*\*|(?<!\w)_|#", text), html

@@ -7,7 +7,8 @@ from PIL import Image
 
 from mobilenet.checkpoints import CheckpointError, load_checkpoint
 from mobilenet.data import CLASS_NAMES
-from mobilenet.inference import Classifier, network_input, read_image, to_rgb_uint8
+from mobilenet.inference import (Classifier, answer_accuracy, flip_helps, network_input, read_image,
+                                 to_rgb_uint8)
 
 
 def blocks(size, factor, rng=np.random.default_rng(0)):
@@ -99,6 +100,39 @@ def test_classifier_answers_like_the_model(tiny_checkpoint, tiny_cifar, engine):
     result = classifier.classify(cv2.resize(image, (320, 240)), k=5)
     assert len(result["top_k"]) == 5 and result["network_input"].shape == (32, 32, 3)
     assert result["milliseconds"] > 0 and len(result["probabilities"]) == 10
+
+
+def test_flip_is_used_where_the_checkpoint_measured_it_better():
+    both = {"validation_accuracy": 0.80, "validation_accuracy_tta": 0.79,
+            "test_accuracy": 0.81, "test_accuracy_tta": 0.83}
+    assert not flip_helps({"metrics": both})  # validation decides where it was measured
+    assert flip_helps({"metrics": {**both, "validation_accuracy_tta": 0.81}})
+    assert flip_helps({"metrics": {"validation_accuracy": 0.8, "test_accuracy": 0.81, "test_accuracy_tta": 0.82}})
+    assert not flip_helps({"metrics": {"test_accuracy": 0.81, "test_accuracy_tta": 0.81}})
+    assert not flip_helps({"metrics": {"test_accuracy": None}}) and not flip_helps({}) and not flip_helps(None)
+    assert answer_accuracy({"metrics": {"test_accuracy": 0.81, "test_accuracy_tta": 0.82}}) == (0.82, True)
+    assert answer_accuracy({"metrics": both}) == (0.81, False)
+    assert answer_accuracy({}) == (None, False)
+
+
+@pytest.mark.parametrize("engine", ["litert", "keras"])
+def test_flip_tta_answers_the_mean_of_the_picture_and_its_mirror(tiny_checkpoint, tiny_cifar, engine):
+    model, metadata = load_checkpoint(tiny_checkpoint)
+    assert Classifier(model, metadata, engine=engine).tta is False  # the tiny run measured no TTA
+    metadata["metrics"].update(test_accuracy=0.5, test_accuracy_tta=0.6)
+    classifier = Classifier(model, metadata, engine=engine)  # "auto" follows the measurement
+    assert classifier.tta is True
+    images = tiny_cifar[2]["test_batch"][0][:10]
+    x = images.astype("float32") / 255.0
+    expected = (np.asarray(model(x)) + np.asarray(model(x[:, :, ::-1]))) / 2
+    answers = np.stack([classifier.probabilities(image) for image in images])
+    np.testing.assert_allclose(answers, expected, atol=1e-5)
+    assert np.abs(answers - np.asarray(model(x))).max() > 1e-3  # the mirror changed the answers
+    result = classifier.classify(cv2.resize(images[0], (320, 240)))
+    assert result["tta"] is True and sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+    assert Classifier(model, metadata, engine=engine, tta=False).classify(images[0])["tta"] is False
+    with pytest.raises(ValueError, match="`tta` must be one of"):
+        Classifier(model, metadata, engine=engine, tta="yes")
 
 
 def test_checkpoint_errors_name_the_file(tiny_checkpoint, tmp_path):
