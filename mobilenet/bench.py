@@ -5,11 +5,13 @@ Every figure says how it was measured. Not a unit test: CI runs only
 ``--smoke`` (tiny sizes) to check that the command works.
 
   latency     one decoded image -> probabilities, preprocessing included:
-              ours (LiteRT + XNNPACK), Keras tf.function, ``model(x)``, and the
-              tutorial's ``model.predict``; p50/p95 after warm-up
+              ours (LiteRT + XNNPACK), ours with flip TTA (as the app answers where
+              the checkpoint measured it better), Keras tf.function, ``model(x)``, and
+              the tutorial's ``model.predict``; p50/p95 after warm-up
   agreement   LiteRT vs Keras probabilities on test images (max |diff|, top-1)
   batch       batch inference throughput (images/s)
-  training    images/s: ours (tf.data pipeline) vs plain ``model.fit`` on numpy
+  pipeline    images/s of the input pipeline alone (plain, augmented, + cutout)
+  training    images/s: ours (``make_dataset``) vs plain ``model.fit`` on numpy
               arrays at batch 128 vs the tutorial's ``fit(batch_size=10)``
   classroom   the app's default run from scratch on three kinds of CPU (native, capped at
               AVX2, oneDNN off), each as the CLI and through the running app: wall time,
@@ -108,7 +110,7 @@ def training_rows(variant, data, steps, repeats):
     ``repeats`` rounds and each reports its median: on 2 shared cores a single
     timing is noisy and the first of a series often slower.
 
-    "ours" is what ``mobilenet.train`` runs: fused BN, tf.data, and accuracy as the only
+    "ours" is what ``mobilenet.train`` runs: fused BN, ``make_dataset``, and accuracy as the only
     per-step metric (the tutorial's Recall and AUC are computed once, on the test set, at the
     end of a run). "plain" is the tutorial's ``compile`` (accuracy, Recall, AUC) with stock
     Keras layers and ``fit`` on numpy arrays at batch 128; "plain, accuracy only" separates
@@ -156,7 +158,7 @@ def training_rows(variant, data, steps, repeats):
     rate = {name: float(np.median(values)) for name, values in rates.items()}
     how = (f"median of {repeats} epochs over {n} images (tutorial: {seed_n}), the five ways taking "
            "turns, after one warm-up epoch each; Adam")
-    return [(f"training, {variant}: ours (fused BN, tf.data, accuracy per step)",
+    return [(f"training, {variant}: ours (fused BN, make_dataset, accuracy per step)",
              f"{rate['ours']:,.0f} images/s ({rate['ours'] / rate['plain']:.2f}x plain fit, "
              f"{rate['ours'] / rate['plain_accuracy']:.2f}x plain fit without Recall/AUC, "
              f"{rate['ours'] / rate['seed']:.1f}x tutorial)", how),
@@ -168,6 +170,30 @@ def training_rows(variant, data, steps, repeats):
              f"{rate['plain_accuracy']:,.0f} images/s", how),
             (f"training, {variant}: tutorial's fit(batch_size=10)", f"{rate['seed']:,.0f} images/s",
              how)]
+
+
+def pipeline_rows(data, images, repeats):
+    """images/s of the input pipeline alone (``make_dataset``: planned NumPy batches, run two
+    at a time ahead of the step), plain and with the training augmentation, at batch 128:
+    what the training step would wait for if it were infinitely fast."""
+    from mobilenet.data import make_dataset
+
+    x, y = data.x_train[:images], data.y_train[:images]
+    rows = []
+    for name, kwargs in (("plain", {}), ("crop/flip augmentation", {"augmentation": True}),
+                         ("crop/flip + cutout 8", {"augmentation": True, "cutout": 8})):
+        rates = []
+        for repeat in range(repeats + 1):  # the first builds the pipeline's functions: not counted
+            dataset = make_dataset(x, y, 128, training=True, seed=repeat, **kwargs)
+            started = time.perf_counter()
+            count = sum(int(batch[0].shape[0]) for batch in
+                        (dataset if hasattr(dataset, "prefetch") else (dataset[i] for i in range(len(dataset)))))
+            if repeat:
+                rates.append(count / (time.perf_counter() - started))
+        rows.append((f"input pipeline alone: {name}", f"{np.median(rates):,.0f} images/s",
+                     f"make_dataset over {len(x):,} training images, batch 128, median of {repeats} "
+                     "passes after one warm-up pass; no model"))
+    return rows
 
 
 # The CPUs a classroom meets: this one as it is, capped at AVX2 (most laptops, many cloud
@@ -291,8 +317,8 @@ def _connect(client_class, url, process, timeout=300):
             time.sleep(1)
 
 
-SECTIONS = ("latency", "training", "classroom")
-MINUTES = {"latency": 3, "training": 21, "classroom": 16}  # measured on 2 cores of an AVX2 CPU (2026-12-03)
+SECTIONS = ("latency", "pipeline", "training", "classroom")
+MINUTES = {"latency": 3, "pipeline": 1, "training": 21, "classroom": 16}  # measured on 2 cores of an AVX2 CPU (2026-12-03)
 
 
 def main(argv=None):
@@ -321,6 +347,8 @@ def main(argv=None):
         latency, model = latency_rows(variant, images, warmup, runs)
         rows += latency
         rows.append(batch_row(variant, model, data.x_test[: 200 if args.smoke else 10000]))
+    if "pipeline" in args.only:
+        rows += pipeline_rows(data, 512 if args.smoke else 20_000, 1 if args.smoke else 3)
     for variant in ("paper", "cifar") if "training" in args.only else ():
         rows += training_rows(variant, data, steps, repeats)
     rows += classroom

@@ -14,7 +14,8 @@ def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     text = out.read_text()
-    for row in ("latency, paper: ours", "latency, cifar: model.predict", "agreement, paper",
+    for row in ("latency, paper: ours", "latency, cifar: ours with flip TTA",
+                "input pipeline alone: crop/flip augmentation", "latency, cifar: model.predict", "agreement, paper",
                 "batch inference, cifar", "training, paper: plain model.fit, numpy, stock Keras BN",
                 "classroom run, native: CLI", "classroom run, native: app", "app/CLI speed",
                 "classroom run settings"):
