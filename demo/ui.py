@@ -7,6 +7,7 @@ tiny dataset.
 """
 
 import os
+import time
 
 import gradio as gr
 from gradio.utils import get_upload_folder
@@ -173,3 +174,26 @@ def launch_options(ssr=None):
     app_kwargs["middleware"].append(upload_guard.app_middleware(get_upload_folder()))
     return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": app_kwargs,
             "max_threads": MAX_THREADS, "ssr_mode": bool(ssr), "num_workers": 0}
+
+
+def launch_on_loopback(demo, ssr=None, timeout=120):
+    """Launches ``demo`` on 127.0.0.1 (a free port) for tests and scripts; returns its URL once
+    it answers. Gradio's own check gives the page 3 s and then refuses to start ("localhost is
+    not accessible"); on 2 busy cores the first page has taken longer. So its check is skipped
+    (``_frontend=False``) and this one waits up to ``timeout`` seconds."""
+    import httpx
+
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
+                            _frontend=False, **launch_options(ssr=ssr))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url.rstrip('/')}/config", timeout=30).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            demo.close()
+            raise RuntimeError(f"the app at {url} did not answer within {timeout} s")
+        time.sleep(0.5)
+

@@ -98,14 +98,13 @@ def is_loopback(url):
 
 def launch_here(args):
     """Builds and launches the app in this process on 127.0.0.1; returns (demo, url)."""
-    from demo.ui import build_demo, launch_options
+    from demo.ui import build_demo, launch_on_loopback
 
     if args.flood:
         os.environ["MOBILENET_TRUSTED_PROXY"] = "1"  # X-Forwarded-For: each client's own address
     demo = build_demo(checkpoint_dir=args.checkpoint_dir, runs_dir=tempfile.mkdtemp(prefix="load-test-runs-"),
                       data_source=args.data)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            **launch_options())
+    url = launch_on_loopback(demo)
     return demo, url
 
 

@@ -50,7 +50,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
     server-side rendering (a Node process in front of Python, as on Hugging Face Spaces)
     in front of the app; the URL is then Node's.
     """
-    from demo.ui import build_demo, launch_options
+    from demo.ui import build_demo, launch_on_loopback
 
     checkpoint_dir = os.path.join(root, "checkpoints")
     runs_dir = os.path.join(checkpoint_dir, "runs")
@@ -64,8 +64,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
                 os.utime(file, (stamp, stamp))
     demo = build_demo(checkpoint_dir=checkpoint_dir, runs_dir=runs_dir, data_source=data_source,
                       keep_runs=keep_runs)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            **launch_options(ssr=ssr_mode))
+    url = launch_on_loopback(demo, ssr=ssr_mode)
     if ssr_mode:  # Gradio falls back to plain serving when Node fails: a test must not pass so
         assert demo._node_is_proxy and not demo._ssr_degraded, "Gradio could not start SSR (Node)"
     try:

@@ -29,7 +29,7 @@ CIFAR_DOG = os.path.join(ROOT, "demo", "examples", "cifar10_test_0007_dog.png")
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     """(the built app, its URL) with the tiny checkpoint shipped and one sweep point."""
-    from demo.ui import build_demo, launch_options
+    from demo.ui import build_demo, launch_on_loopback
 
     root = str(tmp_path_factory.mktemp("i18n-look-inside"))
     checkpoints = os.path.join(root, "checkpoints")
@@ -37,8 +37,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     copy_checkpoint(tiny_checkpoint, os.path.join(checkpoints, "sweep"), "alpha_0.25.keras")
     demo = build_demo(checkpoint_dir=checkpoints, runs_dir=os.path.join(checkpoints, "runs"),
                       data_source=tiny_cifar[1])
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            **launch_options())
+    url = launch_on_loopback(demo)
     yield demo, url
     demo.close()
 
