@@ -2,7 +2,8 @@
 # Trains a named recipe on the GPU machine (Keras + JAX there, no TensorFlow) with the package's
 # own train(): the one training path, KERAS_BACKEND=jax. Run from the repository root there:
 #   .whl/   keras, namex, optree wheels for its Python (it has jax, numpy, h5py)
-#   DATA    CIFAR-10 as load_cifar10 reads it (the official archive, or the Hub's parquet layout)
+#   DATA    CIFAR-10 as load_cifar10 reads it (the official archive, or the Hub's parquet layout);
+#           scripts/device_data.sh brings the archive there in parts and prints its path
 #   OUT     the output folder; RECIPE (default shipped-cifar), DEVICES (default: all GPUs)
 # Resumable: run it again with the same OUT and it continues from OUT/state.
 set -eu
