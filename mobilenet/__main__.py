@@ -28,6 +28,7 @@ TRAIN_HELP = {
     "validation_size": "training images held out for validation",
     "augmentation": "random crop + flip",
     "cutout": "side of a random square masked out in training images (0: off)",
+    "cutmix": "share of training batches mixed by CutMix (0: off; 0.5 in the CutMix paper)",
     "label_smoothing": "label smoothing of the loss",
     "dropout": "dropout before the classifier",
     "ema": "evaluate an exponential moving average of the weights",

@@ -330,6 +330,29 @@ def augment(images, rng=None, cutout=0):
     return out
 
 
+def cutmix(images, labels, rng, probability=0.5):
+    """CutMix (Yun et al., 2019) on a uint8 batch ``(N, H, W, C)`` and its one-hot (or soft)
+    ``labels``: with ``probability``, one box is cut from each picture and filled with the same
+    box of a partner picture (a random permutation of the batch), and the labels are mixed by
+    the share of pixels each picture keeps. The box's area is a uniform fraction of the
+    picture's (their Beta(1, 1)), its centre anywhere, clipped at the borders. Otherwise the
+    batch comes back as it is. NumPy, so the same on every backend."""
+    images, labels = np.asarray(images), np.asarray(labels, np.float32)
+    n, h, w = images.shape[:3]
+    if n < 2 or rng.random() >= probability:
+        return images, labels
+    side = np.sqrt(1 - rng.random())
+    cut_h, cut_w = int(h * side), int(w * side)
+    centre_y, centre_x = rng.integers(0, h), rng.integers(0, w)
+    y0, y1 = max(centre_y - cut_h // 2, 0), min(centre_y + cut_h // 2, h)
+    x0, x1 = max(centre_x - cut_w // 2, 0), min(centre_x + cut_w // 2, w)
+    partner = rng.permutation(n)
+    mixed = images.copy()
+    mixed[:, y0:y1, x0:x1] = images[partner, y0:y1, x0:x1]
+    pasted = np.float32((y1 - y0) * (x1 - x0) / (h * w))
+    return mixed, (1 - pasted) * labels + pasted * labels[partner]
+
+
 def epoch_order(size, seed, epoch):
     """The order training epoch ``epoch`` (from 0) visits ``size`` pictures in: a function of
     (seed, epoch) alone, so a run resumed at any epoch sees what an uninterrupted one saw."""
@@ -340,16 +363,18 @@ class BatchPlan:
     """Every batch of a run as a function of its index, in NumPy: (preprocessed images, one-hot
     labels). Training batch ``i`` (counted from ``first_epoch``'s first) is batch ``i %
     steps_per_epoch`` of epoch ``first_epoch + i // steps_per_epoch``: pictures in
-    ``epoch_order``, augmented (random crop + flip, + ``cutout``) from a generator seeded by
-    (seed, epoch, batch). Whichever thread, process or backend makes a batch, and whether the
-    run was resumed, it is the same batch. Without ``training`` the plan is one pass in order.
+    ``epoch_order``, augmented (random crop + flip, + ``cutout``, then ``cutmix`` with that
+    probability) from a generator seeded by (seed, epoch, batch). Whichever thread, process or
+    backend makes a batch, and whether the run was resumed, it is the same batch. Without
+    ``training`` the plan is one pass in order.
     """
 
     def __init__(self, images, labels, batch_size, training=False, augmentation=False, seed=0,
-                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1):
+                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1, cutmix=0.0):
         self.images, self.labels = images, np.asarray(labels, np.int64)
         self.batch_size, self.training, self.seed = batch_size, training, seed
         self.augmentation, self.cutout = training and augmentation, cutout
+        self.cutmix = cutmix if training else 0.0
         self.one_hot = np.eye(num_classes, dtype=np.float32)
         self.steps_per_epoch = math.ceil(len(images) / batch_size)
         self.first_epoch = first_epoch
@@ -370,14 +395,18 @@ class BatchPlan:
                 order = epoch_order(len(self.images), self.seed, epoch)
                 self._order = (epoch, order)
             chosen = order[span]
-        x = self.images[chosen]
-        if self.augmentation:
-            x = augment(x, np.random.default_rng([self.seed, epoch, step]), self.cutout)
-        return preprocess(x), self.one_hot[self.labels[chosen]]
+        x, y = self.images[chosen], self.one_hot[self.labels[chosen]]
+        if self.augmentation or self.cutmix:
+            rng = np.random.default_rng([self.seed, epoch, step])
+            if self.augmentation:
+                x = augment(x, rng, self.cutout)
+            if self.cutmix:
+                x, y = cutmix(x, y, rng, self.cutmix)
+        return preprocess(x), y
 
 
 def make_dataset(images, labels, batch_size, training=False, augmentation=False, seed=0,
-                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1):
+                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1, cutmix=0.0):
     """The batches of ``BatchPlan`` in the form the Keras backend feeds best: on TensorFlow a
     ``tf.data`` pipeline that makes two batches at once ahead of the step (and that
     ``tf.distribute`` strategies split across devices and workers); on other backends (JAX) a
@@ -385,7 +414,7 @@ def make_dataset(images, labels, batch_size, training=False, augmentation=False,
     to ``fit``: the dataset holds all its ``epochs``, from ``first_epoch``.
     """
     plan = BatchPlan(images, labels, batch_size, training, augmentation, seed, num_classes,
-                     cutout, first_epoch, epochs)
+                     cutout, first_epoch, epochs, cutmix)
     import keras
 
     if keras.backend.backend() == "tensorflow":

@@ -71,6 +71,7 @@ class TrainConfig:
     validation_size: int = 1000     # held out from the training set, never trained on
     augmentation: bool = False      # random crop (4-px padding) + horizontal flip; helps long runs
     cutout: int = 0                 # side of a random grey square painted over (0: off)
+    cutmix: float = 0.0             # share of batches mixed by CutMix (0: off; mobilenet.data.cutmix)
     label_smoothing: float = 0.0
     dropout: float = 1e-3           # before the classifier
     ema: bool = False               # evaluate an exponential moving average of the weights
@@ -100,6 +101,8 @@ class TrainConfig:
             bad("schedule", f"must be one of {SCHEDULES}")
         if not isinstance(self.cutout, int) or not 0 <= self.cutout <= 32:
             bad("cutout", "must be an integer from 0 (off) to 32")
+        if isinstance(self.cutmix, bool) or not isinstance(self.cutmix, (int, float)) or not 0 <= self.cutmix <= 1:
+            bad("cutmix", "must be a number from 0 (off) to 1 (every batch)")
         for name in ("epochs", "batch_size", "validation_size", "progress_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (name != "validation_size"):
@@ -219,7 +222,8 @@ def prepare_model(config, data, steps=12):
 
     take = train_idx[np.arange((steps + 2) * config.batch_size) % len(train_idx)]
     model.fit(make_dataset(data.x_train[take], data.y_train[take], config.batch_size, training=True,
-                           augmentation=config.augmentation, seed=config.seed, cutout=config.cutout),
+                           augmentation=config.augmentation, seed=config.seed, cutout=config.cutout,
+                           cutmix=config.cutmix),
               epochs=1, steps_per_epoch=steps + 2, verbose=0, callbacks=[Timer()])
     for variable, value in zip(variables, initial):
         variable.assign(value)
@@ -356,7 +360,7 @@ def _train(config, data, source, checkpoint_path, on_progress, should_stop, stat
                                  if state_dir else None)
     train_ds = make_dataset(data.x_train[train_idx], data.y_train[train_idx], config.batch_size,
                             training=True, augmentation=config.augmentation, seed=config.seed,
-                            cutout=config.cutout, first_epoch=initial_epoch,
+                            cutout=config.cutout, cutmix=config.cutmix, first_epoch=initial_epoch,
                             epochs=config.epochs - initial_epoch)
     val_ds = make_dataset(data.x_train[val_idx], data.y_train[val_idx], 500) if len(val_idx) else None
     if initial_epoch < config.epochs:
@@ -579,7 +583,7 @@ class _ProgressCallback:
 STATE_FILE = "state.json"
 # Config fields added after states were first saved, with the value they implicitly had.
 _LEGACY_CONFIG = {"depth": "full", "swa_epochs": 0, "swa_learning_rate": None, "swa_batch_size": None,
-                  "sync_batchnorm": False}
+                  "sync_batchnorm": False, "cutmix": 0.0}
 # Settings of what happens after the last epoch (or of the display): a resumed run may change them.
 _AFTER_TRAINING = ("progress_every", "bn_recalibration_batches", "tta")
 

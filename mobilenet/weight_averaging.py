@@ -24,7 +24,7 @@ BN_BATCH_SIZE = 256
 def averaging_config(config):
     """The ``TrainConfig`` the averaging epochs train with: constant learning rate, no EMA,
     ``swa_epochs`` epochs of ``swa_batch_size``; everything else (optimizer, weight decay,
-    label smoothing, augmentation, cutout) as in the schedule."""
+    label smoothing, augmentation, cutout, CutMix) as in the schedule."""
     return dataclasses.replace(
         config, epochs=config.swa_epochs, batch_size=config.swa_batch_size or config.batch_size,
         learning_rate=averaging_learning_rate(config), schedule="constant", warmup_epochs=0,
@@ -105,7 +105,8 @@ def average_weights(model, config, x_train, y_train, val_ds, resumed, emit, stop
         # the averaging epochs' own pictures: seeded by averaging_seed, epoch by epoch
         train_ds = make_dataset(x_train, y_train, settings.batch_size, training=True,
                                 augmentation=config.augmentation, seed=settings.seed,
-                                cutout=config.cutout, first_epoch=done, epochs=settings.epochs - done)
+                                cutout=config.cutout, cutmix=config.cutmix, first_epoch=done,
+                                epochs=settings.epochs - done)
         model.fit(train_ds, epochs=settings.epochs, initial_epoch=done, steps_per_epoch=steps,
                   validation_data=val_ds, callbacks=[progress], verbose=0, shuffle=False)
 

@@ -63,7 +63,8 @@ def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
     out = str(tmp_path / "recipe.keras")
     result = cli("train", "--recipe", "shipped-cifar", "--data", tiny_cifar[0], "--epochs", "1",
                  "--warmup-epochs", "0.5", "--swa-epochs", "1", "--train-size", "all",
-                 "--validation-size", "20", "--batch-size", "32", "--alpha", "0.25", "--out", out)
+                 "--validation-size", "20", "--batch-size", "32", "--alpha", "0.25", "--cutmix", "0.5",
+                 "--out", out)
     assert result.returncode == 0, result.stderr
     assert "epoch 1/1" in result.stdout and "averaging epoch 1/1" in result.stdout
     with open(out.replace(".keras", ".json")) as f:
@@ -73,6 +74,9 @@ def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
     assert (config["optimizer"], config["cutout"], config["swa_learning_rate"], config["ema"]) == \
         ("sgd", 8, 0.02, True)  # the recipe's
     assert meta["weights_dtype"] == "float16" and [h["epoch"] for h in meta["swa"]["history"]] == [1]
+    assert config["cutmix"] == 0.5 and meta["metrics"]["validation_accuracy_tta"] is not None  # recipe's tta
+    bad = cli("train", "--data", tiny_cifar[0], "--cutmix", "2", "--out", out)
+    assert bad.returncode != 0 and "`cutmix` must be a number from 0 (off) to 1" in bad.stderr
 
 
 def test_train_without_data_explains_how_to_get_it(tmp_path):

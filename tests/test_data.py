@@ -149,6 +149,52 @@ def test_cutout_paints_one_grey_square():
         assert height * width == len(grey)  # a rectangle
 
 
+def test_cutmix_pastes_one_box_and_mixes_the_labels_by_its_area():
+    from mobilenet.data import cutmix
+
+    n = 8
+    images = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None, None] * 20, 32, 1).repeat(32, 2).repeat(3, 3)
+    labels = np.eye(10, dtype=np.float32)[np.arange(n)]
+    mixed_any = False
+    for seed in range(40):
+        out, soft = cutmix(images, labels, np.random.default_rng(seed), probability=0.5)
+        if out is images:  # not mixed: the batch as it was
+            np.testing.assert_array_equal(soft, labels)
+            continue
+        mixed_any = True
+        assert out.shape == images.shape and np.allclose(soft.sum(1), 1)
+        for i in range(n):
+            kept = np.mean(out[i, :, :, 0] == images[i, 0, 0, 0])
+            partner = np.argmax(soft[i] * (np.arange(10) != i)) if soft[i, i] < 1 else i
+            changed = out[i, :, :, 0] != images[i, 0, 0, 0]
+            if changed.any():  # a rectangle of the partner's pixels
+                rows, cols = np.nonzero(changed)
+                assert changed.sum() == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+                assert np.all(out[i, rows, cols, 0] == images[partner, 0, 0, 0])
+            assert soft[i, i] == pytest.approx(kept, abs=1e-6) or partner == i
+    assert mixed_any
+    never, _ = cutmix(images, labels, np.random.default_rng(0), probability=0.0)
+    assert never is images
+
+
+def test_batch_plan_is_a_function_of_seed_epoch_and_index(tiny_cifar):
+    from mobilenet.data import BatchPlan
+
+    loaded = load_cifar10(tiny_cifar[1])
+    args = (loaded.x_train, loaded.y_train, 16, True, True, 3)
+    plan = BatchPlan(*args, cutout=8, epochs=3, cutmix=0.5)
+    resumed = BatchPlan(*args, cutout=8, first_epoch=1, epochs=2, cutmix=0.5)
+    for index in range(plan.steps_per_epoch, len(plan)):  # epoch 1 on: the same batches resumed
+        for a, b in zip(plan(index), resumed(index - plan.steps_per_epoch)):
+            np.testing.assert_array_equal(a, b)
+    soft = np.concatenate([plan(i)[1] for i in range(len(plan))])
+    assert np.allclose(soft.sum(1), 1) and (soft.max(1) < 1).any()  # some batches were mixed
+    assert np.array_equal(BatchPlan(*args, cutout=8, epochs=3)(0)[0],
+                          BatchPlan(*args, cutout=8, epochs=3, cutmix=0.0)(0)[0])
+    evaluation = BatchPlan(loaded.x_test, loaded.y_test, 16, cutmix=0.5)  # never mixed
+    assert evaluation(0)[1].max(1).min() == 1
+
+
 def test_make_dataset_yields_preprocessed_one_hot_batches(tiny_cifar):
     loaded = load_cifar10(tiny_cifar[1])
     ds = make_dataset(loaded.x_test, loaded.y_test, 32)
