@@ -119,8 +119,11 @@ def checkpoint_details(entry, lang="en"):
              tr("**Model:** {variant} variant, α {alpha}, {depth} depth", lang,
                 variant=model.get("variant"), alpha=model.get("alpha"), depth=model.get("depth", "full"))]
     if config:
+        averaged = (metadata.get("swa") or {}).get("epochs")
         lines.append(tr("**Trained:** {done} of {epochs} epochs", lang,
                         done=metadata.get("epochs_completed", "?"), epochs=config["epochs"])
+                     + (tr(" + {averaged} epochs of weight averaging", lang, averaged=averaged)
+                        if isinstance(averaged, int) and averaged else "")
                      + (tr(" on {images:,} images", lang, images=images) if isinstance(images, int) else ""))
     return " · ".join(lines)
 

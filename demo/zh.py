@@ -314,6 +314,7 @@ details are lost, and a picture of something else still gets one of the ten answ
     "**Created:** {created}": "**创建于**：{created}",
     "**Model:** {variant} variant, α {alpha}, {depth} depth": "**模型**：{variant} 变体，α {alpha}，{depth} 深度",
     "**Trained:** {done} of {epochs} epochs": "**已训练**：{epochs} 轮中的 {done} 轮",
+    " + {averaged} epochs of weight averaging": "，另加 {averaged} 轮权重平均",
     " on {images:,} images": "，使用 {images:,} 张图片",
     "No network": "没有网络",
     "That checkpoint is not available any more: pick another one.": "这个检查点已经不可用：请换一个。",
