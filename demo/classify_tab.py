@@ -108,12 +108,15 @@ def checkpoint_details(entry, lang="en"):
     metadata = entry.metadata
     model, config = metadata.get("model", {}), metadata.get("train_config") or {}
     accuracy, images = entry.test_accuracy, (metadata.get("dataset") or {}).get("train_images_used")
-    measured = (tr("**Test accuracy:** {accuracy:.1%} with flip TTA (each picture is also classified "
-                   "as its mirror image, and the two answers averaged, as this page does)", lang,
-                   accuracy=accuracy) if entry.flip else
-                tr("**Test accuracy:** {accuracy:.1%}", lang, accuracy=accuracy))
-    lines = [measured if accuracy is not None
-             else tr("**Test accuracy:** not measured (the run was stopped early)", lang),
+    if accuracy is None:
+        measured = tr("**Test accuracy:** not measured (the run was stopped early)", lang)
+    elif entry.flip:
+        measured = tr("**Test accuracy:** {accuracy:.1%} with flip TTA (each picture is also classified "
+                      "as its mirror image, and the two answers averaged, as this page does)", lang,
+                      accuracy=accuracy)
+    else:
+        measured = tr("**Test accuracy:** {accuracy:.1%}", lang, accuracy=accuracy)
+    lines = [measured,
              tr("**Created:** {created}", lang,
                 created=localize(format_created(metadata.get("created")), lang)),
              tr("**Model:** {variant} variant, α {alpha}, {depth} depth", lang,

@@ -133,3 +133,14 @@ def test_the_shipped_checkpoint_line_shows_the_accuracy_of_what_the_app_does(lan
     html = MarkdownIt("commonmark").render(details)
     text = re.sub(r"<[^>]+>", "", html)
     assert html.count("<strong>") == 4 and not re.search(r"\*\*|(?<!\w)_|#", text), html
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_stopped_runs_checkpoint_line_says_not_measured(lang):
+    from demo.catalog import CheckpointEntry
+    from demo.classify_tab import checkpoint_details
+
+    entry = CheckpointEntry("run/x.keras", "/runs/x.keras", "x", {"metrics": {"test_accuracy": None}, "stopped": True})
+    details = checkpoint_details(entry, lang)
+    assert ("not measured" if lang == "en" else "未测量") in details and not entry.flip
+
