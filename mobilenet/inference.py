@@ -116,7 +116,8 @@ class Classifier:
         flatbuffer and run by the LiteRT interpreter with its XNNPACK CPU
         kernels, 2 threads: a fraction of a millisecond for one image. The
         conversion (~3 s) is cached on disk by the weights' SHA-256.
-      - ``"keras"``: a ``tf.function`` with a fixed ``(1, 32, 32, 3)`` signature.
+      - ``"keras"``: a ``tf.function`` with a fixed ``(1, 32, 32, 3)`` signature (``(2, ...)``
+        with ``tta``).
     ``"auto"`` (default) takes LiteRT when ``ai-edge-litert`` is installed.
     Either is traced and warmed at load, and safe to call from many threads.
 
