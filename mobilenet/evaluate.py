@@ -36,17 +36,30 @@ def predict_probabilities(model, images, batch_size=500, tta=False, should_stop=
 
     ``tta`` averages the prediction of each image and its mirror image.
     """
+    plain, averaged = _predict(model, images, batch_size, should_stop, forward, flip=tta)
+    return averaged if tta else plain
+
+
+def predict_with_flip(model, images, batch_size=500, should_stop=None, forward=None):
+    """``(plain, averaged)`` in one pass: the probabilities of each image alone, and their mean
+    with its mirror image's (what ``predict_probabilities(tta=True)`` gives)."""
+    return _predict(model, images, batch_size, should_stop, forward, flip=True)
+
+
+def _predict(model, images, batch_size, should_stop, forward, flip):
     forward = forward or compiled_forward(model)
-    outputs = []
+    plain, averaged = [], []
     for start in range(0, len(images), batch_size):
         if should_stop is not None and should_stop():
             raise Stopped()
         x = preprocess(images[start:start + batch_size])
         probs = np.asarray(forward(x))
-        if tta:
-            probs = (probs + np.asarray(forward(x[:, :, ::-1, :]))) / 2
-        outputs.append(probs)
-    return np.concatenate(outputs) if outputs else np.zeros((0, model.output_shape[-1]))
+        plain.append(probs)
+        if flip:
+            averaged.append((probs + np.asarray(forward(x[:, :, ::-1, :]))) / 2)
+    empty = np.zeros((0, model.output_shape[-1]))
+    joined = [np.concatenate(parts) if parts else empty for parts in (plain, averaged)]
+    return joined[0], (joined[1] if flip else None)
 
 
 def classification_report(probabilities, labels, class_names=CLASS_NAMES):
@@ -97,26 +110,35 @@ def evaluate(model, images, labels, tta=False, batch_size=500, should_stop=None)
     return classification_report(probs, labels)
 
 
+def evaluate_with_flip(model, images, labels, tta=False, should_stop=None):
+    """``(report, flip-TTA accuracy)``: ``evaluate``'s report of the images alone and, with
+    ``tta``, the accuracy of the answers averaged with the mirror images' (else None), from
+    one pass: the images alone are run once, not once more for the TTA figure."""
+    if not tta:
+        return evaluate(model, images, labels, should_stop=should_stop), None
+    plain, averaged = predict_with_flip(model, images, should_stop=should_stop)
+    return classification_report(plain, labels), classification_report(averaged, labels)["accuracy"]
+
+
 def test_metrics(model, images, labels, tta=False, should_stop=None):
     """The test-set fields of a checkpoint's ``metrics``: accuracy, per-class accuracy,
     confusion matrix, the tutorial's recall and AUC, and with ``tta`` the flip-TTA accuracy."""
-    test = evaluate(model, images, labels, should_stop=should_stop)
+    test, flipped = evaluate_with_flip(model, images, labels, tta, should_stop)
     metrics = {"test_accuracy": test["accuracy"], "per_class_accuracy": test["per_class_accuracy"],
                "confusion_matrix": test["confusion_matrix"], "test_images": test["images"],
                "test_recall": test["recall"], "test_auc": test["auc"]}
     if tta:
-        metrics["test_accuracy_tta"] = evaluate(model, images, labels, tta=True,
-                                                should_stop=should_stop)["accuracy"]
+        metrics["test_accuracy_tta"] = flipped
     return metrics
 
 
 def stored_weights_metrics(restored, images, labels, tta=False):
     """Test accuracy (and with ``tta`` flip-TTA accuracy) of ``restored``: the weights as a
     float16 checkpoint gives them back (``checkpoints.float16_round_trip``)."""
-    metrics = {"test_accuracy_float16_storage": evaluate(restored, images, labels)["accuracy"]}
+    test, flipped = evaluate_with_flip(restored, images, labels, tta)
+    metrics = {"test_accuracy_float16_storage": test["accuracy"]}
     if tta:
-        metrics["test_accuracy_tta_float16_storage"] = evaluate(restored, images, labels,
-                                                                tta=True)["accuracy"]
+        metrics["test_accuracy_tta_float16_storage"] = flipped
     return metrics
 
 

@@ -41,8 +41,8 @@ import numpy as np
 
 from mobilenet import checkpoints
 from mobilenet.data import NUM_CLASSES, load_cifar10, make_dataset, stratified_subset
-from mobilenet.evaluate import (Stopped, evaluate, recalibrate_batchnorm, stored_weights_metrics,
-                                 test_metrics)
+from mobilenet.evaluate import (Stopped, evaluate, evaluate_with_flip, recalibrate_batchnorm,
+                                 stored_weights_metrics, test_metrics)
 from mobilenet.model import DEPTHS, VARIANTS, build_mobilenet
 
 OPTIMIZERS = ("adam", "sgd")
@@ -472,11 +472,12 @@ def _final_metrics(model, data, val_idx, config, stopped, stop, emit):
     metrics = {}
     if len(val_idx):
         emit({"event": "stage", "name": "evaluate", "split": "validation"})
-        val = evaluate(model, data.x_train[val_idx], data.y_train[val_idx])
+        # with tta, the flip-TTA accuracy decides whether the app answers with the mirror image too
+        val, flipped = evaluate_with_flip(model, data.x_train[val_idx], data.y_train[val_idx],
+                                          tta=config.tta and not stopped)
         metrics["validation_accuracy"] = val["accuracy"]
-        if config.tta and not stopped:  # what decides whether the app answers with flip TTA
-            metrics["validation_accuracy_tta"] = evaluate(model, data.x_train[val_idx], data.y_train[val_idx],
-                                                          tta=True)["accuracy"]
+        if flipped is not None:
+            metrics["validation_accuracy_tta"] = flipped
     if stopped:
         metrics["test_accuracy"] = None
         return metrics

@@ -27,3 +27,21 @@ def test_auc_agrees_with_keras_estimate():
     keras_auc = keras.metrics.AUC(num_thresholds=2000)
     keras_auc.update_state(np.eye(10)[labels], probs)
     assert classification_report(probs, labels)["auc"] == pytest.approx(float(keras_auc.result()), abs=2e-3)
+
+
+def test_one_pass_gives_the_plain_and_the_flip_figures_of_two(tiny_checkpoint, tiny_cifar):
+    from mobilenet.checkpoints import load_checkpoint
+    from mobilenet.data import load_cifar10
+    from mobilenet.evaluate import evaluate, evaluate_with_flip, predict_probabilities, test_metrics
+
+    model, _ = load_checkpoint(tiny_checkpoint)
+    data = load_cifar10(tiny_cifar[1])
+    x, y = data.x_test, data.y_test
+    plain, flipped = evaluate(model, x, y), evaluate(model, x, y, tta=True)
+    report, accuracy = evaluate_with_flip(model, x, y, tta=True)
+    assert report == plain and accuracy == flipped["accuracy"]
+    assert evaluate_with_flip(model, x, y) == (plain, None)
+    metrics = test_metrics(model, x, y, tta=True)
+    assert (metrics["test_accuracy"], metrics["test_accuracy_tta"]) == (plain["accuracy"], flipped["accuracy"])
+    np.testing.assert_allclose(predict_probabilities(model, x[:7], batch_size=3, tta=True),  # batches joined
+                               predict_probabilities(model, x[:7], tta=True), atol=1e-6)
