@@ -154,12 +154,12 @@ def describe(kind, name, metadata):
     """A short dropdown label: what it is, its test accuracy and its date."""
     accuracy = answer_accuracy(metadata)[0]
     model = metadata.get("model", {})
-    what = (Text("pretrained") if name == PRETRAINED_NAME else
-            Text("{kind}: {variant} α {alpha}", kind=Text("shipped" if kind == "shipped" else "trained here"),
+    what = (Text("page.checkpoint.pretrained") if name == PRETRAINED_NAME else
+            Text("page.checkpoint.kind", kind=Text(f"page.checkpoint.{kind}"),
                  variant=model.get("variant", "?"), alpha=model.get("alpha", "?")))
-    tested = (Text("test {accuracy:.1%}", accuracy=accuracy) if accuracy is not None else
-              Text("stopped early") if metadata.get("stopped") else Text("not tested"))
-    return Text("{what} · {tested} · {created}", what=what, tested=tested,
+    tested = (Text("page.checkpoint.tested", accuracy=accuracy) if accuracy is not None else
+              Text("page.checkpoint.stopped") if metadata.get("stopped") else Text("page.checkpoint.untested"))
+    return Text("page.checkpoint.entry", what=what, tested=tested,
                 created=format_created(metadata.get("created"), short=True))
 
 
@@ -168,5 +168,5 @@ def format_created(created, short=False):
     try:
         moment = datetime.datetime.fromisoformat(created)
     except (TypeError, ValueError):
-        return Text("date unknown")
+        return Text("page.checkpoint.no_date")
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M" + ("" if short else " UTC"))

@@ -1,73 +1,116 @@
-"""中文 / English: the app's language, chosen from the browser and switchable.
+"""中文 / English: every text of the app by id, English and Chinese side by side.
 
-Every visible English string of the app is also a key of ``demo.zh.ZH``. Static texts
-(labels, infos, Markdown, buttons, tab names, choices) are harvested from the built page
-once (``PageText``) and re-sent in the chosen language when a browser switches; texts
-that callbacks write (messages, tables, class names) go through ``tr(text, lang)``.
-The English text itself is the key, so the English page needs no table and a missing
-translation shows English rather than a key (a test lists any missing one).
+Each tab keeps its texts in a TOML table beside its module (``demo/tabs/classify.toml`` for
+``demo/tabs/classify.py``); the page's own texts and class names are in ``demo/page.toml``. An
+entry is ``id = {en = "...", zh = "..."}`` (or a ``[id]`` table with ``en``/``zh`` strings for
+a paragraph); its id is the file's name, a dot and the entry's path: ``classify.intro``.
 
-The language of a new page: ``?lang=zh`` / ``?lang=en`` in the URL, else the browser's
-``Accept-Language``, else English.
+Two ways a text reaches the page:
+
+- ``T(id)`` for static texts (labels, Markdown, buttons, tab names, choices): a Gradio i18n key,
+  translated in the browser by Gradio's own i18n (``I18N``, given to ``launch``), so a language
+  switch changes them without asking the server, and Gradio's own texts (upload hints, footer)
+  follow the same locale.
+- ``t(id, lang, **values)`` for texts a callback writes (messages, tables, notes), in the
+  language the page sends with the event; ``Text`` keeps an id and its values for texts made
+  far from the page (a run's state, a checkpoint's label) and rendered later by ``localize``.
+
+The language of a new page: ``?lang=zh`` / ``?lang=en``, else the browser's first supported
+language, else English, decided alike by the server (``request_language``) and the browser
+(``PAGE_SCRIPT``).
 """
 
+import hashlib
 import html
-import inspect
+import json
+import os
 import re
+import tomllib
 
 import gradio as gr
+from gradio.i18n import I18nData
 
 from mobilenet.data import CLASS_NAMES
 
-from demo.zh import CLASS_NAMES_ZH, ZH
-from demo.zh_look_inside import ZH as ZH_LOOK_INSIDE
-
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT = "en"
-TEXT_PROPS = ("label", "info", "placeholder")
-# Components whose value is text shown as-is (not data typed in by the user). HTML is
-# written by callbacks here (the progress bar), which translate it themselves.
-VALUE_TYPES = (gr.Markdown, gr.Button)
+LOCALES = {"en": "en", "zh": "zh-CN"}  # Gradio's names of the languages (its own texts are in zh-CN)
+HERE = os.path.dirname(os.path.abspath(__file__))
+TABLES = [os.path.join(HERE, "page.toml")] + sorted(
+    os.path.join(HERE, "tabs", name) for name in os.listdir(os.path.join(HERE, "tabs")) if name.endswith(".toml"))
 
 
-def _key(text):
-    """Gradio's Markdown dedents and strips its text (``inspect.cleandoc``): so do the keys."""
-    return inspect.cleandoc(text)
+def _entries(table, prefix):
+    """(id, {language: text}) of a parsed table; a leaf is a table whose values are strings."""
+    for key, value in table.items():
+        if isinstance(value, dict) and value and all(isinstance(v, str) for v in value.values()):
+            yield f"{prefix}.{key}", value
+        elif isinstance(value, dict):
+            yield from _entries(value, f"{prefix}.{key}")
+        else:
+            raise ValueError(f"{prefix}.{key}: expected {{en = ..., zh = ...}}, got {value!r}")
 
 
-_TABLE = {_key(english): chinese for english, chinese in
-          {**ZH, **ZH_LOOK_INSIDE, **CLASS_NAMES_ZH}.items()}
+def load_tables(paths=TABLES):
+    """Every entry of ``paths``, by id."""
+    texts = {}
+    for path in paths:
+        with open(path, "rb") as f:
+            texts.update(_entries(tomllib.load(f), os.path.splitext(os.path.basename(path))[0]))
+    return texts
 
 
-def add_translation(english, chinese):
-    """For texts made when the page is built (with computed numbers in them)."""
-    _TABLE[_key(english)] = chinese
+TEXTS = load_tables()
+# What Gradio's i18n translates in the browser: the static texts, plus those formatted at build.
+_BROWSER = {lang: {} for lang in LANGUAGES}
 
 
-def translated(text):
-    """Whether ``text`` has a Chinese version."""
-    return _key(text) in _TABLE
-
-
-def tr(text, lang, **values):
-    """``text`` in ``lang`` ("en" or "zh"), with ``values`` formatted into it."""
-    template = _TABLE.get(_key(text), text) if lang == "zh" else text
+def t(text_id, lang, **values):
+    """The text ``text_id`` in ``lang`` with ``values`` formatted in (a missing language: English)."""
+    entry = TEXTS[text_id]
+    template = entry.get(lang) or entry["en"]
     return template.format(**values) if values else template
 
 
-class Text(str):
-    """English text that keeps its template and values, so a view can show it in another
-    language later (it is an ordinary ``str`` everywhere else)."""
+def T(text_id, **values):
+    """A static text for a component (label, info, Markdown, button, choice): translated in the
+    browser. ``values`` are formatted in once, when the page is built."""
+    key = text_id
+    if values:
+        key = f"{text_id}#{hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()[:10]}"
+    for lang in LANGUAGES:
+        _BROWSER[lang][key] = t(text_id, lang, **values)
+    return I18nData(key)
 
-    def __new__(cls, template, **values):
-        text = super().__new__(cls, template.format(**values) if values else template)
-        text.template, text.values = template, values
+
+def i18n():
+    """The ``gr.I18n`` to give ``launch``: every static text in every language."""
+    return gr.I18n(**{LOCALES[lang]: texts for lang, texts in _BROWSER.items()})
+
+
+def static_text(value, lang):
+    """A component's static text (``T``'s key or a plain string) as shown in ``lang``."""
+    key = getattr(value, "key", None)
+    return _BROWSER[lang].get(key, key) if key else value
+
+
+class Text(str):
+    """A text by id with its values, rendered later in any language (``localize``); as a ``str``
+    it is the English text."""
+
+    def __new__(cls, text_id, **values):
+        english = t(text_id, "en", **{k: str(v) if isinstance(v, Text) else v for k, v in values.items()})
+        text = super().__new__(cls, english)
+        text.text_id, text.values = text_id, values
         return text
+
+    def __getnewargs_ex__(self):  # copies and pickles (a gr.State is deep-copied) make it again
+        return (self.text_id,), self.values
 
 
 class UserText(str):
     """Text a visitor typed (a name): shown to others exactly as typed, never translated, and
-    never interpreted as Markdown or HTML (see ``as_markdown`` and ``as_html``)."""
+    never interpreted as Markdown or HTML."""
 
 
 # CommonMark lets a backslash escape any ASCII punctuation character: escaped, a visitor's
@@ -86,20 +129,19 @@ def as_html(text):
 
 
 def localize(text, lang, user_text=as_markdown):
-    """``text`` (a ``Text``, or a plain string looked up as is) in ``lang``. ``UserText`` in it
-    is passed through ``user_text`` (default: escaped for Markdown; ``as_html`` for HTML)."""
+    """``text`` in ``lang``: a ``Text`` rendered with its values localized, ``UserText`` passed
+    through ``user_text`` (default: escaped for Markdown), anything else as it is."""
     if isinstance(text, UserText):
         return user_text(text)
     if isinstance(text, Text):
-        return tr(text.template, lang, **{key: localize(value, lang, user_text)
-                                          if isinstance(value, str) else value
-                                          for key, value in text.values.items()})
-    return tr(text, lang) if isinstance(text, str) else text
+        return t(text.text_id, lang, **{key: localize(value, lang, user_text)
+                                        for key, value in text.values.items()})
+    return text
 
 
 def class_name(name, lang):
     """A CIFAR-10 class name (``"cat"``) in ``lang``."""
-    return CLASS_NAMES_ZH[name] if lang == "zh" else name
+    return t(f"page.classes.{name}", lang)
 
 
 def class_names(lang):
@@ -133,86 +175,58 @@ def request_language(request):
     if request is None:
         return DEFAULT
     headers = getattr(request, "headers", None) or {}
-    return pick_language(dict(getattr(request, "query_params", None) or {}),
-                         headers.get("accept-language"))
+    return pick_language(dict(getattr(request, "query_params", None) or {}), headers.get("accept-language"))
 
 
-class PageText:
-    """The static English texts of a built page and their updates in another language.
+# The browser's side. Gradio's i18n takes its language from ``navigator.language`` when the page
+# starts (its upload hints are fixed then), so ``PAGE_SCRIPT``, put first in the page's HTML by
+# ``demo.headers`` (when Python serves the page, i.e. without server-side rendering), makes that
+# the page's language: ``?lang=``, else the browser's first supported one, else English, as
+# ``pick_language`` does on the server. Later (a switch, or a page rendered by Node) the page
+# calls Gradio's locale setter: the function of its i18n module (the one that sets
+# ``fallbackLocale``) that sets the locale store, imported again (the same module instance).
+_FIND_SETTER = r"""
+  const LOCALES = %s;
+  const find = async () => {
+    if (window.mobilenetLocaleSetter) return window.mobilenetLocaleSetter;
+    const names = performance.getEntriesByType("resource").map((e) => e.name).filter((n) => /\.js($|\?)/.test(n));
+    for (const name of names.sort((a, b) => /\/core-/.test(b) - /\/core-/.test(a))) {
+      try {
+        if (!(await (await fetch(name)).text()).includes("fallbackLocale")) continue;
+        const module = await import(name);
+        const setter = module.changeLocale || Object.values(module).find((f) => typeof f === "function"
+          && /^function\s*\w*\(\w+\)\s*\{\s*\w+\.set\(\w+\);?\s*\}$/.test(String(f)));
+        if (setter) return (window.mobilenetLocaleSetter = setter);
+      } catch (error) {}
+    }
+    return null;
+  };""" % json.dumps(LOCALES)
 
-    ``skip`` holds components left alone; the value and choices of every component that a
-    callback writes (``written``) are that callback's to translate (re-sending the choices
-    it had when the page was built would drop newer ones), so only its label is harvested.
-    """
-
-    def __init__(self, blocks, skip=(), written=()):
-        skipped = {id(component) for component in skip}
-        written = {id(component) for component in written}
-        self.entries = []  # (component, {prop: English text or choices})
-        for block in blocks.values():
-            if id(block) in skipped or type(block).__name__ == "Api":
-                continue
-            texts = {prop: getattr(block, prop) for prop in TEXT_PROPS
-                     if isinstance(getattr(block, prop, None), str) and getattr(block, prop).strip()}
-            if (isinstance(block, VALUE_TYPES) and id(block) not in written
-                    and isinstance(block.value, str) and block.value.strip()):
-                texts["value"] = block.value
-            if (isinstance(block, (gr.Radio, gr.Dropdown, gr.CheckboxGroup)) and id(block) not in written
-                    and _named_choices(block)):
-                texts["choices"] = list(block.choices)
-            if texts:
-                self.entries.append((block, texts))
-
-    @property
-    def components(self):
-        return [component for component, _ in self.entries]
-
-    def updates(self, lang):
-        """One ``gr.update`` per component, in ``components`` order."""
-        result = []
-        for _, texts in self.entries:
-            changes = {prop: tr(text, lang) for prop, text in texts.items() if prop != "choices"}
-            if "choices" in texts:
-                changes["choices"] = [(tr(shown, lang), value) for shown, value in texts["choices"]]
-            result.append(gr.update(**changes))
-        return result
-
-    def english(self):
-        """Every harvested English string (choices' shown names included)."""
-        for _, texts in self.entries:
-            for prop, text in texts.items():
-                if prop == "choices":
-                    yield from (shown for shown, _ in text)
-                else:
-                    yield text
+PAGE_SCRIPT = """<script>
+(() => {
+  const LOCALES = %s;
+  const query = new URLSearchParams(window.location.search).get("lang");
+  const wanted = [query, ...(navigator.languages || [navigator.language])
+    .map((tag) => String(tag).toLowerCase().split("-")[0])].find((lang) => lang in LOCALES) || "%s";
+  for (const [name, value] of [["language", LOCALES[wanted]], ["languages", [LOCALES[wanted]]]]) {
+    Object.defineProperty(navigator, name, {get: () => value, configurable: true});
+  }
+})();
+</script>""" % (json.dumps(LOCALES), DEFAULT)
 
 
-def _named_choices(block):
-    """True when some choice shows a word rather than its own value (``0.5``, ``paper``)."""
-    return any(isinstance(shown, str) and shown != str(value) and any(c.isalpha() for c in shown)
-               for shown, value in (block.choices or []))
-
-
-def needs_translation(text):
-    """Whether ``text`` has words to translate (not only numbers, symbols or HTML scaffolding)."""
-    return any(c.isalpha() and c.isascii() for c in text)
-
-
-# Words that stay in Latin letters in the Chinese page: names, units, layer and file names.
-KEEP_LATIN = re.compile(
-    r"`[^`]*`"                                   # code: layer names, commands, file names
-    r"|\$\$.*?\$\$"                              # display formulas
-    r"|（[^（）]*[A-Za-z][^（）]*）"               # the English term beside the Chinese one
-    r"|\$[^$]*\$"                                # formulas
-    r"|<[^>]*>"                                  # HTML tags and their attributes
-    r"|\b(?:MobileNets?|V1|CIFAR-10|ImageNet|Keras|TensorFlow(?: Lite)?|LiteRT|TFLite|XNNPACK|Grad-CAM|"
-    r"Howard|Mult-Adds|ReLU6?|BN|BatchNorm(?:alization)?|UTC|Adam|SGD|EMA|TTA|AUC|paper|cifar|full|shallow|"
-    r"float32|float16|int8|conv\w*|dw|pw|png|jpe?g|webp|gif|bmp|svg|keras|json|tflite|"
-    r"JPEG|PNG|WebP|GIF|BMP|SVG|ms|MB|KB|GB|MP|px|s|min|h|x|α|M|k|K|epoch|batch|top-\d|"
-    r"Table|CPU|GPU|API|URL|OK|VS|vs|e\.g|i\.e|\d+\w*)\b", re.S)
-
-
-def untranslated(text):
-    """Latin-letter words left in a Chinese ``text`` once names, units and code are removed
-    (empty when the text is fully translated)."""
-    return re.findall(r"[A-Za-z]{2,}", KEEP_LATIN.sub(" ", text))
+def set_locale_js(remember):
+    """The ``js`` of an event whose first input is the language radio: Gradio's locale follows it
+    (``remember``: and the address's ``?lang=``, so that a reload keeps it)."""
+    return """async (lang, ...rest) => {%s
+  if (lang in LOCALES) {
+    if (%s) {
+      const url = new URL(window.location.href);
+      url.searchParams.set("lang", lang);
+      window.history.replaceState(null, "", url);
+    }
+    const setter = await find();
+    if (setter) setter(LOCALES[lang]);
+  }
+  return [lang, ...rest];
+}""" % (_FIND_SETTER, "true" if remember else "false")

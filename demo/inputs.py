@@ -18,12 +18,11 @@ import math
 
 import gradio as gr
 
-from demo.i18n import LANGUAGES, tr
+from demo.i18n import LANGUAGES, static_text, t
 
 SHOWN = 30  # characters of a refused value shown back
 MAX_KEY = 300  # longer strings are no choice (checkpoint keys are file names)
 MAX_CHOICES = 10  # choices listed in a message
-TITLE = "Invalid value"
 
 
 def shown(value):
@@ -71,23 +70,23 @@ def choice_list(block):
 
 
 def problem(block, value, preprocess=True):
-    """Why ``value`` cannot be ``block``'s (an English template with {label}, {value} and
+    """Why ``value`` cannot be ``block``'s (the id of a text with {label}, {value} and
     {choices}), or None. Without ``preprocess`` the callback looks a choice up itself (a
     checkpoint may be newer than the page), so only its kind is checked."""
     if value is None:
         # a radio or a slider always holds a value on the page; the others may be empty
-        return "Choose a value for {label}." if isinstance(block, (gr.Radio, gr.Slider, gr.Dataset)) else None
+        return "page.invalid.choose" if isinstance(block, (gr.Radio, gr.Slider, gr.Dataset)) else None
     if isinstance(block, gr.Dataset):  # an example's number, as a click on it sends
         samples = len(block.raw_samples or [])
         if type(value) is not int or not 0 <= value < samples:
-            return "{label}: {value} is not one of the examples."
+            return "page.invalid.example"
         return None
     if isinstance(block, (gr.Slider, gr.Number)):
-        return None if plain(value) and is_number(value) else "{label} needs a number, not {value}."
+        return None if plain(value) and is_number(value) else "page.invalid.number"
     if isinstance(block, gr.Checkbox):
-        return None if isinstance(value, bool) else "{label} needs true or false, not {value}."
+        return None if isinstance(value, bool) else "page.invalid.boolean"
     if isinstance(block, gr.Textbox):
-        return None if isinstance(value, str) else "{label} needs text, not {value}."
+        return None if isinstance(value, str) else "page.invalid.text"
     if isinstance(block, (gr.Radio, gr.Dropdown)):
         choices = [choice for _, choice in block.choices or []]
         values = value if isinstance(value, list) and getattr(block, "multiselect", False) else [value]
@@ -95,22 +94,21 @@ def problem(block, value, preprocess=True):
         for item in values:
             if not plain(item) or not custom and not any(same(item, choice) for choice in choices):
                 # the page's choices are listed where Gradio checks them; elsewhere they may be stale
-                return ("{label}: {value} is not one of the choices ({choices})." if choices and not custom
-                        else "{label}: {value} is not one of the choices.")
+                return "page.invalid.choice_listed" if choices and not custom else "page.invalid.choice"
         return None
     if getattr(block, "data_model", None) is not None:  # files: a record as Gradio's client sends it
         if any("\x00" in text for text in strings(value)) or not isinstance(value, dict):
-            return "{label} needs a file uploaded to this page, not {value}."
+            return "page.invalid.file"
         try:
             block.data_model.model_validate(value)
         except Exception:  # pydantic's ValidationError, or a value its validators choke on
-            return "{label} needs a file uploaded to this page, not {value}."
+            return "page.invalid.file"
     return None
 
 
 def label(block, lang):
-    text = getattr(block, "label", None)
-    return tr(text, lang) if isinstance(text, str) and text.strip() else tr("this input", lang)
+    text = static_text(getattr(block, "label", None), lang)
+    return text if isinstance(text, str) and text.strip() else t("page.invalid.this_input", lang)
 
 
 class CheckedBlocks(gr.Blocks):
@@ -123,23 +121,23 @@ class CheckedBlocks(gr.Blocks):
                      == "language" and isinstance(value, str) and value in LANGUAGES), "en")
         if len(inputs) < len(blocks):  # Gradio's own message lists every value sent, whole
             wanted = sum(not getattr(block, "stateful", False) for block in blocks)  # states: the server's
-            raise gr.Error(tr("This event takes {count} values; {sent} were sent.", lang, count=wanted,
-                              sent=len(inputs)), title=tr(TITLE, lang), print_exception=False)
+            raise gr.Error(t("page.invalid.count", lang, count=wanted, sent=len(inputs)),
+                           title=t("page.invalid.title", lang), print_exception=False)
         for block, value in zip(blocks, inputs):
             if getattr(block, "stateful", False):
                 continue  # the server's own state: whatever was sent is ignored
             reason = problem(block, value, block_fn.preprocess)
             if reason:
                 choices = choice_list(block) if isinstance(block, (gr.Radio, gr.Dropdown)) else ""
-                raise gr.Error(tr(reason, lang, label=label(block, lang), value=shown(value), choices=choices),
-                               title=tr(TITLE, lang), print_exception=False)
+                raise gr.Error(t(reason, lang, label=label(block, lang), value=shown(value), choices=choices),
+                               title=t("page.invalid.title", lang), print_exception=False)
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except gr.Error:
             raise
         except Exception:  # Gradio could not take a value this check let through
-            raise gr.Error(tr("A value sent to this event cannot be used: send what the page's "
-                              "controls send.", lang), title=tr(TITLE, lang), print_exception=False) from None
+            raise gr.Error(t("page.invalid.unusable", lang), title=t("page.invalid.title", lang),
+                           print_exception=False) from None
 
     async def process_api(self, *args, **kwargs):
         try:

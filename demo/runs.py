@@ -13,10 +13,19 @@ Runs have owners: only the browser session that started a run, or the teacher
 A run that overruns ``max_run_minutes`` is stopped and saved. Finished runs are
 saved under ``runs_dir``; only the newest ``keep`` are kept so the disk cannot
 fill. With ``standby`` a loaded worker waits for the next Start.
+
+Everything here is data, never display text: a run's ``RunState`` and finishing
+``Stage`` are enums, who stopped it is a visitor's name (or the time limit), a
+failure is a small dict (``failure_reason``), refusals are exceptions with
+attributes and ``stop`` answers a ``StopReply``. The Train tab
+(``demo.tabs.train``) words them, in the viewer's language. Progress reaches
+every viewer one way: ``watch`` (the page asks it every few seconds, API
+clients stream it).
 """
 
 import dataclasses
 import datetime
+import enum
 import glob
 import logging
 import os
@@ -27,16 +36,45 @@ import time
 from mobilenet.checkpoints import checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.duration import estimate_seconds, speed_from_run
-from mobilenet.train import TrainConfig
+from mobilenet.train import TrainConfig, fit_to_data
 from mobilenet.worker import TrainingWorker, WorkerExited, WorkerFailedToLoad, describe_exit
-
-from demo.i18n import Text
 
 log = logging.getLogger(__name__)
 
-ACTIVE_STATES = ("starting", "running", "stopping")
-FINISHING_STAGES = {"batchnorm": Text("re-estimating BatchNorm statistics"),
-                    "evaluate": Text("evaluating"), "save": Text("saving the checkpoint")}
+
+class RunState(enum.StrEnum):
+    """Where a run is. A ``str``: snapshots stay JSON, and ``state == "finished"`` holds."""
+    STARTING = "starting"  # loading the data and the model
+    RUNNING = "running"
+    STOPPING = "stopping"  # Stop was pressed (or the time limit passed): it saves, then ends
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+ACTIVE_STATES = (RunState.STARTING, RunState.RUNNING, RunState.STOPPING)
+
+
+class Stage(enum.StrEnum):
+    """What a run does after its training steps (``mobilenet.train``'s "stage" events); the set
+    it evaluates on is ``Run.stage_split``."""
+    SWA = "swa"              # weight averaging (``mobilenet.weight_averaging``)
+    BATCHNORM = "batchnorm"  # re-estimating the BatchNorm statistics
+    EVALUATE = "evaluate"
+    SAVE = "save"
+
+
+class StopOutcome(enum.StrEnum):
+    """What a press of Stop did."""
+    NO_RUN = "no_run"      # nothing was training
+    STOPPING = "stopping"  # the run saves what it learned, then ends
+    SAVING = "saving"      # too late: the run is already saving and ends in a moment
+
+
+@dataclasses.dataclass(frozen=True)
+class StopReply:
+    outcome: StopOutcome
+    started_by: str | None = None  # whose run it was (a visitor's name)
 
 
 MAX_RUN_MINUTES = 10  # default server limit of one run (``$MOBILENET_MAX_RUN_MINUTES``)
@@ -46,15 +84,27 @@ POLL_SECONDS = 0.25
 
 
 class RunBusy(RuntimeError):
-    """Another run is training; the message says who and how long is left."""
+    """Another run is training: ``who`` started it, ``seconds_left`` its ETA (None: just started)."""
+
+    def __init__(self, who, seconds_left):
+        super().__init__(who, seconds_left)
+        self.who, self.seconds_left = who, seconds_left
 
 
 class RunTooLong(RuntimeError):
-    """The settings' estimated time exceeds the server's limit; the message says what to change."""
+    """The settings would train for about ``estimate_s`` seconds here; a run may take ``limit_s``."""
+
+    def __init__(self, estimate_s, limit_s):
+        super().__init__(estimate_s, limit_s)
+        self.estimate_s, self.limit_s = estimate_s, limit_s
 
 
 class NotYourRun(PermissionError):
-    """Stop from someone who neither started the run nor is the teacher; the message says who can."""
+    """Stop from someone who neither started the run (``who`` did) nor is the teacher."""
+
+    def __init__(self, who):
+        super().__init__(who)
+        self.who = who
 
 
 @dataclasses.dataclass
@@ -65,7 +115,7 @@ class Run:
     owner: str | None = None  # the session that started it (None: anyone may stop it); never shown
     started_by_teacher: bool = False
     started_at: float = dataclasses.field(default_factory=time.time)
-    state: str = "starting"
+    state: RunState = RunState.STARTING
     total_steps: int = 0
     steps_per_epoch: int = 0
     train_images: int = 0
@@ -73,12 +123,14 @@ class Run:
     history: list = dataclasses.field(default_factory=list)  # "batch" and "epoch" events
     latest: dict | None = None  # the last "batch"/"epoch" event
     latest_at: float | None = None
-    stage: str | None = None
-    stopped_by: str | None = None
+    stage: Stage | None = None
+    stage_split: str | None = None  # the set a Stage.EVALUATE runs on: "validation", "test", ...
+    stopped_by: str | None = None  # the visitor who pressed Stop
     stopped_by_teacher: bool = False
+    stopped_by_time_limit: bool = False  # stopped by the server: it ran past max_run_minutes
     checkpoint: str | None = None
     metrics: dict | None = None
-    error: str | None = None
+    error: dict | None = None  # why it failed, or why a stopped run saved nothing: failure_reason
     finished_at: float | None = None
 
     def seconds_left(self):
@@ -123,26 +175,29 @@ class TrainingRuns:
         self._closed = False
         self._next_id = 1
         self._data = None
-        self._data_status = {"state": "unknown", "message": ""}
+        self._data_status = {"state": "unknown"}  # then "loading", "ready" or "unavailable"
         self._snapshot = None  # (version, view): one copy per change, however many viewers
         self.version = 0  # bumped on every change, so viewers can skip unchanged updates
         self.finished_runs = 0  # bumped when a checkpoint lands in runs_dir
 
     # -- data ------------------------------------------------------------------
     def load_data(self):
-        """The CIFAR-10 arrays (loaded once); raises the package's data errors."""
+        """The CIFAR-10 arrays (loaded once); raises the package's data errors.
+
+        The snapshot's ``data`` follows it: ``{"state": "loading"}``, then ``{"state": "ready",
+        "train": images, "test": images}`` or ``{"state": "unavailable", "detail": the package's
+        reason}``."""
         with self._data_lock:
             if self._data is None:
-                self._set_data_status("loading", Text("Loading CIFAR-10 ..."))
+                self._set_data_status(state="loading")
                 try:
                     self._data = load_cifar10(self.data_source)
                 except (DataUnavailableError, DataCorruptError) as error:
-                    self._set_data_status("unavailable", Text("{detail}", detail=str(error)))
+                    self._set_data_status(state="unavailable", detail=str(error))
                     raise
                 described = self._data.describe()
-                self._set_data_status("ready", Text(
-                    "CIFAR-10 ready: {train:,} training and {test:,} test images.",
-                    train=described["train_images"], test=described["test_images"]))
+                self._set_data_status(state="ready", train=described["train_images"],
+                                      test=described["test_images"])
             return self._data
 
     def preload_data(self):
@@ -155,9 +210,9 @@ class TrainingRuns:
 
         threading.Thread(target=load_quietly, name="cifar10-preload", daemon=True).start()
 
-    def _set_data_status(self, state, message):
+    def _set_data_status(self, **status):
         with self._lock:
-            self._data_status = {"state": state, "message": message}
+            self._data_status = status
             self._changed()
 
     # -- workers ---------------------------------------------------------------------
@@ -203,8 +258,8 @@ class TrainingRuns:
         """
         with self._lock:
             if self._run is not None and self._run.state in ACTIVE_STATES:
-                raise RunBusy(self._busy_message(self._run))
-            run = Run(self._next_id, started_by, dataclasses.asdict(config), owner=owner,
+                raise RunBusy(self._run.started_by, self._run.seconds_left())
+            run = Run(self._next_id, str(started_by), dataclasses.asdict(config), owner=owner,
                       started_by_teacher=bool(teacher))
             self._next_id += 1
             previous, self._run = self._run, run  # claims the slot before the slow part
@@ -234,14 +289,10 @@ class TrainingRuns:
     def _check_length(self, config, train_pool, test_images):
         estimate = self.estimate_seconds(config, train_pool, test_images)
         if estimate > self.max_run_seconds:
-            raise RunTooLong(Text(
-                "These settings would train for about {estimate} on this server, and a run may take "
-                "at most {limit}. Use fewer training images or epochs, a larger batch, a smaller "
-                "width α, the shallow depth or the paper variant.",
-                estimate=format_duration(estimate), limit=format_duration(self.max_run_seconds)))
+            raise RunTooLong(estimate, self.max_run_seconds)
 
     def stop(self, stopped_by, owner=None, teacher=False):
-        """Asks the current run to stop; returns what happened, in words.
+        """Asks the current run to stop; returns a ``StopReply`` (what happened, whose run).
 
         Raises ``NotYourRun`` unless ``owner`` is the session that started the run, or
         ``teacher`` is true, or the run has no owner.
@@ -249,27 +300,17 @@ class TrainingRuns:
         with self._lock:
             run = self._run
             if run is None or run.state not in ACTIVE_STATES:
-                return Text("No run is training right now.")
+                return StopReply(StopOutcome.NO_RUN)
             if run.owner is not None and owner != run.owner and not teacher:
-                raise NotYourRun(Text("Only {who}, who started this run, or the teacher can stop it. "
-                                      "It ends by itself when it is done.", who=run.started_by))
-            if run.stage == FINISHING_STAGES["save"]:
-                return Text("The run started by {who} is already saving its checkpoint: it ends "
-                            "in a moment.", who=run.started_by)
-            if run.state != "stopping":
-                run.state, run.stopped_by, run.stopped_by_teacher = "stopping", stopped_by, bool(teacher)
+                raise NotYourRun(run.started_by)
+            if run.stage == Stage.SAVE:
+                return StopReply(StopOutcome.SAVING, run.started_by)
+            if run.state != RunState.STOPPING:
+                run.state, run.stopped_by_teacher = RunState.STOPPING, bool(teacher)
+                run.stopped_by = None if stopped_by is None else str(stopped_by)
                 self._stop.set()
                 self._changed()
-        return Text("Stopping the run started by {who}: it saves what it has learned so far, "
-                    "then ends.", who=run.started_by)
-
-    def _busy_message(self, run):
-        left = run.seconds_left()
-        when = (Text("about {duration} left", duration=format_duration(left)) if left is not None
-                else Text("just started"))
-        return Text("{who} is training a model right now ({when}). Only one run trains at a time "
-                    "on this server: watch its curve here, and start yours when it ends.",
-                    who=run.started_by, when=when)
+        return StopReply(StopOutcome.STOPPING, run.started_by)
 
     # -- the run's thread: it feeds the worker's events to the viewers ---------------------
     def _train(self, run, config):
@@ -308,7 +349,7 @@ class TrainingRuns:
                                       time.time() - run.started_at > self.max_run_seconds):
                 if not self._stop.is_set():
                     with self._lock:
-                        run.state, run.stopped_by = "stopping", Text("the time limit")
+                        run.state, run.stopped_by_time_limit = RunState.STOPPING, True
                         self._stop.set()
                         self._changed()
                 if not training:  # still loading: nothing learned, nothing to save
@@ -340,22 +381,19 @@ class TrainingRuns:
             if latest.get("images_per_sec"):
                 self.speed = speed_from_run(config, latest["images_per_sec"])
         with self._lock:
-            run.finished_at, run.stage = time.time(), None
+            run.finished_at, run.stage, run.stage_split = time.time(), None, None
             if kind == "result":
-                run.state = "stopped" if outcome["stopped"] else "finished"
+                run.state = RunState.STOPPED if outcome["stopped"] else RunState.FINISHED
                 run.checkpoint, run.metrics = outcome["checkpoint"], outcome["metrics"]
                 self.finished_runs += 1
             elif kind == "killed" and outcome.get("before_training"):
-                run.state, run.error = "stopped", Text("it was stopped before training began; "
-                                                       "nothing was saved.")
+                run.state, run.error = RunState.STOPPED, {"reason": "stopped_before_training"}
             elif kind == "killed":  # it was stopping: nothing of this run was saved
-                run.state = "stopped"
-                run.error = Text("it did not answer Stop within {seconds} s and was ended; nothing "
-                                 "of this run was saved (the checkpoints saved before are intact).",
-                                 seconds=STOP_ANSWER_SECONDS)
+                run.state = RunState.STOPPED
+                run.error = {"reason": "no_answer_to_stop", "seconds": STOP_ANSWER_SECONDS}
             else:
                 log.error("training run %s failed: %s", run.run_id, outcome)
-                run.state, run.error = "failed", failure_reason(outcome)
+                run.state, run.error = RunState.FAILED, failure_reason(outcome)
             self._changed()
         if self.on_checkpoint and kind == "result" and outcome["checkpoint"]:
             self.on_checkpoint(outcome["checkpoint"])
@@ -366,16 +404,13 @@ class TrainingRuns:
             if kind == "start":
                 run.total_steps, run.steps_per_epoch = event["total_steps"], event["steps_per_epoch"]
                 run.train_images, run.validation_images = event["train_images"], event["validation_images"]
-                if run.state == "starting":
-                    run.state = "running"
+                if run.state == RunState.STARTING:
+                    run.state = RunState.RUNNING
             elif kind in ("batch", "epoch"):
                 run.history.append({"event": kind, **{k: v for k, v in event.items() if k != "event"}})
                 run.latest, run.latest_at = event, time.time()
-            elif kind == "stage":
-                run.stage = FINISHING_STAGES.get(event["name"], event["name"])
-                if event.get("split"):
-                    run.stage = Text("{stage} on the {split} set", stage=run.stage,
-                                     split=Text(event["split"]))
+            elif kind == "stage" and event["name"] in set(Stage):
+                run.stage, run.stage_split = Stage(event["name"]), event.get("split")
             self._changed()
 
     def _remove_old_runs(self):
@@ -408,10 +443,18 @@ class TrainingRuns:
             return {**view, "run": {**view["run"], "seconds_left": run.seconds_left(),
                                     "elapsed_s": (run.finished_at or time.time()) - run.started_at}}
 
-    def wait_for_change(self, version, timeout):
-        """Blocks until ``version`` is outdated or ``timeout`` seconds passed; returns a snapshot."""
+    def watch(self, seen_version=None, wait_s=0):
+        """The one way viewers get the run's progress: the snapshot, as soon as it differs from
+        ``seen_version`` (None: at once), else after ``wait_s`` seconds without a change.
+
+        Every open page asks with ``wait_s=0`` every few seconds (``demo.ui``'s timer): a poll
+        holds one of the server's request slots for a moment, where a stream held open per
+        student would hold one for the whole run, and a class of thirty would fill the server.
+        API clients stream it (``watch_training``: a loop over ``watch``, at most 8 at once).
+        """
         with self._lock:
-            self._lock.wait_for(lambda: self.version != version, timeout=timeout)
+            if seen_version is not None and wait_s > 0:
+                self._lock.wait_for(lambda: self.version != seen_version, timeout=wait_s)
         return self.snapshot()
 
 
@@ -425,38 +468,21 @@ def public(run):
 
 
 def failure_reason(error):
-    """What a failed run tells every viewer: the cause in plain words, no server paths.
+    """Why a run failed, as data every viewer may see (no server paths): ``{"reason": ...}``
+    with "out_of_memory", "disk_full", "killed" (SIGKILL, most often memory), "exited" (and
+    ``how``: ``mobilenet.worker.describe_exit``'s words), "io" (and ``detail``: the system's
+    words) or "error" (and ``detail``: the exception's type and message).
 
     ``error`` is the worker's ``error`` dict (``mobilenet.worker.describe_error``) or its
     ``exited`` dict (the process ended without a result)."""
     if error.get("out_of_memory"):
-        return Text("the server ran out of memory. Try a smaller batch size, a smaller α or fewer "
-                    "training images.")
+        return {"reason": "out_of_memory"}
     if error.get("disk_full"):
-        return Text("the disk is full, so the checkpoint could not be saved (the checkpoints saved "
-                    "before are intact). Free some space on the server, then start again.")
+        return {"reason": "disk_full"}
     if error["event"] == "exited":
         if error["exitcode"] == -signal.SIGKILL:
-            return Text("the training process was killed, most often because the server ran out of "
-                        "memory. The checkpoints saved before are intact; you can start again (a "
-                        "smaller batch size, α or fewer training images need less memory).")
-        return Text("the training process ended unexpectedly ({how}). The checkpoints saved before "
-                    "are intact; you can start again.", how=describe_exit(error["exitcode"]))
+            return {"reason": "killed"}
+        return {"reason": "exited", "exitcode": error["exitcode"], "how": describe_exit(error["exitcode"])}
     if error.get("errno") is not None:
-        return Text("a file could not be read or written (`{detail}`).",
-                    detail=error.get("strerror") or error["type"])
-    return Text("`{detail}`", detail=f"{error['type']}: {error['message']}".replace("`", "'"))
-
-
-def fit_to_data(config, available):
-    """Sizes a UI config to the dataset: a tenth (at most the configured number) held
-    out for validation, and a training size beyond what is left meaning "all of it"."""
-    validation = min(config.validation_size, available // 10)
-    pool = available - validation
-    train_size = None if config.train_size is None or config.train_size >= pool else config.train_size
-    return dataclasses.replace(config, validation_size=validation, train_size=train_size)
-
-
-def format_duration(seconds):
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+        return {"reason": "io", "detail": error.get("strerror") or error["type"]}
+    return {"reason": "error", "detail": f"{error['type']}: {error['message']}"}

@@ -32,7 +32,11 @@ TRACKED_CLIENTS = 10_000  # the failure log forgets the oldest clients beyond th
 
 
 class TooManyTries(RuntimeError):
-    """This client gave ``MAX_WRONG`` wrong keys lately; the message says how long to wait."""
+    """This client gave ``MAX_WRONG`` wrong keys lately: it may try again in ``seconds``."""
+
+    def __init__(self, seconds):
+        super().__init__(seconds)
+        self.seconds = seconds
 
 
 class TeacherKey:

@@ -25,13 +25,13 @@ from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
 from demo.clients import client_address, is_local
-from demo.i18n import pick_language, tr
+from demo.i18n import pick_language, t
 from demo.upload_budget import UploadBudget, budget_from_env
 
 UPLOAD_PATH = "/gradio_api/upload"
 DEFAULT_UPLOADS_PER_MINUTE = 30
 DEFAULT_MB_PER_MINUTE = 200
-TOO_MANY = "Too many uploads from your computer in the last minute: wait a moment, then try again."
+TOO_MANY = t("page.picture.too_many", "en")
 MAX_CLIENTS = 10_000  # buckets kept; full (idle) ones are forgotten first
 
 
@@ -133,7 +133,7 @@ class UploadGuard:
             if limited and declared is None and message["type"] == "http.request":
                 if not self.rate.charge_bytes(client, len(message.get("body", b""))):
                     cut_off = True
-                    raise _CutOff(tr(TOO_MANY, _language(scope)))
+                    raise _CutOff(t("page.picture.too_many", _language(scope)))
             return message
 
         async def enforce_budget():
@@ -220,7 +220,7 @@ def _language(scope):
 async def _too_many(send, wait_seconds, scope):
     """429 with ``TOO_MANY`` in the page's language (the browser shows it in an error toast,
     after "HTTP 429: ")."""
-    body = tr(TOO_MANY, _language(scope)).encode()
+    body = t("page.picture.too_many", _language(scope)).encode()
     await send({"type": "http.response.start", "status": 429,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),

@@ -4,13 +4,20 @@ Mult-Adds count multiply-accumulates of the layers that do them: Conv2D,
 DepthwiseConv2D and Dense. BatchNormalization, ReLU6, pooling and dropout
 count zero, as in the MobileNets paper (Tables 2-8): the BN of a trained
 model folds into the preceding convolution, and the rest is cheap.
+
+``architecture_tables(variant, alpha, depth)`` is everything the panel shows of one
+configuration; ``paper_comparison`` puts our figures beside the paper's, and
+``tutorial_difference`` explains why the tutorial counts 128 parameters fewer.
 """
 
+import functools
 import re
 import math
 
 import pandas as pd
 from keras import layers
+
+from mobilenet.model import build_mobilenet
 
 # The MobileNets paper (Howard et al., 2017), ImageNet top-1 at 224x224.
 # Table 4 (full conv vs MobileNet) and Table 6 (width multiplier).
@@ -26,6 +33,8 @@ PAPER_REFERENCE = pd.DataFrame(
     columns=["model", "alpha", "depth", "resolution", "imagenet_top1_%", "million_mult_adds",
              "million_params"],
 )
+
+TUTORIAL_PARAMS = 3_238_986  # printed by the tutorial's model.summary()
 
 TABLE_COLUMNS = ["name", "type", "output_shape", "params", "trainable", "non_trainable",
                  "mult_adds"]
@@ -129,3 +138,55 @@ def compare_tables(ours, theirs):
     differ = merged["params_other"].isna() | (merged["params"] != merged["params_other"])
     return merged.loc[differ & (merged["params"] > 0),
                       ["name", "type", "params", "trainable", "non_trainable"]]
+
+
+@functools.lru_cache(maxsize=32)
+def architecture_tables(variant="paper", alpha=1.0, depth="full"):
+    """(``layer_table``, ``model_totals``, ``cost_comparison``) of one CIFAR-10 configuration.
+
+    Builds the model (about 0.2 s); cached per configuration, so the results are shared:
+    read them, do not change them.
+    """
+    model = build_mobilenet(alpha=alpha, variant=variant, depth=depth)
+    table = layer_table(model)
+    return table, model_totals(table), cost_comparison(model)
+
+
+def with_standard_convs(totals, blocks):
+    """(Mult-Adds, parameters) of a model of ``model_totals`` ``totals`` had each of its
+    depthwise separable blocks been a standard convolution (``blocks``: its
+    ``cost_comparison``, whose last row is the total): the paper's "Conv MobileNet"."""
+    total = blocks.iloc[-1]
+    return (totals["mult_adds"] + total["standard_mult_adds"] - total["separable_mult_adds"],
+            totals["params"] + total["standard_params"] - total["separable_params"])
+
+
+def paper_comparison(variant="paper"):
+    """``PAPER_REFERENCE`` with our figures at 32×32 for the same α and depth beside each row.
+
+    Adds ``ours_million_mult_adds_32px`` and ``ours_million_params`` (millions); the
+    "Conv MobileNet" row counts our model with standard convolutions (``with_standard_convs``).
+    """
+    rows = []
+    for _, paper in PAPER_REFERENCE.iterrows():
+        _, totals, blocks = architecture_tables(variant, float(paper["alpha"]), paper["depth"])
+        mult_adds, params = totals["mult_adds"], totals["params"]
+        if paper["model"].startswith("Conv MobileNet"):
+            mult_adds, params = with_standard_convs(totals, blocks)
+        rows.append({**paper.to_dict(), "ours_million_mult_adds_32px": mult_adds / 1e6,
+                     "ours_million_params": params / 1e6})
+    return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def tutorial_difference():
+    """(our parameters, the tutorial's, the layers that make the difference).
+
+    The tutorial's ``conv_block`` computes ``BatchNormalization()(x)`` and drops the result,
+    so its model lacks the stem's BN: rebuilt that way (``seed_bn_bug=True``) it counts
+    ``TUTORIAL_PARAMS``. The layers are ``compare_tables`` rows (``conv1_bn``). Cached.
+    """
+    ours = layer_table(build_mobilenet())
+    tutorial = layer_table(build_mobilenet(seed_bn_bug=True))
+    return (model_totals(ours)["params"], model_totals(tutorial)["params"],
+            compare_tables(ours, tutorial))

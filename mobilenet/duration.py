@@ -74,3 +74,10 @@ def estimate_seconds(config, train_images, test_images=10_000, speed=None):
 def speed_from_run(config, images_per_sec):
     """This machine's speed (cost units per second) from a run's measured images/s."""
     return images_per_sec * cost_per_image(config)
+
+
+def format_duration(seconds):
+    """``seconds`` as a person reads a short duration: ``"45 s"`` below a minute, else
+    ``"m:ss"`` (``"2:05"``, ``"70:00"``), rounded to the second."""
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"

@@ -5,6 +5,10 @@ class; ``feature_maps`` shows what one layer computes for a picture, as a grid
 of its channels; ``depthwise_kernels`` shows the 3x3 filters a depthwise
 layer learned. Pictures go through the one preprocessing path
 (``inference.network_input`` then ``data.preprocess``), as for classifying.
+
+The network's structure as data, for a page to show: ``map_layers`` (the layers with a map),
+``short_name`` and ``layer_kind`` (what a layer computes, from its name), ``depthwise_blocks``,
+``map_shape`` and ``map_cell`` (a layer's map), ``map_table`` (how maps shrink and channels grow).
 """
 
 import numpy as np
@@ -23,6 +27,70 @@ def map_layers(model):
     pointwise step, after BatchNormalization and ReLU6 (what the next layer receives)."""
     return [layer.name for layer in model.layers
             if layer.name.endswith("_relu") and len(layer.output.shape) == 4]
+
+
+LAYER_KINDS = ("stem", "depthwise", "pointwise")
+
+
+def short_name(layer):
+    """A map layer's name without its activation: ``conv_pw_3_relu`` -> ``conv_pw_3``."""
+    return layer.removesuffix("_relu")
+
+
+def layer_kind(layer):
+    """What a layer of ``build_mobilenet`` computes, from its name: ``"stem"`` (``conv1...``, the
+    full 3x3 convolution), ``"depthwise"`` (``conv_dw_N...``, one 3x3 filter per channel) or
+    ``"pointwise"`` (``conv_pw_N...``, the 1x1 convolution that mixes the channels)."""
+    if layer.startswith("conv1"):
+        return "stem"
+    for prefix, kind in (("conv_dw_", "depthwise"), ("conv_pw_", "pointwise")):
+        if layer.startswith(prefix) and layer[len(prefix):].split("_")[0].isdigit():
+            return kind
+    raise ValueError(f"`layer` must be a convolution of build_mobilenet (conv1, conv_dw_N, conv_pw_N "
+                     f"and their _bn, _relu). Received: layer={layer!r}")
+
+
+def depthwise_blocks(model):
+    """The numbers of the model's depthwise separable blocks, in order: 1 to 13 at full depth,
+    1-6, 12 and 13 in the shallow network."""
+    return [int(layer.name[8:]) for layer in model.layers
+            if layer.name.startswith("conv_dw_") and layer.name[8:].isdigit()]
+
+
+def map_shape(model, layer):
+    """``(height, width, channels)`` of the map that layer ``layer`` (from ``map_layers(model)``)
+    hands on."""
+    return tuple(int(n) for n in _check_map_layer(model, layer).output.shape[1:4])
+
+
+def map_cell(model, layer):
+    """``(height, width)`` of the patch of the input picture one cell of ``layer``'s map covers
+    (the input's side over the map's: 2x2 on a 16x16 map of a 32x32 picture)."""
+    height, width = map_shape(model, layer)[:2]
+    return int(model.input_shape[1]) // height, int(model.input_shape[2]) // width
+
+
+def map_table(model):
+    """How the maps shrink and the channels grow through the network, one row per stage.
+
+    Returns:
+        A list of dicts ``{"block", "layers", "height", "width", "channels_in", "channels_out"}``:
+        first the input picture (``block`` ``"input"``, no layers, ``channels_in`` None), then the
+        stem (``"stem"``, ``["conv1"]``), then each block (its number, ``["conv_dw_N",
+        "conv_pw_N"]``). ``height`` and ``width`` are the stage's output map, ``channels_in``
+        and ``channels_out`` the channels it receives and hands on.
+    """
+    height, width, channels = (int(n) for n in model.input_shape[1:4])
+    rows = [{"block": "input", "layers": [], "height": height, "width": width,
+             "channels_in": None, "channels_out": channels}]
+    stages = [("stem", ["conv1"])] + [(block, [f"conv_dw_{block}", f"conv_pw_{block}"])
+                                      for block in depthwise_blocks(model)]
+    for block, layers in stages:
+        height, width, out = map_shape(model, f"{layers[-1]}_relu")
+        rows.append({"block": block, "layers": layers, "height": height, "width": width,
+                     "channels_in": channels, "channels_out": out})
+        channels = out
+    return rows
 
 
 def _check_map_layer(model, layer):
@@ -149,8 +217,7 @@ def depthwise_kernels(model, block=1, max_kernels=64, columns=8, scale=16):
         "kernel_size"}``.
     """
     name = f"conv_dw_{block}"
-    present = sorted(int(n.name.rsplit("_", 1)[1]) for n in model.layers
-                     if n.name.startswith("conv_dw_") and n.name[8:].isdigit())
+    present = depthwise_blocks(model)
     if block not in present:
         raise ValueError(f"`block` must be one of this model's blocks {present}. Received: block={block!r}")
     kernel = np.asarray(model.get_layer(name).kernel)[:, :, :, 0]  # (3, 3, channels)

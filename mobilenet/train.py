@@ -166,6 +166,19 @@ def auto_bn_momentum(total_steps):
     return 1 - 1 / window
 
 
+def fit_to_data(config, available):
+    """``config`` sized to a training set of ``available`` images, as the app starts its runs.
+
+    A tenth of the images (at most ``config.validation_size``) is held out for validation, so a
+    small data set still leaves nine tenths to train on; a ``train_size`` as large as what is
+    left (or larger) means "all of it" (None). Returns a new ``TrainConfig``.
+    """
+    validation = min(config.validation_size, available // 10)
+    pool = available - validation
+    train_size = None if config.train_size is None or config.train_size >= pool else config.train_size
+    return dataclasses.replace(config, validation_size=validation, train_size=train_size)
+
+
 def split_indices(labels, config):
     """Deterministic (train, validation) indices into the training set, stratified."""
     labels = np.asarray(labels)

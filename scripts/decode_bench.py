@@ -114,7 +114,7 @@ def draft_decode(data):
 
 def worst_accepted():
     """(name, bytes) of the slowest picture of each format that the app still reads."""
-    from demo.classify_tab import MAX_MEGAPIXELS
+    from demo.widgets import MAX_MEGAPIXELS
     from mobilenet.inference import DECODE_MEGAPIXELS
 
     def picture(fmt, kind, make, **options):
@@ -135,12 +135,14 @@ def end_to_end(checkpoint_dir, repeats):
     from gradio.utils import get_upload_folder
 
     from demo.catalog import CheckpointCatalog
-    from demo.classify_tab import ClassifyCallbacks
-    from demo.explain_tab import PREDICTED, ExplainCallbacks
+    from demo.tabs import Context
+    from demo.tabs.classify import ClassifyTab
+    from demo.tabs.look_inside import PREDICTED, LookInsideTab
 
     catalog = CheckpointCatalog(checkpoint_dir, os.path.join(checkpoint_dir, "runs"))
     key = catalog.entries()[0].key
-    classify, explain = ClassifyCallbacks(catalog), ExplainCallbacks(catalog)
+    context = Context(catalog, runs=None, teacher_key=None)
+    classify, explain = ClassifyTab(context), LookInsideTab(context)
     folder = tempfile.mkdtemp(dir=get_upload_folder() if os.path.isdir(get_upload_folder()) else None)
     print(f"\nThe app's callbacks end to end, checkpoint {key} (CPU s, best of {repeats}):")
     print(f"{'picture':16} {'file MB':>8} {'Classify s':>11} {'Grad-CAM s':>11}")

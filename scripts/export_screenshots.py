@@ -22,10 +22,10 @@ def main(argv=None):
     parser.add_argument("--checkpoint-dir", default=os.path.join(ROOT, "checkpoints"))
     parser.add_argument("--runs-dir", default=None, help="default: an empty temporary folder")
     args = parser.parse_args(argv)
-    from demo.export_tab import TAB_NAME
+    from demo.i18n import t
 
     with app_page(args.checkpoint_dir, args.runs_dir, timeout_ms=300_000) as page:
-        page.get_by_role("tab", name=TAB_NAME).click()
+        page.get_by_role("tab", name=t("mobile.tab", "en")).click()
         page.click("#export-button")
         expect(page.locator("#export-table")).to_contain_text("_int8.tflite", timeout=300_000)
         page.wait_for_timeout(1000)

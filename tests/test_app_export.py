@@ -5,15 +5,20 @@ import os
 import time
 import xml.etree.ElementTree as ElementTree
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
 from demo.catalog import CheckpointCatalog
-from demo.export_tab import KEEP_EXPORTS, ExportCallbacks
-from mobilenet.checkpoints import read_metadata
-from mobilenet.tradeoff import PAPER_RESOLUTION_SERIES, PAPER_WIDTH_SERIES
+from demo.i18n import t
+from demo.tabs import Context
+from demo.tabs.mobile import KEEP_EXPORTS, ExportFolders, MobileTab, export_note, export_table
+from i18n_support import stray_marks, untranslated
+from mobilenet.checkpoints import checkpoint_paths, read_metadata
+from mobilenet.data import load_cifar10
+from mobilenet.tradeoff import PAPER_RESOLUTION_SERIES, PAPER_WIDTH_SERIES, TEXTS
 
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
 
@@ -71,17 +76,18 @@ def test_a_second_export_reuses_the_cached_files(client, app):
     assert len(os.listdir(os.path.join(os.path.dirname(app[1]), "export-cache"))) == 1
 
 
-def test_the_export_cache_keeps_the_newest_checkpoints(tmp_path):
-    catalog = CheckpointCatalog(str(tmp_path / "checkpoints"), str(tmp_path / "runs"))
-    callbacks = ExportCallbacks(catalog, load_data=None, cache_dir=str(tmp_path / "cache"))
-    assert KEEP_EXPORTS == 4
+def test_the_export_cache_keeps_the_newest_checkpoints(tmp_path, monkeypatch):
+    exports = ExportFolders(str(tmp_path / "cache"))
+    assert KEEP_EXPORTS == exports.keep == 4
     for i in range(6):
-        folder = callbacks._folder(str(i) * 64)
+        folder = exports.folder(str(i) * 64)
         os.utime(folder, (1000 + i, 1000 + i))  # file times may be coarse: make the order plain
     assert sorted(int(name[0]) for name in os.listdir(tmp_path / "cache")) == [2, 3, 4, 5]
-    callbacks._folder("2" * 64)  # exported again: now the newest
-    callbacks._folder("6" * 64)
+    exports.folder("2" * 64)  # exported again: now the newest
+    exports.folder("6" * 64)
     assert sorted(int(name[0]) for name in os.listdir(tmp_path / "cache")) == [2, 4, 5, 6]
+    monkeypatch.setenv("MOBILENET_EXPORT_DIR", str(tmp_path / "elsewhere"))
+    assert ExportFolders().root == str(tmp_path / "elsewhere")  # the app's: from the environment
 
 
 def test_export_explains_bad_input(client):
@@ -114,3 +120,75 @@ def test_tradeoff_plots_the_paper_and_our_checkpoints(client, tiny_checkpoint):
     circles = drawing.findall(".//{http://www.w3.org/2000/svg}circle")
     assert len(circles) == len(rows)
     assert PAPER_WIDTH_SERIES in svg and "CIFAR-10 (ours)" in svg
+
+
+def test_tradeoff_in_chinese(client):
+    svg, points = client.predict("zh", api_name="/tradeoff")
+    assert "ImageNet（论文表 6）：224×224 下的宽度 α" in svg and "CIFAR-10（我们的）：paper 变体" in svg
+    assert svg.count("<circle") == 10  # the paper's 8, the shipped and the sweep checkpoint
+    assert points["headers"] == ["系列", "数据点", "top-1 准确率（%）", "乘加运算（百万次）", "相对乘加运算"]
+    for row in points["data"]:
+        assert untranslated(row[0]) == [], row[0]
+    with pytest.raises(AppError, match="请先选择一个检查点"):
+        client.predict(None, "zh", api_name="/export")
+
+
+def test_the_plot_words_are_translated_by_their_keys():
+    assert {key: t(f"mobile.tradeoff.{key}", "en") for key in TEXTS} == TEXTS
+
+
+REPORT = {"weights_dtype": "float16",
+          "settings": {"test_images": 2000, "latency_runs": 50, "threads": 2, "calibration_images": 200},
+          "rows": [{"kind": kind, "size_bytes": size, "latency_ms": 1.0, "accuracy": 0.8, "agreement": 1.0,
+                    "path": f"/tmp/m_{kind}.tflite"}
+                   for kind, size in (("keras", 900), ("float32", 800), ("float16", 400), ("int8", 200))]}
+
+
+def test_export_table_and_note_in_chinese():
+    note = export_note(REPORT, "zh")
+    assert "**2,000 张 CIFAR-10 测试图片**" in note and "`tf.function`" in note
+    assert untranslated(note) == [] and stray_marks(note) == [] and stray_marks(export_note(REPORT, "en")) == []
+    frame = export_table(REPORT, "zh").data
+    assert list(frame.columns) == ["模型", "大小（MB）", "比 float32 小（倍）", "延迟（ms/张）",
+                                   "测试准确率（%）", "与 Keras 回答相同（%）", "文件"]
+    assert list(frame["模型"]) == ["Keras 检查点（float16 权重）", "LiteRT float32", "LiteRT float16", "LiteRT int8"]
+    assert list(frame["文件"]) == ["m_keras.tflite", "m_float32.tflite", "m_float16.tflite", "m_int8.tflite"]
+    for text in [*frame.columns, *frame["模型"]]:
+        assert untranslated(text) == [], text
+
+
+class FakeRuns:
+    def __init__(self, data):
+        self.data = data
+
+    def load_data(self):
+        return self.data
+
+
+def mobile_tab(root, data=None):
+    catalog = CheckpointCatalog(os.path.join(root, "checkpoints"), os.path.join(root, "runs"))
+    tab = MobileTab(Context(catalog, FakeRuns(data), None))
+    tab.exports = ExportFolders(os.path.join(root, "cache"))
+    return tab
+
+
+def test_a_language_switch_writes_the_export_again_without_exporting(tmp_path):
+    tab = mobile_tab(str(tmp_path))
+    checkpoints, plot, points, note, table = tab.relabel("zh", None, None)  # nothing exported yet
+    assert note == gr.skip() and list(table.columns)[:2] == ["模型", "大小（MB）"] and len(table) == 0
+    assert "ImageNet（论文表 7）" in plot and points.data.columns[0] == "系列"
+    _, _, _, note, table = tab.relabel("zh", None, REPORT)
+    assert note == export_note(REPORT, "zh") and table.data.equals(export_table(REPORT, "zh").data)
+    _, _, _, note, table = tab.relabel("en", None, REPORT)
+    assert note.startswith("Accuracy on a fixed set of **2,000") and table.data["model"][3] == "LiteRT int8"
+
+
+def test_a_broken_checkpoint_is_named_without_the_servers_folders(tmp_path, tiny_cifar, tiny_checkpoint):
+    broken = copy_checkpoint(tiny_checkpoint, str(tmp_path / "checkpoints"), "broken.keras")
+    with open(checkpoint_paths(broken)[0], "wb") as f:
+        f.write(b"not a keras file")
+    tab = mobile_tab(str(tmp_path), load_cifar10(tiny_cifar[1]))
+    for lang, said in (("en", "cannot be loaded"), ("zh", "无法加载")):
+        with pytest.raises(gr.Error, match=said) as error:
+            tab.export("shipped/broken.keras", lang=lang)
+        assert "broken.keras" in error.value.message and str(tmp_path) not in error.value.message

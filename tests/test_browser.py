@@ -149,9 +149,17 @@ def test_classroom_preset_opens_chinese_train_tab_without_advanced_settings(page
         screenshot(student, "2-train-zh-simple")
         student.get_by_role("tab", name="3 · 分类").click()
         expect(student.get_by_text("问问网络看到了什么")).to_be_visible(timeout=30_000)
+        expect(student.locator("#checkpoint-details")).to_contain_text("测试准确率")
+        # Gradio's own texts follow the page's language, not the browser's (English here)
+        expect(student.locator("#picture")).to_contain_text("点击上传")
+        expect(student.get_by_text("通过 API 使用")).to_be_visible()
+        screenshot(student, "3-classify-zh")
         student.locator("#language").get_by_label("English").check()
         expect(student.get_by_role("tab", name="3 · Classify")).to_be_visible(timeout=30_000)
         expect(student.get_by_text("Ask the network what it sees")).to_be_visible(timeout=30_000)
+        expect(student.locator("#checkpoint-details")).to_contain_text("Test accuracy")
+        expect(student.get_by_text("Use via API")).to_be_visible()
+        assert "lang=en" in student.url  # a reload keeps the language chosen
     finally:
         context.close()
 
@@ -168,5 +176,44 @@ def test_browser_language_decides_when_the_url_does_not(app_url, page):
         visitor.get_by_role("tab", name="2 · 训练").click()
         expect(visitor.locator("#train-advanced")).to_be_visible()  # no ?simple=1: all settings
         expect(visitor.locator("#train-depth")).to_contain_text("学得快")
+    finally:
+        context.close()
+
+
+def test_a_page_opened_on_look_inside_lists_the_layers(app_url, page):
+    """?tab=look-inside: the tab's select event never fires, the lists are there anyway."""
+    expect = sync_api.expect
+    context = page.context.browser.new_context(viewport={"width": 1366, "height": 900})
+    try:
+        visitor = context.new_page()
+        visitor.ssr = page.ssr
+        visitor.goto(f"{app_url}?tab=look-inside")
+        expect(visitor.get_by_role("tab", name="4 · Look inside")).to_have_attribute("aria-selected", "true",
+                                                                                 timeout=60_000)
+        expect(visitor.locator("#feature-layer input")).to_have_value(re.compile(r"conv_pw_\d+"))
+        visitor.locator("#feature-layer input").click()
+        assert visitor.get_by_role("option").count() > 4
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_on_a_phone_the_header_stays_short(app_url, page, lang):
+    """390 px wide: the title on one line, the language choice under it, not beside it."""
+    expect = sync_api.expect
+    context = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                               has_touch=True, device_scale_factor=2)
+    try:
+        phone = context.new_page()
+        phone.ssr = page.ssr
+        phone.goto(f"{app_url}?lang={lang}")
+        title = phone.locator("#page-header h1")
+        expect(title).to_contain_text("MobileNet")
+        expect(phone.locator("#architecture-totals")).to_contain_text("3,239,114", timeout=60_000)
+        heading, choice = title.bounding_box(), phone.locator("#language").bounding_box()
+        line = float(title.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+        assert heading["height"] < 1.5 * line, heading  # one line
+        assert choice["y"] >= heading["y"] + heading["height"]  # below the title
+        screenshot(phone, f"0-phone-{lang}")
     finally:
         context.close()

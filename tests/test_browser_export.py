@@ -10,7 +10,7 @@ import pytest
 
 from app_server import copy_checkpoint, running_app
 from browser_support import ARTIFACTS, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
-from demo.export_tab import TAB_NAME
+from demo.i18n import t
 
 pytestmark = needs_chromium
 
@@ -23,7 +23,7 @@ def page(tiny_cifar, tiny_checkpoint, tmp_path_factory, request):
         patch.setenv("MOBILENET_EXPORT_DIR", os.path.join(root, "export-cache"))
         with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param) as (url, _, _), \
                 browser_page(url, timeout_ms=60_000, ssr=request.param) as page:
-            page.get_by_role("tab", name=TAB_NAME).click()
+            page.get_by_role("tab", name=t("mobile.tab", "en")).click()
             yield page
 
 
@@ -56,3 +56,21 @@ def test_tradeoff_plot_shows_the_paper_and_our_points(page):
     expect(plot.locator("circle")).to_have_count(10)
     page.locator("#tradeoff-plot").scroll_into_view_if_needed()
     page.locator("#tradeoff-plot").screenshot(path=os.path.join(ARTIFACTS, "6-mobile-tradeoff.png"))
+
+
+def test_a_language_switch_writes_the_export_and_the_plot_again(page):
+    """After an export: 中文 writes its table, note and the plot in Chinese, without exporting again."""
+    expect = sync_api.expect
+    slow = {"timeout": 30_000}  # the switch writes every tab's texts again, on a CPU a run may share
+    if "tiny_shipped_int8.tflite" not in page.locator("#export-table").inner_text():  # run alone
+        page.click("#export-button")
+        expect(page.locator("#export-table")).to_contain_text("tiny_shipped_int8.tflite", timeout=120_000)
+    page.locator("#language").get_by_text("中文").click()
+    expect(page.locator("#export-table")).to_contain_text("延迟（ms/张）", **slow)
+    expect(page.locator("#export-table")).to_contain_text("Keras 检查点（float32 权重）", **slow)
+    expect(page.locator("#export-note")).to_contain_text("张 CIFAR-10 测试图片", **slow)
+    expect(page.locator("#tradeoff-plot svg")).to_contain_text("论文表 6", **slow)
+    expect(page.get_by_role("tab", name="6 · 手机")).to_be_visible(**slow)
+    page.locator("#language").get_by_text("English").click()
+    expect(page.locator("#export-table")).to_contain_text("latency (ms per picture)", **slow)
+    expect(page.locator("#tradeoff-plot svg")).to_contain_text("ImageNet (paper, Table 6)", **slow)

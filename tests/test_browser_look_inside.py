@@ -22,6 +22,14 @@ def page(tiny_cifar, tiny_checkpoint, tmp_path_factory, request):
         yield page
 
 
+def counted(function, calls):
+    """``function``, appending its name to ``calls`` each time it is called."""
+    def wrapper(*args, **kwargs):
+        calls.append(function.__name__)
+        return function(*args, **kwargs)
+    return wrapper
+
+
 def pick(page, dropdown, option):
     page.locator(f"#{dropdown} input").click()
     page.get_by_role("option", name=option, exact=True).click()
@@ -63,6 +71,21 @@ def test_look_inside_feature_maps_follow_the_layer(page):
     expect(page.locator("#kernels img")).to_be_visible()
 
 
+def test_a_page_opened_on_the_tab_lists_the_layers(page):
+    """``?tab=look-inside`` opens the page on this tab, which fires no ``tab.select``: the layer
+    and block lists and the first kernels are there from the start."""
+    expect = sync_api.expect
+    opened = page.context.browser.new_page(viewport={"width": 1366, "height": 900})
+    opened.set_default_timeout(30_000)
+    opened.goto(page.url.split("?")[0] + "?tab=look-inside")
+    expect(opened.locator("#kernel-info")).to_contain_text("conv_dw_1: 8 kernels of 3×3")
+    expect(opened.locator("#map-sizes")).to_contain_text("conv_dw_3, conv_pw_3")
+    pick(opened, "feature-layer", "conv_pw_3 · pointwise 1×1")
+    pick(opened, "kernel-block", "2")
+    expect(opened.locator("#kernel-info")).to_contain_text("conv_dw_2: 16 kernels of 3×3")
+    opened.close()
+
+
 def test_look_inside_says_when_a_file_is_not_a_picture(page, tmp_path):
     expect = sync_api.expect
     fake = tmp_path / "holiday.png"
@@ -88,10 +111,16 @@ def test_mistakes_tab_shows_pairs_beside_the_confusion_matrix(page):
     screenshot(page, "5-mistakes")
 
 
-def test_the_three_tabs_in_chinese_and_back(page):
+def test_the_three_tabs_in_chinese_and_back(page, monkeypatch):
     """``?lang=zh``: tab names, labels and every text the tabs write in Chinese; switching to
-    English re-writes the texts already shown."""
+    English re-writes the texts already shown (Look inside's from what they were made of: the
+    network does not run again)."""
+    import demo.tabs.look_inside as look_inside
+
     expect = sync_api.expect
+    runs = []
+    for name in ("grad_cam", "feature_maps"):
+        monkeypatch.setattr(look_inside, name, counted(getattr(look_inside, name), runs))
     slow = {"timeout": 30_000}  # each answer runs on a CPU that a training run may share
     zh = page.context.browser.new_page(viewport={"width": 1366, "height": 900})
     zh.set_default_timeout(30_000)
@@ -117,6 +146,7 @@ def test_the_three_tabs_in_chinese_and_back(page):
     expect(zh.locator("#export-table")).to_contain_text("延迟", **slow)
     screenshot(zh, "6-mobile-zh")
 
+    ran = len(runs)
     zh.locator("#language").get_by_text("English").click()
     expect(zh.get_by_role("tab", name="6 · Mobile")).to_be_visible(**slow)
     expect(zh.locator("#tradeoff-plot svg")).to_contain_text("paper, Table 6", **slow)
@@ -125,4 +155,7 @@ def test_the_three_tabs_in_chinese_and_back(page):
     zh.get_by_role("tab", name="4 · Look inside").click()
     expect(zh.locator("#gradcam-note")).to_contain_text("Where the network looks for", **slow)
     expect(zh.locator("#map-sizes")).to_contain_text("channels", **slow)
+    expect(zh.locator("#feature-info")).to_contain_text("2×2 map", **slow)
+    expect(zh.locator("#kernel-info")).to_contain_text("8 kernels of 3×3", **slow)
+    assert len(runs) == ran
     zh.close()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mobilenet.data import preprocess
-from mobilenet.explain import _diverging, depthwise_kernels, feature_maps, grad_cam, map_layers, overlay
+from mobilenet.explain import (_diverging, depthwise_blocks, depthwise_kernels, feature_maps, grad_cam, layer_kind,
+                               map_cell, map_layers, map_shape, map_table, overlay, short_name)
 from mobilenet.inference import network_input
 from mobilenet.model import build_mobilenet, last_spatial_layer
 
@@ -126,3 +127,54 @@ def test_diverging_colours():
     assert colours[1].tolist() == [255, 255, 255]
     assert colours[0][2] == 255 and colours[0][0] < 100  # blue
     assert colours[2][0] == 255 and colours[2][2] < 100  # red
+
+
+# -- the network's structure as data ------------------------------------------------------------
+
+def test_short_names_and_kinds_of_the_map_layers(paper):
+    names = map_layers(paper)
+    assert [short_name(name) for name in names[:3]] == ["conv1", "conv_dw_1", "conv_pw_1"]
+    assert [layer_kind(name) for name in names[:3]] == ["stem", "depthwise", "pointwise"]
+    assert {layer_kind(name) for name in names} == {"stem", "depthwise", "pointwise"}
+    assert layer_kind("conv_dw_12_bn") == "depthwise" and layer_kind("conv1") == "stem"
+    for name in ("predictions", "global_average_pooling", "conv_dw_x"):
+        with pytest.raises(ValueError, match=f"layer='{name}'"):
+            layer_kind(name)
+
+
+def test_depthwise_blocks_follow_the_depth(paper):
+    assert depthwise_blocks(paper) == list(range(1, 14))
+    assert depthwise_blocks(build_mobilenet(alpha=0.25, depth="shallow")) == [1, 2, 3, 4, 5, 6, 12, 13]
+
+
+def test_map_shape_and_cell(paper, cifar):
+    # Paper variant at 32×32: the stem and block 2 halve the map; α 0.25: 128 × 0.25 = 32 channels.
+    assert map_shape(paper, "conv1_relu") == (16, 16, 8)
+    assert map_shape(paper, "conv_pw_3_relu") == (8, 8, 32)
+    assert map_shape(paper, "conv_pw_13_relu") == (1, 1, 256)
+    assert map_cell(paper, "conv_pw_11_relu") == (16, 16)  # a 2×2 map of a 32×32 picture
+    assert map_shape(cifar, "conv1_relu")[:2] == (32, 32) and map_cell(cifar, "conv1_relu") == (1, 1)
+    with pytest.raises(ValueError, match="layer='conv_pw_3'"):
+        map_shape(paper, "conv_pw_3")
+
+
+def test_map_table_rows_read_the_models_shapes(paper):
+    rows = map_table(paper)
+    assert rows[0] == {"block": "input", "layers": [], "height": 32, "width": 32,
+                       "channels_in": None, "channels_out": 3}
+    assert rows[1] == {"block": "stem", "layers": ["conv1"], "height": 16, "width": 16,
+                       "channels_in": 3, "channels_out": 8}
+    assert [row["block"] for row in rows[2:]] == list(range(1, 14))
+    assert rows[4]["layers"] == ["conv_dw_3", "conv_pw_3"]
+    assert [(row["channels_in"], row["channels_out"]) for row in rows[1:4]] == [(3, 8), (8, 16), (16, 32)]
+    assert (rows[-1]["channels_in"], rows[-1]["channels_out"]) == (256, 256)  # 1024 × 0.25
+    sides = [row["height"] for row in rows]
+    assert sides == sorted(sides, reverse=True) and sorted(set(sides), reverse=True) == [32, 16, 8, 4, 2, 1]
+    for row in rows[1:]:  # each stage hands on what the next receives, as the model computes it
+        assert (row["height"], row["width"], row["channels_out"]) == map_shape(paper, row["layers"][-1] + "_relu")
+    assert all(a["channels_out"] == b["channels_in"] for a, b in zip(rows[1:], rows[2:]))
+
+
+def test_map_table_of_the_shallow_network():
+    rows = map_table(build_mobilenet(alpha=0.25, depth="shallow"))
+    assert [row["block"] for row in rows] == ["input", "stem", 1, 2, 3, 4, 5, 6, 12, 13]

@@ -19,7 +19,8 @@ import worker_faults
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app, wait_until_ended
 from demo.catalog import CheckpointCatalog
 from demo.runs import TrainingRuns
-from demo.train_tab import status_message
+from demo.runs import StopOutcome
+from demo.tabs.train_view import status_message
 from mobilenet import checkpoints
 from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import file_sha256
@@ -233,8 +234,8 @@ def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs
     runs.start(TINY, "Ann")
     run = wait_until_ended(runs)
     assert run["state"] == end_state, replies
-    assert replies[0].startswith("The run started by Ann is already saving" if moment == "saving"
-                                 else "Stopping the run started by Ann")
+    assert replies[0].outcome == (StopOutcome.SAVING if moment == "saving" else StopOutcome.STOPPING)
+    assert replies[0].started_by == "Ann"
     metadata = read_metadata(run["checkpoint"])
     assert metadata["stopped"] is (end_state == "stopped")
     assert (metadata["metrics"]["test_accuracy"] is None) is (end_state == "stopped")
@@ -244,15 +245,16 @@ def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs
     catalog = CheckpointCatalog(str(os.path.join(runs_dir, "none")), runs_dir)
     entry = catalog.find(f"run/{os.path.basename(run['checkpoint'])}")
     assert len(catalog.classifier(entry).top_k(np.zeros((32, 32, 3), np.uint8))) == 5
-    assert "No run is training" in runs.stop("Bob")
+    assert runs.stop("Bob").outcome == StopOutcome.NO_RUN
     assert run["stage"] is None and run["stopped_by"] == ("Bob" if end_state == "stopped" else None)
 
 
 def test_a_second_start_after_a_refused_one_still_works(shared_runs):
     runs, _ = shared_runs
     runs.start(TINY, "Ann")
-    with pytest.raises(demo.runs.RunBusy, match="Ann is training"):
+    with pytest.raises(demo.runs.RunBusy) as busy:
         runs.start(TINY, "Bob")
+    assert busy.value.who == "Ann"
     assert wait_until_ended(runs)["state"] == "finished"
     with pytest.raises(ValueError, match="train_size"):
         runs.start(TrainConfig(train_size=5), "Cy")  # a bad config does not take the slot

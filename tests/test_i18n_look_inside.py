@@ -1,30 +1,190 @@
-"""中文 / English for the Look inside, Mistakes and Mobile tabs: every static text has its
-Chinese, and with ``lang="zh"`` their endpoints answer in Chinese (class names included)."""
+"""中文 / English for the Look inside tab (and, through the app, the Mistakes and Mobile tabs): every
+text the tab writes reads as Chinese with ``lang="zh"``, renders without stray Markdown marks in
+both languages, and a language switch writes the tab's texts again without running the network.
 
-import ast
+(That every ``T``/``t`` id has both languages is ``tests/test_i18n.py``'s, for every tab.)
+"""
+
 import os
 import re
+import shutil
 import string
 
+import gradio as gr
 import pytest
+from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint
-from demo.classify_tab import NO_CHECKPOINT
-from demo.explain_tab import MAP_COLUMNS
-from demo.export_tab import EXPORT_COLUMNS, KIND_NAMES, POINT_COLUMNS
-from demo.i18n import CLASS_NAMES_ZH, PageText, translated, untranslated
-from demo.zh_look_inside import ZH
-from mobilenet.report import CONFUSION_TEXTS
-from mobilenet.tradeoff import TEXTS
+from i18n_support import stray_marks, untranslated
+from demo.catalog import CheckpointCatalog
+from demo.i18n import TEXTS, class_name, t
+from demo.tabs import Context
+from mobilenet.data import CLASS_NAMES
+from mobilenet.explain import depthwise_blocks, map_layers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULES = [os.path.join(ROOT, "demo", f"{name}.py") for name in ("explain_tab", "mistakes_tab", "export_tab")]
-TAB_IDS = ("look-inside", "mistakes", "mobile")
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
 CIFAR_DOG = os.path.join(ROOT, "demo", "examples", "cifar10_test_0007_dog.png")
+CLASS_NAMES_ZH = {name: class_name(name, "zh") for name in CLASS_NAMES}
+MARKDOWN_IDS = ("look_inside.intro", "look_inside.kernels_intro", "look_inside.feature_maps")
 
+
+def chinese(text):
+    """Asserts ``text`` reads as Chinese: some Chinese, no English words left."""
+    assert re.search(r"[\u4e00-\u9fff]", text), text
+    assert untranslated(text) == [], text
+
+
+def clean(markdown):
+    """Asserts ``markdown`` renders without ``**``, ``_`` or ``#`` showing."""
+    assert stray_marks(markdown) == [], markdown
+
+
+def uploaded(path):
+    """Gradio's file record of ``path`` copied into the upload folder, as an upload arrives."""
+    folder = os.path.join(get_upload_folder(), "test-i18n-look-inside")
+    os.makedirs(folder, exist_ok=True)
+    return {"path": shutil.copy(path, folder), "orig_name": os.path.basename(path)}
+
+
+@pytest.fixture(scope="module")
+def tab(tiny_checkpoint, tmp_path_factory):
+    """The Look inside tab built on its own, over the tiny checkpoint."""
+    from demo.tabs.look_inside import LookInsideTab
+
+    checkpoints = str(tmp_path_factory.mktemp("i18n-look-inside-tab"))
+    copy_checkpoint(tiny_checkpoint, checkpoints, SHIPPED_NAME)
+    catalog = CheckpointCatalog(checkpoints, os.path.join(checkpoints, "runs"))
+    with gr.Blocks():
+        language = gr.Radio(["en", "zh"], value="en")
+        built = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, language=language))
+        with gr.Tabs():
+            built.build()
+    return built
+
+
+@pytest.fixture(scope="module")
+def model(tab):
+    return tab.model(SHIPPED_KEY, "en")
+
+
+# -- the table itself -------------------------------------------------------------------------------
+
+def test_translations_keep_fields_code_and_numbers():
+    def fields(text):
+        return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
+
+    ids = [text_id for text_id in TEXTS if text_id.startswith("look_inside.")]
+    assert len(ids) >= 40
+    for text_id in ids:
+        english, chinese_text = TEXTS[text_id]["en"], TEXTS[text_id]["zh"]
+        assert fields(chinese_text) == fields(english), text_id
+        assert re.findall(r"`[^`]*`", chinese_text) == re.findall(r"`[^`]*`", english), text_id
+        assert sorted(re.findall(r"\d+(?:[.,×]\d+)*", chinese_text)) == sorted(
+            re.findall(r"\d+(?:[.,×]\d+)*", english)), text_id
+        assert untranslated(re.sub(r"\{[^}]*\}", " ", chinese_text)) == [], text_id
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_tabs_markdown_renders_cleanly(lang):
+    for text_id in MARKDOWN_IDS:
+        clean(t(text_id, lang))
+
+
+# -- what the callbacks write, in Chinese -----------------------------------------------------------
+
+def test_grad_cam_note_in_chinese(tab):
+    picture = uploaded(CIFAR_DOG)
+    _, note, seen = tab.grad_cam(picture, SHIPPED_KEY, "predicted", "zh")
+    chinese(note)
+    clean(note)
+    answer = CLASS_NAMES_ZH[seen["answer"]]
+    assert f"**{answer}**，即网络的回答" in note and "`conv_pw_" in note
+    assert "特征图大于 1×1 的最后一层" in note and "很粗糙" in note  # the paper variant's 2×2 map
+    assert "。 " not in note  # Chinese sentences follow each other without a space
+    picked = next(name for name in ("truck", "airplane") if name != seen["answer"])
+    _, note, _ = tab.grad_cam(picture, SHIPPED_KEY, picked, "zh")
+    chinese(note)
+    clean(note)
+    assert f"**{CLASS_NAMES_ZH[picked]}**（概率" in note and f"网络的回答是{answer}" in note
+
+
+def test_feature_maps_and_map_sizes_in_chinese(tab, model):
+    picture = uploaded(CIFAR_DOG)
+    for layer in map_layers(model):
+        _, line, sizes, _ = tab.feature_maps(picture, SHIPPED_KEY, layer, "zh")
+        chinese(line)
+        clean(line)
+    _, line, sizes, _ = tab.feature_maps(picture, SHIPPED_KEY, "conv_pw_3_relu", "zh")
+    assert line.startswith("**conv_pw_3**：8×8 特征图，32 个通道（逐点卷积 1×1）")
+    frame = sizes.data
+    assert list(frame.columns) == ["模块", "层", "特征图", "通道"]
+    assert list(frame.iloc[0, :2]) == ["输入", "图片"] and frame.iloc[1, 0] == "主干"
+    for cell in frame.astype(str).to_numpy().ravel():
+        assert untranslated(cell) == [], cell
+
+
+def test_kernels_and_layer_list_in_chinese(tab, model):
+    for block in depthwise_blocks(model):
+        _, line, _ = tab.kernels(SHIPPED_KEY, block, "zh")
+        chinese(line)
+        clean(line)
+    layers, blocks, sizes, _, line, listed, _ = tab.choose_checkpoint(SHIPPED_KEY, None, None, "zh")
+    assert [value for _, value in layers.choices] == map_layers(model)
+    for shown, _ in layers.choices:
+        chinese(shown)
+    assert layers.choices[0][0] == "conv1 · 主干：3×3 卷积"
+    chinese(line)
+
+
+def test_errors_in_chinese(tab):
+    picture = uploaded(CIFAR_DOG)
+    with pytest.raises(gr.Error, match="请选择要解释的类别：飞机, 汽车") as error:
+        tab.grad_cam(picture, SHIPPED_KEY, "unicorn", "zh")
+    chinese(error.value.message + error.value.title)
+    with pytest.raises(gr.Error, match="这个检查点已经不可用"):
+        tab.grad_cam(picture, "shipped/gone.keras", "cat", "zh")
+    with pytest.raises(gr.Error, match="这个网络没有 'predictions' 层") as error:
+        tab.feature_maps(picture, SHIPPED_KEY, "predictions", "zh")
+    chinese(re.sub("'predictions'", "", error.value.message) + error.value.title)
+    with pytest.raises(gr.Error, match="这个网络没有模块 14") as error:
+        tab.kernels(SHIPPED_KEY, 14, "zh")
+    chinese(error.value.message + error.value.title)
+
+
+# -- a language switch ---------------------------------------------------------------------------------
+
+def test_a_language_switch_writes_the_texts_again_without_the_network(tab, monkeypatch):
+    picture = uploaded(CIFAR_DOG)
+    _, note, gradcam, _, maps_line, _, maps = tab.look_when_ready(picture, SHIPPED_KEY, "predicted", None, "en")
+    *_, listed, kernels = tab.choose_checkpoint(SHIPPED_KEY, "conv_pw_3_relu", 2, "en")
+    _, zh_note, _, _, zh_maps_line, zh_sizes, _ = tab.look_when_ready(picture, SHIPPED_KEY, "predicted", None, "zh")
+    _, _, _, _, zh_kernels_line, _, _ = tab.choose_checkpoint(SHIPPED_KEY, "conv_pw_3_relu", 2, "zh")
+
+    import demo.tabs.look_inside as module
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a language switch ran the network")
+
+    for name in ("grad_cam", "feature_maps", "depthwise_kernels"):
+        monkeypatch.setattr(module, name, no_network)
+    assert len(tab.relabel_inputs) == 6 and len(tab.relabel_outputs) == 6
+    checkpoint, layers, sizes, note_zh, maps_zh, kernels_zh = tab.relabel(
+        "zh", SHIPPED_KEY, listed["default"], listed, gradcam, maps, kernels)
+    assert (note_zh, maps_zh) == (zh_note, zh_maps_line)
+    assert kernels_zh == zh_kernels_line and kernels_zh.startswith("**conv_dw_2**：16 个 3×3 卷积核")
+    assert layers.value == listed["default"] and layers.choices[-1][0] == "conv_pw_13 · 逐点卷积 1×1"
+    assert sizes.data.equals(zh_sizes.data)
+    assert [value for _, value in checkpoint.choices] == [SHIPPED_KEY]
+    back = tab.relabel("en", SHIPPED_KEY, listed["default"], listed, gradcam, maps, kernels)
+    assert back[3:5] == (note, maps_line) and list(back[2].data.columns) == ["block", "layers", "map", "channels"]
+    # before any picture: nothing to write but the lists and the table
+    assert tab.relabel("zh", SHIPPED_KEY, listed["default"], listed, None, None, kernels)[3:5] == ("", "")
+
+
+# -- the app's endpoints in Chinese ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
@@ -39,6 +199,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
                       data_source=tiny_cifar[1])
     url = launch_on_loopback(demo)
     yield demo, url
+    demo.training_runs.close()
     demo.close()
 
 
@@ -52,65 +213,6 @@ def a_class_it_does_not_answer(client, picture):
     answer = client.predict(handle_file(picture), SHIPPED_KEY, api_name="/classify")[0]["label"]
     return next(name for name in ("truck", "airplane") if name != answer)
 
-
-def chinese(text):
-    """Asserts ``text`` reads as Chinese: some Chinese, no English words left."""
-    assert re.search(r"[\u4e00-\u9fff]", text), text
-    assert untranslated(text) == [], text
-
-
-def descendants(block):
-    yield block
-    for child in getattr(block, "children", None) or []:
-        yield from descendants(child)
-
-
-# -- the tables themselves ----------------------------------------------------------------------
-
-def test_every_static_text_of_the_three_tabs_has_chinese(app):
-    demo, _ = app
-    tabs = [block for block in demo.blocks.values() if getattr(block, "id", None) in TAB_IDS]
-    assert len(tabs) == 3
-    mine = {id(block): block for tab in tabs for block in descendants(tab)}
-    # as the page harvests them: before the language switch itself writes every harvested text
-    written = [block for function in demo.fns.values() if function.api_name != "set_language"
-               for block in function.outputs]
-    texts = list(PageText(mine, written=written).english())
-    assert {"4 · Look inside", "5 · Mistakes", "6 · Mobile", "the network's answer", "cat"} <= set(texts)
-    assert not any("shipped" in text for text in texts)  # checkpoint labels are the callbacks'
-    assert [text for text in texts if not translated(text)] == []
-
-
-def test_every_text_the_callbacks_write_has_chinese():
-    """Each literal given to ``tr`` in the three tabs, and the package's chart words."""
-    literals = []
-    for path in MODULES:
-        with open(path, encoding="utf-8") as f:
-            tree = ast.parse(f.read())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr":
-                first = node.args[0]
-                options = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
-                literals += [option.value for option in options if isinstance(option, ast.Constant)]
-    assert len(literals) > 40
-    words = [*literals, *TEXTS.values(), *CONFUSION_TEXTS.values(), NO_CHECKPOINT, KIND_NAMES["keras"],
-             *MAP_COLUMNS, *(name for name, _ in [*EXPORT_COLUMNS.values(), *POINT_COLUMNS.values()])]
-    assert [text for text in words if not translated(text)] == []
-
-
-def test_translations_keep_fields_code_and_numbers():
-    def fields(text):
-        return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
-
-    for english, chinese_text in ZH.items():
-        assert fields(chinese_text) == fields(english), english
-        assert re.findall(r"`[^`]*`", chinese_text) == re.findall(r"`[^`]*`", english), english
-        assert sorted(re.findall(r"\d+(?:[.,×]\d+)*", chinese_text)) == sorted(
-            re.findall(r"\d+(?:[.,×]\d+)*", english)), english
-        assert untranslated(re.sub(r"\{[^}]*\}", " ", chinese_text)) == [], english
-
-
-# -- the endpoints in Chinese ---------------------------------------------------------------------
 
 def test_look_inside_answers_in_chinese(client):
     picked = a_class_it_does_not_answer(client, CIFAR_DOG)
@@ -162,13 +264,13 @@ def test_mobile_answers_in_chinese(client):
     assert points["headers"] == ["系列", "数据点", "top-1 准确率（%）", "乘加运算（百万次）", "相对乘加运算"]
     for row in points["data"]:
         chinese(row[0])
-    with pytest.raises(AppError, match="请先选择要导出的检查点") as error:
+    with pytest.raises(AppError, match="请先选择(要导出的|一个)检查点") as error:  # the picker's own words
         client.predict(None, "zh", api_name="/export")
     chinese(str(error.value))
 
 
 def test_export_table_and_note_in_chinese():
-    from demo.export_tab import export_note, export_table
+    from demo.tabs.mobile import export_note, export_table
 
     report = {"weights_dtype": "float16",
               "settings": {"test_images": 2000, "latency_runs": 50, "threads": 2, "calibration_images": 200},
@@ -185,3 +287,4 @@ def test_export_table_and_note_in_chinese():
                                   "LiteRT int8"]
     for text in [*frame.columns, *frame["模型"]]:
         assert untranslated(text) == [], text
+

@@ -1,4 +1,5 @@
-"""The Look inside and Mistakes tabs through the API: a real server, driven by gradio_client."""
+"""The Look inside and Mistakes tabs through the API: a real server, driven by gradio_client; and the
+Look inside tab built on its own (what it shows before any event, a broken checkpoint)."""
 
 import base64
 import io
@@ -6,15 +7,20 @@ import os
 import re
 import time
 
+import gradio as gr
 import numpy as np
 import pytest
+from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from app_server import SHIPPED_NAME, running_app
-from mobilenet.checkpoints import model_args, read_metadata
+from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from demo.catalog import CheckpointCatalog
+from demo.tabs import Context
+from mobilenet.checkpoints import checkpoint_paths, model_args, read_metadata
 from mobilenet.data import CLASS_NAMES
+from mobilenet.explain import depthwise_blocks, map_layers
 from mobilenet.model import build_mobilenet, last_spatial_layer
 
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
@@ -45,6 +51,82 @@ def grad_cam(client, path, explained="predicted", key=SHIPPED_KEY):
 
 def table_rows(frame):
     return [dict(zip(frame["headers"], row)) for row in frame["data"]]
+
+
+def built_tab(checkpoint_dir, runs_dir):
+    """The Look inside tab built on its own over these folders; returns (tab, {elem_id: component})."""
+    from demo.tabs.look_inside import LookInsideTab
+
+    catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
+    with gr.Blocks() as demo:
+        language = gr.Radio(["en", "zh"], value="en")
+        tab = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, language=language))
+        with gr.Tabs():
+            tab.build()
+    return tab, {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+
+
+# -- the tab before any event: a page opened on it (?tab=look-inside) fires no tab.select -------------
+
+def test_the_page_opens_with_the_first_networks_layers_and_kernels(app, tiny_checkpoint):
+    blocks = {block.elem_id: block for block in app.demo.blocks.values() if getattr(block, "elem_id", None)}
+    model = build_mobilenet(**model_args(read_metadata(tiny_checkpoint)["model"]))
+    layer = blocks["feature-layer"]
+    assert [value for _, value in layer.choices] == map_layers(model)
+    assert layer.value == last_spatial_layer(model)
+    assert ("conv_pw_3 · pointwise 1×1", "conv_pw_3_relu") in layer.choices
+    assert [value for _, value in blocks["kernel-block"].choices] == depthwise_blocks(model)
+    assert blocks["kernel-block"].value == 1
+    assert blocks["kernel-info"].value.startswith("**conv_dw_1**: 8 kernels of 3×3")
+    assert blocks["kernels"].value is not None
+    sizes = blocks["map-sizes"].value
+    assert sizes["headers"] == ["block", "layers", "map", "channels"] and len(sizes["data"]) == 2 + len(
+        depthwise_blocks(model))
+
+
+def test_without_a_network_the_tab_is_built_empty_and_says_so(tmp_path):
+    tab, blocks = built_tab(str(tmp_path / "none"), str(tmp_path / "none" / "runs"))
+    assert blocks["feature-layer"].choices == [] and blocks["kernel-block"].choices == []
+    assert blocks["kernel-info"].value == ""
+    *_, line, _, _ = tab.choose_checkpoint(None, None, None, "en")
+    assert line.startswith("No trained network yet")
+    assert tab.relabel("zh", None, None, None, None, None, None)[5].startswith("还没有训练好的网络")
+
+
+def test_a_broken_checkpoint_is_said_without_the_servers_folders(tiny_checkpoint, tmp_path):
+    checkpoints = str(tmp_path / "checkpoints")
+    copy_checkpoint(tiny_checkpoint, checkpoints, SHIPPED_NAME)
+    broken = copy_checkpoint(tiny_checkpoint, os.path.join(checkpoints, "runs"), "broken.keras")
+    with open(checkpoint_paths(broken)[0], "r+b") as f:
+        f.truncate(100)
+    tab, blocks = built_tab(checkpoints, os.path.join(checkpoints, "runs"))
+    assert blocks["feature-layer"].choices  # built from the first (shipped) network
+    picture = os.path.join(get_upload_folder(), "test-look-inside", "dog.png")
+    os.makedirs(os.path.dirname(picture), exist_ok=True)
+    Image.open(CIFAR_DOG).save(picture)
+    calls = [(tab.grad_cam, ({"path": picture}, "run/broken.keras", "predicted")),
+             (tab.feature_maps, ({"path": picture}, "run/broken.keras", None)),
+             (tab.kernels, ("run/broken.keras", 1)),
+             (tab.choose_checkpoint, ("run/broken.keras", None, None))]
+    for lang in ("en", "zh"):
+        for function, args in calls:
+            with pytest.raises(gr.Error) as error:
+                function(*args, lang)
+            message = error.value.message
+            assert "broken.keras" in message and str(tmp_path) not in message and "/" not in message, message
+            assert ("cannot be loaded" if lang == "en" else "无法加载") in message
+
+
+def test_a_page_built_while_its_first_network_is_broken_still_builds(tiny_checkpoint, tmp_path):
+    checkpoints = str(tmp_path / "checkpoints")
+    broken = copy_checkpoint(tiny_checkpoint, checkpoints, SHIPPED_NAME)
+    with open(checkpoint_paths(broken)[0], "r+b") as f:
+        f.truncate(100)
+    copy_checkpoint(tiny_checkpoint, os.path.join(checkpoints, "runs"), "good.keras")
+    tab, blocks = built_tab(checkpoints, os.path.join(checkpoints, "runs"))
+    assert blocks["feature-layer"].choices == []  # said when the tab is used
+    layers, blocks_list, *_ = tab.choose_checkpoint("run/good.keras", None, None, "en")
+    assert layers.choices and blocks_list.choices
 
 
 # -- Grad-CAM ----------------------------------------------------------------------------------------

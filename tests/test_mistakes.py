@@ -2,15 +2,18 @@
 
 import json
 import os
+import re
 
+import gradio as gr
 import numpy as np
 import pytest
 
 import mobilenet.mistakes as mistakes_module
-from mobilenet.data import Cifar10
+from mobilenet.data import Cifar10, load_cifar10
 from mobilenet.evaluate import predict_probabilities
 from mobilenet.mistakes import MistakesCache, confused_pairs, find_mistakes, mistakes_from_probabilities
 from mobilenet.model import build_mobilenet
+from mobilenet.report import CONFUSION_TEXTS
 
 CAT, DOG, FROG, TRUCK = 3, 5, 6, 9
 
@@ -110,3 +113,94 @@ def test_cache_in_memory_is_bounded(model, data):
     for sha in "efg":
         cache.mistakes(model, sha * 64, data, top_pairs=1, per_direction=1)
     assert len(cache._memory) == 2
+
+
+# -- the Mistakes tab: one pass, shown and drawn again in either language ----------------------------
+
+class FakeRuns:
+    """The ``load_data`` of the app's runs: ``data``, or the error it raises."""
+
+    def __init__(self, data=None, error=None):
+        self.data, self.error = data, error
+
+    def load_data(self):
+        if self.error:
+            raise self.error
+        return self.data
+
+
+def mistakes_tab(folder, runs, checkpoint=None):
+    from app_server import copy_checkpoint
+    from demo.catalog import CheckpointCatalog
+    from demo.tabs import Context
+    from demo.tabs.mistakes import MistakesTab
+
+    if checkpoint:
+        copy_checkpoint(checkpoint, str(folder / "checkpoints"), "tiny_shipped.keras")
+    tab = MistakesTab(Context(CheckpointCatalog(str(folder / "checkpoints"), str(folder / "runs")), runs, None))
+    tab.cache = MistakesCache(None)
+    return tab
+
+
+def chinese(text):
+    from i18n_support import untranslated
+
+    assert re.search(r"[\u4e00-\u9fff]", text), text
+    assert untranslated(re.sub(r"<[^>]*>|data:image/png;base64,[^\"]*", " ", text)) == [], text
+
+
+def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tiny_checkpoint, tmp_path, monkeypatch):
+    from i18n_support import stray_marks
+
+    data = load_cifar10(tiny_cifar[1])
+    tab = mistakes_tab(tmp_path, FakeRuns(data), tiny_checkpoint)
+    seen = []
+    status, matrix, pairs, shown = tab.mistakes("shipped/tiny_shipped.keras", lambda done, desc: seen.append(desc))
+    assert seen and seen[-1] == f"Classifying the test pictures: {len(data.y_test)} of {len(data.y_test)}"
+    assert status.startswith("**shipped: paper α 0.25 · test ") and "test pictures right" in status
+    assert stray_marks(status) == []
+    assert "predicted class →" in matrix and ">cat</text>" in matrix
+    assert re.search(r"<b>\w+ ↔ \w+</b>: \d+ mistakes?", pairs) and "true " in pairs
+
+    monkeypatch.setattr(mistakes_module, "find_mistakes", None)  # drawn again, never computed again
+    checkpoints, status, matrix, pairs = tab.relabel("zh", "shipped/tiny_shipped.keras", shown)
+    assert checkpoints.choices[0][0].startswith("随附：paper α 0.25 · 测试 ")
+    assert status.startswith("**随附：paper α 0.25 · 测试 ") and "张测试图片中答对" in status
+    assert stray_marks(status) == []
+    assert "预测类别 →" in matrix and ">猫</text>" in matrix
+    assert re.search(r"<b>\w+ ↔ \w+</b>：\d+ 次错误", pairs)
+    for text in (status, matrix, pairs):
+        chinese(text)
+    assert tab.relabel("en", "shipped/tiny_shipped.keras", shown)[1:] == list(tab.render(shown, "en"))
+    assert tab.relabel("zh", "shipped/tiny_shipped.keras", None)[1:] == [gr.skip()] * 3  # nothing shown yet
+
+
+def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path):
+    from i18n_support import stray_marks
+    from mobilenet.data import DataUnavailableError
+
+    empty = mistakes_tab(tmp_path / "empty", FakeRuns())
+    status, _, _, shown = empty.mistakes_when_ready(None)
+    assert status == "No trained network yet: train one on the **Train** tab."
+    assert empty.render(shown, "zh")[0] == "还没有训练好的网络：请在 **训练** 页训练一个。"
+
+    no_data = mistakes_tab(tmp_path / "no-data", FakeRuns(error=DataUnavailableError("set MOBILENET_CIFAR10")),
+                           tiny_checkpoint)
+    status, matrix, pairs, shown = no_data.mistakes_when_ready("shipped/tiny_shipped.keras")
+    assert status.startswith("**No test pictures.** The CIFAR-10 test pictures are not available")
+    assert status.endswith("set MOBILENET_CIFAR10") and (matrix, pairs) == ("", "")
+    assert no_data.render(shown, "zh")[0].startswith("**没有测试图片。** 本服务器上没有 CIFAR-10 测试图片")
+    with pytest.raises(gr.Error, match="MOBILENET_CIFAR10"):
+        no_data.mistakes("shipped/tiny_shipped.keras")
+
+    status, _, _, shown = no_data.mistakes_when_ready("shipped/gone.keras")
+    assert status == "**Pick a checkpoint.** That checkpoint is not available any more: pick another one."
+    assert no_data.render(shown, "zh")[0] == "**请选择检查点。** 这个检查点已经不可用：请换一个。"
+    for lang in ("en", "zh"):
+        assert stray_marks(no_data.render(shown, lang)[0]) == []
+
+
+def test_the_confusion_matrix_words_are_translated_by_their_keys():
+    from demo.i18n import t
+
+    assert {key: t(f"mistakes.confusion.{key}", "en") for key in CONFUSION_TEXTS} == CONFUSION_TEXTS

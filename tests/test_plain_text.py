@@ -13,7 +13,9 @@ from gradio_client import Client
 from app_server import recording_server, running_app, wait_until_ended
 from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
 from demo.i18n import Text, UserText, as_html, as_markdown, localize
-from demo.train_tab import NAME_LENGTH, visitor_name
+from demo.runs import StopOutcome, StopReply
+from demo.tabs.train import NAME_LENGTH, visitor_name
+from demo.tabs.train_view import stop_reply
 
 TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "epochs": 1,
             "batch_size": 32, "learning_rate": 0.01, "augmentation": False}
@@ -37,8 +39,10 @@ def test_markdown_and_html_escapes_leave_no_syntax(name):
 
 
 def test_a_name_is_never_translated():
-    message = Text("{who} is training a model right now", who=UserText("cat"))
-    assert localize(message, "zh").startswith("cat")
+    message = Text("train.start.busy", who=UserText("cat"), when=Text("train.start.just_started"))
+    assert localize(message, "zh").startswith("cat 正在训练")
+    reply = stop_reply(StopReply(StopOutcome.STOPPING, "cat"), "zh")
+    assert "cat" in reply and "猫" not in reply
 
 
 @pytest.mark.usefixtures("tiny_checkpoint")

@@ -6,7 +6,7 @@ import pytest
 
 from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import load_cifar10
-from mobilenet.train import TrainConfig, auto_bn_momentum, split_indices, train
+from mobilenet.train import TrainConfig, auto_bn_momentum, fit_to_data, split_indices, train
 
 TINY = dict(variant="paper", bn_recalibration_batches=20, alpha=0.25, batch_size=32, train_size=None, validation_size=50, learning_rate=0.01,
             progress_every=1)
@@ -176,6 +176,22 @@ def test_validation_is_held_out_and_stratified():
     assert len(train_idx) == 500 and len(val_idx) == 100
     assert not set(train_idx) & set(val_idx)
     assert list(np.bincount(labels[val_idx])) == [10] * 10
+
+
+@pytest.mark.parametrize("available, asked, validation, train_size", [
+    (50_000, 40_000, 1000, 40_000),   # the classroom run on CIFAR-10: as asked
+    (50_000, 49_000, 1000, None),     # all that is left after the hold-out: "all of it"
+    (50_000, 50_000, 1000, None),     # more than is left: all of it too
+    (300, 200, 30, 200),              # a small data set: a tenth held out, not the 1000 asked
+    (300, 280, 30, None),
+    (50_000, None, 1000, None),
+])
+def test_fit_to_data_holds_out_a_tenth_at_most_and_caps_the_training_size(available, asked, validation,
+                                                                          train_size):
+    fitted = fit_to_data(TrainConfig(train_size=asked, validation_size=1000), available)
+    assert (fitted.validation_size, fitted.train_size) == (validation, train_size)
+    fitted.validate(available)  # always a config the data can train
+    assert fit_to_data(TrainConfig(validation_size=0), 300).validation_size == 0
 
 
 @pytest.mark.parametrize("changes, quoted", [

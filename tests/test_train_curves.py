@@ -2,7 +2,7 @@
 
 import math
 
-from demo.train_tab import curves
+from demo.tabs.train_view import curves
 
 
 def batch(step):

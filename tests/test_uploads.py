@@ -21,7 +21,7 @@ from PIL import Image, JpegImagePlugin
 
 from app_server import SHIPPED_NAME, running_app
 from demo.clients import client_address
-from demo.i18n import tr
+from demo.i18n import t
 from demo.upload_guard import TOO_MANY
 from mobilenet.inference import read_image
 
@@ -114,7 +114,7 @@ def test_a_client_over_its_upload_rate_gets_429_before_anything_is_stored(app):
     # In the page's language (its ?lang=, else the browser's preference).
     chinese = httpx.post(url + "gradio_api/upload", files={"files": ("z.png", b"x")}, timeout=60,
                          headers={"X-Forwarded-For": "198.51.100.7", "Referer": url + "?lang=zh"})
-    assert chinese.status_code == 429 and chinese.text == tr(TOO_MANY, "zh") != TOO_MANY
+    assert chinese.status_code == 429 and chinese.text == t("page.picture.too_many", "zh") != TOO_MANY
     # Other computers are not affected, nor this machine itself.
     assert upload(url, "other.png", b"x" * 1000, "198.51.100.8").status_code == 200
     assert httpx.post(url + "gradio_api/upload", files={"files": ("local.png", b"x")},

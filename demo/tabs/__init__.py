@@ -1,0 +1,68 @@
+"""The app's tabs, each a module with the same small contract, assembled by ``demo.ui``.
+
+A tab is a ``Tab`` subclass in ``demo/tabs/<name>.py`` with its texts in ``<name>.toml`` beside
+it (``demo.i18n``). Its methods are its callbacks; ``build`` only lays out components and wires
+events, and reads nothing from other tabs: what tabs share comes in the ``Context``
+(the catalog, the runs, the language radio) or from ``demo.widgets``.
+
+Languages: static texts are ``T(id)`` and follow the page's language in the browser. What the
+tab's callbacks wrote (tables, notes, checkpoint names) is written again by ``relabel(lang,
+*values)`` when the page's language changes: ``demo.ui`` calls every tab's ``relabel`` from one
+handler, with the values of the components the tab listed in ``relabel_inputs`` and its
+answers going to ``relabel_outputs``.
+
+Events: every event that belongs to the app's API has an ``api_name``; the others (page
+plumbing) are ``api_visibility="private"``. Every event takes the language radio as its last
+input (``self.lang``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from demo.widgets import CheckpointPicker
+
+if typing.TYPE_CHECKING:
+    import gradio as gr
+
+    from demo.catalog import CheckpointCatalog
+    from demo.runs import TrainingRuns
+    from demo.teacher import TeacherKey
+
+PRIVATE = {"api_visibility": "private"}
+
+
+@dataclasses.dataclass
+class Context:
+    """What the tabs share: built once by ``demo.ui.build_demo``."""
+    catalog: CheckpointCatalog
+    runs: TrainingRuns
+    teacher_key: TeacherKey
+    language: gr.Radio = None  # set by the page before the tabs are built
+
+
+class Tab:
+    """One tab. Subclasses set ``tab_id`` and implement ``build`` (and ``relabel`` when their
+    callbacks write texts)."""
+
+    tab_id = ""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.catalog, self.runs = ctx.catalog, ctx.runs
+        self.picker = CheckpointPicker(ctx.catalog)
+        self.relabel_inputs, self.relabel_outputs = [], []
+
+    @property
+    def lang(self):
+        """The language radio: the last input of every event."""
+        return self.ctx.language
+
+    def build(self):
+        """Lays out the tab (a ``gr.Tab`` with id ``tab_id``) and wires its events."""
+        raise NotImplementedError
+
+    def relabel(self, lang, *values):
+        """Updates of ``relabel_outputs`` in ``lang``, from the values of ``relabel_inputs``."""
+        return []

@@ -1,0 +1,147 @@
+"""Classify tab: a picture in, the network's top-5 guesses and the 32×32 image it saw out."""
+
+import hashlib
+import io
+import os
+import tempfile
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+from gradio.utils import get_upload_folder
+
+from demo.catalog import format_created
+from demo.i18n import T, class_name, localize, t
+from demo.tabs import Tab
+from demo.widgets import examples, picture_input, read_upload
+
+SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
+LIMITS = {"concurrency_limit": 4, "concurrency_id": "classify", "preprocess": False}
+
+
+def enlarged(small):
+    factor = SHOWN_SIZE // small.shape[0]
+    return np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
+
+
+def shown_file(small):
+    """The enlarged 32×32 input as a PNG in Gradio's cache, written once per content.
+
+    Gradio saves a returned array under its hash by rewriting that file in place, so a class
+    classifying the same example at once downloads a file being rewritten (truncated
+    responses). Here it is written under a temporary name and renamed, never rewritten.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(enlarged(small)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    folder = os.path.join(get_upload_folder(), hashlib.sha256(data).hexdigest())
+    path = os.path.join(folder, "network_input.png")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".network_input.")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return path
+
+
+def checkpoint_details(entry, lang):
+    """One line about a checkpoint: the test accuracy of what this page does, its date, model and
+    training."""
+    if entry is None:
+        return t("page.checkpoint.none", lang)
+    metadata = entry.metadata
+    model, config = metadata.get("model", {}), metadata.get("train_config") or {}
+    accuracy, images = entry.test_accuracy, (metadata.get("dataset") or {}).get("train_images_used")
+    measured = (t("classify.details.not_measured", lang) if accuracy is None else
+                t("classify.details.accuracy_tta" if entry.flip else "classify.details.accuracy", lang,
+                  accuracy=accuracy))
+    lines = [measured,
+             t("classify.details.created", lang, created=localize(format_created(metadata.get("created")), lang)),
+             t("classify.details.model", lang, variant=model.get("variant"), alpha=model.get("alpha"),
+               depth=model.get("depth", "full"))]
+    if config:
+        averaged = (metadata.get("swa") or {}).get("epochs")
+        lines.append(t("classify.details.trained", lang, done=metadata.get("epochs_completed", "?"),
+                       epochs=config["epochs"])
+                     + (t("classify.details.averaged", lang, averaged=averaged)
+                        if isinstance(averaged, int) and averaged else "")
+                     + (t("classify.details.images", lang, images=images) if isinstance(images, int) else ""))
+    return " · ".join(lines)
+
+
+class ClassifyTab(Tab):
+    tab_id = "classify"
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def classify(self, image, checkpoint, lang="en"):
+        """Top-5 classes, all ten probabilities, the 32×32 input and the time it took."""
+        self.picker.entry(checkpoint, lang)  # no network, or a stale key: said before the picture
+        picture = read_upload(image, lang)
+        _, classifier = self.picker.load(checkpoint, lang)
+        result = classifier.classify(picture, k=5)
+        column, probability = t("classify.class", lang), t("classify.probability", lang)
+        everything = pd.DataFrame(sorted(((class_name(name, lang), p) for name, p in result["probabilities"].items()),
+                                         key=lambda kv: -kv[1]), columns=[column, probability])
+        timing = t("classify.timing_tta" if result["tta"] else "classify.timing", lang, ms=result["milliseconds"],
+                   width=picture.shape[1], height=picture.shape[0])
+        top = {class_name(name, lang): p for name, p in result["top_k"]}
+        return top, everything.style.format({probability: "{:.2%}"}), shown_file(result["network_input"]), timing
+
+    def classify_when_ready(self, image, checkpoint, lang="en"):
+        """Runs on every new picture or checkpoint; without a picture it clears the outputs."""
+        if image is None or not self.catalog.entries():
+            return None, None, None, ""
+        return self.classify(image, checkpoint, lang)
+
+    def describe_checkpoint(self, checkpoint, lang="en"):
+        try:
+            return checkpoint_details(self.catalog.find(checkpoint), lang)
+        except KeyError:
+            return checkpoint_details(None, lang) if not self.catalog.entries() else ""
+
+    def relabel(self, lang, image, checkpoint):
+        return (self.picker.choices(checkpoint, lang), self.describe_checkpoint(checkpoint, lang),
+                *self.classify_when_ready(image, checkpoint, lang))
+
+    # -- layout ------------------------------------------------------------------------------
+    def build(self):
+        entries = self.catalog.entries()
+        with gr.Tab(T("classify.tab"), id=self.tab_id):
+            gr.Markdown(T("classify.intro"))
+            with gr.Row():
+                with gr.Column():
+                    self.checkpoint = checkpoint = self.picker.build("checkpoint")
+                    details = gr.Markdown(checkpoint_details(entries[0] if entries else None, "en"),
+                                          elem_id="checkpoint-details")
+                    image = picture_input("picture")
+                    button = gr.Button(T("classify.classify"), variant="primary", elem_id="classify")
+                with gr.Column():
+                    top5 = gr.Label(num_top_classes=5, label=T("classify.top5"), elem_id="top5")
+                    with gr.Row():
+                        seen = gr.Image(label=T("classify.seen"), format="png", buttons=[], interactive=False,
+                                        height=200, width=200, elem_id="network-input")
+                        timing = gr.Markdown(elem_id="timing")
+                    with gr.Accordion(T("classify.all"), open=False):
+                        everything = gr.Dataframe(interactive=False, elem_id="all-probabilities")
+            with gr.Row():
+                gr.Examples(examples("cifar10_test_"), inputs=image, examples_per_page=10,
+                            label=T("classify.examples_cifar"))
+                gr.Examples(examples("photo_") + examples("drawing_"), inputs=image,
+                            label=T("classify.examples_photos"))
+
+        outputs = [top5, everything, seen, timing]
+        # preprocess=False: the upload arrives as Gradio's file record and read_upload decodes it
+        # with the package's reader, so a bad file gets a clear message instead of a crash.
+        # Classifying takes milliseconds and the model is shared: a few run side by side so a
+        # class of thirty never waits long, even while a training run uses the CPUs.
+        button.click(self.classify, inputs=[image, checkpoint, self.lang], outputs=outputs,
+                     api_name="classify", **LIMITS)
+        gr.on([image.change, checkpoint.change], self.classify_when_ready, inputs=[image, checkpoint, self.lang],
+              outputs=outputs, api_name="classify_when_ready", api_visibility="undocumented",
+              trigger_mode="always_last", **LIMITS)
+        checkpoint.change(self.describe_checkpoint, inputs=[checkpoint, self.lang], outputs=details,
+                          api_name="describe_checkpoint", preprocess=False, concurrency_limit=None)
+        self.relabel_inputs = [image, checkpoint]
+        self.relabel_outputs = [checkpoint, details, *outputs]

@@ -1,0 +1,196 @@
+"""Look inside tab: where the network looks (Grad-CAM), what its layers compute, its 3×3 kernels.
+
+What the network is made of (its layers, blocks and map sizes) comes from ``mobilenet.explain``;
+how it is shown, in which language, from ``demo.tabs.look_inside_view``.
+"""
+
+import gradio as gr
+
+from mobilenet.data import CLASS_NAMES
+from mobilenet.explain import (depthwise_blocks, depthwise_kernels, feature_maps, grad_cam, map_layers, map_table,
+                               overlay)
+from mobilenet.inference import to_rgb_uint8
+from mobilenet.model import last_spatial_layer
+
+from demo.i18n import T, class_names, t
+from demo.tabs import PRIVATE, Tab
+from demo.tabs.look_inside_view import (enlarge, gradcam_note, gradcam_seen, kernels_line, kernels_seen,
+                                        layer_choices, maps_line, maps_seen, shrink, sizes_table)
+from demo.widgets import examples, picture_input, read_upload
+
+PREDICTED = "predicted"
+# Grad-CAM and feature maps cost a tenth of a second each on the CPU the training run also uses:
+# two at a time keep a class responsive without starving training. preprocess=False: the upload
+# arrives as Gradio's file record, decoded by the package, and the callbacks check the dropdowns'
+# values against the chosen network themselves.
+LIMITS = {"concurrency_limit": 2, "concurrency_id": "look-inside", "preprocess": False}
+
+
+def structure(model):
+    """What the tab lists of a network, as data (kept in a ``gr.State`` for a language switch):
+    its map layers, blocks, map-size rows and the layer shown first."""
+    return {"layers": map_layers(model), "blocks": depthwise_blocks(model), "table": map_table(model),
+            "default": last_spatial_layer(model)}
+
+
+class LookInsideTab(Tab):
+    tab_id = "look-inside"
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def model(self, checkpoint, lang):
+        """The Keras model of ``checkpoint`` (shared, cached), or the picker's ``gr.Error``."""
+        return self.picker.load(checkpoint, lang)[1].model
+
+    def grad_cam(self, image, checkpoint, explained_class, lang="en"):
+        """The Grad-CAM heat map over the picture, a line saying what it shows, and its data."""
+        if explained_class != PREDICTED and explained_class not in CLASS_NAMES:
+            raise gr.Error(t("look_inside.errors.unknown_class", lang, classes=", ".join(class_names(lang))),
+                           title=t("look_inside.errors.unknown_class_title", lang))
+        picture = enlarge(to_rgb_uint8(read_upload(image, lang)))
+        model = self.model(checkpoint, lang)
+        class_index = None if explained_class == PREDICTED else CLASS_NAMES.index(explained_class)
+        shown = shrink(picture)
+        heatmap, layer, class_index, probabilities = grad_cam(
+            model, picture, class_index, size=(shown.shape[1], shown.shape[0]))
+        seen = gradcam_seen(model, layer, class_index, probabilities)
+        return overlay(shown, heatmap), gradcam_note(seen, lang), seen
+
+    def feature_maps(self, image, checkpoint, layer, lang="en"):
+        """One layer's activation maps as a grid, its map size and channels, the map-size table,
+        and the line's data."""
+        picture = read_upload(image, lang)
+        model = self.model(checkpoint, lang)
+        layer = layer or last_spatial_layer(model)
+        if layer not in map_layers(model):
+            raise gr.Error(t("look_inside.errors.unknown_layer", lang, layer=str(layer)[:40]),
+                           title=t("look_inside.errors.unknown_layer_title", lang))
+        grid, info = feature_maps(model, picture, layer)
+        seen = maps_seen(info)
+        return grid, maps_line(seen, lang), sizes_table(map_table(model), layer, lang), seen
+
+    def block_kernels(self, model, block, lang):
+        """(grid, line, data) of the 3×3 kernels of one block's depthwise layer."""
+        blocks = depthwise_blocks(model)
+        if block not in blocks:
+            raise gr.Error(t("look_inside.errors.unknown_block", lang,
+                             block=block if isinstance(block, int) else str(block)[:40],
+                             blocks=", ".join(map(str, blocks))),
+                           title=t("look_inside.errors.unknown_block_title", lang))
+        grid, info = depthwise_kernels(model, blocks[blocks.index(block)])  # 1.0 or True: block 1
+        seen = kernels_seen(info)
+        return grid, kernels_line(seen, lang), seen
+
+    def kernels(self, checkpoint, block, lang="en"):
+        """The 3×3 kernels of one block's depthwise layer as a grid, and a line about them."""
+        return self.block_kernels(self.model(checkpoint, lang), block, lang)
+
+    def look_when_ready(self, image, checkpoint, explained_class, layer, lang="en"):
+        """Runs on every new picture, class or layer; without a picture it clears the views."""
+        if image is None or not self.catalog.entries():
+            return None, "", None, None, "", gr.skip(), None
+        return (*self.grad_cam(image, checkpoint, explained_class, lang),
+                *self.feature_maps(image, checkpoint, layer, lang))
+
+    def checkpoint_views(self, checkpoint, layer, block, lang):
+        """The chosen network's structure, the layer and block (kept while the network has them),
+        its map-size table and kernels (grid, line, data)."""
+        model = self.model(checkpoint, lang)
+        listed = structure(model)
+        layer = layer if layer in listed["layers"] else listed["default"]
+        block = block if block in listed["blocks"] else listed["blocks"][0]
+        return (listed, layer, block, sizes_table(listed["table"], layer, lang),
+                *self.block_kernels(model, block, lang))
+
+    def choose_checkpoint(self, checkpoint, layer, block, lang="en"):
+        """Layer and block lists of the chosen network (a shallow one lacks blocks 7-11)."""
+        if not self.catalog.entries():
+            return gr.skip(), gr.skip(), None, None, t("page.checkpoint.none", lang), gr.skip(), None
+        listed, layer, block, sizes, grid, line, seen = self.checkpoint_views(checkpoint, layer, block, lang)
+        return (gr.Dropdown(choices=layer_choices(listed["layers"], lang), value=layer),
+                gr.Dropdown(choices=listed["blocks"], value=block), sizes, grid, line, listed, seen)
+
+    def list_checkpoints(self, checkpoint, lang="en"):
+        return self.picker.choices(checkpoint, lang)
+
+    def opening(self):
+        """What the tab shows before any event, from the first checkpoint (as ``checkpoint_views``):
+        a page opened on this tab (``?tab=look-inside``) fires no ``tab.select``."""
+        entries = self.catalog.entries()
+        try:
+            return self.checkpoint_views(entries[0].key, None, None, "en") if entries else None
+        except gr.Error:  # a broken checkpoint: said when the tab is used
+            return None
+
+    def relabel(self, lang, checkpoint, layer, listed, gradcam, maps, kernels):
+        """The texts in ``lang`` from the data they were made from: nothing is computed again."""
+        return (self.picker.choices(checkpoint, lang),
+                gr.Dropdown(choices=layer_choices(listed["layers"], lang), value=layer) if listed else gr.skip(),
+                sizes_table(listed["table"], layer, lang) if listed else gr.skip(),
+                gradcam_note(gradcam, lang), maps_line(maps, lang),
+                kernels_line(kernels, lang) if kernels or self.catalog.entries() else t("page.checkpoint.none", lang))
+
+    # -- layout ------------------------------------------------------------------------------
+    def build(self):
+        listed, first_layer, first_block, first_sizes, first_kernels, first_line, first_seen = (
+            self.opening() or (None, None, None, None, None, "", None))
+        with gr.Tab(T("look_inside.tab"), id=self.tab_id) as tab:
+            gr.Markdown(T("look_inside.intro"))
+            with gr.Row(elem_id="look-where"):
+                with gr.Column():
+                    checkpoint = self.picker.build("look-checkpoint")
+                    image = picture_input("look-picture")
+                    button = gr.Button(T("look_inside.look"), variant="primary", elem_id="look-button")
+                with gr.Column():
+                    explained = gr.Dropdown([(T("look_inside.answer"), PREDICTED)]
+                                            + [(T(f"page.classes.{name}"), name) for name in CLASS_NAMES],
+                                            value=PREDICTED, label=T("look_inside.explain_class"),
+                                            elem_id="explain-class")
+                    heatmap = gr.Image(label=T("look_inside.gradcam"), format="png", interactive=False,
+                                       buttons=["download"], height=320, elem_id="gradcam")
+                    note = gr.Markdown(elem_id="gradcam-note")
+            gr.Examples(examples("cifar10_test_") + examples("photo_"), inputs=image, examples_per_page=14,
+                        label=T("look_inside.examples"))
+            gr.Markdown(T("look_inside.feature_maps"))
+            with gr.Row(elem_id="look-feature-maps"):
+                with gr.Column(scale=3):
+                    layer = gr.Dropdown(layer_choices(listed["layers"], "en") if listed else [], value=first_layer,
+                                        label=T("look_inside.layer"), elem_id="feature-layer")
+                    maps_info = gr.Markdown(elem_id="feature-info")
+                    grid = gr.Image(label=T("look_inside.activation_maps"), show_label=False, format="png",
+                                    interactive=False, buttons=["download"], elem_id="feature-maps")
+                with gr.Column(scale=2):
+                    sizes = gr.Dataframe(first_sizes, label=T("look_inside.sizes"), interactive=False,
+                                         max_height=640, elem_id="map-sizes")
+            gr.Markdown(T("look_inside.kernels_intro"))
+            with gr.Row(elem_id="look-kernels"):
+                with gr.Column(scale=1):
+                    block = gr.Dropdown(listed["blocks"] if listed else [], value=first_block,
+                                        label=T("look_inside.block"), elem_id="kernel-block")
+                    kernels_info = gr.Markdown(first_line, elem_id="kernel-info")
+                with gr.Column(scale=2):
+                    kernels = gr.Image(first_kernels, label=T("look_inside.kernels"), show_label=False,
+                                       format="png", interactive=False, buttons=["download"], elem_id="kernels")
+            # What the texts were made from, for a language switch (look_inside_view)
+            listed_state, gradcam_state, maps_state, kernels_state = (
+                gr.State(listed), gr.State(None), gr.State(None), gr.State(first_seen))
+
+        tab.select(self.list_checkpoints, inputs=[checkpoint, self.lang], outputs=checkpoint,
+                   concurrency_limit=None, **PRIVATE)
+        views = [heatmap, note, gradcam_state, grid, maps_info, sizes, maps_state]
+        look_inputs = [image, checkpoint, explained, layer, self.lang]
+        gr.on([tab.select, checkpoint.change], self.choose_checkpoint,
+              inputs=[checkpoint, layer, block, self.lang],
+              outputs=[layer, block, sizes, kernels, kernels_info, listed_state, kernels_state],
+              api_name="choose_checkpoint", api_visibility="undocumented", **LIMITS).then(
+            self.look_when_ready, inputs=look_inputs, outputs=views, **PRIVATE, **LIMITS)
+        button.click(self.grad_cam, inputs=[image, checkpoint, explained, self.lang],
+                     outputs=[heatmap, note, gradcam_state], api_name="grad_cam", **LIMITS).success(
+            self.feature_maps, inputs=[image, checkpoint, layer, self.lang],
+            outputs=[grid, maps_info, sizes, maps_state], api_name="feature_maps", **LIMITS)
+        gr.on([image.change, explained.change, layer.change], self.look_when_ready, inputs=look_inputs,
+              outputs=views, api_name="look_when_ready", api_visibility="undocumented",
+              trigger_mode="always_last", **LIMITS)
+        block.change(self.kernels, inputs=[checkpoint, block, self.lang],
+                     outputs=[kernels, kernels_info, kernels_state], api_name="depthwise_kernels", **LIMITS)
+        self.relabel_inputs = [checkpoint, layer, listed_state, gradcam_state, maps_state, kernels_state]
+        self.relabel_outputs = [checkpoint, layer, sizes, note, maps_info, kernels_info]

@@ -1,0 +1,223 @@
+"""Train tab: settings, Start/Stop, the live curves everyone sees, and the final test results.
+
+The server's one run is ``demo.runs.TrainingRuns`` (``self.runs``), kept as data; this tab words
+it (``demo.tabs.train_view``) for each viewer, in their language. Every viewer gets the run's
+progress one way, ``TrainingRuns.watch``: the page asks it every few seconds (``demo.ui``'s
+refresh, which renders the answer with ``view``), API clients stream it (``watch_training``).
+"""
+
+import dataclasses
+import time
+
+import gradio as gr
+
+from mobilenet.data import DataCorruptError, DataUnavailableError
+from mobilenet.duration import format_duration
+from mobilenet.model import DEPTHS, VARIANTS
+from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
+from mobilenet.train import TrainConfig
+
+from demo.clients import client_address
+from demo.i18n import T, as_html, as_markdown, t
+from demo.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
+from demo.tabs import Tab
+# Visitors' names (visitor_name, NAME_LENGTH, person) are worded in train_view and used from here too.
+from demo.tabs.train_view import (CURVE_COLORS, NAME_LENGTH, curve_colors, curves, data_message, person,  # noqa: F401
+                                  progress_html, results_view, status_message, stop_reply, visitor_name)
+from demo.teacher import BADGE, TooManyTries
+
+DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
+ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})
+DEPTH_CHOICES = [(T("train.depth_shallow"), "shallow"), (T("train.depth_full"), "full")]
+assert sorted(value for _, value in DEPTH_CHOICES) == sorted(DEPTHS)
+BATCH_SIZES = sorted({16, 32, 64, 128, 256, DEFAULTS.batch_size})
+WATCH_SECONDS = 0.5  # the API stream sends at most two updates a second ...
+WATCH_WAIT_SECONDS = 2  # ... and one at least every 2 s (the ETA moves without a change)
+# Streams for API clients: each holds one of the server's request slots for as long as the run,
+# so at most 8 at once (the others wait for one to end); the page polls and never waits for these.
+WATCH_LIMIT = 8
+
+
+def session_of(request):
+    """The browser tab's session id (Gradio's ``session_hash``): the owner of the runs it starts."""
+    return getattr(request, "session_hash", None) or None
+
+
+def quoted(detail, lang):
+    """The package's own words (an error) in a message: as they are, or in a code span beside
+    Chinese."""
+    return str(detail) if lang == "en" else f"`{detail}`"
+
+
+def default_run_values():
+    """What the default settings train (``TrainConfig``'s defaults), for ``train.default_run``."""
+    return {"variant": DEFAULTS.variant, "alpha": DEFAULTS.alpha, "depth": DEFAULTS.depth,
+            "epochs": DEFAULTS.epochs, "images": DEFAULTS.train_size or 50_000,
+            "batch": DEFAULTS.batch_size, "lr": DEFAULTS.learning_rate}
+
+
+class TrainTab(Tab):
+    tab_id = "train"
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def sign_in(self, key, lang="en", request: gr.Request = None):
+        """Makes this browser tab the teacher's when ``key`` is the server's teacher key."""
+        teacher_key = self.ctx.teacher_key
+        if not teacher_key.enabled:
+            raise gr.Error(t("train.teacher.none", lang))
+        try:
+            right = teacher_key.check(key, client_address(request))
+        except TooManyTries as wait:
+            raise gr.Error(t("train.teacher.too_many", lang, duration=format_duration(wait.seconds))) from None
+        if not right:
+            raise gr.Error(t("train.teacher.wrong", lang))
+        return True, t("train.teacher.signed_in", lang, badge=BADGE), gr.Textbox(value="")
+
+    def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
+                       learning_rate, augmentation, teacher=False, lang="en", request: gr.Request = None):
+        """Starts a run on the server, or says why not. The run belongs to this browser tab (its
+        session): only it, or the teacher, can stop it.
+
+        Gradio has already checked the radios, dropdown and slider against their choices and
+        ranges; an emptied number box arrives as None.
+        """
+        if learning_rate is None:
+            raise gr.Error(t("train.start.no_learning_rate", lang))
+        config = dataclasses.replace(
+            DEFAULTS, variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
+            epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
+            augmentation=bool(augmentation))
+        teacher = teacher is True
+        who = visitor_name(name, teacher)
+        try:
+            self.runs.start(config, who, owner=session_of(request), teacher=teacher)
+        except RunBusy as busy:
+            when = (t("train.start.left", lang, duration=format_duration(busy.seconds_left))
+                    if busy.seconds_left is not None else t("train.start.just_started", lang))
+            raise gr.Error(t("train.start.busy", lang, who=as_html(busy.who), when=when),
+                           title=t("train.start.busy_title", lang)) from None
+        except RunTooLong as too_long:
+            raise gr.Error(t("train.start.too_long", lang, estimate=format_duration(too_long.estimate_s),
+                             limit=format_duration(too_long.limit_s)),
+                           title=t("train.start.too_long_title", lang)) from None
+        except (DataUnavailableError, DataCorruptError) as error:
+            raise gr.Error(quoted(error, lang), title=t("train.start.no_data_title", lang)) from None
+        except ValueError as error:
+            raise gr.Error(t("train.start.check", lang, detail=quoted(error, lang)),
+                           title=t("train.start.cannot_title", lang)) from None
+        return t("train.start.started", lang, who=as_markdown(who))
+
+    def stop_training(self, name, teacher=False, lang="en", request: gr.Request = None):
+        """Stops the run if this browser tab started it, or is the teacher's; it still saves
+        what it learned."""
+        teacher = teacher is True
+        try:
+            reply = self.runs.stop(visitor_name(name, teacher), owner=session_of(request), teacher=teacher)
+        except NotYourRun as refused:
+            raise gr.Error(t("train.stop_reply.not_yours", lang, who=as_html(refused.who)),
+                           title=t("train.stop_reply.not_yours_title", lang)) from None
+        return stop_reply(reply, lang)
+
+    def watch_training(self) -> dict:
+        """Streams the run's snapshot (progress, history, results) until it ends.
+
+        A loop over ``TrainingRuns.watch``, the one channel the page's refresh reads too."""
+        snapshot = self.runs.watch()
+        while True:
+            yield snapshot
+            run = snapshot["run"]
+            if run is None or run["state"] not in ACTIVE_STATES:
+                return
+            time.sleep(WATCH_SECONDS)
+            snapshot = self.runs.watch(snapshot["version"], WATCH_WAIT_SECONDS)
+
+    def view(self, snapshot, seen_version, lang="en"):
+        """Updates of ``view_outputs`` from ``snapshot`` for a page that has ``seen_version``
+        (None: everything, e.g. after a language change; unchanged: only the moving ETA)."""
+        run = snapshot["run"]
+        if seen_version is not None and seen_version == snapshot["version"]:
+            active = run is not None and run["state"] in ACTIVE_STATES
+            progress = progress_html(run, lang) if active else gr.skip()
+            return [gr.skip()] * 2 + [progress] + [gr.skip()] * 7
+        loss, accuracy = curves(run, lang)
+        axis = {"x_title": t("train.plot.epoch", lang), "x_lim": [0, run["config"]["epochs"]] if run else None,
+                "color_map": curve_colors(lang)}
+        visible, summary, per_class, confusion = results_view(run, lang)
+        return [data_message(snapshot["data"], lang), status_message(run, lang), progress_html(run, lang),
+                gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),
+                gr.LinePlot(accuracy, y_title=t("train.plot.accuracy", lang), **axis),
+                gr.Column(visible=visible), summary,
+                gr.BarPlot(per_class, x_title=t("train.plot.class", lang), y_title=t("train.plot.accuracy", lang)),
+                gr.Column(visible=visible), confusion]
+
+    def relabel(self, lang):
+        return self.view(self.runs.snapshot(), None, lang)
+
+    # -- layout ------------------------------------------------------------------------------
+    def build(self):
+        with gr.Tab(T("train.tab"), id=self.tab_id):
+            gr.Markdown(T("train.intro"))
+            gr.Markdown(T("train.default_run", **default_run_values()), elem_id="train-default")
+            data_status = gr.Markdown(elem_id="data-status")
+            with gr.Row():
+                with gr.Column(scale=1, min_width=300):
+                    name = gr.Textbox(label=T("train.name"), max_length=NAME_LENGTH, elem_id="train-name")
+                    train_images = gr.Slider(100, 50_000, value=DEFAULTS.train_size or 50_000, step=100,
+                                             label=T("train.train_images"), info=T("train.train_images_info"),
+                                             elem_id="train-images")
+                    epochs = gr.Slider(1, 30, value=DEFAULTS.epochs, step=1, label=T("train.epochs"),
+                                       elem_id="train-epochs")
+                    # hidden by the classroom preset ?simple=1: the defaults are the one-minute run
+                    with gr.Column(elem_id="train-advanced") as self.advanced:
+                        variant = gr.Radio(list(VARIANTS), value=DEFAULTS.variant, label=T("train.variant"),
+                                           elem_id="train-variant")
+                        alpha = gr.Radio(ALPHAS, value=DEFAULTS.alpha, label=T("train.alpha"), elem_id="train-alpha")
+                        depth = gr.Radio(DEPTH_CHOICES, value=DEFAULTS.depth, label=T("train.depth"),
+                                         elem_id="train-depth")
+                        batch_size = gr.Dropdown(BATCH_SIZES, value=DEFAULTS.batch_size, label=T("train.batch_size"),
+                                                 elem_id="train-batch")
+                        learning_rate = gr.Number(DEFAULTS.learning_rate, label=T("train.learning_rate"),
+                                                  minimum=1e-5, maximum=1.0, step=1e-4, elem_id="train-learning-rate")
+                        augmentation = gr.Checkbox(DEFAULTS.augmentation, label=T("train.augmentation"),
+                                                   info=T("train.augmentation_info"), elem_id="train-augmentation")
+                    with gr.Row():
+                        start = gr.Button(T("train.start_button"), variant="primary", elem_id="start-training")
+                        stop = gr.Button(T("train.stop_button"), variant="stop", elem_id="stop-training")
+                    reply = gr.Markdown(elem_id="train-reply")
+                    self.teacher = teacher = gr.State(False)  # kept on the server: a client cannot set it
+                    with gr.Accordion(T("train.teacher.title"), open=False, visible=self.ctx.teacher_key.enabled,
+                                      elem_id="teacher-sign-in"):
+                        key = gr.Textbox(label=T("train.teacher.key"), type="password", max_length=200,
+                                         elem_id="teacher-key")
+                        sign_in = gr.Button(T("train.teacher.sign_in"), elem_id="teacher-sign-in-button")
+                with gr.Column(scale=2):
+                    status = gr.Markdown(elem_id="run-status")
+                    progress = gr.HTML(progress_html(None), elem_id="train-progress")
+                    with gr.Row():
+                        loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label=T("train.loss_plot"),
+                                                height=260, elem_id="loss-plot", color_map=CURVE_COLORS)
+                        accuracy_plot = gr.LinePlot(x="epoch", y="accuracy", color="curve", y_lim=[0, 1],
+                                                    label=T("train.accuracy_plot"), height=260,
+                                                    elem_id="accuracy-plot", color_map=CURVE_COLORS)
+                    with gr.Column(visible=False) as results:
+                        summary = gr.Markdown(elem_id="test-results")
+                        per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260, x_label_angle=-40,
+                                               sort=None, elem_id="per-class", label=T("train.per_class"))
+            with gr.Column(visible=False) as confusion_section:
+                confusion = gr.Dataframe(label=T("train.confusion"), interactive=False, elem_id="confusion-matrix")
+            # The stream for API clients (its endpoint is a component of the page: inside the tab).
+            gr.api(self.watch_training, api_name="watch_training", concurrency_limit=WATCH_LIMIT)
+
+        settings = [name, variant, alpha, depth, train_images, epochs, batch_size, learning_rate, augmentation]
+        # The run trains in the server's own thread, so Start returns at once; one Start at a time
+        # (runs.start is single-flight anyway) and the others get "who is training" when it ends.
+        start.click(self.start_training, inputs=[*settings, teacher, self.lang], outputs=reply,
+                    api_name="start_training", concurrency_limit=1)
+        # Stop only sets a flag: never queue it behind anything.
+        stop.click(self.stop_training, inputs=[name, teacher, self.lang], outputs=reply,
+                   api_name="stop_training", concurrency_limit=None)
+        gr.on([sign_in.click, key.submit], self.sign_in, inputs=[key, self.lang], outputs=[teacher, reply, key],
+              api_name="teacher_sign_in", concurrency_limit=None)
+        self.view_outputs = [data_status, status, progress, loss_plot, accuracy_plot, results, summary, per_class,
+                             confusion_section, confusion]
+        self.relabel_outputs = self.view_outputs

@@ -1,0 +1,112 @@
+"""What several tabs share: the checkpoint picker and the visitor's picture.
+
+``CheckpointPicker`` is the one checkpoint dropdown: its choices always come from the catalog as
+it is now, a key from a browser is only ever looked up there, and every way a checkpoint can
+fail becomes one message, which names files but never the server's folders.
+"""
+
+import os
+
+import gradio as gr
+from gradio.utils import get_upload_folder, is_in_or_equal
+
+from mobilenet.checkpoints import CheckpointError
+from mobilenet.inference import FORMAT_NAMES, ImageTooLarge, TooSlowToDecode, read_image
+
+from demo.i18n import T, localize, t
+
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
+MAX_MEGAPIXELS = 40  # decoding is the only cost that grows with the picture; 32×32 is all we keep
+# (PNG and WebP have lower limits: mobilenet.inference.DECODE_MEGAPIXELS)
+
+
+class CheckpointPicker:
+    """A checkpoint dropdown over ``catalog`` (a ``demo.catalog.CheckpointCatalog``)."""
+
+    def __init__(self, catalog):
+        self.catalog = catalog
+
+    def build(self, elem_id, **layout):
+        """The dropdown, listing the checkpoints as the page is built (English labels until the
+        page's language is applied by ``choices``)."""
+        entries = self.catalog.entries()
+        return gr.Dropdown([(str(entry.label), entry.key) for entry in entries],
+                           value=entries[0].key if entries else None, label=T("page.checkpoint.label"),
+                           elem_id=elem_id, **layout)
+
+    def choices(self, current, lang):
+        """The dropdown's choices now, in ``lang``; keeps ``current`` while it is still listed."""
+        entries = self.catalog.entries()
+        keys = [entry.key for entry in entries]
+        return gr.Dropdown(choices=[(localize(entry.label, lang), entry.key) for entry in entries],
+                           value=current if current in keys else (keys[0] if keys else None))
+
+    def entry(self, key, lang):
+        """The listed entry of ``key``, or a ``gr.Error`` saying what to do."""
+        if not self.catalog.entries():
+            raise gr.Error(plain(t("page.checkpoint.none", lang)), title=t("page.checkpoint.none_title", lang))
+        if not key:
+            raise gr.Error(t("page.checkpoint.pick", lang), title=t("page.checkpoint.gone_title", lang))
+        try:
+            return self.catalog.find(key)
+        except KeyError:
+            raise gr.Error(t("page.checkpoint.gone", lang), title=t("page.checkpoint.gone_title", lang)) from None
+
+    def load(self, key, lang):
+        """(entry, its shared ``Classifier``) of ``key``, or a ``gr.Error`` saying what to do."""
+        entry = self.entry(key, lang)
+        try:
+            return entry, self.catalog.classifier(entry)
+        except (CheckpointError, OSError) as error:
+            raise self.broken(entry, error, lang) from None
+
+    @staticmethod
+    def broken(entry, error, lang):
+        """The one message for a checkpoint that cannot be used: the reason, without folders."""
+        reason = str(error).replace(os.path.dirname(entry.path) + os.sep, "")
+        return gr.Error(t("page.checkpoint.broken", lang, reason=reason if lang == "en" else f"`{reason}`"),
+                        title=t("page.checkpoint.broken_title", lang))
+
+
+def plain(markdown):
+    """A Markdown message as a toast shows it (no marks)."""
+    return markdown.replace("**", "").replace("`", "")
+
+
+def picture_input(elem_id):
+    """Where the visitor's picture comes in: upload, webcam or clipboard."""
+    return gr.Image(type="filepath", image_mode=None, label=T("page.picture.label"),
+                    sources=["upload", "webcam", "clipboard"], height=320, elem_id=elem_id)
+
+
+def examples(prefix):
+    """Committed example files whose name starts with ``prefix``, sorted."""
+    return [os.path.join(EXAMPLES_DIR, n) for n in sorted(os.listdir(EXAMPLES_DIR))
+            if n.startswith(prefix) and n.endswith((".png", ".jpg"))]
+
+
+def read_upload(payload, lang):
+    """The uploaded picture as a numpy array, or a ``gr.Error`` saying what to do.
+
+    Only files in Gradio's upload folder are read (uploads, webcam, clipboard and the examples all
+    arrive there): with ``preprocess=False`` a request could name any path.
+    """
+    path = payload.get("path") if isinstance(payload, dict) else None
+    if not path or not isinstance(path, str):
+        raise gr.Error(t("page.picture.none", lang), title=t("page.picture.none_title", lang))
+    if not is_in_or_equal(path, get_upload_folder()):
+        raise gr.Error(t("page.picture.not_upload", lang), title=t("page.picture.not_upload_title", lang))
+    name = os.path.basename(str(payload.get("orig_name") or t("page.picture.the_file", lang)))[:80]
+    if not os.path.isfile(path):
+        raise gr.Error(t("page.picture.gone", lang, name=name), title=t("page.picture.gone_title", lang))
+    try:
+        return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
+    except TooSlowToDecode as error:
+        raise gr.Error(t("page.picture.too_slow", lang, name=name, kind=FORMAT_NAMES.get(error.format, error.format),
+                         limit=error.limit), title=t("page.picture.too_large_title", lang)) from None
+    except ImageTooLarge:
+        raise gr.Error(t("page.picture.too_large", lang, name=name, limit=MAX_MEGAPIXELS),
+                       title=t("page.picture.too_large_title", lang)) from None
+    except ValueError:
+        raise gr.Error(t("page.picture.unreadable", lang, name=name),
+                       title=t("page.picture.unreadable_title", lang)) from None
