@@ -26,10 +26,12 @@ import json
 import os
 import re
 import tomllib
+import urllib.parse
 
 import gradio as gr
 from gradio.i18n import I18nData
 
+from classroom.visitors import UserText  # noqa: F401  (a visitor's name: localize escapes it)
 from mobilenet.data import CLASS_NAMES
 
 LANGUAGES = {"en": "English", "zh": "中文"}
@@ -108,11 +110,6 @@ class Text(str):
         return (self.text_id,), self.values
 
 
-class UserText(str):
-    """Text a visitor typed (a name): shown to others exactly as typed, never translated, and
-    never interpreted as Markdown or HTML."""
-
-
 # CommonMark lets a backslash escape any ASCII punctuation character: escaped, a visitor's
 # text makes no link, image, emphasis, heading, table, HTML tag or autolink.
 _MARKDOWN_SYNTAX = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
@@ -178,9 +175,18 @@ def request_language(request):
     return pick_language(dict(getattr(request, "query_params", None) or {}), headers.get("accept-language"))
 
 
+def too_many_uploads(scope):
+    """The upload guard's refusal (``classroom.upload_guard``) in the language of the page that
+    uploads: its ``?lang=`` (the request's ``Referer``), else the browser's preference."""
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers") or []}
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(headers.get("referer", "")).query)
+    lang = pick_language({key: values[-1] for key, values in query.items()}, headers.get("accept-language"))
+    return t("page.picture.too_many", lang)
+
+
 # The browser's side. Gradio's i18n takes its language from ``navigator.language`` when the page
 # starts (its upload hints are fixed then), so ``PAGE_SCRIPT``, put first in the page's HTML by
-# ``demo.headers`` (when Python serves the page, i.e. without server-side rendering), makes that
+# ``PageLanguage`` (when Python serves the page, i.e. without server-side rendering), makes that
 # the page's language: ``?lang=``, else the browser's first supported one, else English, as
 # ``pick_language`` does on the server. Later (a switch, or a page rendered by Node) the page
 # calls Gradio's locale setter: the function of its i18n module (the one that sets
@@ -230,3 +236,41 @@ def set_locale_js(remember):
   }
   return [lang, ...rest];
 }""" % (_FIND_SETTER, "true" if remember else "false")
+
+
+class PageLanguage:
+    """ASGI middleware: puts ``PAGE_SCRIPT`` first in the ``<head>`` of the app's HTML page
+    (served by Python, or by Node with server-side rendering and passed through here), so that
+    Gradio starts in the page's language. Other answers pass untouched."""
+
+    SCRIPT = PAGE_SCRIPT.encode()
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "GET" or scope.get("path", "").rstrip("/") != (
+                scope.get("root_path") or "").rstrip("/"):
+            return await self.app(scope, receive, send)
+        start, body = None, []
+
+        async def inject(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                names = {k.lower(): v for k, v in message.get("headers", [])}
+                if b"text/html" not in names.get(b"content-type", b"") or b"content-encoding" in names:
+                    start = False  # not the page (or compressed): as it is
+                    return await send(message)
+                start = message
+                return
+            if start is False:
+                return await send(message)
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            page = b"".join(body).replace(b"<head>", b"<head>" + self.SCRIPT, 1)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": headers + [(b"content-length", str(len(page)).encode())]})
+            await send({"type": "http.response.body", "body": page})
+
+        return await self.app(scope, receive, inject)

@@ -6,18 +6,19 @@ app at temporary folders and a tiny dataset.
 """
 
 import os
-import time
 
 import gradio as gr
-from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 import mobilenet
-from demo import fair_queue, headers, i18n, upload_guard
-from demo.catalog import CheckpointCatalog
-from demo.clients import client_address
+from classroom import fair_queue, serve
+from classroom.catalog import CheckpointCatalog
+from classroom.clients import client_address
+from classroom.inputs import CheckedBlocks
+from classroom.runs import TrainingRuns
+from classroom.teacher import TeacherKey
+from demo import i18n
 from demo.i18n import LANGUAGES, T, request_language, static_text
-from demo.inputs import CheckedBlocks
-from demo.runs import TrainingRuns
 from demo.tabs import PRIVATE, Context
 from demo.tabs.architecture import ArchitectureTab
 from demo.tabs.classify import ClassifyTab
@@ -25,19 +26,10 @@ from demo.tabs.look_inside import LookInsideTab
 from demo.tabs.mistakes import MistakesTab
 from demo.tabs.mobile import MobileTab
 from demo.tabs.train import TrainTab
-from demo.teacher import TeacherKey, TooManyTries
 
 TABS = (ArchitectureTab, TrainTab, ClassifyTab, LookInsideTab, MistakesTab, MobileTab)
 KEEP_RUNS = 5
 REFRESH_SECONDS = 2  # how often every open page asks for the shared run's progress
-MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
-# Requests running at once, all endpoints together: above the sum of the expensive endpoints'
-# limits (about 31), so that requests of cheap endpoints (no limit) always find a free slot.
-MAX_THREADS = 64
-UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour
-# Between those sweeps: a total budget (oldest removed first) and a rate per client
-# (demo.upload_guard; MOBILENET_UPLOAD_BUDGET_MB, MOBILENET_UPLOADS_PER_MINUTE,
-# MOBILENET_UPLOAD_MB_PER_MINUTE).
 
 # System fonts only: the page must look right in a classroom without internet access.
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
@@ -79,7 +71,7 @@ class Page:
         self.tab_items = []  # the gr.Tab of each tab, once built
 
     def refresh(self, seen, checkpoint, lang="en"):
-        """What changed for this browser since ``seen``: the shared run (``demo.runs``'s progress,
+        """What changed for this browser since ``seen``: the shared run (``classroom.runs``'s progress,
         rendered by the Train tab) and, when a run saved a checkpoint, the Classify list."""
         seen = seen if isinstance(seen, dict) else {}
         snapshot = self.ctx.runs.watch(seen.get("version"), 0)
@@ -105,17 +97,8 @@ class Page:
         tab = query.get("tab") if query.get("tab") in [tab.tab_id for tab in self.tabs] else gr.skip()
         simple = query.get("simple", "").lower() in ("1", "true", "yes")
         return (request_language(request), gr.Tabs(selected=tab), gr.Column(visible=not simple),
-                self.teacher_link(query.get("teacher"), request))
-
-    def teacher_link(self, key, request):
-        """The teacher state of a page opened with ``?teacher=KEY``: True when it is the key (a
-        wrong or missing key leaves the page as anyone's)."""
-        if not key:
-            return gr.skip()
-        try:
-            return self.ctx.teacher_key.check(key, client_address(request))
-        except TooManyTries:
-            return False
+                self.ctx.teacher_key.check_link(query["teacher"], client_address(request)) if query.get("teacher")
+                else gr.skip())
 
     def wire(self, demo, tab_strip):
         """The page's events (inside ``demo``, after the tabs are built)."""
@@ -167,7 +150,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     tabs = [tab(ctx) for tab in TABS]
     page = Page(ctx, tabs)
 
-    with CheckedBlocks(title="MobileNet Lab", analytics_enabled=False, delete_cache=UPLOADS_KEPT) as demo:
+    with CheckedBlocks(i18n, title="MobileNet Lab", analytics_enabled=False, delete_cache=serve.UPLOADS_KEPT) as demo:
         with gr.Row(equal_height=True, elem_id="page-header"):
             gr.Markdown(T("page.header"))
             ctx.language = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
@@ -185,42 +168,13 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
 
 
 def launch_options(ssr=None):
-    """``launch()`` arguments the app needs wherever it runs (Gradio 6 takes theme/css there).
-
-    Server-side rendering is off unless ``ssr`` (default ``$MOBILENET_SSR``) says otherwise, on
-    Spaces too (where Gradio would turn it on): with it, Node serves the HTML page and its script
-    bundle without the app's security headers (``demo.headers``). Everything is served by the one
-    Python server, uploads included (``num_workers=0``: no separate upload servers, which would
-    bypass the upload limits). Middleware: the security headers (``demo.headers``), then the
-    upload guard (``demo.upload_guard``), configured from the environment when this is called.
-    The page's texts in every language (``demo.i18n``) go with it: call it after ``build_demo``.
-    """
-    if ssr is None:
-        ssr = os.environ.get("MOBILENET_SSR", "").lower() in ("1", "true", "yes")
-    app_kwargs = headers.app_kwargs()
-    app_kwargs["middleware"].append(upload_guard.app_middleware(get_upload_folder()))
-    return {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD, "app_kwargs": app_kwargs,
-            "max_threads": MAX_THREADS, "ssr_mode": bool(ssr), "num_workers": 0, "i18n": i18n.i18n()}
+    """``launch()`` arguments of the app wherever it runs: the classroom server's
+    (``classroom.serve``), and the page's theme, styles and texts in every language (Gradio 6
+    takes them there). Call it after ``build_demo``: the texts are gathered while it builds."""
+    options = serve.server_options(ssr, middleware=[Middleware(i18n.PageLanguage)], upload_refusal=i18n.too_many_uploads)
+    return {**options, "theme": THEME, "css": CSS, "i18n": i18n.i18n()}
 
 
 def launch_on_loopback(demo, ssr=None, timeout=120):
-    """Launches ``demo`` on 127.0.0.1 (a free port) for tests and scripts; returns its URL once
-    it answers. Gradio's own check gives the page 3 s and then refuses to start ("localhost is
-    not accessible"); on 2 busy cores the first page has taken longer. So its check is skipped
-    (``_frontend=False``) and this one waits up to ``timeout`` seconds."""
-    import httpx
-
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                            _frontend=False, **launch_options(ssr=ssr))
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url.rstrip('/')}/config", timeout=30).status_code == 200:
-                return url
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            demo.close()
-            raise RuntimeError(f"the app at {url} did not answer within {timeout} s")
-        time.sleep(0.5)
-
+    """``classroom.serve.launch_on_loopback`` with the app's options: for tests and scripts."""
+    return serve.launch_on_loopback(demo, launch_options(ssr), timeout)

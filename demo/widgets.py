@@ -1,19 +1,25 @@
-"""What several tabs share: the checkpoint picker and the visitor's picture.
+"""What several tabs share: the checkpoint picker, the visitor's picture, and tables.
 
 ``CheckpointPicker`` is the one checkpoint dropdown: its choices always come from the catalog as
 it is now, a key from a browser is only ever looked up there, and every way a checkpoint can
 fail becomes one message, which names files but never the server's folders.
+
+Tables are shown with readable column names in the page's language, numbers formatted but
+still numbers (a ``gr.Dataframe`` sorts them as numbers): a table's columns are ``{data column:
+(text id, format)}``, the format (``"{:,.0f}"``) or None saying how its cells are shown.
 """
 
+import datetime
 import os
 
 import gradio as gr
+import pandas as pd
 from gradio.utils import get_upload_folder, is_in_or_equal
 
 from mobilenet.checkpoints import CheckpointError
 from mobilenet.inference import FORMAT_NAMES, ImageTooLarge, TooSlowToDecode, read_image
 
-from demo.i18n import T, localize, t
+from demo.i18n import T, Text, localize, t
 
 EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
 MAX_MEGAPIXELS = 40  # decoding is the only cost that grows with the picture; 32×32 is all we keep
@@ -21,7 +27,7 @@ MAX_MEGAPIXELS = 40  # decoding is the only cost that grows with the picture; 32
 
 
 class CheckpointPicker:
-    """A checkpoint dropdown over ``catalog`` (a ``demo.catalog.CheckpointCatalog``)."""
+    """A checkpoint dropdown over ``catalog`` (a ``classroom.catalog.CheckpointCatalog``)."""
 
     def __init__(self, catalog):
         self.catalog = catalog
@@ -30,7 +36,7 @@ class CheckpointPicker:
         """The dropdown, listing the checkpoints as the page is built (English labels until the
         page's language is applied by ``choices``)."""
         entries = self.catalog.entries()
-        return gr.Dropdown([(str(entry.label), entry.key) for entry in entries],
+        return gr.Dropdown([(str(label(entry)), entry.key) for entry in entries],
                            value=entries[0].key if entries else None, label=T("page.checkpoint.label"),
                            elem_id=elem_id, **layout)
 
@@ -38,7 +44,7 @@ class CheckpointPicker:
         """The dropdown's choices now, in ``lang``; keeps ``current`` while it is still listed."""
         entries = self.catalog.entries()
         keys = [entry.key for entry in entries]
-        return gr.Dropdown(choices=[(localize(entry.label, lang), entry.key) for entry in entries],
+        return gr.Dropdown(choices=[(localize(label(entry), lang), entry.key) for entry in entries],
                            value=current if current in keys else (keys[0] if keys else None))
 
     def entry(self, key, lang):
@@ -66,6 +72,26 @@ class CheckpointPicker:
         reason = str(error).replace(os.path.dirname(entry.path) + os.sep, "")
         return gr.Error(t("page.checkpoint.broken", lang, reason=reason if lang == "en" else f"`{reason}`"),
                         title=t("page.checkpoint.broken_title", lang))
+
+
+def label(entry):
+    """A checkpoint's name in the list (a ``Text``): what it is, its test accuracy and its date."""
+    metadata, model = entry.metadata, entry.metadata.get("model", {})
+    what = (Text("page.checkpoint.pretrained") if entry.pretrained else
+            Text("page.checkpoint.kind", kind=Text(f"page.checkpoint.{entry.kind}"),
+                 variant=model.get("variant", "?"), alpha=model.get("alpha", "?")))
+    tested = (Text("page.checkpoint.tested", accuracy=entry.test_accuracy) if entry.test_accuracy is not None else
+              Text("page.checkpoint.stopped") if metadata.get("stopped") else Text("page.checkpoint.untested"))
+    return Text("page.checkpoint.entry", what=what, tested=tested, created=format_created(metadata.get("created"), short=True))
+
+
+def format_created(created, short=False):
+    """'2025-01-31 14:05 UTC' (short: '2025-01-31 14:05') from a checkpoint's ISO timestamp."""
+    try:
+        moment = datetime.datetime.fromisoformat(created)
+    except (TypeError, ValueError):
+        return Text("page.checkpoint.no_date")
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M" + ("" if short else " UTC"))
 
 
 def plain(markdown):
@@ -110,3 +136,34 @@ def read_upload(payload, lang):
     except ValueError:
         raise gr.Error(t("page.picture.unreadable", lang, name=name),
                        title=t("page.picture.unreadable_title", lang)) from None
+
+
+# -- tables -------------------------------------------------------------------------------------
+
+COUNT = "{:,.0f}"
+
+
+def column_names(columns, lang):
+    """``{data column: shown name}`` in ``lang``."""
+    return {key: t(text_id, lang) for key, (text_id, _) in columns.items()}
+
+
+def present(frame, columns, lang, bold_last_row=False):
+    """The ``columns`` of ``frame`` under their names in ``lang``, formatted; a pandas Styler
+    (``bold_last_row``: a totals row)."""
+    names = column_names(columns, lang)
+    frame = frame[list(columns)].rename(columns=names)
+    formats = {names[key]: fmt for key, (_, fmt) in columns.items() if fmt}
+    styler = frame.style.format(formats, na_rep="")
+    if bold_last_row:
+        styler = styler.apply(_bold_if_last, last=len(frame) - 1, axis=1)
+    return styler
+
+
+def _bold_if_last(row, last):
+    return ["font-weight: bold" if row.name == last else ""] * len(row)
+
+
+def empty(columns, lang):
+    """A table with no rows yet: only the column names, in ``lang``."""
+    return pd.DataFrame(columns=list(column_names(columns, lang).values()))

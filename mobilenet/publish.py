@@ -12,7 +12,7 @@ go; where the folder is not a git checkout, a walk of the folder that skips hidd
 ``__pycache__`` and ``*.pyc``/``*.tmp``):
 
 - ``app.py``, ``requirements.txt`` and ``README.md`` (its front matter configures the Space);
-- everything under ``mobilenet/`` and ``demo/`` (the example pictures are in
+- everything under ``mobilenet/``, ``classroom/`` and ``demo/`` (the example pictures are in
   ``demo/examples/``), except ``mobilenet/bench.py``, the benchmarks, run from a checkout;
 - the shipped checkpoints under ``checkpoints/``, except the app's output folders: the runs
   folder (``checkpoints/runs``, and ``$MOBILENET_RUNS_DIR`` / ``$MOBILENET_EXPORT_DIR`` where
@@ -40,7 +40,7 @@ from mobilenet import CHECKPOINT_DIR, RUNS_DIR
 
 PROJECT_ROOT = os.path.dirname(CHECKPOINT_DIR)
 APP_FILES = ("app.py", "requirements.txt", "README.md")
-APP_FOLDERS = ("mobilenet/", "demo/", "checkpoints/")
+APP_FOLDERS = ("mobilenet/", "classroom/", "demo/", "checkpoints/")
 DEV_ONLY_FILES = ("mobilenet/bench.py",)
 JUNK_SUFFIXES = (".pyc", ".tmp")
 RESUME_FOLDER = "checkpoints/resume"  # the training state that .gitignore keeps out

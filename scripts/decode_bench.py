@@ -134,7 +134,7 @@ def end_to_end(checkpoint_dir, repeats):
     """CPU seconds of the app's Classify and Grad-CAM callbacks on the worst accepted pictures."""
     from gradio.utils import get_upload_folder
 
-    from demo.catalog import CheckpointCatalog
+    from classroom.catalog import CheckpointCatalog
     from demo.tabs import Context
     from demo.tabs.classify import ClassifyTab
     from demo.tabs.look_inside import PREDICTED, LookInsideTab

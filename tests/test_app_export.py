@@ -11,10 +11,11 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
-from demo.catalog import CheckpointCatalog
+from classroom.catalog import CheckpointCatalog
 from demo.i18n import t
 from demo.tabs import Context
-from demo.tabs.mobile import KEEP_EXPORTS, ExportFolders, MobileTab, export_note, export_table
+from classroom.export_cache import KEEP_EXPORTS, ExportFolders
+from demo.tabs.mobile import MobileTab, export_note, export_table
 from i18n_support import stray_marks, untranslated
 from mobilenet.checkpoints import checkpoint_paths, read_metadata
 from mobilenet.data import load_cifar10

@@ -15,7 +15,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from app_server import SHIPPED_NAME, running_app
-from demo import fair_queue
+from classroom import fair_queue
 from test_load import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

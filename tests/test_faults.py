@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
-import demo.runs
+import classroom.runs
 import worker_faults
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app, wait_until_ended
-from demo.catalog import CheckpointCatalog
-from demo.runs import TrainingRuns
-from demo.runs import StopOutcome
+from classroom.catalog import CheckpointCatalog
+from classroom.runs import TrainingRuns
+from classroom.runs import StopOutcome
 from demo.tabs.train_view import status_message
 from mobilenet import checkpoints
 from mobilenet.checkpoints import load_checkpoint, read_metadata
@@ -252,7 +252,7 @@ def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs
 def test_a_second_start_after_a_refused_one_still_works(shared_runs):
     runs, _ = shared_runs
     runs.start(TINY, "Ann")
-    with pytest.raises(demo.runs.RunBusy) as busy:
+    with pytest.raises(classroom.runs.RunBusy) as busy:
         runs.start(TINY, "Bob")
     assert busy.value.who == "Ann"
     assert wait_until_ended(runs)["state"] == "finished"

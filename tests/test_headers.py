@@ -1,4 +1,4 @@
-"""Every answer of the app's Python server carries the security headers (``demo.headers``).
+"""Every answer of the app's Python server carries the security headers (``classroom.headers``).
 
 The app turns Gradio's server-side rendering off, on Spaces too, so that Python serves
 everything. Where it is turned on (``MOBILENET_SSR=1``), Node renders the HTML page and serves its

@@ -181,13 +181,13 @@ def test_the_shipped_checkpoint_line_shows_the_accuracy_of_what_the_app_does(lan
     """The shipped checkpoints measured flip TTA better on their validation pictures, so the app
     answers with it and shows the flip-TTA test accuracy; the line renders as Markdown without
     stray marks in either language (rendered, as CommonMark does, not grepped)."""
-    from demo.catalog import CheckpointEntry
+    from classroom.catalog import CheckpointEntry
     from demo.tabs.classify import checkpoint_details
     from mobilenet import DEFAULT_CHECKPOINT
     from mobilenet.checkpoints import read_metadata
 
     metadata = read_metadata(DEFAULT_CHECKPOINT)
-    entry = CheckpointEntry("shipped/x", DEFAULT_CHECKPOINT, os.path.basename(DEFAULT_CHECKPOINT), metadata)
+    entry = CheckpointEntry("shipped/x", DEFAULT_CHECKPOINT, "shipped", metadata)
     assert entry.flip and entry.test_accuracy == metadata["metrics"]["test_accuracy_tta"]
     details = checkpoint_details(entry, lang)
     assert f"{entry.test_accuracy:.1%}" in details and ("flip TTA" if lang == "en" else "翻转 TTA") in details
@@ -197,9 +197,9 @@ def test_the_shipped_checkpoint_line_shows_the_accuracy_of_what_the_app_does(lan
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_a_stopped_runs_checkpoint_line_says_not_measured(lang):
-    from demo.catalog import CheckpointEntry
+    from classroom.catalog import CheckpointEntry
     from demo.tabs.classify import checkpoint_details
 
-    entry = CheckpointEntry("run/x.keras", "/runs/x.keras", "x", {"metrics": {"test_accuracy": None}, "stopped": True})
+    entry = CheckpointEntry("run/x.keras", "/runs/x.keras", "run", {"metrics": {"test_accuracy": None}, "stopped": True})
     details = checkpoint_details(entry, lang)
     assert ("not measured" if lang == "en" else "未测量") in details and not entry.flip

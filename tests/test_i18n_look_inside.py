@@ -18,7 +18,7 @@ from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint
 from i18n_support import stray_marks, untranslated
-from demo.catalog import CheckpointCatalog
+from classroom.catalog import CheckpointCatalog
 from demo.i18n import TEXTS, class_name, t
 from demo.tabs import Context
 from mobilenet.data import CLASS_NAMES

@@ -9,7 +9,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from app_server import running_app
-from demo.runs import RunBusy, TrainingRuns
+from classroom.runs import RunBusy, TrainingRuns
 from mobilenet.train import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -16,7 +16,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
-from demo.catalog import CheckpointCatalog
+from classroom.catalog import CheckpointCatalog
 from demo.tabs import Context
 from mobilenet.checkpoints import checkpoint_paths, model_args, read_metadata
 from mobilenet.data import CLASS_NAMES

@@ -131,7 +131,7 @@ class FakeRuns:
 
 def mistakes_tab(folder, runs, checkpoint=None):
     from app_server import copy_checkpoint
-    from demo.catalog import CheckpointCatalog
+    from classroom.catalog import CheckpointCatalog
     from demo.tabs import Context
     from demo.tabs.mistakes import MistakesTab
 

@@ -63,7 +63,8 @@ SENT_TEXT = {
     "requirements.txt": b"gradio\n",
     "mobilenet/__init__.py": b'"""package"""\n',
     "demo/ui.py": b"import gradio\n",
-    "demo/zh.py": "LABELS = ['飞机', '汽车']\n".encode(),
+    "demo/tabs/page.toml": "bird = {en = 'bird', zh = '鸟'}\n".encode(),
+    "classroom/runs.py": b"RUNS = 1\n",
     "demo/notes.txt": b"plain notes\n",
     "checkpoints/model.json": b'{"accuracy": 0.9}\n',
     "docs/GUIDE.md": b"# Guide\n",
@@ -202,7 +203,8 @@ def test_real_repository_dry_run_selection(tmp_path):
     chosen = set(files) - {".gitattributes"}
 
     assert chosen <= tracked
-    assert {"app.py", "requirements.txt", "README.md", "demo/ui.py", "mobilenet/model.py",
+    assert {"app.py", "requirements.txt", "README.md", "demo/ui.py", "demo/page.toml", "classroom/runs.py",
+            "mobilenet/model.py",
             "checkpoints/mobilenet_cifar.keras", "docs/train.png"} <= chosen
     shipped = {p for p in tracked if p.startswith(("checkpoints/", "demo/examples/"))
                and not p.startswith("checkpoints/runs/")}

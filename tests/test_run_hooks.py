@@ -4,8 +4,8 @@ import os
 import time
 
 from app_server import copy_checkpoint
-from demo.catalog import CheckpointCatalog
-from demo.runs import TrainingRuns
+from classroom.catalog import CheckpointCatalog
+from classroom.runs import TrainingRuns
 from mobilenet.train import TrainConfig
 
 

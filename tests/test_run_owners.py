@@ -12,8 +12,8 @@ from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
 from browser_support import browser_page, needs_chromium, screenshot, sync_api
-from demo.teacher import BADGE, MAX_WRONG, TeacherKey, TooManyTries
-from demo.tabs.train import visitor_name
+from classroom.teacher import BADGE, MAX_WRONG, TeacherKey, TooManyTries
+from classroom.visitors import visitor_name
 
 KEY = "correct horse battery staple"
 # Long enough to still be training when the others press Stop (the tiny data: 300 pictures).

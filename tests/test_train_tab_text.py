@@ -1,4 +1,4 @@
-"""The Train tab words the server's run (kept as data by ``demo.runs``) in both languages: every
+"""The Train tab words the server's run (kept as data by ``classroom.runs``) in both languages: every
 message translated, and every Markdown message rendering without stray marks."""
 
 import threading
@@ -9,12 +9,12 @@ import pytest
 
 from i18n_support import stray_marks, untranslated
 from demo.i18n import TEXTS, t
-from demo.runs import (NotYourRun, RunBusy, RunState, RunTooLong, Stage, StopOutcome, StopReply, TrainingRuns,
+from classroom.runs import (NotYourRun, RunBusy, RunState, RunTooLong, Stage, StopOutcome, StopReply, TrainingRuns,
                        failure_reason)
 from demo.tabs import Context
 from demo.tabs.train import TrainTab, default_run_values
 from demo.tabs.train_view import data_message, progress_html, results_view, status_message, stop_reply
-from demo.teacher import TeacherKey
+from classroom.teacher import TeacherKey
 from mobilenet.worker import describe_error
 
 CONFIG = {"variant": "paper", "alpha": 1.0, "depth": "shallow", "epochs": 3, "batch_size": 128,

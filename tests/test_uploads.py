@@ -5,7 +5,7 @@ the machine's shared Gradio folder holds other apps' files), a 1 MB budget, 4 up
 3 MB per minute per client, and ``X-Forwarded-For`` trusted as behind Spaces' proxy, so that
 each test can be a different computer. Uploads go to ``POST /gradio_api/upload`` as a
 browser sends them; pictures are classified with ``gradio_client`` (from this machine: not
-rate limited, see ``demo.clients.is_local``).
+rate limited, see ``classroom.clients.is_local``).
 """
 
 import os
@@ -20,9 +20,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image, JpegImagePlugin
 
 from app_server import SHIPPED_NAME, running_app
-from demo.clients import client_address
+from classroom.clients import client_address
 from demo.i18n import t
-from demo.upload_guard import TOO_MANY
+from classroom.upload_guard import TOO_MANY
 from mobilenet.inference import read_image
 
 BUDGET_MB, UPLOADS_PER_MINUTE, MB_PER_MINUTE = 1, 4, 3

@@ -12,7 +12,7 @@ import pytest
 
 import worker_faults
 from app_server import copy_checkpoint, wait_until_ended
-from demo.runs import RunTooLong, StopOutcome, TrainingRuns
+from classroom.runs import RunTooLong, StopOutcome, TrainingRuns
 from demo.tabs.train_view import status_message
 from mobilenet import runtime
 from mobilenet.checkpoints import load_checkpoint, read_metadata

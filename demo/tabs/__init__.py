@@ -26,9 +26,9 @@ from demo.widgets import CheckpointPicker
 if typing.TYPE_CHECKING:
     import gradio as gr
 
-    from demo.catalog import CheckpointCatalog
-    from demo.runs import TrainingRuns
-    from demo.teacher import TeacherKey
+    from classroom.catalog import CheckpointCatalog
+    from classroom.runs import TrainingRuns
+    from classroom.teacher import TeacherKey
 
 PRIVATE = {"api_visibility": "private"}
 

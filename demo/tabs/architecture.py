@@ -10,7 +10,7 @@ from mobilenet.analysis import TUTORIAL_PARAMS, architecture_tables, paper_compa
 from mobilenet.model import DEPTHS, VARIANTS
 
 from demo.i18n import T, t
-from demo.tables import COUNT, present
+from demo.widgets import COUNT, present
 from demo.tabs import Tab
 
 ALPHAS = (0.25, 0.5, 0.75, 1.0)

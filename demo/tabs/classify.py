@@ -11,10 +11,9 @@ import pandas as pd
 from PIL import Image
 from gradio.utils import get_upload_folder
 
-from demo.catalog import format_created
 from demo.i18n import T, class_name, localize, t
 from demo.tabs import Tab
-from demo.widgets import examples, picture_input, read_upload
+from demo.widgets import examples, format_created, picture_input, read_upload
 
 SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
 LIMITS = {"concurrency_limit": 4, "concurrency_id": "classify", "preprocess": False}

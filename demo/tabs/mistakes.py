@@ -17,6 +17,7 @@ from mobilenet.report import CONFUSION_TEXTS, confusion_svg
 
 from demo.i18n import LANGUAGES, T, class_name, class_names, localize, t
 from demo.tabs import PRIVATE, Tab
+from demo.widgets import label
 
 TOP_PAIRS = 5
 PER_DIRECTION = 3  # cats called dog beside dogs called cat, three of each
@@ -137,7 +138,7 @@ class MistakesTab(Tab):
         """The one pass over the test set (or the cached result of it), shown."""
         result = self.cache.mistakes(classifier.model, entry.metadata.get("weights_sha256"), data, TOP_PAIRS,
                                      PER_DIRECTION, progress=functools.partial(self.on_progress, progress, lang))
-        shown = {"result": result, "checkpoint": {code: localize(entry.label, code) for code in LANGUAGES}}
+        shown = {"result": result, "checkpoint": {code: localize(label(entry), code) for code in LANGUAGES}}
         return (*self.render(shown, lang), shown)
 
     def on_progress(self, progress, lang, done, total):

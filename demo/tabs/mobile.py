@@ -7,9 +7,6 @@ its table and note again without converting anything.
 
 import functools
 import os
-import shutil
-import tempfile
-import threading
 
 import gradio as gr
 import pandas as pd
@@ -19,12 +16,12 @@ from mobilenet.data import DataCorruptError, DataUnavailableError
 from mobilenet.export import CALIBRATION_IMAGES, export_litert
 from mobilenet.tradeoff import TEXTS, all_points, tradeoff_svg
 
+from classroom.export_cache import ExportFolders
 from demo.i18n import T, t
-from demo.tables import empty, present
+from demo.widgets import empty, present
 from demo.tabs import Tab
 
 TEST_IMAGES = 2000  # a fixed stratified subset: four models x 10,000 images is too slow for a class
-KEEP_EXPORTS = 4  # checkpoints whose exported files stay cached (about 25 MB each at α 1)
 
 EXPORT_COLUMNS = {"model": ("mobile.export_columns.model", None),
                   "size_mb": ("mobile.export_columns.size_mb", "{:.2f}"),
@@ -38,33 +35,6 @@ POINT_COLUMNS = {"series": ("mobile.point_columns.series", None),
                  "accuracy_%": ("mobile.point_columns.accuracy", "{:.1f}"),
                  "million_mult_adds": ("mobile.point_columns.million_mult_adds", "{:.2f}"),
                  "relative_mult_adds": ("mobile.point_columns.relative_mult_adds", "{:.3f}")}
-
-
-class ExportFolders:
-    """Exported files, one folder per checkpoint weights, in ``root``; the newest ``keep`` stay.
-
-    Default root: ``$MOBILENET_EXPORT_DIR``, else a folder in the system temp directory (Gradio
-    serves files from there).
-    """
-
-    def __init__(self, root=None, keep=KEEP_EXPORTS):
-        self.root = (root or os.environ.get("MOBILENET_EXPORT_DIR")
-                     or os.path.join(tempfile.gettempdir(), "mobilenet-lab-export"))
-        self.keep = keep
-        self._lock = threading.Lock()
-
-    def folder(self, weights_sha256):
-        """This checkpoint's folder (marked as just used); older ones beyond ``keep`` go."""
-        with self._lock:
-            os.makedirs(self.root, exist_ok=True)
-            folder = os.path.join(self.root, weights_sha256[:32])
-            os.makedirs(folder, exist_ok=True)
-            os.utime(folder)
-            folders = sorted((os.path.join(self.root, name) for name in os.listdir(self.root)),
-                             key=os.path.getmtime, reverse=True)
-            for old in folders[self.keep:]:
-                shutil.rmtree(old, ignore_errors=True)
-            return folder
 
 
 def model_name(row, report, lang):

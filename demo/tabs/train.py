@@ -1,6 +1,6 @@
 """Train tab: settings, Start/Stop, the live curves everyone sees, and the final test results.
 
-The server's one run is ``demo.runs.TrainingRuns`` (``self.runs``), kept as data; this tab words
+The server's one run is ``classroom.runs.TrainingRuns`` (``self.runs``), kept as data; this tab words
 it (``demo.tabs.train_view``) for each viewer, in their language. Every viewer gets the run's
 progress one way, ``TrainingRuns.watch``: the page asks it every few seconds (``demo.ui``'s
 refresh, which renders the answer with ``view``), API clients stream it (``watch_training``).
@@ -17,14 +17,14 @@ from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
 from mobilenet.train import TrainConfig
 
-from demo.clients import client_address
+from classroom.clients import client_address
 from demo.i18n import T, as_html, as_markdown, t
-from demo.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
+from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
 from demo.tabs import Tab
-# Visitors' names (visitor_name, NAME_LENGTH, person) are worded in train_view and used from here too.
-from demo.tabs.train_view import (CURVE_COLORS, NAME_LENGTH, curve_colors, curves, data_message, person,  # noqa: F401
-                                  progress_html, results_view, status_message, stop_reply, visitor_name)
-from demo.teacher import BADGE, TooManyTries
+from classroom.visitors import NAME_LENGTH, visitor_name
+from demo.tabs.train_view import (CURVE_COLORS, curve_colors, curves, data_message, progress_html, results_view,
+                                  status_message, stop_reply)
+from classroom.teacher import BADGE, TooManyTries
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
 ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})

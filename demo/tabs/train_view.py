@@ -1,23 +1,21 @@
 """What the Train tab shows of the server's run, in the viewer's language.
 
-``demo.runs`` keeps the run as data (a ``RunState``, a ``Stage``, a visitor's name, a failure
+``classroom.runs`` keeps the run as data (a ``RunState``, a ``Stage``, a visitor's name, a failure
 dict); these functions word it, from a snapshot (``TrainingRuns.watch``), at the edge: the
 same snapshot serves every viewer, each in their own language.
 """
 
 import html
 import math
-import re
-import unicodedata
 
 import pandas as pd
 
 from mobilenet.data import CLASS_NAMES
 from mobilenet.duration import format_duration
 
-from demo.i18n import UserText, as_markdown, class_name, t
-from demo.runs import RunState, StopOutcome
-from demo.teacher import BADGE
+from demo.i18n import as_markdown, class_name, t
+from classroom.runs import RunState, StopOutcome
+from classroom.teacher import BADGE
 
 MAX_TRAIN_POINTS = 300
 CURVE_COLORS = {"train": "#2563eb", "validation": "#ea580c"}
@@ -26,19 +24,6 @@ SPLITS = {"validation": "train.split.validation", "test": "train.split.test",
           "test (float16 storage)": "train.split.test_float16"}
 
 # -- names -------------------------------------------------------------------------------------
-
-NAME_LENGTH = 30
-
-
-def visitor_name(name, teacher=False):
-    """A short display name as the visitor typed it (it is shown to everyone, as plain text):
-    control and format characters (bidirectional overrides included) and the teacher's badge
-    removed, spaces collapsed, at most ``NAME_LENGTH`` characters."""
-    name = "".join(c for c in str(name or "") if c != BADGE and (
-        not unicodedata.category(c).startswith("C") or c in "\t\n"))
-    name = re.sub(r"\s+", " ", name).strip()[:NAME_LENGTH].strip()
-    return UserText(name) if name else UserText("Teacher" if teacher else "Someone")
-
 
 def person(name, teacher, lang):
     """A visitor's name in Markdown, with the teacher's badge when the server says so (no name
@@ -80,7 +65,7 @@ def stage_text(run, lang):
 
 
 def failure_text(error, lang):
-    """Why a run failed (``demo.runs.failure_reason``) or saved nothing, in Markdown."""
+    """Why a run failed (``classroom.runs.failure_reason``) or saved nothing, in Markdown."""
     values = {key: value for key, value in error.items() if key != "reason"}
     if "detail" in values:  # the system's words, shown in a code span
         values["detail"] = str(values["detail"]).replace("`", "'")
@@ -144,7 +129,7 @@ def progress_html(run, lang="en"):
 
 
 def stop_reply(reply, lang="en"):
-    """What Stop did (a ``demo.runs.StopReply``), in Markdown."""
+    """What Stop did (a ``classroom.runs.StopReply``), in Markdown."""
     if reply.outcome == StopOutcome.NO_RUN:
         return t("train.stop_reply.no_run", lang)
     return t(f"train.stop_reply.{reply.outcome}", lang, who=as_markdown(reply.started_by))

@@ -9,7 +9,7 @@ browser reads the same ``snapshot`` and so sees the same live curve, fed by the
 worker's progress dicts. ``stop`` asks the worker to stop within a step and
 save; a worker that does not answer within ``STOP_ANSWER_SECONDS`` is killed.
 Runs have owners: only the browser session that started a run, or the teacher
-(``demo.teacher``), can stop it.
+(``classroom.teacher``), can stop it.
 A run that overruns ``max_run_minutes`` is stopped and saved. Finished runs are
 saved under ``runs_dir``; only the newest ``keep`` are kept so the disk cannot
 fill. With ``standby`` a loaded worker waits for the next Start.

@@ -11,6 +11,10 @@ choices) and the callbacks'.
 
 Every ``gr.Error`` is a message for the user, not a fault of the server: none is logged with a
 traceback (Gradio prints one by default).
+
+The messages are the app's (``texts``, the app's ``demo.i18n``: its ``t(id, lang)`` words the
+``page.invalid.*`` ids, ``static_text`` a control's label, ``LANGUAGES`` the languages), in the
+language the event's language radio (``elem_id="language"``) sends.
 """
 
 import json
@@ -18,7 +22,6 @@ import math
 
 import gradio as gr
 
-from demo.i18n import LANGUAGES, static_text, t
 
 SHOWN = 30  # characters of a refused value shown back
 MAX_KEY = 300  # longer strings are no choice (checkpoint keys are file names)
@@ -106,37 +109,41 @@ def problem(block, value, preprocess=True):
     return None
 
 
-def label(block, lang):
-    text = static_text(getattr(block, "label", None), lang)
-    return text if isinstance(text, str) and text.strip() else t("page.invalid.this_input", lang)
-
-
 class CheckedBlocks(gr.Blocks):
-    """``gr.Blocks`` whose events refuse values of the wrong kind with a clear message."""
+    """``gr.Blocks`` whose events refuse values of the wrong kind with a clear message, worded by
+    ``texts`` (see the module's doc)."""
+
+    def __init__(self, texts, **kwargs):
+        self.texts = texts
+        super().__init__(**kwargs)
+
+    def label(self, block, lang):
+        text = self.texts.static_text(getattr(block, "label", None), lang)
+        return text if isinstance(text, str) and text.strip() else self.texts.t("page.invalid.this_input", lang)
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         blocks = [state[block._id] if state is not None and block._id in state else block
                   for block in block_fn.inputs]
         lang = next((value for block, value in zip(blocks, inputs) if getattr(block, "elem_id", None)
-                     == "language" and isinstance(value, str) and value in LANGUAGES), "en")
+                     == "language" and isinstance(value, str) and value in self.texts.LANGUAGES), "en")
         if len(inputs) < len(blocks):  # Gradio's own message lists every value sent, whole
             wanted = sum(not getattr(block, "stateful", False) for block in blocks)  # states: the server's
-            raise gr.Error(t("page.invalid.count", lang, count=wanted, sent=len(inputs)),
-                           title=t("page.invalid.title", lang), print_exception=False)
+            raise gr.Error(self.texts.t("page.invalid.count", lang, count=wanted, sent=len(inputs)),
+                           title=self.texts.t("page.invalid.title", lang), print_exception=False)
         for block, value in zip(blocks, inputs):
             if getattr(block, "stateful", False):
                 continue  # the server's own state: whatever was sent is ignored
             reason = problem(block, value, block_fn.preprocess)
             if reason:
                 choices = choice_list(block) if isinstance(block, (gr.Radio, gr.Dropdown)) else ""
-                raise gr.Error(t(reason, lang, label=label(block, lang), value=shown(value), choices=choices),
-                               title=t("page.invalid.title", lang), print_exception=False)
+                raise gr.Error(self.texts.t(reason, lang, label=self.label(block, lang), value=shown(value), choices=choices),
+                               title=self.texts.t("page.invalid.title", lang), print_exception=False)
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
         except gr.Error:
             raise
         except Exception:  # Gradio could not take a value this check let through
-            raise gr.Error(t("page.invalid.unusable", lang), title=t("page.invalid.title", lang),
+            raise gr.Error(self.texts.t("page.invalid.unusable", lang), title=self.texts.t("page.invalid.title", lang),
                            print_exception=False) from None
 
     async def process_api(self, *args, **kwargs):

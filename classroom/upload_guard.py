@@ -1,15 +1,15 @@
 """Guards Gradio's upload route (``POST /gradio_api/upload``): a rate per client, and the
 upload folder's disk budget.
 
-Per client (``demo.clients.client_address``: the computer's address, or a whole school's
-behind one router; the machine itself is not limited, see ``demo.clients.is_local``), two
+Per client (``classroom.clients.client_address``: the computer's address, or a whole school's
+behind one router; the machine itself is not limited, see ``classroom.clients.is_local``), two
 token buckets refilled continuously over a minute: at most
 ``MOBILENET_UPLOADS_PER_MINUTE`` uploads (default 30) and ``MOBILENET_UPLOAD_MB_PER_MINUTE``
 megabytes (default 200). An upload over either is refused with HTTP 429 and ``TOO_MANY``
 before its body is read, so nothing is stored; the bytes are charged from ``Content-Length``,
 and a body sent without one (chunked) is counted as it arrives and cut off at the limit.
 After every upload the folder is brought back within ``MOBILENET_UPLOAD_BUDGET_MB``
-(``demo.upload_budget``), oldest files first.
+(``classroom.upload_budget``), oldest files first.
 
 Installed with ``launch(app_kwargs={"middleware": [...]})`` (see ``demo.ui.launch_options``).
 """
@@ -18,20 +18,18 @@ import json
 import os
 import threading
 import time
-import urllib.parse
 
 import anyio
 from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
-from demo.clients import client_address, is_local
-from demo.i18n import pick_language, t
-from demo.upload_budget import UploadBudget, budget_from_env
+from classroom.clients import client_address, is_local
+from classroom.upload_budget import UploadBudget, budget_from_env
 
 UPLOAD_PATH = "/gradio_api/upload"
 DEFAULT_UPLOADS_PER_MINUTE = 30
 DEFAULT_MB_PER_MINUTE = 200
-TOO_MANY = t("page.picture.too_many", "en")
+TOO_MANY = "Too many uploads from your computer in the last minute: wait a moment, then try again."
 MAX_CLIENTS = 10_000  # buckets kept; full (idle) ones are forgotten first
 
 
@@ -109,9 +107,10 @@ class _CutOff(MultiPartException):
 class UploadGuard:
     """ASGI middleware: rate per client on the upload route, then the folder's budget."""
 
-    def __init__(self, app, rate=None, budget=None):
+    def __init__(self, app, rate=None, budget=None, message=None):
         self.app = app
         self.rate = rate or UploadRate.from_env()
+        self.message = message or (lambda scope: TOO_MANY)  # the 429's text, for the request's ASGI scope
         self.budget = budget
 
     async def __call__(self, scope, receive, send):
@@ -120,10 +119,10 @@ class UploadGuard:
             return await self.app(scope, receive, send)
         client = client_address(scope)
         declared = _content_length(scope)
-        limited = not is_local(client)  # see demo.clients: the machine itself is not limited
+        limited = not is_local(client)  # see classroom.clients: the machine itself is not limited
         wait = self.rate.admit(client, declared or 0) if limited else None
         if wait is not None:
-            return await _too_many(send, wait, scope)
+            return await _too_many(send, wait, self.message(scope))
         cut_off, held, enforced = False, [], False
 
         async def counted_receive():
@@ -133,7 +132,7 @@ class UploadGuard:
             if limited and declared is None and message["type"] == "http.request":
                 if not self.rate.charge_bytes(client, len(message.get("body", b""))):
                     cut_off = True
-                    raise _CutOff(t("page.picture.too_many", _language(scope)))
+                    raise _CutOff(self.message(scope))
             return message
 
         async def enforce_budget():
@@ -164,7 +163,7 @@ class UploadGuard:
             await self.app(scope, counted_receive, send_after_budget)
         except _CutOff:
             if not held:
-                await _too_many(send, 60.0, scope)
+                await _too_many(send, 60.0, self.message(scope))
         finally:
             if not enforced:
                 await enforce_budget()
@@ -207,20 +206,9 @@ def _stored_paths(body):
     return [path for path in paths if isinstance(path, str)] if isinstance(paths, list) else []
 
 
-def _language(scope):
-    """The page's language: ``?lang=`` of the page that uploads (its ``Referer``), else the
-    browser's preference, as the page itself decides (``demo.i18n.pick_language``)."""
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1")
-               for name, value in scope.get("headers") or []}
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(headers.get("referer", "")).query)
-    return pick_language({key: values[-1] for key, values in query.items()},
-                         headers.get("accept-language"))
-
-
-async def _too_many(send, wait_seconds, scope):
-    """429 with ``TOO_MANY`` in the page's language (the browser shows it in an error toast,
-    after "HTTP 429: ")."""
-    body = t("page.picture.too_many", _language(scope)).encode()
+async def _too_many(send, wait_seconds, message):
+    """429 with ``message`` (the browser shows it in an error toast, after "HTTP 429: ")."""
+    body = message.encode()
     await send({"type": "http.response.start", "status": 429,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),
@@ -228,7 +216,8 @@ async def _too_many(send, wait_seconds, scope):
     await send({"type": "http.response.body", "body": body})
 
 
-def app_middleware(upload_folder, environ=None):
-    """The ``Middleware`` entry that installs the guard, configured from the environment."""
+def app_middleware(upload_folder, environ=None, message=None):
+    """The ``Middleware`` entry that installs the guard, configured from the environment;
+    ``message(scope)`` is the refusal's text for a request (default ``TOO_MANY``)."""
     return Middleware(UploadGuard, rate=UploadRate.from_env(environ),
-                      budget=UploadBudget(upload_folder, budget_from_env(environ)))
+                      budget=UploadBudget(upload_folder, budget_from_env(environ)), message=message)

@@ -14,7 +14,7 @@ gets "Queue is full"), or stand in front of a whole class in a line. ``FairQueue
   waiting, not at the end. A student's first request goes before a flooder's second; requests
   of one address keep their own order (round-robin by address, as in fair queueing).
 
-Addresses come from ``demo.clients.client_address`` (behind a Space's proxy, the visitor's own
+Addresses come from ``classroom.clients.client_address`` (behind a Space's proxy, the visitor's own
 address). The machine's own address has no address cap (only the tab cap): it is the teacher's
 browser, or a proxy on the same machine that does not say who its clients are. A class behind one school address counts as one address: their order among each
 other is first come, first served, and ``per_address`` bounds them together, so raise it
@@ -25,7 +25,7 @@ import os
 
 from gradio.queueing import Queue
 
-from demo.clients import client_address, is_local
+from classroom.clients import client_address, is_local
 
 PER_SESSION = 8   # a page opening fires about 5 events at once; a student clicking fast, a few more
 PER_ADDRESS = 64  # a classroom on one address (school NAT) shares this

@@ -73,3 +73,11 @@ class TeacherKey:
             while len(self._wrong) > TRACKED_CLIENTS:
                 self._wrong.popitem(last=False)
         return False
+
+    def check_link(self, attempt, client):
+        """``check`` for a teacher link (``?teacher=KEY``): False, not an exception, when ``client``
+        gave too many wrong keys (the page then opens as anyone's)."""
+        try:
+            return self.check(attempt, client)
+        except TooManyTries:
+            return False

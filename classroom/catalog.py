@@ -10,7 +10,6 @@ made (at app start), before anything is listed.
 
 import collections
 import dataclasses
-import datetime
 import glob
 import logging
 import os
@@ -20,7 +19,6 @@ from mobilenet import DEFAULT_CHECKPOINT
 from mobilenet.checkpoints import CheckpointError, read_metadata, recover
 from mobilenet.inference import Classifier, answer_accuracy
 
-from demo.i18n import Text
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +29,18 @@ PRETRAINED_NAME = os.path.basename(DEFAULT_CHECKPOINT)
 class CheckpointEntry:
     key: str
     path: str
-    label: str
+    kind: str  # "shipped" or "run"
     metadata: dict
 
     @property
     def test_accuracy(self):
         """The test accuracy of the answers the app gives (flip TTA where it helps)."""
         return answer_accuracy(self.metadata)[0]
+
+    @property
+    def pretrained(self):
+        """Whether this is the app's default network (``mobilenet.DEFAULT_CHECKPOINT``'s name)."""
+        return self.kind == "shipped" and os.path.basename(self.path) == PRETRAINED_NAME
 
     @property
     def flip(self):
@@ -134,9 +137,7 @@ class CheckpointCatalog:
             except CheckpointError as error:  # half-written or foreign file: not offered
                 log.warning("skipping checkpoint: %s", error)
                 continue
-            name = os.path.basename(path)
-            entries.append(CheckpointEntry(f"{kind}/{name}", path, describe(kind, name, metadata),
-                                           metadata))
+            entries.append(CheckpointEntry(f"{kind}/{os.path.basename(path)}", path, kind, metadata))
         return entries
 
 
@@ -148,25 +149,3 @@ def folder_stamp(folder):
                           if f.name.endswith((".keras", ".json")) and not f.name.startswith("."))
     except FileNotFoundError:  # no folder (yet), or a file removed while we looked
         return None
-
-
-def describe(kind, name, metadata):
-    """A short dropdown label: what it is, its test accuracy and its date."""
-    accuracy = answer_accuracy(metadata)[0]
-    model = metadata.get("model", {})
-    what = (Text("page.checkpoint.pretrained") if name == PRETRAINED_NAME else
-            Text("page.checkpoint.kind", kind=Text(f"page.checkpoint.{kind}"),
-                 variant=model.get("variant", "?"), alpha=model.get("alpha", "?")))
-    tested = (Text("page.checkpoint.tested", accuracy=accuracy) if accuracy is not None else
-              Text("page.checkpoint.stopped") if metadata.get("stopped") else Text("page.checkpoint.untested"))
-    return Text("page.checkpoint.entry", what=what, tested=tested,
-                created=format_created(metadata.get("created"), short=True))
-
-
-def format_created(created, short=False):
-    """'2025-01-31 14:05 UTC' (short: '2025-01-31 14:05') from a checkpoint's ISO timestamp."""
-    try:
-        moment = datetime.datetime.fromisoformat(created)
-    except (TypeError, ValueError):
-        return Text("page.checkpoint.no_date")
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M" + ("" if short else " UTC"))
