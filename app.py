@@ -5,7 +5,7 @@ MOBILENET_CIFAR10, MOBILENET_CHECKPOINT_DIR, MOBILENET_RUNS_DIR, MOBILENET_KEEP_
 MOBILENET_MAX_RUN_MINUTES, MOBILENET_TEACHER_KEY, MOBILENET_MAX_WAITING_PER_SESSION,
 MOBILENET_MAX_WAITING_PER_ADDRESS and MOBILENET_SSR (see the README).
 
-Uploads (demo.upload_guard, docs/RELIABILITY.md): MOBILENET_UPLOAD_BUDGET_MB (the upload
+Uploads (classroom.upload_guard, docs/RELIABILITY.md): MOBILENET_UPLOAD_BUDGET_MB (the upload
 folder's total, default 500; oldest files removed first), MOBILENET_UPLOADS_PER_MINUTE and
 MOBILENET_UPLOAD_MB_PER_MINUTE (per client, default 30 and 200: raise them for a class behind
 one school router, which shares one address), MOBILENET_TRUSTED_PROXY=1 (behind your own

@@ -3,8 +3,9 @@
     MOBILENET_CIFAR10=/path/to/cifar-10-python.tar.gz python scripts/readme_screenshots.py
 
 Launches the app on a free port with a temporary runs folder, drives it with Playwright and
-Debian's Chromium, and writes docs/architecture.png, docs/train.png and docs/classify.png.
-Takes about two minutes (one default training run).
+Debian's Chromium, and writes docs/architecture.png, docs/train.png, docs/classify.png and
+docs/classroom_link_zh.png (needs a CJK font, e.g. Debian's fonts-noto-cjk). Takes about two
+minutes (one default training run).
 """
 
 import os
@@ -34,6 +35,13 @@ def main():
         expect(page.locator("#timing")).to_contain_text("ms", timeout=60_000)
         page.wait_for_timeout(2000)  # the outputs fade in after the answer arrives
         page.screenshot(path=os.path.join(DOCS, "classify.png"))
+
+        # The teacher's link: the Train panel in Chinese with only the classroom settings
+        page.goto(page.url.split("?")[0] + "?lang=zh&tab=train&simple=1")
+        expect(page.locator("#run-status")).to_contain_text("测试准确率", timeout=60_000)
+        expect(page.get_by_text("通过 API 使用")).to_be_visible()
+        page.wait_for_timeout(3000)
+        page.screenshot(path=os.path.join(DOCS, "classroom_link_zh.png"))
 
 
 if __name__ == "__main__":

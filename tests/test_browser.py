@@ -150,6 +150,7 @@ def test_classroom_preset_opens_chinese_train_tab_without_advanced_settings(page
         student.get_by_role("tab", name="3 · 分类").click()
         expect(student.get_by_text("问问网络看到了什么")).to_be_visible(timeout=30_000)
         expect(student.locator("#checkpoint-details")).to_contain_text("测试准确率")
+        expect(student.locator("#top5")).to_contain_text("前 5 个猜测")  # classify.toml's top5, zh
         # Gradio's own texts follow the page's language, not the browser's (English here)
         expect(student.locator("#picture")).to_contain_text("点击上传")
         expect(student.get_by_text("通过 API 使用")).to_be_visible()
@@ -158,6 +159,7 @@ def test_classroom_preset_opens_chinese_train_tab_without_advanced_settings(page
         expect(student.get_by_role("tab", name="3 · Classify")).to_be_visible(timeout=30_000)
         expect(student.get_by_text("Ask the network what it sees")).to_be_visible(timeout=30_000)
         expect(student.locator("#checkpoint-details")).to_contain_text("Test accuracy")
+        expect(student.locator("#top5")).to_contain_text("Top 5 guesses")  # ... and en, no reload
         expect(student.get_by_text("Use via API")).to_be_visible()
         assert "lang=en" in student.url  # a reload keeps the language chosen
     finally:

@@ -178,11 +178,14 @@ class LookInsideTab(Tab):
                    concurrency_limit=None, **PRIVATE)
         views = [heatmap, note, gradcam_state, grid, maps_info, sizes, maps_state]
         look_inputs = [image, checkpoint, explained, layer, self.lang]
-        gr.on([tab.select, checkpoint.change], self.choose_checkpoint,
+        # The lists are filled when the page is built; a network listed later (the tab's select
+        # refreshes the list) changes the dropdown's value, which fills them again.
+        gr.on([checkpoint.change], self.choose_checkpoint,
               inputs=[checkpoint, layer, block, self.lang],
               outputs=[layer, block, sizes, kernels, kernels_info, listed_state, kernels_state],
               api_name="choose_checkpoint", api_visibility="undocumented", **LIMITS).then(
-            self.look_when_ready, inputs=look_inputs, outputs=views, **PRIVATE, **LIMITS)
+            self.look_when_ready, inputs=look_inputs, outputs=views, api_name="look_after_choosing", **PRIVATE,
+            **LIMITS)  # a name of its own: Gradio would give it "look_when_ready", the API's
         button.click(self.grad_cam, inputs=[image, checkpoint, explained, self.lang],
                      outputs=[heatmap, note, gradcam_state], api_name="grad_cam", **LIMITS).success(
             self.feature_maps, inputs=[image, checkpoint, layer, self.lang],
