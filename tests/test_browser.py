@@ -67,22 +67,22 @@ def test_train_panel_runs_plots_and_stops(page):
     expect(page.locator("#data-status")).to_contain_text("CIFAR-10 ready")
     page.locator("#train-name textarea, #train-name input").first.fill("Teacher")
     page.locator("#train-alpha").get_by_label("0.25").check()
-    for slider, value in (("#train-images", "200"), ("#train-epochs", "30")):
+    for slider, value in (("#train-images", "300"), ("#train-epochs", "30")):
         box = page.locator(f"{slider} input[type=number]")
         box.fill(value)
         box.press("Enter")
     page.locator("#train-batch input").click()
-    page.get_by_role("option", name="32", exact=True).click()
+    page.get_by_role("option", name="16", exact=True).click()
     page.locator("#train-learning-rate input").fill("0.01")
     page.click("#start-training")
     expect(page.locator("#train-reply")).to_contain_text("Started")
     # Right after the app starts, its training worker may still be loading TensorFlow and the
     # data (the status says so meanwhile): the run starts training once it is ready.
     expect(page.locator("#run-status")).to_contain_text("Teacher is training", timeout=120_000)
-    expect(page.locator("#run-status")).to_contain_text("200 training images, 30 epochs, batch 32")
+    expect(page.locator("#run-status")).to_contain_text("270 training images, 30 epochs, batch 16")
 
     deadline = time.monotonic() + 90
-    while curve_segments(page, "loss-plot") == 0 or current_step(page) < 20:
+    while curve_segments(page, "loss-plot") == 0 or current_step(page) < 40:
         assert time.monotonic() < deadline, "the curve did not appear"
         page.wait_for_timeout(500)
     first_step = current_step(page)
@@ -90,14 +90,14 @@ def test_train_panel_runs_plots_and_stops(page):
         f"() => /step ([\\d,]+)/.test(document.querySelector('#train-progress').innerText) && "
         f"parseInt(document.querySelector('#train-progress').innerText.match(/step ([\\d,]+)/)[1]"
         f".replace(',', '')) > {first_step}")
-    # Step 20 of 7-step epochs is past two epoch ends: train and validation are both drawn.
+    # Step 40 of 17-step epochs is past two epoch ends: train and validation are both drawn.
     for plot in ("loss-plot", "accuracy-plot"):
         expect(page.locator(f"#{plot} .mark-line path")).to_have_count(2)
     screenshot(page, "2-train-running")
 
     page.click("#stop-training")
     expect(page.locator("#run-status")).to_contain_text("was stopped by Teacher", timeout=60_000)
-    assert current_step(page) < 210  # 30 epochs of 7 steps were not all run
+    assert current_step(page) < 510  # 30 epochs of 17 steps (all 270 pictures, batch 16) were not all run
     screenshot(page, "2-train-stopped")
 
 
@@ -146,6 +146,8 @@ def test_classroom_preset_opens_chinese_train_tab_without_advanced_settings(page
         expect(student.locator("#train-epochs")).to_contain_text("轮次")
         expect(student.locator("#train-advanced")).to_be_hidden()
         expect(student.locator("#run-status")).not_to_contain_text("No run")
+        # the run trained above: its curves drawn in a page that opened in English, then switched
+        expect(student.locator("#loss-plot .mark-line path")).to_have_count(2)
         screenshot(student, "2-train-zh-simple")
         student.get_by_role("tab", name="3 · 分类").click()
         expect(student.get_by_text("问问网络看到了什么")).to_be_visible(timeout=30_000)

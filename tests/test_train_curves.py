@@ -27,3 +27,4 @@ def test_validation_points_replace_the_placeholder():
 
 def test_nothing_before_the_first_point():
     assert curves({"history": []}) == (None, None)
+

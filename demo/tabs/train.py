@@ -22,7 +22,7 @@ from demo.i18n import T, as_html, as_markdown, t
 from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
 from demo.tabs import Tab
 from classroom.visitors import NAME_LENGTH, visitor_name
-from demo.tabs.train_view import (CURVE_COLORS, curve_colors, curves, data_message, progress_html, results_view,
+from demo.tabs.train_view import (CURVE_COLORS, curves, data_message, progress_html, results_view,
                                   status_message, stop_reply)
 from classroom.teacher import BADGE, TooManyTries
 
@@ -139,9 +139,9 @@ class TrainTab(Tab):
             active = run is not None and run["state"] in ACTIVE_STATES
             progress = progress_html(run, lang) if active else gr.skip()
             return [gr.skip()] * 2 + [progress] + [gr.skip()] * 7
-        loss, accuracy = curves(run, lang)
+        loss, accuracy = curves(run)
         axis = {"x_title": t("train.plot.epoch", lang), "x_lim": [0, run["config"]["epochs"]] if run else None,
-                "color_map": curve_colors(lang)}
+                "color_map": CURVE_COLORS}
         visible, summary, per_class, confusion = results_view(run, lang)
         return [data_message(snapshot["data"], lang), status_message(run, lang), progress_html(run, lang),
                 gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),

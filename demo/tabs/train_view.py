@@ -137,7 +137,7 @@ def stop_reply(reply, lang="en"):
 
 # -- curves and results --------------------------------------------------------------------------
 
-def curves(run, lang="en"):
+def curves(run):
     """(loss frame, accuracy frame) in long form: epoch, value, curve (train/validation).
 
     At most about ``MAX_TRAIN_POINTS`` training points (long runs are thinned, so thirty
@@ -147,7 +147,9 @@ def curves(run, lang="en"):
     history = (run or {}).get("history", [])
     batches = [event for event in history if event["event"] == "batch"]
     stride = math.ceil(len(batches) / MAX_TRAIN_POINTS) or 1
-    train, validation_name = t("train.plot.train", lang), t("train.plot.validation", lang)
+    # The curves' names are the same in every language: a plot whose page switched language
+    # would not draw names missing from its first frame (the translated label names the colours).
+    train, validation_name = "train", "validation"
     rows = [(e["global_step"] / e["steps_per_epoch"], e.get("recent_loss", e["loss"]),
              e.get("recent_accuracy", e["accuracy"]), train)
             for e in batches[::-stride][::-1]]  # counted from the end: the newest point stays
@@ -160,11 +162,6 @@ def curves(run, lang="en"):
     rows += validation or [(0.0, math.nan, math.nan, validation_name)]
     frame = pd.DataFrame(rows, columns=["epoch", "loss", "accuracy", "curve"])
     return frame[["epoch", "loss", "curve"]], frame[["epoch", "accuracy", "curve"]]
-
-
-def curve_colors(lang):
-    """The plots' colours by curve name in ``lang``."""
-    return {t(f"train.plot.{curve}", lang): color for curve, color in CURVE_COLORS.items()}
 
 
 def confusion_frame(matrix, lang="en"):
