@@ -141,7 +141,7 @@ class TrainTab(Tab):
             return [gr.skip()] * 2 + [progress] + [gr.skip()] * 7
         loss, accuracy = curves(run)
         axis = {"x_title": t("train.plot.epoch", lang), "x_lim": [0, run["config"]["epochs"]] if run else None,
-                "color_map": CURVE_COLORS}
+                "color_map": CURVE_COLORS, "color_title": t("train.plot.curve", lang)}
         visible, summary, per_class, confusion = results_view(run, lang)
         return [data_message(snapshot["data"], lang), status_message(run, lang), progress_html(run, lang),
                 gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),
