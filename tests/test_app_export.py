@@ -12,9 +12,9 @@ from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
 from classroom.catalog import CheckpointCatalog
+from classroom.export_cache import KEEP_EXPORTS, ExportFolders
 from demo.i18n import t
 from demo.tabs import Context
-from classroom.export_cache import KEEP_EXPORTS, ExportFolders
 from demo.tabs.mobile import MobileTab, export_note, export_table
 from i18n_support import stray_marks, untranslated
 from mobilenet.checkpoints import checkpoint_paths, read_metadata

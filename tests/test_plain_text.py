@@ -12,9 +12,9 @@ from gradio_client import Client
 
 from app_server import recording_server, running_app, wait_until_ended
 from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
-from demo.i18n import Text, UserText, as_html, as_markdown, localize
 from classroom.runs import StopOutcome, StopReply
 from classroom.visitors import NAME_LENGTH, visitor_name
+from demo.i18n import Text, UserText, as_html, as_markdown, localize
 from demo.tabs.train_view import stop_reply
 
 TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "epochs": 1,

@@ -8,13 +8,13 @@ import gradio as gr
 import pytest
 
 from i18n_support import stray_marks, untranslated
-from demo.i18n import TEXTS, t
 from classroom.runs import (NotYourRun, RunBusy, RunState, RunTooLong, Stage, StopOutcome, StopReply, TrainingRuns,
                        failure_reason)
+from classroom.teacher import TeacherKey
+from demo.i18n import TEXTS, t
 from demo.tabs import Context
 from demo.tabs.train import TrainTab, default_run_values
 from demo.tabs.train_view import data_message, progress_html, results_view, status_message, stop_reply
-from classroom.teacher import TeacherKey
 from mobilenet.worker import describe_error
 
 CONFIG = {"variant": "paper", "alpha": 1.0, "depth": "shallow", "epochs": 3, "batch_size": 128,

@@ -21,8 +21,8 @@ from PIL import Image, JpegImagePlugin
 
 from app_server import SHIPPED_NAME, running_app
 from classroom.clients import client_address
-from demo.i18n import t
 from classroom.upload_guard import TOO_MANY
+from demo.i18n import t
 from mobilenet.inference import read_image
 
 BUDGET_MB, UPLOADS_PER_MINUTE, MB_PER_MINUTE = 1, 4, 3

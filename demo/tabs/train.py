@@ -18,13 +18,13 @@ from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
 from mobilenet.train import TrainConfig
 
 from classroom.clients import client_address
-from demo.i18n import T, as_html, as_markdown, t
 from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
-from demo.tabs import Tab
+from classroom.teacher import BADGE, TooManyTries
 from classroom.visitors import NAME_LENGTH, visitor_name
+from demo.i18n import T, as_html, as_markdown, t
+from demo.tabs import Tab
 from demo.tabs.train_view import (CURVE_COLORS, curves, data_message, progress_html, results_view,
                                   status_message, stop_reply)
-from classroom.teacher import BADGE, TooManyTries
 
 DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
 ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})

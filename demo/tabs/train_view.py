@@ -13,9 +13,9 @@ import pandas as pd
 from mobilenet.data import CLASS_NAMES
 from mobilenet.duration import format_duration
 
-from demo.i18n import as_markdown, class_name, t
 from classroom.runs import RunState, StopOutcome
 from classroom.teacher import BADGE
+from demo.i18n import as_markdown, class_name, t
 
 MAX_TRAIN_POINTS = 300
 CURVE_COLORS = {"train": "#2563eb", "validation": "#ea580c"}
