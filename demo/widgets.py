@@ -13,6 +13,7 @@ import datetime
 import os
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 from gradio.utils import get_upload_folder, is_in_or_equal
 
@@ -61,8 +62,12 @@ class CheckpointPicker:
     def load(self, key, lang):
         """(entry, its shared ``Classifier``) of ``key``, or a ``gr.Error`` saying what to do."""
         entry = self.entry(key, lang)
+        return entry, self.classifier(entry, lang)
+
+    def classifier(self, entry, lang):
+        """The shared ``Classifier`` of a listed ``entry``, or the one ``broken`` message."""
         try:
-            return entry, self.catalog.classifier(entry)
+            return self.catalog.classifier(entry)
         except (CheckpointError, OSError) as error:
             raise self.broken(entry, error, lang) from None
 
@@ -97,6 +102,13 @@ def format_created(created, short=False):
 def plain(markdown):
     """A Markdown message as a toast shows it (no marks)."""
     return markdown.replace("**", "").replace("`", "")
+
+
+def enlarge(picture, side):
+    """A small picture enlarged by a whole factor with nearest-neighbour: its pixels stay
+    visible, and the network's 32×32 resize of it (area) gives back exactly the original."""
+    factor = side // max(picture.shape[:2])
+    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1) if factor > 1 else picture
 
 
 def picture_input(elem_id):

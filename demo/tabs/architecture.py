@@ -8,12 +8,12 @@ import pandas as pd
 
 from mobilenet.analysis import TUTORIAL_PARAMS, architecture_tables, paper_comparison, tutorial_difference
 from mobilenet.model import DEPTHS, VARIANTS
+from mobilenet.tradeoff import ALPHAS
 
 from demo.i18n import T, t
 from demo.widgets import COUNT, present
 from demo.tabs import Tab
 
-ALPHAS = (0.25, 0.5, 0.75, 1.0)
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
 LAYER_COLUMNS = {"name": ("architecture.layer_columns.name", None),

@@ -6,22 +6,16 @@ import os
 import tempfile
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 from PIL import Image
 from gradio.utils import get_upload_folder
 
 from demo.i18n import T, class_name, localize, t
 from demo.tabs import Tab
-from demo.widgets import examples, format_created, picture_input, read_upload
+from demo.widgets import enlarge, examples, format_created, picture_input, read_upload
 
 SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
 LIMITS = {"concurrency_limit": 4, "concurrency_id": "classify", "preprocess": False}
-
-
-def enlarged(small):
-    factor = SHOWN_SIZE // small.shape[0]
-    return np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
 
 
 def shown_file(small):
@@ -32,7 +26,7 @@ def shown_file(small):
     responses). Here it is written under a temporary name and renamed, never rewritten.
     """
     buffer = io.BytesIO()
-    Image.fromarray(enlarged(small)).save(buffer, "PNG")
+    Image.fromarray(enlarge(small, SHOWN_SIZE)).save(buffer, "PNG")
     data = buffer.getvalue()
     folder = os.path.join(get_upload_folder(), hashlib.sha256(data).hexdigest())
     path = os.path.join(folder, "network_input.png")
@@ -76,9 +70,9 @@ class ClassifyTab(Tab):
     # -- callbacks ---------------------------------------------------------------------------
     def classify(self, image, checkpoint, lang="en"):
         """Top-5 classes, all ten probabilities, the 32×32 input and the time it took."""
-        self.picker.entry(checkpoint, lang)  # no network, or a stale key: said before the picture
+        entry = self.picker.entry(checkpoint, lang)  # no network, or a stale key: said before the picture
         picture = read_upload(image, lang)
-        _, classifier = self.picker.load(checkpoint, lang)
+        classifier = self.picker.classifier(entry, lang)
         result = classifier.classify(picture, k=5)
         column, probability = t("classify.class", lang), t("classify.probability", lang)
         everything = pd.DataFrame(sorted(((class_name(name, lang), p) for name, p in result["probabilities"].items()),

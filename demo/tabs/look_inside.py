@@ -14,9 +14,9 @@ from mobilenet.model import last_spatial_layer
 
 from demo.i18n import T, class_names, t
 from demo.tabs import PRIVATE, Tab
-from demo.tabs.look_inside_view import (enlarge, gradcam_note, gradcam_seen, kernels_line, kernels_seen,
+from demo.tabs.look_inside_view import (SHOWN_SIDE, gradcam_note, gradcam_seen, kernels_line, kernels_seen,
                                         layer_choices, maps_line, maps_seen, shrink, sizes_table)
-from demo.widgets import examples, picture_input, read_upload
+from demo.widgets import enlarge, examples, picture_input, read_upload
 
 PREDICTED = "predicted"
 # Grad-CAM and feature maps cost a tenth of a second each on the CPU the training run also uses:
@@ -46,7 +46,7 @@ class LookInsideTab(Tab):
         if explained_class != PREDICTED and explained_class not in CLASS_NAMES:
             raise gr.Error(t("look_inside.errors.unknown_class", lang, classes=", ".join(class_names(lang))),
                            title=t("look_inside.errors.unknown_class_title", lang))
-        picture = enlarge(to_rgb_uint8(read_upload(image, lang)))
+        picture = enlarge(to_rgb_uint8(read_upload(image, lang)), SHOWN_SIDE)
         model = self.model(checkpoint, lang)
         class_index = None if explained_class == PREDICTED else CLASS_NAMES.index(explained_class)
         shown = shrink(picture)
@@ -108,9 +108,6 @@ class LookInsideTab(Tab):
         listed, layer, block, sizes, grid, line, seen = self.checkpoint_views(checkpoint, layer, block, lang)
         return (gr.Dropdown(choices=layer_choices(listed["layers"], lang), value=layer),
                 gr.Dropdown(choices=listed["blocks"], value=block), sizes, grid, line, listed, seen)
-
-    def list_checkpoints(self, checkpoint, lang="en"):
-        return self.picker.choices(checkpoint, lang)
 
     def opening(self):
         """What the tab shows before any event, from the first checkpoint (as ``checkpoint_views``):
@@ -174,7 +171,7 @@ class LookInsideTab(Tab):
             listed_state, gradcam_state, maps_state, kernels_state = (
                 gr.State(listed), gr.State(None), gr.State(None), gr.State(first_seen))
 
-        tab.select(self.list_checkpoints, inputs=[checkpoint, self.lang], outputs=checkpoint,
+        tab.select(self.picker.choices, inputs=[checkpoint, self.lang], outputs=checkpoint,
                    concurrency_limit=None, **PRIVATE)
         views = [heatmap, note, gradcam_state, grid, maps_info, sizes, maps_state]
         look_inputs = [image, checkpoint, explained, layer, self.lang]

@@ -22,13 +22,6 @@ HIGHLIGHT = "background-color: rgba(37, 99, 235, 0.25)"
 TABLE_COLUMNS = ("block", "layers", "map", "channels")
 
 
-def enlarge(picture, side=SHOWN_SIDE):
-    """A small picture enlarged by a whole factor with nearest-neighbour: its pixels stay
-    visible, and the network's 32×32 resize of it (area) gives back exactly the original."""
-    factor = side // max(picture.shape[:2])
-    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1) if factor > 1 else picture
-
-
 def shrink(picture, side=MAX_SHOWN_SIDE):
     """A large picture made smaller for display (a 40-megapixel photo's heat map would take 160 MB)."""
     scale = side / max(picture.shape[:2])

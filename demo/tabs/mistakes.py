@@ -163,9 +163,6 @@ class MistakesTab(Tab):
             return problem(error.title, error.message, lang), "", ""
         return "", "", ""
 
-    def checkpoints(self, current, lang="en"):
-        return self.picker.choices(current, lang)
-
     def relabel(self, lang, checkpoint, shown):
         """The checkpoint list, and what was shown drawn again (no second pass over the test set)."""
         return [self.picker.choices(checkpoint, lang),
@@ -189,7 +186,7 @@ class MistakesTab(Tab):
         outputs = [status, matrix, pairs, shown]
         button.click(self.mistakes, inputs=[checkpoint, self.lang], outputs=outputs, api_name="mistakes",
                      **LIMITS)
-        tab.select(self.checkpoints, inputs=[checkpoint, self.lang], outputs=checkpoint, concurrency_limit=None,
+        tab.select(self.picker.choices, inputs=[checkpoint, self.lang], outputs=checkpoint, concurrency_limit=None,
                    **PRIVATE)
         gr.on([tab.select, checkpoint.change], self.mistakes_when_ready, inputs=[checkpoint, self.lang],
               outputs=outputs, api_name="mistakes_when_ready", api_visibility="undocumented",

@@ -151,7 +151,7 @@ class TrainTab(Tab):
                 gr.Column(visible=visible), confusion]
 
     def relabel(self, lang):
-        return self.view(self.runs.snapshot(), None, lang)
+        return self.view(self.runs.watch(), None, lang)
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
