@@ -3,7 +3,8 @@
 Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT (Gradio reads them), plus the app's own
 MOBILENET_CIFAR10, MOBILENET_CHECKPOINT_DIR, MOBILENET_RUNS_DIR, MOBILENET_KEEP_RUNS,
 MOBILENET_MAX_RUN_MINUTES, MOBILENET_TEACHER_KEY, MOBILENET_MAX_WAITING_PER_SESSION,
-MOBILENET_MAX_WAITING_PER_ADDRESS and MOBILENET_SSR (see the README).
+MOBILENET_MAX_WAITING_PER_ADDRESS, MOBILENET_MAX_CONNECTIONS_PER_ADDRESS and MOBILENET_SSR (see
+the README).
 
 Uploads (classroom.upload_guard, docs/RELIABILITY.md): MOBILENET_UPLOAD_BUDGET_MB (the upload
 folder's total, default 500; oldest files removed first), MOBILENET_UPLOADS_PER_MINUTE and
@@ -17,6 +18,8 @@ the budget counts and prunes that folder).
 import argparse
 
 import mobilenet  # noqa: F401  first: sets oneDNN on and TensorFlow's log level (mobilenet.runtime)
+from classroom import serve
+from classroom.teacher import startup_lines
 from demo.ui import build_demo, launch_options
 
 
@@ -24,7 +27,10 @@ def main():
     parser = argparse.ArgumentParser(description="MobileNet Lab: the Gradio app")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args()
-    build_demo().launch(share=args.share, **launch_options())
+    demo = build_demo()
+    _, url, share_url = serve.launch(demo, launch_options(), share=args.share)  # returns once it serves: bounds at the door set
+    print("\n".join(startup_lines(demo.teacher_key, share_url or url)), flush=True)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

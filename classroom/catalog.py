@@ -2,22 +2,20 @@
 
 The dropdown only ever holds keys of ``CheckpointCatalog.entries()``; a key
 from a browser is looked up in that server-side listing, never turned into
-a path. Loaded classifiers are cached (loading one costs about a second)
-and shared by all users: ``Classifier`` is safe to call from many threads.
+a path. The catalog reads only the checkpoints' JSON: the networks are loaded
+in the worker processes that run them (``classroom.work``), never in the server.
 Saves that a crash interrupted are completed or undone when the catalog is
 made (at app start), before anything is listed.
 """
 
-import collections
 import dataclasses
 import glob
 import logging
 import os
-import threading
 
 from mobilenet import DEFAULT_CHECKPOINT
 from mobilenet.checkpoints import CheckpointError, read_metadata, recover
-from mobilenet.inference import Classifier, answer_accuracy
+from mobilenet.inference import answer_accuracy
 
 
 log = logging.getLogger(__name__)
@@ -49,19 +47,15 @@ class CheckpointEntry:
 
 
 class CheckpointCatalog:
-    """Lists checkpoints with their JSON metadata and hands out cached classifiers.
+    """Lists checkpoints with their JSON metadata.
 
     Args:
         checkpoint_dir: shipped checkpoints (``mobilenet_cifar.keras`` is the default).
         runs_dir: runs trained in the app, newest first in the list.
-        max_loaded: classifiers kept in memory. Default 3.
     """
 
-    def __init__(self, checkpoint_dir, runs_dir, max_loaded=3):
-        self.checkpoint_dir, self.runs_dir, self.max_loaded = checkpoint_dir, runs_dir, max_loaded
-        self._loaded = collections.OrderedDict()  # (path, mtime) -> Classifier
-        self._loading = {}  # (path, mtime) -> lock held while that checkpoint loads
-        self._lock = threading.Lock()
+    def __init__(self, checkpoint_dir, runs_dir):
+        self.checkpoint_dir, self.runs_dir = checkpoint_dir, runs_dir
         self._listing = (None, [])  # (folder contents, entries): re-read when a file changes
         for folder in (checkpoint_dir, runs_dir):
             for action in recover(folder):
@@ -87,47 +81,6 @@ class CheckpointCatalog:
             if entry.key == key:
                 return entry
         raise KeyError(key)
-
-    def classifier(self, entry):
-        """A loaded ``Classifier`` for ``entry`` (cached); raises ``CheckpointError``.
-
-        Loading takes seconds; it holds only that checkpoint's own lock, so classifying
-        with checkpoints already loaded goes on meanwhile.
-        """
-        cache_key = (entry.path, os.path.getmtime(entry.path))
-        with self._lock:
-            loading = self._loading.setdefault(cache_key, threading.Lock())
-        with loading:
-            with self._lock:
-                if cache_key in self._loaded:
-                    self._loaded.move_to_end(cache_key)
-                    return self._loaded[cache_key]
-            classifier = Classifier.from_checkpoint(entry.path)
-            with self._lock:
-                self._loaded[cache_key] = classifier
-                while len(self._loaded) > self.max_loaded:
-                    evicted, _ = self._loaded.popitem(last=False)
-                    self._loading.pop(evicted, None)
-            return classifier
-
-    def warm_up(self):
-        """Loads the first checkpoint in the background, so the first picture is quick."""
-        entries = self.entries()
-        if entries:  # not a daemon: TensorFlow aborts the process if it exits mid-conversion
-            threading.Thread(target=self._load_quietly, args=(entries[0],),
-                             name="checkpoint-warm-up").start()
-
-    def warm(self, path):
-        """Loads the checkpoint at ``path`` now (a run just saved it), if it is listed."""
-        for entry in self.entries():
-            if os.path.abspath(entry.path) == os.path.abspath(path):
-                self._load_quietly(entry)
-
-    def _load_quietly(self, entry):
-        try:
-            self.classifier(entry)
-        except (CheckpointError, OSError) as error:  # classify reports it when asked
-            log.warning("could not preload %s: %s", entry.path, error)
 
     def _list(self, folder, kind):
         entries = []

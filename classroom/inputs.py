@@ -9,6 +9,14 @@ refuses them first with a short message that names the control and shows at most
 characters of the value; a value of the right kind still gets Gradio's own checks (range,
 choices) and the callbacks'.
 
+An event with ``preprocess=False`` (the language switch, and every event whose callback reads an
+upload or a checkpoint key itself) gets none of Gradio's checks, so here it gets them all: a
+radio's or dropdown's value must be one of its choices (as this page, in the session's state,
+lists them), a slider's within its range and on its steps, a number's within its bounds. The one
+exception is a control marked with ``choices_change``: its choices change while a page is open
+(the checkpoints: a run finishes for the whole class), and its callbacks look its value up where
+the choices live.
+
 Every ``gr.Error`` is a message for the user, not a fault of the server: none is logged with a
 traceback (Gradio prints one by default).
 
@@ -67,15 +75,40 @@ def same(a, b):
     return a == b and isinstance(a, bool) == isinstance(b, bool) and isinstance(a, str) == isinstance(b, str)
 
 
+def choices_change(block):
+    """Marks ``block`` (a dropdown) as one whose choices change while a page is open: an event that
+    reads it without Gradio's preprocessing checks only its kind, and its callbacks look it up
+    (see the module's doc). Returns ``block``."""
+    block.choices_change = True
+    return block
+
+
+def off_range(block, value):
+    """Why a number is outside ``block``'s bounds or off its slider steps (a text id), or None."""
+    low, high = getattr(block, "minimum", None), getattr(block, "maximum", None)
+    if low is not None and high is not None and not low <= value <= high:
+        return "page.invalid.range"
+    if low is not None and value < low:
+        return "page.invalid.at_least"
+    if high is not None and value > high:
+        return "page.invalid.at_most"
+    step = getattr(block, "step", None) if isinstance(block, gr.Slider) else None  # a number box takes any
+    if step and low is not None:
+        steps = (value - low) / step
+        if abs(steps - round(steps)) > 1e-6:
+            return "page.invalid.step"
+    return None
+
+
 def choice_list(block):
     choices = [shown(choice) for _, choice in block.choices or []]
     return ", ".join(choices[:MAX_CHOICES] + ["…"] * (len(choices) > MAX_CHOICES))
 
 
-def problem(block, value, preprocess=True):
-    """Why ``value`` cannot be ``block``'s (the id of a text with {label}, {value} and
-    {choices}), or None. Without ``preprocess`` the callback looks a choice up itself (a
-    checkpoint may be newer than the page), so only its kind is checked."""
+def problem(block, value, preprocess=True, choices_change=False):
+    """Why ``value`` cannot be ``block``'s (the id of a text with {label}, {value}, {choices},
+    {minimum}, {maximum} and {step}), or None. With ``preprocess`` Gradio checks ranges itself;
+    without it, this does. ``choices_change``: the control is marked so (see ``choices_change``)."""
     if value is None:
         # a radio or a slider always holds a value on the page; the others may be empty
         return "page.invalid.choose" if isinstance(block, (gr.Radio, gr.Slider, gr.Dataset)) else None
@@ -85,7 +118,9 @@ def problem(block, value, preprocess=True):
             return "page.invalid.example"
         return None
     if isinstance(block, (gr.Slider, gr.Number)):
-        return None if plain(value) and is_number(value) else "page.invalid.number"
+        if not plain(value) or not is_number(value):
+            return "page.invalid.number"
+        return None if preprocess else off_range(block, value)
     if isinstance(block, gr.Checkbox):
         return None if isinstance(value, bool) else "page.invalid.boolean"
     if isinstance(block, gr.Textbox):
@@ -93,7 +128,7 @@ def problem(block, value, preprocess=True):
     if isinstance(block, (gr.Radio, gr.Dropdown)):
         choices = [choice for _, choice in block.choices or []]
         values = value if isinstance(value, list) and getattr(block, "multiselect", False) else [value]
-        custom = not preprocess or getattr(block, "allow_custom_value", False)
+        custom = getattr(block, "allow_custom_value", False) or choices_change and not preprocess
         for item in values:
             if not plain(item) or not custom and not any(same(item, choice) for choice in choices):
                 # the page's choices are listed where Gradio checks them; elsewhere they may be stale
@@ -121,6 +156,12 @@ class CheckedBlocks(gr.Blocks):
         text = self.texts.static_text(getattr(block, "label", None), lang)
         return text if isinstance(text, str) and text.strip() else self.texts.t("page.invalid.this_input", lang)
 
+    def fields(self, block, value, lang):
+        """What a ``page.invalid.*`` text may name: the control, the value, its choices and bounds."""
+        bounds = {name: shown(getattr(block, name, None)) for name in ("minimum", "maximum", "step")}
+        choices = choice_list(block) if isinstance(block, (gr.Radio, gr.Dropdown)) else ""
+        return {"label": self.label(block, lang), "value": shown(value), "choices": choices, **bounds}
+
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
         blocks = [state[block._id] if state is not None and block._id in state else block
                   for block in block_fn.inputs]
@@ -130,13 +171,13 @@ class CheckedBlocks(gr.Blocks):
             wanted = sum(not getattr(block, "stateful", False) for block in blocks)  # states: the server's
             raise gr.Error(self.texts.t("page.invalid.count", lang, count=wanted, sent=len(inputs)),
                            title=self.texts.t("page.invalid.title", lang), print_exception=False)
-        for block, value in zip(blocks, inputs):
+        for original, block, value in zip(block_fn.inputs, blocks, inputs):
             if getattr(block, "stateful", False):
                 continue  # the server's own state: whatever was sent is ignored
-            reason = problem(block, value, block_fn.preprocess)
+            # the mark is on the page's own control: the session's copy of an updated one lacks it
+            reason = problem(block, value, block_fn.preprocess, getattr(original, "choices_change", False))
             if reason:
-                choices = choice_list(block) if isinstance(block, (gr.Radio, gr.Dropdown)) else ""
-                raise gr.Error(self.texts.t(reason, lang, label=self.label(block, lang), value=shown(value), choices=choices),
+                raise gr.Error(self.texts.t(reason, lang, **self.fields(block, value, lang)),
                                title=self.texts.t("page.invalid.title", lang), print_exception=False)
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)

@@ -13,10 +13,11 @@ from starlette.middleware import Middleware
 import mobilenet
 from classroom import fair_queue, serve
 from classroom.catalog import CheckpointCatalog
-from classroom.clients import client_address
 from classroom.inputs import CheckedBlocks
 from classroom.runs import TrainingRuns
 from classroom.teacher import TeacherKey
+from classroom.work import Work
+from classroom.teacher_link import TeacherLink
 from demo import i18n
 from demo.i18n import LANGUAGES, T, request_language, static_text
 from demo.tabs import PRIVATE, Context
@@ -48,17 +49,6 @@ CSS = """
   #language { min-width: 0 !important; }
 }
 """
-
-# The key of a teacher link leaves the address bar as soon as the server has read it (a projector
-# shows the address bar to the class).
-FORGET_TEACHER_KEY = """() => {
-  const url = new URL(window.location.href);
-  if (url.searchParams.has("teacher")) {
-    url.searchParams.delete("teacher");
-    window.history.replaceState(null, "", url);
-  }
-}"""
-
 
 class Page:
     """The page's own callbacks: what every open page polls, how it opens, and its one language
@@ -92,13 +82,14 @@ class Page:
 
     def open_page(self, request: gr.Request):
         """Language and classroom presets: ``?lang=zh&tab=train&simple=1`` (else the browser's
-        language, the first tab, every control); a teacher link adds ``&teacher=KEY``."""
+        language, the first tab, every control); the teacher's page when the browser holds the
+        cookie a teacher link ``&teacher=KEY`` set (``classroom.teacher_link``: the key itself never
+        reaches the page)."""
         query = dict(request.query_params) if request else {}
         tab = query.get("tab") if query.get("tab") in [tab.tab_id for tab in self.tabs] else gr.skip()
         simple = query.get("simple", "").lower() in ("1", "true", "yes")
-        return (request_language(request), gr.Tabs(selected=tab), gr.Column(visible=not simple),
-                self.ctx.teacher_key.check_link(query["teacher"], client_address(request)) if query.get("teacher")
-                else gr.skip())
+        lang = request_language(request)
+        return (lang, gr.Tabs(selected=tab), gr.Column(visible=not simple), *self.train.open_as(request, lang))
 
     def wire(self, demo, tab_strip):
         """The page's events (inside ``demo``, after the tabs are built)."""
@@ -111,9 +102,8 @@ class Page:
         gr.on([demo.load, timer.tick], self.refresh, inputs=[seen, classify.checkpoint, language],
               outputs=[*train.view_outputs, classify.checkpoint, seen], api_name="refresh",
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
-        demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, train.teacher],
+        demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, *train.teacher_outputs],
                   show_progress="hidden", concurrency_limit=None, **PRIVATE).then(
-            None, js=FORGET_TEACHER_KEY, show_progress="hidden", **PRIVATE).then(
             None, inputs=language, js=i18n.set_locale_js(remember=False), show_progress="hidden", **PRIVATE)
         # One handler for a language switch: the browser switches Gradio's locale (static texts),
         # the server writes again what callbacks wrote. Some of it is model work (a table, a
@@ -124,7 +114,7 @@ class Page:
                         preprocess=False, concurrency_limit=4, concurrency_id="relabel")
 
 
-def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=None):
+def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=None, quick_workers=None):
     """Builds the app.
 
     Args:
@@ -135,6 +125,8 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
         data_source: CIFAR-10 for training (see ``mobilenet.data.load_cifar10``). Default
             None: ``$MOBILENET_CIFAR10``, else a cache or a download.
         keep_runs: run checkpoints kept (oldest removed). Default ``$MOBILENET_KEEP_RUNS`` or 5.
+        quick_workers: worker processes for Classify and Look inside. Default: one per core, as
+            memory allows (``classroom.work.pool_sizes``).
 
     Returns:
         A queued ``gr.Blocks``.
@@ -143,10 +135,14 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     runs_dir = runs_dir or os.environ.get("MOBILENET_RUNS_DIR") or mobilenet.RUNS_DIR
     keep_runs = keep_runs or int(os.environ.get("MOBILENET_KEEP_RUNS", KEEP_RUNS))
     catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
+    # Every picture a request reads and every network it runs: in worker processes, bounded
+    # (classroom.work). The first checkpoint is loaded in them as they start.
+    entries = catalog.entries()
+    work = Work(data_source, first_checkpoint=entries[0].path if entries else None, quick=quick_workers)
     # A new run's checkpoint is loaded (and converted to LiteRT) as soon as it is saved,
     # not when the first student classifies with it.
-    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=catalog.warm, standby=True)
-    ctx = Context(catalog, runs, TeacherKey())
+    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=work.warm, standby=True)
+    ctx = Context(catalog, runs, TeacherKey(), work)
     tabs = [tab(ctx) for tab in TABS]
     page = Page(ctx, tabs)
 
@@ -162,16 +158,18 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
 
     runs.preload_data()
     runs.prepare_worker()
-    catalog.warm_up()
-    demo.training_runs = runs  # so that whoever closes the app can end its workers
-    return fair_queue.install(demo.queue(max_size=256))
+    demo.training_runs, demo.work = runs, work  # so that whoever closes the app can end its workers
+    demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
+    # api_open=False: Gradio's direct REST routes (/run/<name>, /api/<name>) would skip the queue
+    # and with it the per-client caps and every concurrency limit; every call joins the queue.
+    return fair_queue.install(demo.queue(max_size=256, api_open=False))
 
 
 def launch_options(ssr=None):
     """``launch()`` arguments of the app wherever it runs: the classroom server's
     (``classroom.serve``), and the page's theme, styles and texts in every language (Gradio 6
     takes them there). Call it after ``build_demo``: the texts are gathered while it builds."""
-    options = serve.server_options(ssr, middleware=[Middleware(i18n.PageLanguage)], upload_refusal=i18n.too_many_uploads)
+    options = serve.server_options(ssr, middleware=[Middleware(TeacherLink), Middleware(i18n.PageLanguage)], upload_refusal=i18n.too_many_uploads)
     return {**options, "theme": THEME, "css": CSS, "i18n": i18n.i18n()}
 
 

@@ -9,6 +9,7 @@ still numbers (a ``gr.Dataframe`` sorts them as numbers): a table's columns are 
 (text id, format)}``, the format (``"{:,.0f}"``) or None saying how its cells are shown.
 """
 
+import contextlib
 import datetime
 import os
 
@@ -17,7 +18,10 @@ import numpy as np
 import pandas as pd
 from gradio.utils import get_upload_folder, is_in_or_equal
 
+from classroom.inputs import choices_change
+from classroom.work_pool import WorkFailed
 from mobilenet.checkpoints import CheckpointError
+from mobilenet.display import enlarge  # noqa: F401  (the tabs' one enlarge)
 from mobilenet.inference import FORMAT_NAMES, ImageTooLarge, TooSlowToDecode, read_image
 
 from demo.i18n import T, Text, localize, t
@@ -37,9 +41,9 @@ class CheckpointPicker:
         """The dropdown, listing the checkpoints as the page is built (English labels until the
         page's language is applied by ``choices``)."""
         entries = self.catalog.entries()
-        return gr.Dropdown([(str(label(entry)), entry.key) for entry in entries],
-                           value=entries[0].key if entries else None, label=T("page.checkpoint.label"),
-                           elem_id=elem_id, **layout)
+        return choices_change(gr.Dropdown([(str(label(entry)), entry.key) for entry in entries],
+                                          value=entries[0].key if entries else None, label=T("page.checkpoint.label"),
+                                          elem_id=elem_id, **layout))
 
     def choices(self, current, lang):
         """The dropdown's choices now, in ``lang``; keeps ``current`` while it is still listed."""
@@ -58,18 +62,6 @@ class CheckpointPicker:
             return self.catalog.find(key)
         except KeyError:
             raise gr.Error(t("page.checkpoint.gone", lang), title=t("page.checkpoint.gone_title", lang)) from None
-
-    def load(self, key, lang):
-        """(entry, its shared ``Classifier``) of ``key``, or a ``gr.Error`` saying what to do."""
-        entry = self.entry(key, lang)
-        return entry, self.classifier(entry, lang)
-
-    def classifier(self, entry, lang):
-        """The shared ``Classifier`` of a listed ``entry``, or the one ``broken`` message."""
-        try:
-            return self.catalog.classifier(entry)
-        except (CheckpointError, OSError) as error:
-            raise self.broken(entry, error, lang) from None
 
     @staticmethod
     def broken(entry, error, lang):
@@ -102,13 +94,6 @@ def format_created(created, short=False):
 def plain(markdown):
     """A Markdown message as a toast shows it (no marks)."""
     return markdown.replace("**", "").replace("`", "")
-
-
-def enlarge(picture, side):
-    """A small picture enlarged by a whole factor with nearest-neighbour: its pixels stay
-    visible, and the network's 32×32 resize of it (area) gives back exactly the original."""
-    factor = side // max(picture.shape[:2])
-    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1) if factor > 1 else picture
 
 
 def picture_input(elem_id):
@@ -148,6 +133,62 @@ def read_upload(payload, lang):
     except ValueError:
         raise gr.Error(t("page.picture.unreadable", lang, name=name),
                        title=t("page.picture.unreadable_title", lang)) from None
+
+
+def upload_path(payload, lang):
+    """(path, name shown) of an uploaded picture, or a ``gr.Error`` saying what to do; nothing is
+    read here (a worker decodes it: ``classroom.work``).
+
+    Only files in Gradio's upload folder are accepted (uploads, webcam, clipboard and the examples
+    all arrive there): with ``preprocess=False`` a request could name any path.
+    """
+    path = payload.get("path") if isinstance(payload, dict) else None
+    if not path or not isinstance(path, str):
+        raise gr.Error(t("page.picture.none", lang), title=t("page.picture.none_title", lang))
+    if not is_in_or_equal(path, get_upload_folder()):
+        raise gr.Error(t("page.picture.not_upload", lang), title=t("page.picture.not_upload_title", lang))
+    name = os.path.basename(str(payload.get("orig_name") or t("page.picture.the_file", lang)))[:80]
+    if not os.path.isfile(path):
+        raise gr.Error(t("page.picture.gone", lang, name=name), title=t("page.picture.gone_title", lang))
+    return path, name
+
+
+def picture_error(error, name, lang):
+    """The ``gr.Error`` of a picture that ``mobilenet.inference.read_image`` refused."""
+    if isinstance(error, TooSlowToDecode):
+        return gr.Error(t("page.picture.too_slow", lang, name=name, kind=FORMAT_NAMES.get(error.format, error.format),
+                          limit=error.limit), title=t("page.picture.too_large_title", lang))
+    if isinstance(error, ImageTooLarge):
+        return gr.Error(t("page.picture.too_large", lang, name=name, limit=MAX_MEGAPIXELS),
+                        title=t("page.picture.too_large_title", lang))
+    return gr.Error(t("page.picture.unreadable", lang, name=name), title=t("page.picture.unreadable_title", lang))
+
+
+def stopped_error(error, lang, name=None):
+    """The ``gr.Error`` of a request whose worker hit a bound or died (``WorkFailed``): about the
+    picture when it happened while reading it, else about the request."""
+    if error.phase == "decode" and name:
+        return gr.Error(t(f"page.work.decode_{error.reason}", lang, name=name), title=t("page.work.decode_title", lang))
+    return gr.Error(t(f"page.work.{error.reason}", lang, seconds=error.seconds), title=t("page.work.title", lang))
+
+
+@contextlib.contextmanager
+def answers(lang, picker=None, entry=None, name=None):
+    """Turns what a worker's request can raise into the one message for each: a checkpoint that
+    cannot be used (``picker.broken``), a picture that cannot be read (file ``name``), a request
+    stopped by a bound (``stopped_error``)."""
+    try:
+        yield
+    except WorkFailed as error:
+        raise stopped_error(error, lang, name) from None
+    except (CheckpointError, OSError) as error:
+        if picker is None:
+            raise
+        raise picker.broken(entry, error, lang) from None
+    except ValueError as error:
+        if name is None:
+            raise
+        raise picture_error(error, name, lang) from None
 
 
 # -- tables -------------------------------------------------------------------------------------

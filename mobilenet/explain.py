@@ -154,6 +154,20 @@ def grad_cam(model, image_rgb_uint8, class_index=None, layer=None, size=None):
     return np.clip(heatmap, 0, 1), layer, class_index, probabilities
 
 
+def grad_cam_facts(model, layer, class_index, probabilities):
+    """What a page says about a Grad-CAM, as data: the layer and its map, the class explained and
+    the network's answer with their probabilities."""
+    from mobilenet.data import CLASS_NAMES
+
+    height, width, _ = map_shape(model, layer)
+    cell_height, cell_width = map_cell(model, layer)
+    predicted, last = int(np.argmax(probabilities)), map_layers(model)[-1]
+    return {"layer": short_name(layer), "height": height, "width": width, "cell_height": cell_height,
+            "cell_width": cell_width, "last": None if layer == last else short_name(last),
+            "class": CLASS_NAMES[class_index], "probability": float(probabilities[class_index]),
+            "answer": CLASS_NAMES[predicted], "answer_probability": float(probabilities[predicted])}
+
+
 def overlay(image_rgb_uint8, heatmap, opacity=0.45):
     """The heat map in the JET colours (blue: low, red: high) blended onto the picture."""
     import cv2

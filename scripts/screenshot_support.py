@@ -51,4 +51,5 @@ def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1
                 browser.close()
     finally:
         demo.training_runs.close()
+        demo.work.close()
         demo.close()

@@ -73,6 +73,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
         yield app
     finally:
         demo.training_runs.close()
+        demo.work.close()
         demo.close()
 
 

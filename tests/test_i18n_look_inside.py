@@ -200,6 +200,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     url = launch_on_loopback(demo)
     yield demo, url
     demo.training_runs.close()
+    demo.work.close()
     demo.close()
 
 

@@ -64,3 +64,4 @@ def test_every_event_is_in_the_api_or_private_and_relabel_fits(tiny_cifar, tmp_p
         assert len({tab.tab_id for tab in page.tabs}) == len(TABS)
     finally:
         demo.training_runs.close()
+        demo.work.close()

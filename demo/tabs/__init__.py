@@ -3,7 +3,7 @@
 A tab is a ``Tab`` subclass in ``demo/tabs/<name>.py`` with its texts in ``<name>.toml`` beside
 it (``demo.i18n``). Its methods are its callbacks; ``build`` only lays out components and wires
 events, and reads nothing from other tabs: what tabs share comes in the ``Context``
-(the catalog, the runs, the language radio) or from ``demo.widgets``.
+(the catalog, the runs, the worker pools, the language radio) or from ``demo.widgets``.
 
 Languages: static texts are ``T(id)`` and follow the page's language in the browser. What the
 tab's callbacks wrote (tables, notes, checkpoint names) is written again by ``relabel(lang,
@@ -29,6 +29,7 @@ if typing.TYPE_CHECKING:
     from classroom.catalog import CheckpointCatalog
     from classroom.runs import TrainingRuns
     from classroom.teacher import TeacherKey
+    from classroom.work import Work
 
 PRIVATE = {"api_visibility": "private"}
 
@@ -39,6 +40,7 @@ class Context:
     catalog: CheckpointCatalog
     runs: TrainingRuns
     teacher_key: TeacherKey
+    work: Work  # every network a request runs, and every picture it reads, runs in these workers
     language: gr.Radio = None  # set by the page before the tabs are built
 
 
@@ -50,7 +52,7 @@ class Tab:
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self.catalog, self.runs = ctx.catalog, ctx.runs
+        self.catalog, self.runs, self.work = ctx.catalog, ctx.runs, ctx.work
         self.picker = CheckpointPicker(ctx.catalog)
         self.relabel_inputs, self.relabel_outputs = [], []
 

@@ -10,9 +10,10 @@ import pandas as pd
 from PIL import Image
 from gradio.utils import get_upload_folder
 
+from classroom import work
 from demo.i18n import T, class_name, localize, t
 from demo.tabs import Tab
-from demo.widgets import enlarge, examples, format_created, picture_input, read_upload
+from demo.widgets import MAX_MEGAPIXELS, answers, enlarge, examples, format_created, picture_input, upload_path
 
 SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
 LIMITS = {"concurrency_limit": 4, "concurrency_id": "classify", "preprocess": False}
@@ -71,14 +72,14 @@ class ClassifyTab(Tab):
     def classify(self, image, checkpoint, lang="en"):
         """Top-5 classes, all ten probabilities, the 32×32 input and the time it took."""
         entry = self.picker.entry(checkpoint, lang)  # no network, or a stale key: said before the picture
-        picture = read_upload(image, lang)
-        classifier = self.picker.classifier(entry, lang)
-        result = classifier.classify(picture, k=5)
+        path, name = upload_path(image, lang)
+        with answers(lang, self.picker, entry, name):  # read and classified in a worker process
+            result = self.work.quick.call(work.classify, path, entry.path, MAX_MEGAPIXELS * 1_000_000)
         column, probability = t("classify.class", lang), t("classify.probability", lang)
         everything = pd.DataFrame(sorted(((class_name(name, lang), p) for name, p in result["probabilities"].items()),
                                          key=lambda kv: -kv[1]), columns=[column, probability])
         timing = t("classify.timing_tta" if result["tta"] else "classify.timing", lang, ms=result["milliseconds"],
-                   width=picture.shape[1], height=picture.shape[0])
+                   width=result["width"], height=result["height"])
         top = {class_name(name, lang): p for name, p in result["top_k"]}
         return top, everything.style.format({probability: "{:.2%}"}), shown_file(result["network_input"]), timing
 
@@ -127,8 +128,8 @@ class ClassifyTab(Tab):
         outputs = [top5, everything, seen, timing]
         # preprocess=False: the upload arrives as Gradio's file record and read_upload decodes it
         # with the package's reader, so a bad file gets a clear message instead of a crash.
-        # Classifying takes milliseconds and the model is shared: a few run side by side so a
-        # class of thirty never waits long, even while a training run uses the CPUs.
+        # Classifying takes milliseconds in one of the quick workers (classroom.work): a few
+        # requests wait side by side for them so a class of thirty never waits long.
         button.click(self.classify, inputs=[image, checkpoint, self.lang], outputs=outputs,
                      api_name="classify", **LIMITS)
         gr.on([image.change, checkpoint.change], self.classify_when_ready, inputs=[image, checkpoint, self.lang],

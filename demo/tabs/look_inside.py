@@ -7,82 +7,78 @@ how it is shown, in which language, from ``demo.tabs.look_inside_view``.
 import gradio as gr
 
 from mobilenet.data import CLASS_NAMES
-from mobilenet.explain import (depthwise_blocks, depthwise_kernels, feature_maps, grad_cam, map_layers, map_table,
-                               overlay)
-from mobilenet.inference import to_rgb_uint8
-from mobilenet.model import last_spatial_layer
 
+from classroom import work
+from classroom.inputs import choices_change
 from demo.i18n import T, class_names, t
 from demo.tabs import PRIVATE, Tab
-from demo.tabs.look_inside_view import (SHOWN_SIDE, gradcam_note, gradcam_seen, kernels_line, kernels_seen,
-                                        layer_choices, maps_line, maps_seen, shrink, sizes_table)
-from demo.widgets import enlarge, examples, picture_input, read_upload
+from demo.tabs.look_inside_view import (MAX_SHOWN_SIDE, SHOWN_SIDE, gradcam_note, kernels_line, kernels_seen,
+                                        layer_choices, maps_line, maps_seen, sizes_table)
+from demo.widgets import MAX_MEGAPIXELS, answers, examples, picture_input, upload_path
 
 PREDICTED = "predicted"
-# Grad-CAM and feature maps cost a tenth of a second each on the CPU the training run also uses:
-# two at a time keep a class responsive without starving training. preprocess=False: the upload
-# arrives as Gradio's file record, decoded by the package, and the callbacks check the dropdowns'
-# values against the chosen network themselves.
+# Grad-CAM and feature maps cost a tenth of a second each in a quick worker (classroom.work), one
+# request per worker at a time (the gradient tape is not safe in threads). preprocess=False: the
+# upload arrives as Gradio's file record, read in the worker, and the callbacks check the
+# dropdowns' values against the chosen network themselves.
 LIMITS = {"concurrency_limit": 2, "concurrency_id": "look-inside", "preprocess": False}
-
-
-def structure(model):
-    """What the tab lists of a network, as data (kept in a ``gr.State`` for a language switch):
-    its map layers, blocks, map-size rows and the layer shown first."""
-    return {"layers": map_layers(model), "blocks": depthwise_blocks(model), "table": map_table(model),
-            "default": last_spatial_layer(model)}
+MAX_PIXELS = MAX_MEGAPIXELS * 1_000_000
 
 
 class LookInsideTab(Tab):
     tab_id = "look-inside"
 
     # -- callbacks ---------------------------------------------------------------------------
-    def model(self, checkpoint, lang):
-        """The Keras model of ``checkpoint`` (shared, cached), or the picker's ``gr.Error``."""
-        return self.picker.load(checkpoint, lang)[1].model
+    def network(self, checkpoint, lang):
+        """(entry, structure) of ``checkpoint``: its map layers, blocks, map-size rows and the layer
+        shown first (kept in a ``gr.State`` for a language switch), or the picker's ``gr.Error``."""
+        entry = self.picker.entry(checkpoint, lang)
+        with answers(lang, self.picker, entry):
+            return entry, self.work.quick.call(work.structure, entry.path)
 
     def grad_cam(self, image, checkpoint, explained_class, lang="en"):
         """The Grad-CAM heat map over the picture, a line saying what it shows, and its data."""
         if explained_class != PREDICTED and explained_class not in CLASS_NAMES:
             raise gr.Error(t("look_inside.errors.unknown_class", lang, classes=", ".join(class_names(lang))),
                            title=t("look_inside.errors.unknown_class_title", lang))
-        picture = enlarge(to_rgb_uint8(read_upload(image, lang)), SHOWN_SIDE)
-        model = self.model(checkpoint, lang)
+        entry = self.picker.entry(checkpoint, lang)
+        path, name = upload_path(image, lang)
         class_index = None if explained_class == PREDICTED else CLASS_NAMES.index(explained_class)
-        shown = shrink(picture)
-        heatmap, layer, class_index, probabilities = grad_cam(
-            model, picture, class_index, size=(shown.shape[1], shown.shape[0]))
-        seen = gradcam_seen(model, layer, class_index, probabilities)
-        return overlay(shown, heatmap), gradcam_note(seen, lang), seen
+        with answers(lang, self.picker, entry, name):
+            shown, seen = self.work.quick.call(work.grad_cam, path, entry.path, MAX_PIXELS, class_index,
+                                               SHOWN_SIDE, MAX_SHOWN_SIDE)
+        return shown, gradcam_note(seen, lang), seen
 
     def feature_maps(self, image, checkpoint, layer, lang="en"):
         """One layer's activation maps as a grid, its map size and channels, the map-size table,
         and the line's data."""
-        picture = read_upload(image, lang)
-        model = self.model(checkpoint, lang)
-        layer = layer or last_spatial_layer(model)
-        if layer not in map_layers(model):
+        path, name = upload_path(image, lang)
+        entry, listed = self.network(checkpoint, lang)
+        layer = layer or listed["default"]
+        if layer not in listed["layers"]:
             raise gr.Error(t("look_inside.errors.unknown_layer", lang, layer=str(layer)[:40]),
                            title=t("look_inside.errors.unknown_layer_title", lang))
-        grid, info = feature_maps(model, picture, layer)
+        with answers(lang, self.picker, entry, name):
+            grid, info = self.work.quick.call(work.feature_maps, path, entry.path, MAX_PIXELS, layer)
         seen = maps_seen(info)
-        return grid, maps_line(seen, lang), sizes_table(map_table(model), layer, lang), seen
+        return grid, maps_line(seen, lang), sizes_table(listed["table"], layer, lang), seen
 
-    def block_kernels(self, model, block, lang):
+    def block_kernels(self, entry, listed, block, lang):
         """(grid, line, data) of the 3×3 kernels of one block's depthwise layer."""
-        blocks = depthwise_blocks(model)
+        blocks = listed["blocks"]
         if block not in blocks:
             raise gr.Error(t("look_inside.errors.unknown_block", lang,
                              block=block if isinstance(block, int) else str(block)[:40],
                              blocks=", ".join(map(str, blocks))),
                            title=t("look_inside.errors.unknown_block_title", lang))
-        grid, info = depthwise_kernels(model, blocks[blocks.index(block)])  # 1.0 or True: block 1
+        with answers(lang, self.picker, entry):
+            grid, info = self.work.quick.call(work.kernels, entry.path, blocks[blocks.index(block)])  # 1.0, True: 1
         seen = kernels_seen(info)
         return grid, kernels_line(seen, lang), seen
 
     def kernels(self, checkpoint, block, lang="en"):
         """The 3×3 kernels of one block's depthwise layer as a grid, and a line about them."""
-        return self.block_kernels(self.model(checkpoint, lang), block, lang)
+        return self.block_kernels(*self.network(checkpoint, lang), block, lang)
 
     def look_when_ready(self, image, checkpoint, explained_class, layer, lang="en"):
         """Runs on every new picture, class or layer; without a picture it clears the views."""
@@ -94,12 +90,11 @@ class LookInsideTab(Tab):
     def checkpoint_views(self, checkpoint, layer, block, lang):
         """The chosen network's structure, the layer and block (kept while the network has them),
         its map-size table and kernels (grid, line, data)."""
-        model = self.model(checkpoint, lang)
-        listed = structure(model)
+        entry, listed = self.network(checkpoint, lang)
         layer = layer if layer in listed["layers"] else listed["default"]
         block = block if block in listed["blocks"] else listed["blocks"][0]
         return (listed, layer, block, sizes_table(listed["table"], layer, lang),
-                *self.block_kernels(model, block, lang))
+                *self.block_kernels(entry, listed, block, lang))
 
     def choose_checkpoint(self, checkpoint, layer, block, lang="en"):
         """Layer and block lists of the chosen network (a shallow one lacks blocks 7-11)."""
@@ -150,8 +145,9 @@ class LookInsideTab(Tab):
             gr.Markdown(T("look_inside.feature_maps"))
             with gr.Row(elem_id="look-feature-maps"):
                 with gr.Column(scale=3):
-                    layer = gr.Dropdown(layer_choices(listed["layers"], "en") if listed else [], value=first_layer,
-                                        label=T("look_inside.layer"), elem_id="feature-layer")
+                    layer = choices_change(gr.Dropdown(layer_choices(listed["layers"], "en") if listed else [],
+                                                       value=first_layer, label=T("look_inside.layer"),
+                                                       elem_id="feature-layer"))
                     maps_info = gr.Markdown(elem_id="feature-info")
                     grid = gr.Image(label=T("look_inside.activation_maps"), show_label=False, format="png",
                                     interactive=False, buttons=["download"], elem_id="feature-maps")
@@ -161,8 +157,8 @@ class LookInsideTab(Tab):
             gr.Markdown(T("look_inside.kernels_intro"))
             with gr.Row(elem_id="look-kernels"):
                 with gr.Column(scale=1):
-                    block = gr.Dropdown(listed["blocks"] if listed else [], value=first_block,
-                                        label=T("look_inside.block"), elem_id="kernel-block")
+                    block = choices_change(gr.Dropdown(listed["blocks"] if listed else [], value=first_block,
+                                                       label=T("look_inside.block"), elem_id="kernel-block"))
                     kernels_info = gr.Markdown(first_line, elem_id="kernel-info")
                 with gr.Column(scale=2):
                     kernels = gr.Image(first_kernels, label=T("look_inside.kernels"), show_label=False,

@@ -1,17 +1,14 @@
 """What the Look inside tab shows, in a language: its pictures' display sizes, the layer list, the
 map-size table and the lines under Grad-CAM, the feature maps and the kernels.
 
-The callbacks keep what each line was made from (``gradcam_seen``, ``maps_seen``, ``kernels_seen``:
+The callbacks keep what each line was made from (``mobilenet.explain.grad_cam_facts``, ``maps_seen``, ``kernels_seen``:
 small dicts of numbers and names) so that a language switch writes the lines again from them,
 without running the network.
 """
 
-import cv2
-import numpy as np
 import pandas as pd
 
-from mobilenet.data import CLASS_NAMES
-from mobilenet.explain import layer_kind, map_cell, map_layers, map_shape, short_name
+from mobilenet.explain import layer_kind, short_name
 
 from demo.i18n import class_name, t
 
@@ -20,15 +17,6 @@ MAX_SHOWN_SIDE = 800  # large ones are shrunk for display only: the heat map sta
 COARSE_CELLS = 16  # a map of this many cells or fewer gets a word about its coarseness
 HIGHLIGHT = "background-color: rgba(37, 99, 235, 0.25)"
 TABLE_COLUMNS = ("block", "layers", "map", "channels")
-
-
-def shrink(picture, side=MAX_SHOWN_SIDE):
-    """A large picture made smaller for display (a 40-megapixel photo's heat map would take 160 MB)."""
-    scale = side / max(picture.shape[:2])
-    if scale >= 1:
-        return picture
-    size = (max(1, round(picture.shape[1] * scale)), max(1, round(picture.shape[0] * scale)))
-    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
 
 
 def kind_name(layer, lang):
@@ -64,20 +52,8 @@ def sizes_table(rows, selected, lang):
     return frame.style.apply(_highlight, axis=None, rows=[bool(chosen) and chosen in row["layers"] for row in rows])
 
 
-def gradcam_seen(model, layer, class_index, probabilities):
-    """What the Grad-CAM line says, as data: the layer and its map, the class explained and the
-    network's answer with their probabilities."""
-    height, width, _ = map_shape(model, layer)
-    cell_height, cell_width = map_cell(model, layer)
-    predicted, last = int(np.argmax(probabilities)), map_layers(model)[-1]
-    return {"layer": short_name(layer), "height": height, "width": width, "cell_height": cell_height,
-            "cell_width": cell_width, "last": None if layer == last else short_name(last),
-            "class": CLASS_NAMES[class_index], "probability": float(probabilities[class_index]),
-            "answer": CLASS_NAMES[predicted], "answer_probability": float(probabilities[predicted])}
-
-
 def gradcam_note(seen, lang):
-    """The line under the heat map, from ``gradcam_seen``'s data (empty without it)."""
+    """The line under the heat map, from ``grad_cam_facts``' data (empty without it)."""
     if not seen:
         return ""
     which = t("look_inside.note.answer" if seen["class"] == seen["answer"] else "look_inside.note.other", lang,

@@ -11,18 +11,21 @@ import html
 import cv2
 import gradio as gr
 
+from mobilenet.checkpoints import CheckpointError
 from mobilenet.data import CLASS_NAMES, DataCorruptError, DataUnavailableError
-from mobilenet.mistakes import MistakesCache
 from mobilenet.report import CONFUSION_TEXTS, confusion_svg
 
+from classroom import work
+from classroom.work_pool import WorkFailed
 from demo.i18n import LANGUAGES, T, class_name, class_names, localize, t
 from demo.tabs import PRIVATE, Tab
-from demo.widgets import label
+from demo.widgets import answers, label
 
 TOP_PAIRS = 5
 PER_DIRECTION = 3  # cats called dog beside dogs called cat, three of each
-# The first look at a checkpoint classifies 10,000 pictures (seconds of both CPUs): one at a
-# time; everyone else waits for it and then gets the cached answer at once.
+# The first look at a checkpoint classifies 10,000 pictures (seconds of both CPUs) in the long
+# worker (classroom.work): one at a time; everyone else waits for it and then gets the cached
+# answer (the worker's MistakesCache) at once.
 # preprocess=False: the key is looked up in the catalog, which says when it is unknown.
 LIMITS = {"concurrency_limit": 1, "concurrency_id": "mistakes", "preprocess": False}
 
@@ -98,25 +101,20 @@ def problem(title, message, lang):
 
 
 class MistakesTab(Tab):
-    """``cache``: the results of the passes over the test set (a ``MistakesCache``)."""
-
     tab_id = "mistakes"
-
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.cache = MistakesCache()
 
     # -- callbacks ---------------------------------------------------------------------------
     def mistakes(self, checkpoint, progress=gr.Progress(), lang="en"):
         """Summary, confusion matrix (SVG), the most-confused pairs with their pictures (HTML), and
         what was shown (the ``shown`` state)."""
-        entry, classifier = self.picker.load(checkpoint, lang)
+        entry = self.picker.entry(checkpoint, lang)
         try:
-            data = self.runs.load_data()
+            self.runs.load_data()  # the pictures shown; the long worker reads its own copy
         except (DataUnavailableError, DataCorruptError) as error:
             raise gr.Error(t("mistakes.no_data", lang, error=error),
                            title=t("mistakes.no_data_title", lang)) from None
-        return self.find(entry, classifier, data, progress, lang)
+        with answers(lang, self.picker, entry):
+            return self.find(entry, progress, lang)
 
     def mistakes_when_ready(self, checkpoint, progress=gr.Progress(), lang="en"):
         """Runs when the tab opens or the checkpoint changes: problems go in the text, not a popup."""
@@ -124,26 +122,38 @@ class MistakesTab(Tab):
             shown = {"no_network": True}
         else:
             try:
-                entry, classifier = self.picker.load(checkpoint, lang)
-                data = self.runs.load_data()
+                entry = self.picker.entry(checkpoint, lang)
+                self.runs.load_data()
+                return self.find(entry, progress, lang)
             except gr.Error:
                 shown = {"checkpoint": checkpoint}
             except (DataUnavailableError, DataCorruptError) as error:
                 shown = {"no_data": str(error)}
-            else:
-                return self.find(entry, classifier, data, progress, lang)
+            except (CheckpointError, OSError, WorkFailed) as error:
+                shown = {"checkpoint": checkpoint, "error": error}
         return (*self.render(shown, lang), shown)
 
-    def find(self, entry, classifier, data, progress, lang):
-        """The one pass over the test set (or the cached result of it), shown."""
-        result = self.cache.mistakes(classifier.model, entry.metadata.get("weights_sha256"), data, TOP_PAIRS,
-                                     PER_DIRECTION, progress=functools.partial(self.on_progress, progress, lang))
+    def find(self, entry, progress, lang):
+        """The one pass over the test set in the long worker (or the cached result of it), shown."""
+        result = self.work.long.call(work.mistakes, entry.path, TOP_PAIRS, PER_DIRECTION,
+                                     progress=functools.partial(self.on_progress, progress, lang))
         shown = {"result": result, "checkpoint": {code: localize(label(entry), code) for code in LANGUAGES}}
         return (*self.render(shown, lang), shown)
 
-    def on_progress(self, progress, lang, done, total):
+    def on_progress(self, progress, lang, event):
         """Gradio's progress bar, as the pass over the test set goes."""
-        progress(done / total, desc=t("mistakes.progress", lang, done=done, total=total))
+        progress(event["done"] / event["total"], desc=t("mistakes.progress", lang, **event))
+
+    def failure(self, shown, lang):
+        """(title, message) in ``lang`` of what stood in the way of ``shown["checkpoint"]``."""
+        try:
+            entry = self.picker.entry(shown["checkpoint"], lang)
+            if "error" in shown:
+                with answers(lang, self.picker, entry):
+                    raise shown["error"]
+        except gr.Error as error:
+            return error.title, error.message
+        return None
 
     def render(self, shown, lang):
         """(status, confusion, pairs) in ``lang`` of what ``shown`` holds: a result, no network, no
@@ -157,11 +167,8 @@ class MistakesTab(Tab):
         if "no_data" in shown:
             return problem(t("mistakes.no_data_title", lang), t("mistakes.no_data", lang, error=shown["no_data"]),
                            lang), "", ""
-        try:
-            self.picker.load(shown["checkpoint"], lang)
-        except gr.Error as error:
-            return problem(error.title, error.message, lang), "", ""
-        return "", "", ""
+        failed = self.failure(shown, lang)
+        return (problem(*failed, lang) if failed else ""), "", ""
 
     def relabel(self, lang, checkpoint, shown):
         """The checkpoint list, and what was shown drawn again (no second pass over the test set)."""

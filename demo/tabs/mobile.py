@@ -11,14 +11,14 @@ import os
 import gradio as gr
 import pandas as pd
 
-from mobilenet.checkpoints import CheckpointError
 from mobilenet.data import DataCorruptError, DataUnavailableError
-from mobilenet.export import CALIBRATION_IMAGES, export_litert
+from mobilenet.export import CALIBRATION_IMAGES
 from mobilenet.tradeoff import TEXTS, all_points, tradeoff_svg
 
+from classroom import work
 from classroom.export_cache import ExportFolders
 from demo.i18n import T, t
-from demo.widgets import empty, present
+from demo.widgets import answers, empty, present
 from demo.tabs import Tab
 
 TEST_IMAGES = 2000  # a fixed stratified subset: four models x 10,000 images is too slow for a class
@@ -86,15 +86,13 @@ class MobileTab(Tab):
         (the ``exported`` state)."""
         entry = self.picker.entry(key, lang)
         try:
-            data = self.runs.load_data()
+            self.runs.load_data()  # said here, with the package's reason; the worker reads its own copy
         except (DataUnavailableError, DataCorruptError) as error:
             raise gr.Error(t("mobile.no_data", lang, error=error), title=t("mobile.no_data_title", lang)) from None
-        try:
-            report = export_litert(entry.path, self.exports.folder(entry.metadata["weights_sha256"]), data=data,
-                                   test_images=TEST_IMAGES, calibration_images=CALIBRATION_IMAGES, reuse=True,
-                                   on_progress=functools.partial(self.on_progress, progress, lang))
-        except (CheckpointError, OSError) as error:
-            raise self.picker.broken(entry, error, lang) from None
+        with answers(lang, self.picker, entry):  # converted and measured in the long worker
+            report = self.work.long.call(work.export, entry.path, self.exports.folder(entry.metadata["weights_sha256"]),
+                                         TEST_IMAGES, CALIBRATION_IMAGES,
+                                         progress=functools.partial(self.on_progress, progress, lang))
         files = [row["path"] for row in report["rows"] if row["kind"] != "keras"]
         return export_note(report, lang), export_table(report, lang), files, report
 

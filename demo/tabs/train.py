@@ -6,6 +6,7 @@ progress one way, ``TrainingRuns.watch``: the page asks it every few seconds (``
 refresh, which renders the answer with ``view``), API clients stream it (``watch_training``).
 """
 
+import asyncio
 import dataclasses
 import time
 
@@ -19,7 +20,8 @@ from mobilenet.train import TrainConfig
 
 from classroom.clients import client_address
 from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
-from classroom.teacher import BADGE, TooManyTries
+from classroom import teacher_link
+from classroom.teacher import BADGE, HOLD_S, TooManyTries
 from classroom.visitors import NAME_LENGTH, visitor_name
 from demo.i18n import T, as_html, as_markdown, t
 from demo.tabs import Tab
@@ -60,18 +62,44 @@ class TrainTab(Tab):
     tab_id = "train"
 
     # -- callbacks ---------------------------------------------------------------------------
-    def sign_in(self, key, lang="en", request: gr.Request = None):
-        """Makes this browser tab the teacher's when ``key`` is the server's teacher key."""
+    async def sign_in(self, key, lang="en", request: gr.Request = None):
+        """Makes this browser tab the teacher's when ``key`` is the server's teacher key (always
+        accepted; a wrong key past the limit is answered after ``HOLD_S`` seconds, without a
+        thread held meanwhile: ``classroom.teacher``)."""
         teacher_key = self.ctx.teacher_key
         if not teacher_key.enabled:
             raise gr.Error(t("train.teacher.none", lang))
         try:
             right = teacher_key.check(key, client_address(request))
         except TooManyTries as wait:
+            await asyncio.sleep(HOLD_S)
             raise gr.Error(t("train.teacher.too_many", lang, duration=format_duration(wait.seconds))) from None
         if not right:
             raise gr.Error(t("train.teacher.wrong", lang))
-        return True, t("train.teacher.signed_in", lang, badge=BADGE), gr.Textbox(value="")
+        return [t("train.teacher.signed_in", lang, badge=BADGE), *self.teacher_view(True)]
+
+    def open_as(self, request, lang="en"):
+        """``teacher_outputs`` for a page being opened: the teacher's when its browser holds the
+        teacher cookie (``classroom.teacher_link``); a toast when a teacher link just led here."""
+        teacher, outcome = teacher_link.visit(self.ctx.teacher_key, request)
+        if outcome == "teacher" and teacher:
+            gr.Info(t("train.teacher.link_worked", lang, badge=BADGE))
+        elif outcome == "wrong":
+            gr.Warning(t("train.teacher.link_wrong", lang))
+        return self.teacher_view(teacher, wrong_link=outcome == "wrong")
+
+    def teacher_view(self, teacher, wrong_link=False):
+        """Updates of ``teacher_outputs``: the session is the teacher's (the box says so, without
+        a key field), or a teacher link's key was wrong (the box says that, open), or no change."""
+        if not (teacher or wrong_link):
+            return [gr.skip()] * len(self.teacher_outputs)
+        return [True if teacher else gr.skip(), gr.Accordion(open=True), gr.Textbox(value="", visible=not teacher),
+                gr.Button(visible=not teacher), gr.Markdown(visible=teacher),
+                gr.Markdown(visible=wrong_link and not teacher)]
+
+    def is_teacher(self, teacher, request):
+        """The session's teacher state, or its browser's teacher cookie (an API client's)."""
+        return teacher is True or teacher_link.holds_cookie(self.ctx.teacher_key, request)
 
     def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
                        learning_rate, augmentation, teacher=False, lang="en", request: gr.Request = None):
@@ -87,7 +115,7 @@ class TrainTab(Tab):
             DEFAULTS, variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
             epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
             augmentation=bool(augmentation))
-        teacher = teacher is True
+        teacher = self.is_teacher(teacher, request)
         who = visitor_name(name, teacher)
         try:
             self.runs.start(config, who, owner=session_of(request), teacher=teacher)
@@ -110,7 +138,7 @@ class TrainTab(Tab):
     def stop_training(self, name, teacher=False, lang="en", request: gr.Request = None):
         """Stops the run if this browser tab started it, or is the teacher's; it still saves
         what it learned."""
-        teacher = teacher is True
+        teacher = self.is_teacher(teacher, request)
         try:
             reply = self.runs.stop(visitor_name(name, teacher), owner=session_of(request), teacher=teacher)
         except NotYourRun as refused:
@@ -186,10 +214,15 @@ class TrainTab(Tab):
                     reply = gr.Markdown(elem_id="train-reply")
                     self.teacher = teacher = gr.State(False)  # kept on the server: a client cannot set it
                     with gr.Accordion(T("train.teacher.title"), open=False, visible=self.ctx.teacher_key.enabled,
-                                      elem_id="teacher-sign-in"):
+                                      elem_id="teacher-sign-in") as teacher_box:
+                        signed_in = gr.Markdown(T("train.teacher.link_worked", badge=BADGE), visible=False,
+                                                elem_id="teacher-status")
+                        wrong_link = gr.Markdown(T("train.teacher.link_wrong"), visible=False,
+                                                 elem_id="teacher-link-wrong")
                         key = gr.Textbox(label=T("train.teacher.key"), type="password", max_length=200,
                                          elem_id="teacher-key")
                         sign_in = gr.Button(T("train.teacher.sign_in"), elem_id="teacher-sign-in-button")
+                    self.teacher_outputs = [teacher, teacher_box, key, sign_in, signed_in, wrong_link]
                 with gr.Column(scale=2):
                     status = gr.Markdown(elem_id="run-status")
                     progress = gr.HTML(progress_html(None), elem_id="train-progress")
@@ -216,7 +249,7 @@ class TrainTab(Tab):
         # Stop only sets a flag: never queue it behind anything.
         stop.click(self.stop_training, inputs=[name, teacher, self.lang], outputs=reply,
                    api_name="stop_training", concurrency_limit=None)
-        gr.on([sign_in.click, key.submit], self.sign_in, inputs=[key, self.lang], outputs=[teacher, reply, key],
+        gr.on([sign_in.click, key.submit], self.sign_in, inputs=[key, self.lang], outputs=[reply, *self.teacher_outputs],
               api_name="teacher_sign_in", concurrency_limit=None)
         self.view_outputs = [data_status, status, progress, loss_plot, accuracy_plot, results, summary, per_class,
                              confusion_section, confusion]

@@ -1,0 +1,110 @@
+"""Bounds at the door: what one request may make the server read, and how many files it may open.
+
+``BodyLimit`` is an ASGI middleware that bounds the body of every request except uploads
+(``POST /gradio_api/upload``, bounded by Gradio's ``max_file_size`` and ``classroom.upload_guard``).
+A request whose ``Content-Length`` is over the limit is answered 413 before a byte of its body
+is read; a body sent without one (chunked) is counted as it arrives and cut off (413) as soon as
+it passes the limit, so the server never holds more than the limit and one chunk of it. The
+answer says ``Connection: close``: the server drops the rest of the body with the connection
+instead of reading it.
+
+``raise_open_file_limit()`` raises the process's soft limit on open files to its hard limit (a
+laptop's default soft limit, 1024 or 256, is what slow connections used up); the connection caps
+(``classroom.connections``) are set well below the limit it returns.
+"""
+
+import resource
+
+from classroom.upload_guard import UPLOAD_PATH
+
+TOO_LARGE = "This request is larger than the server accepts."
+FILE_LIMIT_WITHOUT_HARD_LIMIT = 65_536  # where the hard limit is "unlimited" (macOS): ask for this
+
+
+class BodyLimit:
+    """ASGI middleware: at most ``limit`` bytes of body per request, uploads excepted.
+
+    Args:
+        app: the ASGI app inside.
+        limit: the most bytes of body a request may send (default 1 MB).
+        message: ``message(scope)``, the 413's text for a request (default ``TOO_LARGE``).
+    """
+
+    def __init__(self, app, limit=1_000_000, message=None):
+        if limit <= 0:
+            raise ValueError(f"The body limit must be positive. Received: limit={limit}")
+        self.app, self.limit = app, limit
+        self.message = message or (lambda scope: TOO_LARGE)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or _is_upload(scope):
+            return await self.app(scope, receive, send)
+        declared = content_length(scope)
+        if declared is not None and declared > self.limit:
+            return await self._refuse(scope, send)
+        received, cut_off, started = 0, False, False
+
+        async def counted_receive():
+            # Past the limit the app is told the client left: every app stops reading then.
+            nonlocal received, cut_off
+            if cut_off:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    cut_off = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def send_unless_cut_off(message):
+            # Whatever the app answers to a body it never got whole gives way to the 413.
+            nonlocal started
+            if cut_off and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, send_unless_cut_off)
+        except Exception:
+            if not cut_off:
+                raise
+        if cut_off and not started:
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope, send):
+        body = self.message(scope).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _is_upload(scope):
+    return scope["method"] == "POST" and scope["path"].rstrip("/").endswith(UPLOAD_PATH)
+
+
+def content_length(scope):
+    """The request's ``Content-Length`` as an int, or None when it has none (or a bad one)."""
+    for name, value in scope.get("headers") or []:
+        if name.lower() == b"content-length":
+            try:
+                return max(0, int(value))
+            except ValueError:
+                return None
+    return None
+
+
+def raise_open_file_limit():
+    """Raises the soft limit on open files to the hard limit; returns the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = FILE_LIMIT_WITHOUT_HARD_LIMIT if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # e.g. macOS caps it at OPEN_MAX: keep what we have
+            pass
+    return soft

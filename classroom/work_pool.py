@@ -1,0 +1,276 @@
+"""Risky work in worker processes: a small pool whose workers may crash, hang or grow without
+taking the server down with them.
+
+The server serves a whole class from one process. Decoding a student's picture and running a
+network for a request (Classify, Grad-CAM, feature maps, Mistakes, export) happen in a
+``WorkPool`` instead: each of its *slots* is a one-process ``loky`` executor (spawned, so nothing
+of the server's threads or locks is copied into it), and a slot runs one request at a time, so
+TensorFlow's thread-unsafe parts (the gradient tape of Grad-CAM) never see two requests at once.
+
+Bounds, per request:
+
+* **CPU time**: before each task the worker sets its own ``RLIMIT_CPU`` soft limit to the CPU
+  it has used so far plus the task's budget; the kernel ends it with ``SIGXCPU`` past that. A
+  task can tighten its budget for a part (``cpu_budget``: decoding a picture gets less than the
+  network that follows).
+* **Memory**: the worker's address space (``RLIMIT_AS``) is capped at its size after start-up
+  plus ``memory_mb``: past it an allocation fails (``MemoryError``), or the worker aborts.
+* **Wall-clock time**: the server stops waiting after ``wall_seconds`` and kills the worker
+  (``shutdown(kill_workers=True)``: loky's public way), which also ends a task stuck in a lock.
+
+A slot whose worker died, for whatever reason, gets a new executor at once (started and warmed
+in the background: ``warm_up``), and the request that killed it gets a ``WorkFailed`` saying
+which bound it hit (``reason``: ``"time"``, ``"memory"`` or ``"crash"``) and in which phase the
+task was (``phase``: the last ``report({"phase": ...})`` it sent: ``"decode"`` for a picture).
+Other slots and their requests are not touched: one crash costs one request.
+
+Progress: a task calls ``report(event)`` (a plain dict); the server's waiting thread hands it
+to the ``progress`` callback of ``call``. Exceptions a task raises come back as themselves
+when they survive pickling, else as a ``RuntimeError`` with the same message.
+"""
+
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import resource
+import signal
+import threading
+import time
+
+import loky
+from loky.backend.context import get_context
+from loky.process_executor import BrokenProcessPool, TerminatedWorkerError
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05  # how often a waiting request looks at its worker's progress reports
+_progress = None  # in a worker: its slot's progress queue
+_phase_limit = None  # in a worker: the CPU soft limit of the task as a whole
+
+
+class WorkFailed(RuntimeError):
+    """A request's worker hit a bound (``reason``: time, memory or crash) during ``phase``;
+    ``seconds``: the bound of time it had."""
+
+    def __init__(self, reason, phase=None, detail="", seconds=None):
+        super().__init__(f"the worker {'ran out of ' + reason if reason != 'crash' else 'crashed'}"
+                         f"{f' while {phase}' if phase else ''}{f' ({detail})' if detail else ''}")
+        self.reason, self.phase, self.detail, self.seconds = reason, phase, detail, seconds
+
+    def __reduce__(self):
+        return WorkFailed, (self.reason, self.phase, self.detail, self.seconds)
+
+
+def report(event):
+    """Sends ``event`` (a small dict) to the server thread waiting for this task; a no-op
+    outside a worker."""
+    if _progress is not None:
+        _progress.put(event)
+
+
+@contextlib.contextmanager
+def cpu_budget(seconds, phase=None):
+    """Inside a task: at most ``seconds`` more CPU for the block (a tighter bound than the
+    task's), then the task's own bound again. ``phase`` is reported first (see ``WorkFailed``)."""
+    if phase:
+        report({"phase": phase})
+    if _phase_limit is None:
+        yield
+        return
+    _set_cpu_soft_limit(min(_cpu_used() + seconds, _phase_limit))
+    try:
+        yield
+    finally:
+        _set_cpu_soft_limit(_phase_limit)
+
+
+def _cpu_used():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _set_cpu_soft_limit(seconds):
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _worker_init(progress, memory_mb, niceness, initializer, initargs):
+    """A new worker: its progress queue, no core files, its niceness, the app's initializer (which
+    loads TensorFlow), then its memory cap measured from there."""
+    global _progress
+    _progress = progress
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a worker killed for CPU leaves no core file
+    if niceness:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
+    if initializer is not None:
+        initializer(*initargs)
+    if memory_mb:
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * resource.getpagesize()
+        limit = size + memory_mb * 1024 * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+def _run(task, args, cpu_seconds):
+    """One task in a worker, under its CPU budget; ``("ok", value)`` or ``("error", exception)``."""
+    global _phase_limit
+    _phase_limit = _cpu_used() + cpu_seconds
+    _set_cpu_soft_limit(_phase_limit)
+    try:
+        return "ok", task(*args)
+    except MemoryError:
+        return "error", WorkFailed("memory", None, "an allocation failed")
+    except Exception as error:  # the server maps it to a message; it must survive the trip back
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        return "error", error
+
+
+def _pid():
+    return os.getpid()
+
+
+class _Slot:
+    def __init__(self, number):
+        self.number, self.executor, self.progress, self.generation = number, None, None, 0
+
+
+class WorkPool:
+    """``size`` worker processes for one kind of work.
+
+    Args:
+        name: the pool's name (logs).
+        size: worker processes, each running one request at a time.
+        initializer, initargs: run once in each new worker (load TensorFlow, warm models).
+        cpu_seconds: CPU time a request may use (the worker is ended past it).
+        wall_seconds: how long the server waits for a request before it kills the worker.
+        memory_mb: address space a worker may grow by after its start-up. 0: no cap.
+        niceness: added to the workers' niceness.
+        warm: a task run in every new worker as soon as it starts (None: nothing).
+    """
+
+    def __init__(self, name, size, initializer=None, initargs=(), cpu_seconds=10, wall_seconds=30,
+                 memory_mb=2048, niceness=0, warm=None):
+        if size < 1:
+            raise ValueError(f"`size` must be at least 1. Received: size={size}")
+        self.name, self.size = name, size
+        self.cpu_seconds, self.wall_seconds, self.memory_mb = cpu_seconds, wall_seconds, memory_mb
+        self._init = (initializer, initargs, niceness)
+        self._warm = warm
+        self._context = get_context("loky")
+        self._slots = [_Slot(number) for number in range(size)]
+        self._free = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.replaced = 0  # workers replaced after a crash or a bound: for tests and the soak
+        for slot in self._slots:
+            self._start(slot)
+            self._free.put(slot)
+
+    def _start(self, slot):
+        slot.progress = self._context.Queue()
+        initializer, initargs, niceness = self._init
+        slot.executor = loky.ProcessPoolExecutor(
+            max_workers=1, context=self._context, initializer=_worker_init,
+            initargs=(slot.progress, self.memory_mb, niceness, initializer, initargs))
+        slot.generation += 1
+        if self._warm is not None:
+            slot.executor.submit(_run, *self._warm, self.wall_seconds)
+
+    def _replace(self, slot, why):
+        log.warning("%s worker %d replaced: %s", self.name, slot.number, why)
+        with contextlib.suppress(Exception):
+            slot.executor.shutdown(wait=False, kill_workers=True)
+        with contextlib.suppress(Exception):
+            slot.progress.close()
+        with self._lock:
+            self.replaced += 1
+            if not self._closed:
+                self._start(slot)
+
+    def call(self, task, *args, progress=None, cpu_seconds=None, wall_seconds=None):
+        """``task(*args)`` in a free worker (waiting for one); its value, or its exception, or
+        ``WorkFailed`` when the worker hit a bound or died. ``progress(event)`` gets each
+        ``report``-ed dict (phases excepted)."""
+        if self._closed:
+            raise WorkFailed("crash", None, "the server is shutting down")
+        slot = self._free.get()
+        try:
+            return self._call(slot, task, args, progress, cpu_seconds or self.cpu_seconds,
+                              wall_seconds or self.wall_seconds)
+        finally:
+            self._free.put(slot)
+
+    def _call(self, slot, task, args, progress, cpu_seconds, wall_seconds):
+        phase = None
+        try:
+            future = slot.executor.submit(_run, task, args, cpu_seconds)
+        except (BrokenProcessPool, RuntimeError) as error:  # died while idle: replace, then once more
+            self._replace(slot, error)
+            future = slot.executor.submit(_run, task, args, cpu_seconds)
+        deadline = time.monotonic() + wall_seconds
+        while True:
+            try:
+                status, value = future.result(timeout=POLL_S)
+                break
+            except TimeoutError:
+                phase = self._drain(slot, progress, phase)
+                if time.monotonic() > deadline:
+                    self._replace(slot, f"no answer within {wall_seconds} s")
+                    raise WorkFailed("time", phase, seconds=wall_seconds) from None
+            except (TerminatedWorkerError, BrokenProcessPool) as error:
+                phase = self._drain(slot, progress, phase)
+                reason = "time" if "SIGXCPU" in str(error) else "crash"
+                self._replace(slot, error)
+                raise WorkFailed(reason, phase, _exit_name(error), seconds=cpu_seconds) from None
+        self._drain(slot, progress, phase)
+        if status == "error":
+            raise value
+        return value
+
+    @staticmethod
+    def _drain(slot, progress, phase):
+        while True:
+            try:
+                event = slot.progress.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return phase
+            if "phase" in event:
+                phase = event["phase"]
+            elif progress is not None:
+                progress(event)
+
+    def broadcast(self, task, *args):
+        """Queues ``task(*args)`` in every worker without waiting (warming a new checkpoint):
+        a request that comes meanwhile waits behind it in that worker."""
+        for slot in self._slots:
+            with contextlib.suppress(Exception):
+                slot.executor.submit(_run, task, args, self.wall_seconds)
+
+    def pids(self):
+        """The workers' process ids (starting any that are not running yet): for tests."""
+        return [self.call(_pid) for _ in range(self.size)]
+
+    def close(self):
+        """Ends every worker (a server that shuts down)."""
+        with self._lock:
+            self._closed = True
+        for slot in self._slots:
+            with contextlib.suppress(Exception):
+                slot.executor.shutdown(wait=False, kill_workers=True)
+
+
+def _exit_name(error):
+    """"SIGABRT" and the like from loky's message, for the log and the message's detail."""
+    names = [name for name in dir(signal) if name.startswith("SIG") and not name.startswith("SIG_")
+             and name in str(error)]
+    return names[0] if names else "exited"

@@ -1,0 +1,184 @@
+"""Bounds at the door, through the running app: the body limit (``classroom.door``), the header,
+idle and keep-alive timeouts and the connection caps (``classroom.connections``).
+
+Written for uvicorn 0.55 (h11): the caps and timeouts live in a protocol class given to the
+running server (``classroom.connections.guard``); these tests fail if uvicorn stops taking it.
+The server runs in this process, so its memory is this process's. Requests go over raw sockets
+where a client must misbehave (a partial request, a body that never ends).
+"""
+
+import resource
+import select
+import socket
+import time
+import urllib.parse
+
+import httpx
+import pytest
+
+from app_server import running_app
+from classroom import connections, serve
+from classroom.door import TOO_LARGE
+
+MB = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def app(tiny_cifar, tmp_path_factory):
+    with running_app(str(tmp_path_factory.mktemp("door-app")), tiny_cifar[1]) as launched:
+        yield launched
+
+
+def address_of(url):
+    parts = urllib.parse.urlsplit(url)
+    return parts.hostname, parts.port
+
+
+def open_socket(url, source="127.0.0.1"):
+    sock = socket.create_connection(address_of(url), timeout=10, source_address=(source, 0))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def answer(sock, timeout=10):
+    """What the server sent until it closed the connection, or until ``timeout``."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+def closed_by_server(sock, within):
+    """Whether the server closes ``sock`` (an EOF or a reset) within ``within`` seconds."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def rss_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def post_head(url, path, length=None):
+    host, port = address_of(url)
+    framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    return (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"{framing}\r\n\r\n").encode()
+
+
+def send_until_answered(sock, chunks):
+    """Sends ``chunks`` until the server answers or stops reading; returns (bytes sent, answer)."""
+    sent = 0
+    for chunk in chunks:
+        if select.select([sock], [], [], 0)[0]:
+            break
+        try:
+            sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        sent += len(chunk)
+    return sent, answer(sock)
+
+
+def json_body(total, chunk=64 * 1024):
+    """``total`` bytes of one JSON string, ``chunk`` at a time: never held whole."""
+    yield b'{"data": ["'
+    for _ in range(total // chunk):
+        yield b"a" * chunk
+    yield b'"]}'
+
+
+def chunked(chunks):
+    for chunk in chunks:
+        yield b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    yield b"0\r\n\r\n"
+
+
+def test_the_app_raises_its_open_file_limit_and_guards_every_connection(app):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard or hard == resource.RLIM_INFINITY
+    protocol = app.demo.server.config.http_protocol_class
+    assert issubclass(protocol, connections.GuardedH11Protocol)
+    book = protocol.book
+    assert book.per_address == serve.CONNECTIONS_PER_ADDRESS and book.total >= 64
+    assert protocol.header_timeout == connections.HEADER_TIMEOUT
+    before = book.open.get("127.0.0.1", 0)
+    with open_socket(app[0]):  # uvicorn makes each new connection's protocol from the config
+        deadline = time.monotonic() + 5
+        while book.open.get("127.0.0.1", 0) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert book.open.get("127.0.0.1", 0) == before + 1
+
+
+def test_a_100_mb_body_is_refused_unread_and_the_server_does_not_grow(app):
+    url, path = app[0], "/gradio_api/call/classify"
+    before = rss_mb()
+    with open_socket(url) as sock:  # declared: refused from its head alone
+        sent, reply = send_until_answered(sock, [post_head(url, path, 100 * MB), *json_body(100 * MB)])
+    assert reply.startswith(b"HTTP/1.1 413") and TOO_LARGE.encode() in reply, reply[:300]
+    assert sent < 20 * MB  # the client's and the server's socket buffers, no more
+    with open_socket(url) as sock:  # chunked: counted as it comes, cut off past 1 MB
+        sent, reply = send_until_answered(sock, [post_head(url, path), *chunked(json_body(100 * MB))])
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:300]
+    assert sent < 20 * MB
+    assert rss_mb() - before < 40
+    small = httpx.post(url.rstrip("/") + path, json={"data": [None, "x" * 500_000]}, timeout=60)
+    assert small.status_code != 413  # the body limit leaves the app's own answer to small bodies
+    picture = httpx.post(url.rstrip("/") + "/gradio_api/upload",
+                         files={"files": ("big.png", b"\x89PNG" + bytes(2 * MB))}, timeout=60)
+    assert picture.status_code == 200, picture.text  # uploads keep their own, larger limit
+
+
+def test_slow_connections_are_closed_and_capped_per_address(app):
+    url = app[0]
+    book = serve.guard_connections(app.demo, per_address=5, header_timeout=2, idle_timeout=2,
+                                   keep_alive=1, limit_local=True)
+    host, port = address_of(url)
+    try:
+        started = time.monotonic()
+        slow = [open_socket(url) for _ in range(4)]
+        for sock in slow:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\n".encode())  # never finished
+        body_stalls = open_socket(url)
+        body_stalls.sendall(post_head(url, "/gradio_api/call/classify", 100) + b'{"data": [')
+        slow.append(body_stalls)
+        with open_socket(url) as refused:  # one over the cap: a 503 before it sends anything
+            reply = answer(refused, timeout=5)
+        assert reply.startswith(b"HTTP/1.1 503") and connections.BUSY.encode() in reply, reply
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=30) as other:
+            assert other.get(url).status_code == 200  # another address is not affected
+        assert all(closed_by_server(sock, within=8) for sock in slow)
+        assert time.monotonic() - started < 10
+        for sock in slow:
+            sock.close()
+        time.sleep(0.2)
+        assert book.open == {}
+        with httpx.Client(timeout=30) as same:  # room again; an idle keep-alive connection goes
+            assert same.get(url).status_code == 200
+        with open_socket(url) as idle:
+            asked = time.monotonic()
+            idle.sendall(f"GET /config HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            assert answer(idle, timeout=6).startswith(b"HTTP/1.1 200")
+            assert time.monotonic() - asked < 5  # closed by the server after 1 s idle
+    finally:
+        serve.guard_connections(app.demo)
+
+
+def test_the_loopback_is_not_capped_unless_asked_and_the_total_always_is():
+    book = connections.ConnectionBook(total=6, per_address=2)
+    assert all(book.admit("127.0.0.1") for _ in range(3))  # the machine itself (Node, a proxy)
+    assert book.admit("10.0.0.7") and book.admit("10.0.0.7") and not book.admit("10.0.0.7")
+    assert book.admit("10.0.0.8") and not book.admit("10.0.0.9")  # 6 open in all
+    book.release("10.0.0.7")
+    assert book.admit("10.0.0.9") and book.refused == 3
+    with pytest.raises(ValueError, match="per_address=0"):
+        connections.ConnectionBook(total=10, per_address=0)
