@@ -20,6 +20,7 @@ import argparse
 import mobilenet  # noqa: F401  first: sets oneDNN on and TensorFlow's log level (mobilenet.runtime)
 from classroom import serve
 from classroom.teacher import startup_lines
+from demo.i18n import too_many_connections
 from demo.ui import build_demo, launch_options
 
 
@@ -28,7 +29,8 @@ def main():
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args()
     demo = build_demo()
-    _, url, share_url = serve.launch(demo, launch_options(), share=args.share)  # returns once it serves: bounds at the door set
+    # Returns once it serves, with the bounds at the door set (classroom.serve.launch).
+    _, url, share_url = serve.launch(demo, launch_options(), too_many_connections(), share=args.share)
     print("\n".join(startup_lines(demo.teacher_key, share_url or url)), flush=True)
     demo.block_thread()
 

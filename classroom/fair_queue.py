@@ -78,8 +78,13 @@ class FairQueue(Queue):
 
 
 def install(demo, per_session=None, per_address=None):
-    """Makes ``demo``'s queue (after ``demo.queue()``) a ``FairQueue``; caps from the arguments,
-    else ``$MOBILENET_MAX_WAITING_PER_SESSION`` / ``_PER_ADDRESS``, else the defaults."""
+    """Makes ``demo``'s queue (after ``demo.queue()``) a ``FairQueue`` and puts every event of
+    ``demo`` in it; caps from the arguments, else ``$MOBILENET_MAX_WAITING_PER_SESSION`` /
+    ``_PER_ADDRESS``, else the defaults."""
+    for fn in demo.fns.values():
+        # Gradio makes some events unqueued (an example's loading, a step run only in the browser)
+        # and serves those on its direct routes even with api_open=False: past every cap
+        fn.queue = True
     queue = demo._queue
     queue.__class__ = FairQueue
     queue.per_session = int(per_session or os.environ.get(SESSION_VARIABLE) or PER_SESSION)

@@ -51,12 +51,13 @@ def server_options(ssr=None, middleware=(), upload_refusal=None, body_refusal=No
             "ssr_mode": bool(ssr), "num_workers": 0, "mcp_server": False}
 
 
-def launch(demo, options, **launch_args):
+def launch(demo, options, busy=connections.BUSY, **launch_args):
     """``demo.launch(**options, **launch_args)`` without blocking (then ``demo.block_thread()``
-    blocks), with the connections bounded (``guard_connections``) and the open-file limit raised."""
+    blocks), with the open-file limit raised and the connections bounded (``guard_connections``;
+    ``busy``: the text a connection over a cap gets); returns what ``launch`` returns."""
     door.raise_open_file_limit()
     result = demo.launch(prevent_thread_lock=True, **options, **launch_args)
-    guard_connections(demo)
+    guard_connections(demo, busy=busy)
     return result
 
 
@@ -75,14 +76,14 @@ def guard_connections(demo, per_address=None, **bounds):
     return connections.guard(demo.server, total, per_address, **bounds)
 
 
-def launch_on_loopback(demo, options, timeout=120):
+def launch_on_loopback(demo, options, timeout=120, busy=connections.BUSY):
     """Launches ``demo`` with ``options`` on 127.0.0.1 (a free port) for tests and scripts; returns
     its URL once it answers. Gradio's own check gives the page 3 s and then refuses to start
     ("localhost is not accessible"); on 2 busy cores the first page has taken longer. So its check
     is skipped (``_frontend=False``) and this one waits up to ``timeout`` seconds."""
     import httpx
 
-    _, url, _ = launch(demo, options, quiet=True, server_name="127.0.0.1", _frontend=False)
+    _, url, _ = launch(demo, options, busy, quiet=True, server_name="127.0.0.1", _frontend=False)
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -178,10 +178,26 @@ def request_language(request):
 def too_many_uploads(scope):
     """The upload guard's refusal (``classroom.upload_guard``) in the language of the page that
     uploads: its ``?lang=`` (the request's ``Referer``), else the browser's preference."""
+    return t("page.picture.too_many", _referring_language(scope))
+
+
+def request_too_large(scope):
+    """The body limit's refusal (``classroom.door``), in the language of the page that sent it."""
+    return t("page.door.too_large", _referring_language(scope))
+
+
+def too_many_connections():
+    """The refusal of a connection over a cap (``classroom.connections``): sent before the
+    request is read, so in every language."""
+    return " / ".join(t("page.door.busy", lang) for lang in LANGUAGES)
+
+
+def _referring_language(scope):
+    """The language of the page that sent the request of an ASGI ``scope``: its ``?lang=`` (the
+    request's ``Referer``), else the browser's preference."""
     headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers") or []}
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(headers.get("referer", "")).query)
-    lang = pick_language({key: values[-1] for key, values in query.items()}, headers.get("accept-language"))
-    return t("page.picture.too_many", lang)
+    return pick_language({key: values[-1] for key, values in query.items()}, headers.get("accept-language"))
 
 
 # The browser's side. Gradio's i18n takes its language from ``navigator.language`` when the page

@@ -169,10 +169,11 @@ def launch_options(ssr=None):
     """``launch()`` arguments of the app wherever it runs: the classroom server's
     (``classroom.serve``), and the page's theme, styles and texts in every language (Gradio 6
     takes them there). Call it after ``build_demo``: the texts are gathered while it builds."""
-    options = serve.server_options(ssr, middleware=[Middleware(TeacherLink), Middleware(i18n.PageLanguage)], upload_refusal=i18n.too_many_uploads)
+    options = serve.server_options(ssr, middleware=[Middleware(TeacherLink), Middleware(i18n.PageLanguage)], upload_refusal=i18n.too_many_uploads,
+                                   body_refusal=i18n.request_too_large)
     return {**options, "theme": THEME, "css": CSS, "i18n": i18n.i18n()}
 
 
 def launch_on_loopback(demo, ssr=None, timeout=120):
     """``classroom.serve.launch_on_loopback`` with the app's options: for tests and scripts."""
-    return serve.launch_on_loopback(demo, launch_options(ssr), timeout)
+    return serve.launch_on_loopback(demo, launch_options(ssr), timeout, busy=i18n.too_many_connections())

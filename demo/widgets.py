@@ -22,6 +22,7 @@ from classroom.inputs import choices_change
 from classroom.work_pool import WorkFailed
 from mobilenet.checkpoints import CheckpointError
 from mobilenet.display import enlarge  # noqa: F401  (the tabs' one enlarge)
+from mobilenet.image_checks import StructureError
 from mobilenet.inference import FORMAT_NAMES, ImageTooLarge, TooSlowToDecode, read_image
 
 from demo.i18n import T, Text, localize, t
@@ -124,15 +125,8 @@ def read_upload(payload, lang):
         raise gr.Error(t("page.picture.gone", lang, name=name), title=t("page.picture.gone_title", lang))
     try:
         return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
-    except TooSlowToDecode as error:
-        raise gr.Error(t("page.picture.too_slow", lang, name=name, kind=FORMAT_NAMES.get(error.format, error.format),
-                         limit=error.limit), title=t("page.picture.too_large_title", lang)) from None
-    except ImageTooLarge:
-        raise gr.Error(t("page.picture.too_large", lang, name=name, limit=MAX_MEGAPIXELS),
-                       title=t("page.picture.too_large_title", lang)) from None
-    except ValueError:
-        raise gr.Error(t("page.picture.unreadable", lang, name=name),
-                       title=t("page.picture.unreadable_title", lang)) from None
+    except ValueError as error:
+        raise picture_error(error, name, lang) from None
 
 
 def upload_path(payload, lang):
@@ -155,6 +149,10 @@ def upload_path(payload, lang):
 
 def picture_error(error, name, lang):
     """The ``gr.Error`` of a picture that ``mobilenet.inference.read_image`` refused."""
+    if isinstance(error, StructureError):
+        return gr.Error(t("page.picture.unusual", lang, name=name, kind=FORMAT_NAMES.get(error.format, error.format),
+                          limit=f"{error.limit:,}", part=t(f"page.picture.part.{error.part}", lang)),
+                        title=t("page.picture.unusual_title", lang))
     if isinstance(error, TooSlowToDecode):
         return gr.Error(t("page.picture.too_slow", lang, name=name, kind=FORMAT_NAMES.get(error.format, error.format),
                           limit=error.limit), title=t("page.picture.too_large_title", lang))

@@ -15,6 +15,7 @@ import numpy as np
 
 from mobilenet.checkpoints import atomic_write, load_checkpoint
 from mobilenet.data import CLASS_NAMES, IMAGE_SIZE, preprocess
+from mobilenet.image_checks import check_structure
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 MAX_PIXELS = 100_000_000  # a 10000 x 10000 photo decodes to 300 MB; more is refused
@@ -277,6 +278,9 @@ class TooSlowToDecode(ImageTooLarge):
         super().__init__(message)
         self.format, self.limit = format, limit
 
+    def __reduce__(self):  # it crosses from a worker process by pickle, with its fields
+        return type(self), (str(self), self.format, self.limit)
+
 
 # Pictures are read with their longer side at most this long: the network sees 32×32, and the
 # largest view of a picture (Look inside's Grad-CAM overlay) is 800 pixels wide. A JPEG is
@@ -308,10 +312,16 @@ def read_image(path, max_pixels=None, max_side=READ_SIDE, decode_limits=None):
     format that ``decode_limits`` names (default ``DECODE_MEGAPIXELS``: PNG, WebP, GIF)
     with more megapixels than its limit raises ``TooSlowToDecode`` (an ``ImageTooLarge``)
     from the header, before decoding; ``decode_limits={}`` lifts those limits.
+
+    Before Pillow sees the file, ``mobilenet.image_checks.check_structure`` counts its scans,
+    chunks or blocks from its framing alone, and raises ``StructureError`` (a ``ValueError``) for
+    a file built of more of them than it can be decoded quickly with (a progressive JPEG of 1,000
+    scans, a PNG of a million empty chunks).
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
+        check_structure(path)
         with Image.open(path, formats=READABLE_FORMATS) as img:
             limit = max_pixels or MAX_PIXELS
             if img.width * img.height > limit:
@@ -326,7 +336,7 @@ def read_image(path, max_pixels=None, max_side=READ_SIDE, decode_limits=None):
                                       img.format, slow)
             img.seek(0)
             orientation = img.getexif().get(0x0112)
-            if max_side and img.format == "JPEG":
+            if max_side and img.format in ("JPEG", "MPO"):  # MPO: a JPEG with more pictures after it
                 img.draft(None, (max_side, max_side))  # decodes at 1/2, 1/4 or 1/8 scale
             return _upright(_as_array(_reduced(img, max_side)), orientation)
     except FileNotFoundError:

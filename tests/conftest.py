@@ -26,3 +26,14 @@ def tiny_checkpoint(tiny_cifar, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("ckpt") / "tiny.keras")
     result = train(config, data=load_cifar10(tiny_cifar[1]), checkpoint_path=path)
     return result.checkpoint
+
+
+@pytest.fixture(scope="session")
+def work(tiny_cifar):
+    """The app's worker pools (one quick worker, one long) for tabs built on their own in a test;
+    the long worker reads the tiny CIFAR-10."""
+    from classroom.work import Work
+
+    pools = Work(tiny_cifar[1], quick=1, long=1)
+    yield pools
+    pools.close()

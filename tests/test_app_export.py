@@ -166,15 +166,15 @@ class FakeRuns:
         return self.data
 
 
-def mobile_tab(root, data=None):
+def mobile_tab(root, work, data=None):
     catalog = CheckpointCatalog(os.path.join(root, "checkpoints"), os.path.join(root, "runs"))
-    tab = MobileTab(Context(catalog, FakeRuns(data), None))
+    tab = MobileTab(Context(catalog, FakeRuns(data), None, work))
     tab.exports = ExportFolders(os.path.join(root, "cache"))
     return tab
 
 
-def test_a_language_switch_writes_the_export_again_without_exporting(tmp_path):
-    tab = mobile_tab(str(tmp_path))
+def test_a_language_switch_writes_the_export_again_without_exporting(tmp_path, work):
+    tab = mobile_tab(str(tmp_path), work)
     checkpoints, plot, points, note, table = tab.relabel("zh", None, None)  # nothing exported yet
     assert note == gr.skip() and list(table.columns)[:2] == ["模型", "大小（MB）"] and len(table) == 0
     assert "ImageNet（论文表 7）" in plot and points.data.columns[0] == "系列"
@@ -184,11 +184,11 @@ def test_a_language_switch_writes_the_export_again_without_exporting(tmp_path):
     assert note.startswith("Accuracy on a fixed set of **2,000") and table.data["model"][3] == "LiteRT int8"
 
 
-def test_a_broken_checkpoint_is_named_without_the_servers_folders(tmp_path, tiny_cifar, tiny_checkpoint):
+def test_a_broken_checkpoint_is_named_without_the_servers_folders(tmp_path, tiny_cifar, tiny_checkpoint, work):
     broken = copy_checkpoint(tiny_checkpoint, str(tmp_path / "checkpoints"), "broken.keras")
     with open(checkpoint_paths(broken)[0], "wb") as f:
         f.write(b"not a keras file")
-    tab = mobile_tab(str(tmp_path), load_cifar10(tiny_cifar[1]))
+    tab = mobile_tab(str(tmp_path), work, load_cifar10(tiny_cifar[1]))
     for lang, said in (("en", "cannot be loaded"), ("zh", "无法加载")):
         with pytest.raises(gr.Error, match=said) as error:
             tab.export("shipped/broken.keras", lang=lang)

@@ -170,7 +170,7 @@ def test_refused_switches_build_nothing(app, switch, capfd):
 def test_a_checkpoint_picker_is_looked_up_by_its_callback(app, capfd):
     """A key the page did not list reaches the callback, which says it is not available (it would
     be a run finished after the page was built if it were there)."""
-    message = refused(app, "describe_checkpoint", ["run/finished_later.keras", "en"], capfd)
+    message = refused(app, "mistakes", ["run/finished_later.keras", "en"], capfd)
     assert message == "That checkpoint is not available any more: pick another one."
 
 

@@ -50,7 +50,7 @@ def uploaded(path):
 
 
 @pytest.fixture(scope="module")
-def tab(tiny_checkpoint, tmp_path_factory):
+def tab(tiny_checkpoint, tmp_path_factory, work):
     """The Look inside tab built on its own, over the tiny checkpoint."""
     from demo.tabs.look_inside import LookInsideTab
 
@@ -59,15 +59,17 @@ def tab(tiny_checkpoint, tmp_path_factory):
     catalog = CheckpointCatalog(checkpoints, os.path.join(checkpoints, "runs"))
     with gr.Blocks():
         language = gr.Radio(["en", "zh"], value="en")
-        built = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, language=language))
+        built = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, work=work, language=language))
         with gr.Tabs():
             built.build()
     return built
 
 
 @pytest.fixture(scope="module")
-def model(tab):
-    return tab.model(SHIPPED_KEY, "en")
+def model(tiny_checkpoint):
+    from mobilenet.checkpoints import load_checkpoint
+
+    return load_checkpoint(tiny_checkpoint)[0]
 
 
 # -- the table itself -------------------------------------------------------------------------------
@@ -163,13 +165,10 @@ def test_a_language_switch_writes_the_texts_again_without_the_network(tab, monke
     _, zh_note, _, _, zh_maps_line, zh_sizes, _ = tab.look_when_ready(picture, SHIPPED_KEY, "predicted", None, "zh")
     _, _, _, _, zh_kernels_line, _, _ = tab.choose_checkpoint(SHIPPED_KEY, "conv_pw_3_relu", 2, "zh")
 
-    import demo.tabs.look_inside as module
-
     def no_network(*args, **kwargs):
         raise AssertionError("a language switch ran the network")
 
-    for name in ("grad_cam", "feature_maps", "depthwise_kernels"):
-        monkeypatch.setattr(module, name, no_network)
+    monkeypatch.setattr(tab.work.quick, "call", no_network)  # every network runs in a worker
     assert len(tab.relabel_inputs) == 6 and len(tab.relabel_outputs) == 6
     checkpoint, layers, sizes, note_zh, maps_zh, kernels_zh = tab.relabel(
         "zh", SHIPPED_KEY, listed["default"], listed, gradcam, maps, kernels)

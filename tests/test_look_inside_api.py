@@ -53,14 +53,14 @@ def table_rows(frame):
     return [dict(zip(frame["headers"], row)) for row in frame["data"]]
 
 
-def built_tab(checkpoint_dir, runs_dir):
+def built_tab(checkpoint_dir, runs_dir, work):
     """The Look inside tab built on its own over these folders; returns (tab, {elem_id: component})."""
     from demo.tabs.look_inside import LookInsideTab
 
     catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
     with gr.Blocks() as demo:
         language = gr.Radio(["en", "zh"], value="en")
-        tab = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, language=language))
+        tab = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, work=work, language=language))
         with gr.Tabs():
             tab.build()
     return tab, {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
@@ -84,8 +84,8 @@ def test_the_page_opens_with_the_first_networks_layers_and_kernels(app, tiny_che
         depthwise_blocks(model))
 
 
-def test_without_a_network_the_tab_is_built_empty_and_says_so(tmp_path):
-    tab, blocks = built_tab(str(tmp_path / "none"), str(tmp_path / "none" / "runs"))
+def test_without_a_network_the_tab_is_built_empty_and_says_so(tmp_path, work):
+    tab, blocks = built_tab(str(tmp_path / "none"), str(tmp_path / "none" / "runs"), work)
     assert blocks["feature-layer"].choices == [] and blocks["kernel-block"].choices == []
     assert blocks["kernel-info"].value == ""
     *_, line, _, _ = tab.choose_checkpoint(None, None, None, "en")
@@ -93,13 +93,13 @@ def test_without_a_network_the_tab_is_built_empty_and_says_so(tmp_path):
     assert tab.relabel("zh", None, None, None, None, None, None)[5].startswith("还没有训练好的网络")
 
 
-def test_a_broken_checkpoint_is_said_without_the_servers_folders(tiny_checkpoint, tmp_path):
+def test_a_broken_checkpoint_is_said_without_the_servers_folders(tiny_checkpoint, tmp_path, work):
     checkpoints = str(tmp_path / "checkpoints")
     copy_checkpoint(tiny_checkpoint, checkpoints, SHIPPED_NAME)
     broken = copy_checkpoint(tiny_checkpoint, os.path.join(checkpoints, "runs"), "broken.keras")
     with open(checkpoint_paths(broken)[0], "r+b") as f:
         f.truncate(100)
-    tab, blocks = built_tab(checkpoints, os.path.join(checkpoints, "runs"))
+    tab, blocks = built_tab(checkpoints, os.path.join(checkpoints, "runs"), work)
     assert blocks["feature-layer"].choices  # built from the first (shipped) network
     picture = os.path.join(get_upload_folder(), "test-look-inside", "dog.png")
     os.makedirs(os.path.dirname(picture), exist_ok=True)
@@ -117,13 +117,13 @@ def test_a_broken_checkpoint_is_said_without_the_servers_folders(tiny_checkpoint
             assert ("cannot be loaded" if lang == "en" else "无法加载") in message
 
 
-def test_a_page_built_while_its_first_network_is_broken_still_builds(tiny_checkpoint, tmp_path):
+def test_a_page_built_while_its_first_network_is_broken_still_builds(tiny_checkpoint, tmp_path, work):
     checkpoints = str(tmp_path / "checkpoints")
     broken = copy_checkpoint(tiny_checkpoint, checkpoints, SHIPPED_NAME)
     with open(checkpoint_paths(broken)[0], "r+b") as f:
         f.truncate(100)
     copy_checkpoint(tiny_checkpoint, os.path.join(checkpoints, "runs"), "good.keras")
-    tab, blocks = built_tab(checkpoints, os.path.join(checkpoints, "runs"))
+    tab, blocks = built_tab(checkpoints, os.path.join(checkpoints, "runs"), work)
     assert blocks["feature-layer"].choices == []  # said when the tab is used
     layers, blocks_list, *_ = tab.choose_checkpoint("run/good.keras", None, None, "en")
     assert layers.choices and blocks_list.choices

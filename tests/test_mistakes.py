@@ -129,7 +129,7 @@ class FakeRuns:
         return self.data
 
 
-def mistakes_tab(folder, runs, checkpoint=None):
+def mistakes_tab(folder, runs, work, checkpoint=None):
     from app_server import copy_checkpoint
     from classroom.catalog import CheckpointCatalog
     from demo.tabs import Context
@@ -137,9 +137,7 @@ def mistakes_tab(folder, runs, checkpoint=None):
 
     if checkpoint:
         copy_checkpoint(checkpoint, str(folder / "checkpoints"), "tiny_shipped.keras")
-    tab = MistakesTab(Context(CheckpointCatalog(str(folder / "checkpoints"), str(folder / "runs")), runs, None))
-    tab.cache = MistakesCache(None)
-    return tab
+    return MistakesTab(Context(CheckpointCatalog(str(folder / "checkpoints"), str(folder / "runs")), runs, None, work))
 
 
 def chinese(text):
@@ -149,11 +147,12 @@ def chinese(text):
     assert untranslated(re.sub(r"<[^>]*>|data:image/png;base64,[^\"]*", " ", text)) == [], text
 
 
-def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tiny_checkpoint, tmp_path, monkeypatch):
+def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tiny_checkpoint, tmp_path, monkeypatch,
+                                                                 work):
     from i18n_support import stray_marks
 
     data = load_cifar10(tiny_cifar[1])
-    tab = mistakes_tab(tmp_path, FakeRuns(data), tiny_checkpoint)
+    tab = mistakes_tab(tmp_path, FakeRuns(data), work, tiny_checkpoint)
     seen = []
     status, matrix, pairs, shown = tab.mistakes("shipped/tiny_shipped.keras", lambda done, desc: seen.append(desc))
     assert seen and seen[-1] == f"Classifying the test pictures: {len(data.y_test)} of {len(data.y_test)}"
@@ -175,17 +174,17 @@ def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tin
     assert tab.relabel("zh", "shipped/tiny_shipped.keras", None)[1:] == [gr.skip()] * 3  # nothing shown yet
 
 
-def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path):
+def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path, work):
     from i18n_support import stray_marks
     from mobilenet.data import DataUnavailableError
 
-    empty = mistakes_tab(tmp_path / "empty", FakeRuns())
+    empty = mistakes_tab(tmp_path / "empty", FakeRuns(), work)
     status, _, _, shown = empty.mistakes_when_ready(None)
     assert status == "No trained network yet: train one on the **Train** tab."
     assert empty.render(shown, "zh")[0] == "还没有训练好的网络：请在 **训练** 页训练一个。"
 
     no_data = mistakes_tab(tmp_path / "no-data", FakeRuns(error=DataUnavailableError("set MOBILENET_CIFAR10")),
-                           tiny_checkpoint)
+                           work, tiny_checkpoint)
     status, matrix, pairs, shown = no_data.mistakes_when_ready("shipped/tiny_shipped.keras")
     assert status.startswith("**No test pictures.** The CIFAR-10 test pictures are not available")
     assert status.endswith("set MOBILENET_CIFAR10") and (matrix, pairs) == ("", "")

@@ -17,7 +17,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
-from browser_support import browser_page, needs_chromium, sync_api
+from browser_support import browser_page, needs_chromium, screenshot, sync_api
 from classroom.teacher import (HOLD_S, WRONG_PER_MINUTE, WRONG_PER_MINUTE_OVERALL, TeacherKey, TooManyTries,
                                startup_lines)
 from classroom.teacher_link import COOKIE, NOTE_COOKIE, visit
@@ -180,6 +180,8 @@ def test_a_teacher_link_in_the_browser(app):
         expect(page.locator("#teacher-status")).to_contain_text("You are the teacher on this page", timeout=60_000)
         assert "teacher=" not in page.url and "tab=train" in page.url
         expect(page.locator("#teacher-key")).to_be_hidden()
+        screenshot(page, "2-train-teacher-link")
     with browser_page(f"{app[0]}?tab=train&teacher=guess") as page:
         expect(page.locator("#teacher-link-wrong")).to_contain_text("key was wrong", timeout=60_000)
         assert "teacher=" not in page.url
+        screenshot(page, "2-train-teacher-link-wrong")

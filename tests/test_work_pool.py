@@ -1,0 +1,85 @@
+"""classroom.work_pool: a worker that crashes, spins, hangs or grows costs its own request, never the
+server's process nor another request; the pool replaces it."""
+
+import concurrent.futures
+import os
+import signal
+import time
+
+import pytest
+
+import pool_tasks
+from classroom.work_pool import WorkFailed, WorkPool
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = WorkPool("test", 2, cpu_seconds=2, wall_seconds=10, memory_mb=200)
+    yield pool
+    pool.close()
+
+
+def test_a_task_answers_and_its_exceptions_come_back(pool):
+    assert pool.call(pool_tasks.echo, {"a": [1, 2]}) == {"a": [1, 2]}
+    with pytest.raises(ValueError, match="no such picture"):
+        pool.call(pool_tasks.fail, "no such picture")
+    with pytest.raises(RuntimeError, match="Unpicklable: with a lock inside"):
+        pool.call(pool_tasks.fail_unpicklably)
+    assert os.getpid() not in pool.pids()
+
+
+def test_progress_reaches_the_waiting_request(pool):
+    seen = []
+    assert pool.call(pool_tasks.count, 5, progress=seen.append) == 5
+    assert seen == [{"done": i, "total": 5} for i in range(1, 6)]
+
+
+def test_an_aborting_worker_costs_one_request_and_is_replaced(pool):
+    before, replaced = set(pool.pids()), pool.replaced
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        honest = threads.submit(pool.call, pool_tasks.sleep, 1.5)  # in the other worker meanwhile
+        time.sleep(0.3)
+        with pytest.raises(WorkFailed) as failed:
+            pool.call(pool_tasks.abort)
+        assert honest.result() == "slept"
+    assert failed.value.reason == "crash" and failed.value.detail == "SIGABRT"
+    assert pool.replaced == replaced + 1
+    assert pool.call(pool_tasks.echo, "next") == "next"
+    assert len(set(pool.pids()) - before) == 1
+
+
+def test_a_task_past_its_cpu_time_is_ended(pool):
+    started = time.monotonic()
+    with pytest.raises(WorkFailed) as failed:
+        pool.call(pool_tasks.spin)
+    assert failed.value.reason == "time" and time.monotonic() - started < 8
+    assert pool.call(pool_tasks.spin, 0.2) == "done"
+
+
+def test_the_cpu_budget_of_a_phase_is_tighter_and_named(pool):
+    with pytest.raises(WorkFailed) as failed:
+        pool.call(pool_tasks.spin_while_decoding, cpu_seconds=60)
+    assert (failed.value.reason, failed.value.phase) == ("time", "decode")
+
+
+def test_a_hanging_task_is_killed_at_the_wall_clock_bound(pool):
+    started = time.monotonic()
+    with pytest.raises(WorkFailed) as failed:
+        pool.call(pool_tasks.sleep, 60, wall_seconds=1)
+    assert failed.value.reason == "time" and time.monotonic() - started < 5
+    assert pool.call(pool_tasks.echo, 1) == 1
+
+
+def test_a_task_that_grows_past_its_memory_is_stopped(pool):
+    assert pool.call(pool_tasks.grow, 50) == 50 * 1024 * 1024
+    with pytest.raises(WorkFailed) as failed:
+        pool.call(pool_tasks.grow, 1000)
+    assert failed.value.reason == "memory"
+    assert pool.call(pool_tasks.grow, 50) == 50 * 1024 * 1024
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_the_next_request(pool):
+    for worker in pool.pids():
+        os.kill(worker, signal.SIGKILL)
+    time.sleep(0.5)
+    assert [pool.call(pool_tasks.echo, n) for n in range(4)] == [0, 1, 2, 3]
