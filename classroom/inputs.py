@@ -167,6 +167,9 @@ class CheckedBlocks(gr.Blocks):
                   for block in block_fn.inputs]
         lang = next((value for block, value in zip(blocks, inputs) if getattr(block, "elem_id", None)
                      == "language" and isinstance(value, str) and value in self.texts.LANGUAGES), "en")
+        if block_fn.fn is None:  # a step the page runs in the browser: Gradio fails on it, with a traceback
+            raise gr.Error(self.texts.t("page.invalid.browser_only", lang), title=self.texts.t("page.invalid.title", lang),
+                           print_exception=False)
         if len(inputs) < len(blocks):  # Gradio's own message lists every value sent, whole
             wanted = sum(not getattr(block, "stateful", False) for block in blocks)  # states: the server's
             raise gr.Error(self.texts.t("page.invalid.count", lang, count=wanted, sent=len(inputs)),

@@ -43,7 +43,8 @@ def server_options(ssr=None, middleware=(), upload_refusal=None, body_refusal=No
     if ssr is None:
         ssr = os.environ.get("MOBILENET_SSR", "").lower() in ("1", "true", "yes")
     app_kwargs = headers.app_kwargs()
-    app_kwargs["middleware"] += [Middleware(door.BodyLimit, limit=MAX_BODY, message=body_refusal), *middleware,
+    app_kwargs["middleware"] += [Middleware(door.BodyLimit, limit=MAX_BODY, message=body_refusal),
+                                 *middleware,
                                  upload_guard.app_middleware(get_upload_folder(), message=upload_refusal)]
     # mcp_server=False whatever $GRADIO_MCP_SERVER says: MCP tool calls reach the queue from the
     # server's own address, which has no per-address cap

@@ -47,13 +47,13 @@ JPEG_MAX_STRAY_BYTES = 65_536
 PNG_MAX_CHUNKS = 10_000
 # zTXt, iCCP and compressed iTXt chunks: Pillow inflates each up to MAX_TEXT_CHUNK (1 MB) and
 # stops only text at MAX_TEXT_MEMORY (64 MB), not ICC profiles: 1,000 iCCP chunks of 1 KB each
-# cost 0.6 s. An ordinary file has one profile and a few texts; 16 inflate in about 20 ms.
+# cost 0.6 s. An ordinary file has one profile and a few texts; 16 inflate in about 10 ms.
 PNG_MAX_COMPRESSED_CHUNKS = 16
 
 # GIF. Sub-blocks of the extensions before the first picture (all that Pillow reads to show
 # it: later frames are read only when asked for). Pillow joins a comment one sub-block at a
 # time, in time that grows with the square of their number: a 20 MB comment of 80,000 takes a
-# minute, 2,048 (512 KB) take 20 ms. XMP, the largest ordinary extension, parses as about one
+# minute, 2,048 (512 KB) take 10 ms. XMP, the largest ordinary extension, parses as about one
 # sub-block per 100 bytes.
 GIF_MAX_BLOCKS = 2_048
 GIF_MAX_STRAY_BYTES = 65_536  # bytes between blocks, stepped over one at a time in Python
@@ -129,9 +129,10 @@ def _refuse(label, fmt, part, count, limit):
 # A marker: 0xFF then a byte that is not 0x00 (a stuffed 0xFF inside entropy-coded data), not
 # RST0-7 (restart markers, also inside it) and not 0xFF (fill before a marker).
 _JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+_MARKER_BYTES = frozenset(range(0x01, 0xD0)) | frozenset(range(0xD8, 0xFF))
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
 _WINDOW = 1 << 16
-_SPARSE = 1024  # 0xFF bytes in a window: compressed data has about 1 in 256 (256 a window)
+_SPARSE = 64  # at most 1 byte in 64 is 0xFF: compressed data has about 1 in 256
 
 
 def _jpeg(data, label):
@@ -177,10 +178,14 @@ def _next_jpeg_marker(data, pos, end):
     about 20 ns on each 0xFF byte (0.4 s for 20 MB of fill bytes): a window of many of them is
     searched with numpy instead, at the same cost whatever its bytes.
     """
+    if pos + 1 < end and data[pos] == 0xFF and data[pos + 1] in _MARKER_BYTES:
+        return pos  # where the last segment ended, as in most files
+    window_size = 256
     while pos < end - 1:
-        stop = min(end, pos + _WINDOW + 1)  # windows overlap by a byte: a marker is two
+        stop = min(end, pos + window_size + 1)  # windows overlap by a byte: a marker is two
+        window_size = min(2 * window_size, _WINDOW)
         window = data[pos:stop]
-        if window.count(b"\xff") < _SPARSE:
+        if window.count(b"\xff") * _SPARSE < len(window):
             found = _JPEG_MARKER.search(window)
             at = found.start() if found else -1
         else:
@@ -205,11 +210,11 @@ def _allowed_scans(megapixels):
 
 def _png(data, label):
     chunks = compressed = 0
-    animated = seen_idat = False
+    frames, seen_idat = None, False
     pos = 8
     while pos + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
-        if kind == b"IEND" or (kind == b"fcTL" and seen_idat and animated):
+        if kind == b"IEND" or (kind == b"fcTL" and seen_idat and (frames or 1) > 1):
             break  # Pillow stops here (fcTL: the second frame of an APNG, read only if asked)
         chunks += 1
         if chunks > PNG_MAX_CHUNKS:
@@ -217,8 +222,9 @@ def _png(data, label):
         body = pos + 8
         if kind == b"IDAT":
             seen_idat = True
-        elif kind == b"acTL" and length >= 4:
-            animated = struct.unpack_from(">I", data, body)[0] > 1
+        elif kind == b"acTL" and length >= 8 and not seen_idat:  # the frame count, as Pillow
+            declared = struct.unpack_from(">I", data, body)[0]  # takes it: a second one voids it
+            frames = None if frames is not None else declared if 0 < declared <= 1 << 31 else None
         elif kind in (b"zTXt", b"iCCP") or (kind == b"iTXt" and _itxt_compressed(data, body, length)):
             compressed += 1
             if compressed > PNG_MAX_COMPRESSED_CHUNKS:

@@ -3,6 +3,7 @@ of ``mobilenet.image_checks``: the figures behind its bounds and docs/RELIABILIT
 
     python scripts/hostile_files.py              # every file, each decoded once
     python scripts/hostile_files.py --only jpeg_scans png_empty_chunks
+    python scripts/hostile_files.py --at-bounds  # files just inside each bound instead
 
 Each file is small or at most the 20 MB upload limit, and costs seconds of CPU in Pillow because
 of how it is framed, not because of its pixels: a progressive JPEG whose small scans are repeated
@@ -19,6 +20,7 @@ import os
 import re
 import struct
 import sys
+import tempfile
 import time
 import zlib
 from unittest import mock
@@ -155,6 +157,22 @@ HOSTILE = {
 }
 
 
+# The same kinds of file, just inside each bound of mobilenet.image_checks: the most each can
+# still cost (a JPEG at 40 megapixels may always have JPEG_ORDINARY_SCANS scans).
+AT_BOUNDS = {
+    "jpeg_scans": ("progressive JPEG, 12 MP, 41 scans", lambda: repeated_scans_jpeg(41)),
+    "jpeg_scans_40mp": ("progressive JPEG, 40 MP, 20 scans",
+                        lambda: repeated_scans_jpeg(20, size=(7300, 5400))),
+    "jpeg_fill_bytes": ("JPEG, 65,536 fill bytes", lambda: jpeg_with_header_junk(b"\xff" * 65_534)),
+    "jpeg_segments": ("JPEG, 990 empty APP5 segments",
+                      lambda: jpeg_with_header_junk(b"\xff\xe5\x00\x02" * 990)),
+    "png_empty_chunks": ("PNG, 9,990 empty chunks", lambda: empty_chunks_png(9_990 * 12 / 1e6)),
+    "png_icc_chunks": ("PNG, 16 iCCP chunks inflating to 1 MB each", lambda: icc_chunks_png(16)),
+    "gif_comment": ("GIF, a comment of 2,047 sub-blocks", lambda: gif_comment(2_047)),
+    "webp_frames": ("animated WebP, 9,990 frames", lambda: webp_frames(9_990)),
+}
+
+
 def ordinary():
     """(name, bytes) of ordinary files that must pass the check, at the largest size the app
     reads (JPEG: 40 megapixels; PNG and WebP: 10)."""
@@ -165,6 +183,14 @@ def ordinary():
             ("PNG 10 MP", encode(medium, "PNG")),
             ("GIF, 100 frames", encode(frames[0], "GIF", save_all=True, append_images=frames[1:])),
             ("WebP 10 MP", encode(medium, "WEBP", quality=80))]
+
+
+def slowest_to_check():
+    """A JPEG whose one scan is 20 MB of stuffed 0xFF bytes: what costs the check the most (every
+    byte is looked at), and passes it (libjpeg reads such a scan quickly, as garbage)."""
+    data = encode(Image.new("RGB", (64, 64), "teal"), "JPEG")
+    eoi = data.rindex(b"\xff\xd9")
+    return data[:eoi] + b"\xff\x00" * 10_000_000 + data[eoi:]
 
 
 def cpu_seconds(function):
@@ -184,28 +210,33 @@ def decode_without_check(path):
         return cpu_seconds(lambda: read_image(path, max_pixels=40_000_000))
 
 
-def refusal(data):
+def verdict(data):
+    """What the check says of ``data``: what it refused, or what it counted."""
     try:
-        check_structure(data)
+        counts = check_structure(data)
     except StructureError as error:
         return f"refused: {error.count:,} {error.part.replace('_', ' ')} > {error.limit:,}"
-    counts = check_structure(data)
-    return "passed: " + ", ".join(f"{value:,.0f} {key.replace('_', ' ')}" for key, value in counts.items()
-                                  if key not in ("format", "megapixels") and value)
+    counted = [f"{value:,} {key.replace('_', ' ')}" for key, value in counts.items()
+               if key not in ("format", "megapixels") and value]
+    return "passed" + (": " + ", ".join(counted) if counted else "")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(HOSTILE), help="these hostile files")
-    parser.add_argument("--folder", default="/tmp", help="where the files are written while timed")
+    parser.add_argument("--at-bounds", action="store_true",
+                        help="instead, files just inside each bound: what they still cost")
+    parser.add_argument("--folder", default=tempfile.gettempdir(), help="where files are written to be timed")
     args = parser.parse_args(argv)
     from mobilenet.runtime import cpu_description
 
     print(f"CPU: {cpu_description()}; Pillow {Image.__version__}")
     print("| file | size | check (ms) | check says | read_image without the check (s) |")
     print("|---|---|---|---|---|")
-    rows = [(HOSTILE[key][0], HOSTILE[key][1]()) for key in (args.only or HOSTILE)]
-    rows += [(name, data) for name, data in ([] if args.only else ordinary())]
+    files = AT_BOUNDS if args.at_bounds else HOSTILE
+    rows = [(files[key][0], files[key][1]()) for key in (args.only or files) if key in files]
+    if not (args.only or args.at_bounds):
+        rows += ordinary() + [("JPEG, a scan of 20 MB of 0xFF 0x00", slowest_to_check())]
     for name, data in rows:
         path = os.path.join(args.folder, f"hostile-{os.getpid()}")
         with open(path, "wb") as f:
@@ -215,7 +246,7 @@ def main(argv=None):
             decode = decode_without_check(path)
         finally:
             os.remove(path)
-        print(f"| {name} | {len(data) / 1e6:.2f} MB | {check * 1000:.1f} | {refusal(data)} | "
+        print(f"| {name} | {len(data) / 1e6:.2f} MB | {check * 1000:.1f} | {verdict(data)} | "
               f"{decode:.2f} |")
 
 

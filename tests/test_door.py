@@ -12,13 +12,14 @@ import resource
 import select
 import socket
 import time
+import types
 import urllib.parse
 
 import httpx
 import pytest
 
 from app_server import running_app
-from classroom import connections, serve
+from classroom import connections, door, serve
 from demo.i18n import t, too_many_connections
 
 MB = 1_000_000
@@ -191,3 +192,27 @@ def test_the_loopback_is_not_capped_unless_asked_and_the_total_always_is():
     assert book.admit("10.0.0.9") and book.refused == 2
     with pytest.raises(ValueError, match="per_address=0"):
         connections.ConnectionBook(total=10, per_address=0)
+
+
+def test_the_open_file_limit_is_raised_to_the_hard_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))  # a laptop's default
+        raised = door.raise_open_file_limit()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == raised
+        assert raised == (hard if hard != resource.RLIM_INFINITY else door.FILE_LIMIT_WITHOUT_HARD_LIMIT)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_cap_per_address_comes_from_the_environment_and_not_behind_a_proxy(monkeypatch):
+    server = types.SimpleNamespace(config=types.SimpleNamespace())  # what guard sets on a uvicorn server
+    demo = types.SimpleNamespace(server=server)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("MOBILENET_TRUSTED_PROXY", raising=False)
+    monkeypatch.setenv("MOBILENET_MAX_CONNECTIONS_PER_ADDRESS", "7")
+    book = serve.guard_connections(demo)
+    assert book.per_address == 7 and server.config.http_protocol_class.book is book
+    assert book.total == max(64, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)
+    monkeypatch.setenv("SPACE_ID", "teacher/mobilenet-lab")  # every connection is the proxy's
+    assert serve.guard_connections(demo).per_address is None

@@ -133,6 +133,21 @@ def test_an_apng_is_counted_up_to_its_second_frame_as_pillow_reads_it(tmp_path):
     assert read_image(path).shape == (8, 8, 3)
 
 
+def test_an_apng_whose_frame_count_pillow_ignores_is_counted_to_its_end():
+    """Pillow reads on past the second frame where it finds the frame count invalid: so does the
+    check."""
+    frames = [Image.new("RGB", (8, 8), (90 * i, 0, 0)) for i in range(3)]
+    data = hostile.encode(frames[0], "PNG", save_all=True, append_images=frames[1:])
+    actl = data.index(b"acTL") - 4
+    iend = data.rindex(b"IEND") - 4
+    padding = hostile.png_chunk(b"abCd") * PNG_MAX_CHUNKS
+    assert check_structure(data[:iend] + padding + data[iend:])["chunks"] < 10  # 3 frames
+    invalid = hostile.png_chunk(b"acTL", struct.pack(">II", 2**32 - 1, 0))
+    hostile_data = data[:actl] + invalid + data[actl + 20:iend] + padding + data[iend:]
+    with pytest.raises(StructureError, match="chunks"):
+        check_structure(hostile_data)
+
+
 def test_animated_gifs_and_webps_pass_and_read(tmp_path):
     frames = [hostile.photo(160, 120, seed) for seed in range(60)]
     gif, webp = tmp_path / "a.gif", tmp_path / "a.webp"

@@ -279,11 +279,12 @@ def test_a_step_run_only_in_the_browser_is_answered_by_the_queue(app, capfd):
         session = uuid.uuid4().hex
         with httpx.Client(timeout=TIMEOUT) as client:
             posted = client.post(f"{app[0]}gradio_api/queue/join", headers=headers("10.0.4.4"),
-                                 json={"data": [None] * len(fn.inputs), "fn_index": fn._id, "session_hash": session})
+                                 json={"data": [block.value for block in fn.inputs], "fn_index": fn._id,
+                                       "session_hash": session})
             assert posted.status_code == 200
             event_id = posted.json()["event_id"]
             done = read_stream(client, f"{app[0]}gradio_api/queue/data?session_hash={session}",
                                lambda m: m.get("msg") == "process_completed" and m.get("event_id") == event_id)
-        print(done)
         out, err = capfd.readouterr()
         assert "Traceback" not in out + err, (out + err)[-3000:]
+        assert done["output"]["error"] == "This step runs in the browser only: the server has nothing to do for it."

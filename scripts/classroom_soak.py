@@ -1,0 +1,284 @@
+"""Classroom soak: a class of students (and a few who try to break things) on one server while the
+default run trains, for a few minutes. Asserts the server survives and serves the honest ones.
+
+    python scripts/classroom_soak.py --data /path/to/cifar-10-python.tar.gz --minutes 3
+
+Starts ``python app.py`` as its own process (so a crash of the server is seen as one), starts
+the default training run through the app's API, then has ``--students`` simulated students,
+each its own gradio_client session, do what students do until time is up: classify an example
+picture, press Look (Grad-CAM, then feature maps), two of them press Look at the same moment,
+open Mistakes, switch the page's language, press Start (refused while a run trains, or started
+when none does) and Stop (refused: not theirs). ``--hostile`` of them send instead: a progressive
+JPEG whose scans repeat a thousand times and a PNG of 1.6 million empty chunks (refused before
+decoding), a call to the queue-skipping ``/gradio_api/run/classify`` route, a language switch with
+α 4 (values no control offers), a 100 MB body, and 50 connections that never finish their headers.
+
+At the end it prints the figures and exits 1 unless: the server's process is the one it started
+and still answers; no honest request failed (an expected refusal, such as "someone is
+training", is not a failure); honest Classify p95 is under ``--p95-bound`` seconds; and the
+memory of the server and its workers (RSS, from /proc) ended under ``--rss-bound-gb``.
+``soak(url, server_pid, ...)`` is the same against a server already running (tests/test_soak.py).
+"""
+
+import argparse
+import concurrent.futures
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import httpx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from gradio_client import Client, handle_file  # noqa: E402
+
+EXAMPLES = os.path.join(ROOT, "demo", "examples")
+PICTURES = [os.path.join(EXAMPLES, name) for name in sorted(os.listdir(EXAMPLES)) if name.endswith((".png", ".jpg"))]
+# What the app answers when it refuses an ordinary click for a good reason: not a failure.
+EXPECTED = ("training", "is training", "正在训练", "Only ", "只有", "No run", "没有", "not running",
+            "waiting", "排队", "requests waiting", "already")
+
+
+def rss_bytes(pid):
+    """Resident memory of ``pid`` and every process under it (its workers), from /proc."""
+    children, total = {pid}, 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) in children or int(entry) == pid:
+                    children.add(int(entry))
+            except OSError:
+                continue
+    for child in children:
+        try:
+            with open(f"/proc/{child}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total
+
+
+class Tally:
+    """What the class saw: honest Classify latencies, honest failures, hostile answers."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.classify_s, self.failures, self.hostile, self.actions = [], [], [], {}
+
+    def count(self, action):
+        with self.lock:
+            self.actions[action] = self.actions.get(action, 0) + 1
+
+    def fail(self, action, error):
+        with self.lock:
+            self.failures.append(f"{action}: {type(error).__name__}: {str(error)[:200]}")
+
+
+def language_switch(lang, key, alpha=1.0):
+    """The language switch's values as a page sends them: the language, the Architecture tab's
+    variant, α and depth, Classify's picture and network, Look inside's network and layer, and
+    the Mistakes and Mobile networks."""
+    return lang, "paper", alpha, "full", None, key, key, None, key, key
+
+
+def honest(url, tally, deadline, seed, key, training_settings):
+    rng, client = random.Random(seed), Client(url, verbose=False)
+    actions = ("classify", "classify", "classify", "look", "look", "mistakes", "language", "start", "stop")
+    while time.monotonic() < deadline:
+        action = rng.choice(actions)
+        picture = handle_file(rng.choice(PICTURES))
+        started = time.monotonic()
+        try:
+            if action == "classify":
+                client.predict(picture, key, api_name="/classify")
+                with tally.lock:
+                    tally.classify_s.append(time.monotonic() - started)
+            elif action == "look":
+                client.predict(picture, key, "predicted", api_name="/grad_cam")
+                client.predict(picture, key, "conv_pw_3_relu", api_name="/feature_maps")
+            elif action == "mistakes":
+                client.predict(key, api_name="/mistakes")
+            elif action == "language":
+                client.predict(*language_switch(rng.choice(["zh", "en"]), key), api_name="/set_language")
+            elif action == "start":
+                client.predict(**{**training_settings, "name": f"student {seed}"}, api_name="/start_training")
+            else:
+                client.predict(f"student {seed}", api_name="/stop_training")
+        except Exception as error:  # noqa: BLE001  a refusal the app words is an answer, not a failure
+            if not any(word in str(error) for word in EXPECTED):
+                tally.fail(action, error)
+        tally.count(action)
+        time.sleep(rng.uniform(0.2, 1.5))
+
+
+def looks_at_once(url, tally, deadline, key):
+    """Two students press Look at the same moment, again and again."""
+    clients = [Client(url, verbose=False) for _ in range(2)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pair:
+        while time.monotonic() < deadline:
+            answers = [pair.submit(client.predict, handle_file(PICTURES[i]), key, "predicted", api_name="/grad_cam")
+                       for i, client in enumerate(clients)]
+            for answer in answers:
+                try:
+                    answer.result(timeout=120)
+                except Exception as error:  # noqa: BLE001
+                    tally.fail("two looks", error)
+            tally.count("two looks")
+            time.sleep(1)
+
+
+def hostile(url, tally, deadline, key, folder):
+    """One student who tries things: every answer must be a refusal, never a dead server."""
+    from hostile_files import empty_chunks_png, repeated_scans_jpeg
+
+    files = {}
+    for name, make in (("scans.jpg", repeated_scans_jpeg), ("chunks.png", empty_chunks_png)):
+        files[name] = os.path.join(folder, name)
+        with open(files[name], "wb") as f:
+            f.write(make())
+    client = Client(url, verbose=False)
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    while time.monotonic() < deadline:
+        for name, path in files.items():
+            try:
+                client.predict(handle_file(path), key, api_name="/classify")
+                tally.hostile.append(f"{name}: answered")
+            except Exception as error:  # noqa: BLE001
+                tally.hostile.append(f"{name}: {str(error)[:80]}")
+        answer = httpx.post(f"{url}gradio_api/run/classify", json={"data": [None, key]}, timeout=30)
+        tally.hostile.append(f"/gradio_api/run/classify: HTTP {answer.status_code}")
+        try:
+            client.predict(*language_switch("en", key, alpha=4.0), api_name="/set_language")
+            tally.hostile.append("language with α 4: answered")
+        except Exception as error:  # noqa: BLE001
+            tally.hostile.append(f"language with α 4: {str(error)[:80]}")
+        try:
+            body = (b"x" * 65536 for _ in range(1600))  # 100 MB, streamed
+            answer = httpx.post(f"{url}gradio_api/call/classify", content=body, timeout=30,
+                                headers={"content-type": "application/json"})
+            tally.hostile.append(f"100 MB body: HTTP {answer.status_code}")
+        except httpx.HTTPError as error:
+            tally.hostile.append(f"100 MB body: closed ({type(error).__name__})")
+        slow = []
+        for _ in range(50):
+            with_socket = socket.create_connection((host, port), timeout=5)
+            with_socket.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the end of the headers
+            slow.append(with_socket)
+        time.sleep(5)
+        for with_socket in slow:
+            with_socket.close()
+        tally.count("hostile round")
+
+
+def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, training_settings=None):
+    """Plays the class against ``url`` for ``seconds``; returns the report (a dict)."""
+    url = url.rstrip("/") + "/"
+    tally, deadline = Tally(), time.monotonic() + seconds
+    rss_start = rss_bytes(server_pid)
+    with tempfile.TemporaryDirectory() as folder, concurrent.futures.ThreadPoolExecutor(students + 2) as threads:
+        jobs = [threads.submit(honest, url, tally, deadline, seed, key, training_settings)
+                for seed in range(students - hostile_students)]
+        jobs.append(threads.submit(looks_at_once, url, tally, deadline, key))
+        jobs += [threads.submit(hostile, url, tally, deadline, key, folder) for _ in range(hostile_students)]
+        for job in jobs:
+            try:
+                job.result()
+            except Exception as error:  # noqa: BLE001  a student that could not even connect
+                tally.fail("student", error)
+    alive = os.path.exists(f"/proc/{server_pid}") and httpx.get(f"{url}config", timeout=30).status_code == 200
+    latencies = sorted(tally.classify_s)
+    return {"alive": alive, "failures": tally.failures, "actions": tally.actions, "classify": len(latencies),
+            "classify_p50_s": statistics.median(latencies) if latencies else None,
+            "classify_p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else None,
+            "rss_start_gb": rss_start / 1e9, "rss_end_gb": rss_bytes(server_pid) / 1e9,
+            "hostile": sorted(set(tally.hostile))}
+
+
+def default_settings():
+    from mobilenet.train import TrainConfig
+
+    defaults = TrainConfig()
+    return {"variant": defaults.variant, "alpha": defaults.alpha, "depth": defaults.depth,
+            "train_images": defaults.train_size or 50_000, "epochs": defaults.epochs, "batch_size": defaults.batch_size,
+            "learning_rate": defaults.learning_rate, "augmentation": defaults.augmentation}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(env):
+    """``python app.py`` on a free loopback port; (process, url) once it answers."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "app.py")], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}config", timeout=5).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            raise RuntimeError(f"app.py ended with {server.returncode} before it answered")
+        time.sleep(0.5)
+    raise RuntimeError("app.py did not answer within 5 minutes")
+
+
+def check(report, p95_bound, rss_bound_gb):
+    """The list of bounds ``report`` broke (empty: passed)."""
+    broken = [] if report["alive"] else ["the server's process is gone or does not answer"]
+    broken += [f"honest request failed: {failure}" for failure in report["failures"][:10]]
+    if report["classify_p95_s"] is None or report["classify_p95_s"] > p95_bound:
+        broken.append(f"honest Classify p95 {report['classify_p95_s']} s > {p95_bound} s")
+    if report["rss_end_gb"] > rss_bound_gb:
+        broken.append(f"server and workers end at {report['rss_end_gb']:.2f} GB > {rss_bound_gb} GB")
+    return broken
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="CIFAR-10 (the official archive or its folder)")
+    parser.add_argument("--minutes", type=float, default=3)
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--hostile", type=int, default=2)
+    parser.add_argument("--p95-bound", type=float, default=2.0, help="seconds (default 2)")
+    parser.add_argument("--rss-bound-gb", type=float, default=6.0, help="server + workers (default 6)")
+    args = parser.parse_args(argv)
+    from mobilenet import runtime
+
+    runs = tempfile.mkdtemp(prefix="soak-runs-")
+    server, url = start_app({"MOBILENET_RUNS_DIR": runs, **({"MOBILENET_CIFAR10": args.data} if args.data else {})})
+    try:
+        key = "shipped/mobilenet_cifar.keras"  # the app's first network
+        settings = default_settings()
+        Client(url, verbose=False).predict(**settings, name="teacher", api_name="/start_training")
+        report = soak(url, server.pid, args.minutes * 60, args.students, args.hostile, key, settings)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    print(f"# Classroom soak: {args.students} students ({args.hostile} hostile), {args.minutes:g} min, "
+          f"default run training; {runtime.cpu_description()}")
+    for name, value in report.items():
+        print(f"- {name}: {value}")
+    broken = check(report, args.p95_bound, args.rss_bound_gb)
+    print("PASSED" if not broken else "FAILED:\n" + "\n".join(broken))
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
