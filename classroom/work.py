@@ -56,10 +56,15 @@ class Work:
         quick, long: worker counts. Default ``pool_sizes`` of this machine.
     """
 
-    def __init__(self, data_source=None, first_checkpoint=None, quick=None, long=None, cores=None):
+    def __init__(self, data_source=None, first_checkpoint=None, quick=None, long=None, cores=None,
+                 in_process=False):
         from mobilenet.runtime import cpu_cores
 
         cores = cores or cpu_cores()
+        if in_process:  # the old way, unbounded, in the server's own threads: for the benchmark only
+            _init(data_source, cores)
+            self.quick = self.long = InProcess()
+            return
         sizes = pool_sizes(cores, machine_memory_gb())
         warm = (warm_networks, ([first_checkpoint],)) if first_checkpoint else None
         threads = max(1, cores // 2)
@@ -75,6 +80,20 @@ class Work:
     def close(self):
         self.quick.close()
         self.long.close()
+
+
+class InProcess:
+    """A pool's ``call`` run in the caller's thread: how the server did it before the workers, kept
+    for ``scripts/classify_hop_bench.py`` to measure what the hop to a worker costs."""
+
+    def call(self, task, *args, progress=None, **bounds):
+        return task(*args)
+
+    def broadcast(self, task, *args):
+        task(*args)
+
+    def close(self):
+        pass
 
 
 # -- in the workers ------------------------------------------------------------------------------

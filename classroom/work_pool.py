@@ -141,7 +141,7 @@ def _pid():
 
 class _Slot:
     def __init__(self, number):
-        self.number, self.executor, self.progress, self.generation = number, None, None, 0
+        self.number, self.executor, self.progress, self.generation, self.calls = number, None, None, 0, 0
 
 
 class WorkPool:
@@ -156,16 +156,18 @@ class WorkPool:
         memory_mb: address space a worker may grow by after its start-up. 0: no cap.
         niceness: added to the workers' niceness.
         warm: a task run in every new worker as soon as it starts (None: nothing).
+        recycle_after: requests after which a worker is replaced by a fresh one, between two
+            requests (what a long-lived TensorFlow process accumulates goes back to the system).
     """
 
     def __init__(self, name, size, initializer=None, initargs=(), cpu_seconds=10, wall_seconds=30,
-                 memory_mb=2048, niceness=0, warm=None):
+                 memory_mb=2048, niceness=0, warm=None, recycle_after=2000):
         if size < 1:
             raise ValueError(f"`size` must be at least 1. Received: size={size}")
         self.name, self.size = name, size
         self.cpu_seconds, self.wall_seconds, self.memory_mb = cpu_seconds, wall_seconds, memory_mb
         self._init = (initializer, initargs, niceness)
-        self._warm = warm
+        self._warm, self.recycle_after = warm, recycle_after
         self._context = get_context("loky")
         self._slots = [_Slot(number) for number in range(size)]
         self._free = queue.Queue()
@@ -179,21 +181,25 @@ class WorkPool:
     def _start(self, slot):
         slot.progress = self._context.Queue()
         initializer, initargs, niceness = self._init
+        # Two malloc arenas, not eight per core: TensorFlow's threads would each reserve 64 MB
+        # of address space, which the memory cap counts.
         slot.executor = loky.ProcessPoolExecutor(
             max_workers=1, context=self._context, initializer=_worker_init,
-            initargs=(slot.progress, self.memory_mb, niceness, initializer, initargs))
+            initargs=(slot.progress, self.memory_mb, niceness, initializer, initargs),
+            env={"MALLOC_ARENA_MAX": "2"})
         slot.generation += 1
+        slot.calls = 0
         if self._warm is not None:
             slot.executor.submit(_run, *self._warm, self.wall_seconds)
 
-    def _replace(self, slot, why):
-        log.warning("%s worker %d replaced: %s", self.name, slot.number, why)
+    def _replace(self, slot, why, counted=True):
+        (log.warning if counted else log.info)("%s worker %d replaced: %s", self.name, slot.number, why)
         with contextlib.suppress(Exception):
             slot.executor.shutdown(wait=False, kill_workers=True)
         with contextlib.suppress(Exception):
             slot.progress.close()
         with self._lock:
-            self.replaced += 1
+            self.replaced += counted
             if not self._closed:
                 self._start(slot)
 
@@ -208,6 +214,9 @@ class WorkPool:
             return self._call(slot, task, args, progress, cpu_seconds or self.cpu_seconds,
                               wall_seconds or self.wall_seconds)
         finally:
+            slot.calls += 1
+            if slot.calls >= self.recycle_after:
+                self._replace(slot, f"recycled after {slot.calls} requests", counted=False)
             self._free.put(slot)
 
     def _call(self, slot, task, args, progress, cpu_seconds, wall_seconds):

@@ -114,7 +114,8 @@ class Page:
                         preprocess=False, concurrency_limit=4, concurrency_id="relabel")
 
 
-def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=None, quick_workers=None):
+def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=None, quick_workers=None,
+               work=None):
     """Builds the app.
 
     Args:
@@ -127,6 +128,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
         keep_runs: run checkpoints kept (oldest removed). Default ``$MOBILENET_KEEP_RUNS`` or 5.
         quick_workers: worker processes for Classify and Look inside. Default: one per core, as
             memory allows (``classroom.work.pool_sizes``).
+        work: the ``classroom.work.Work`` pools to use. Default: made here.
 
     Returns:
         A queued ``gr.Blocks``.
@@ -138,7 +140,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     # Every picture a request reads and every network it runs: in worker processes, bounded
     # (classroom.work). The first checkpoint is loaded in them as they start.
     entries = catalog.entries()
-    work = Work(data_source, first_checkpoint=entries[0].path if entries else None, quick=quick_workers)
+    work = work or Work(data_source, first_checkpoint=entries[0].path if entries else None, quick=quick_workers)
     # A new run's checkpoint is loaded (and converted to LiteRT) as soon as it is saved,
     # not when the first student classifies with it.
     runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=work.warm, standby=True)

@@ -130,6 +130,8 @@ def call(url, api_name, data):
     with httpx.Client(timeout=TIMEOUT) as client:
         posted = client.post(f"{url}gradio_api/call/{api_name}", content=body,
                              headers={"content-type": "application/json"})
+        if posted.status_code == 413:  # over the body limit (classroom.door): refused at the door, with a message
+            return "error", {"error": posted.text}
         assert posted.status_code == 200, (posted.status_code, posted.text[:300])
         event = None
         with client.stream("GET", f"{url}gradio_api/call/{api_name}/{posted.json()['event_id']}") as stream:
@@ -241,7 +243,7 @@ FOUND_BY_HAND = {
                       'Batch size: "xxxxxxxxxxxxxxxxxxxxxxxxxxxx… is not one of the choices (16, 32, 64, 128, 256).'),
     # the language handler takes every tab's values after the radio (padded with None below)
     "huge_radio": ("set_language", [HUGE], 'Language · 语言: "xxxxxxxxxxxxxxxxxxxxxxxxxxxx… is not one of the '
-                                           'choices.'),
+                                           'choices ("en", "zh").'),
     "huge_block": ("depthwise_kernels", [SHIPPED, HUGE, "en"],
                    'Block: "xxxxxxxxxxxxxxxxxxxxxxxxxxxx… is not one of the choices.'),
     "long_block": ("depthwise_kernels", [SHIPPED, "7" * 200, "en"],  # short enough for a choice

@@ -169,7 +169,7 @@ def test_grad_cam_explains_the_class_the_student_picks(client):
 def test_grad_cam_explains_bad_input(client, tmp_path):
     with pytest.raises(AppError, match="No picture yet"):
         grad_cam(client, None)
-    with pytest.raises(AppError, match="Pick a class"):
+    with pytest.raises(AppError, match='Explain the class: "unicorn" is not one of the choices'):
         grad_cam(client, CIFAR_DOG, "unicorn")
     fake = tmp_path / "holiday.png"
     fake.write_text("not really a picture")

@@ -83,3 +83,13 @@ def test_a_worker_killed_while_idle_is_replaced_before_the_next_request(pool):
         os.kill(worker, signal.SIGKILL)
     time.sleep(0.5)
     assert [pool.call(pool_tasks.echo, n) for n in range(4)] == [0, 1, 2, 3]
+
+
+def test_a_worker_is_recycled_between_requests_after_its_share():
+    pool = WorkPool("recycled", 1, recycle_after=3)
+    try:
+        first = pool.call(pool_tasks.pid)
+        assert [pool.call(pool_tasks.pid) for _ in range(2)] == [first, first]
+        assert pool.call(pool_tasks.pid) != first and pool.replaced == 0  # a fresh one, nothing failed
+    finally:
+        pool.close()
