@@ -108,7 +108,7 @@ def choice_list(block):
 def problem(block, value, preprocess=True, choices_change=False):
     """Why ``value`` cannot be ``block``'s (the id of a text with {label}, {value}, {choices},
     {minimum}, {maximum} and {step}), or None. With ``preprocess`` Gradio checks ranges itself;
-    without it, this does. ``choices_change``: the control is marked so (see ``choices_change``)."""
+    without it, this does. ``choices_change``: whether the control is marked by ``choices_change()``."""
     if value is None:
         # a radio or a slider always holds a value on the page; the others may be empty
         return "page.invalid.choose" if isinstance(block, (gr.Radio, gr.Slider, gr.Dataset)) else None
@@ -131,7 +131,7 @@ def problem(block, value, preprocess=True, choices_change=False):
         custom = getattr(block, "allow_custom_value", False) or choices_change and not preprocess
         for item in values:
             if not plain(item) or not custom and not any(same(item, choice) for choice in choices):
-                # the page's choices are listed where Gradio checks them; elsewhere they may be stale
+                # choices are listed where they are checked; a list that changes is not shown stale
                 return "page.invalid.choice_listed" if choices and not custom else "page.invalid.choice"
         return None
     if getattr(block, "data_model", None) is not None:  # files: a record as Gradio's client sends it

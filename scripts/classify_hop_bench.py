@@ -60,24 +60,52 @@ def measure(requests):
             demo.close()
 
 
+def measure_hop(requests):
+    """{in_process: [seconds]} of the callback's own call, ``Work.quick.call(classify, ...)``,
+    without HTTP: what the hop itself costs (pickling, the pipe, the worker's answer)."""
+    from classroom import work as tasks
+    from classroom.work import Work
+
+    checkpoint = os.path.join(mobilenet.CHECKPOINT_DIR, "mobilenet_cifar.keras")
+    pools = {in_process: Work(first_checkpoint=checkpoint, quick=1, long=1, in_process=in_process)
+             for in_process in (True, False)}
+    times = {True: [], False: []}
+    try:
+        for i in range(50 + requests):
+            for in_process, pool in pools.items():
+                started = time.perf_counter()
+                pool.quick.call(tasks.classify, PICTURES[i % 2], checkpoint, 40_000_000)
+                if i >= 50:
+                    times[in_process].append(time.perf_counter() - started)
+        return times
+    finally:
+        for pool in pools.values():
+            pool.close()
+
+
+def table(measured):
+    """Markdown rows: p50 and p95 in ms, before and now, and the difference at p50."""
+    rows, p50s = [], []
+    for name, in_process in (("in the server's process (before)", True), ("in a worker process (now)", False)):
+        times = sorted(measured[in_process])
+        p50s.append(statistics.median(times) * 1000)
+        rows.append(f"| {name} | {p50s[-1]:.2f} | {times[int(0.95 * (len(times) - 1))] * 1000:.2f} |")
+    return "\n".join(["| where the picture is read and classified | p50 ms | p95 ms |", "|---|---|---|", *rows,
+                      f"\nThe hop costs {p50s[1] - p50s[0]:+.2f} ms at p50."])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Classify through the server: worker process vs in-process")
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args(argv)
     from mobilenet import runtime
 
-    results = {}
-    measured = measure(args.requests)
-    for name, in_process in (("in the server's process (before)", True), ("in a worker process (now)", False)):
-        times = sorted(measured[in_process])
-        results[name] = (statistics.median(times) * 1000, times[int(0.95 * (len(times) - 1))] * 1000)
-    print(f"# Classify through the server, {args.requests} sequential requests each, one client; "
-          f"{runtime.describe()}; ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}")
-    print("| where the picture is read and classified | p50 ms | p95 ms |\n|---|---|---|")
-    for name, (p50, p95) in results.items():
-        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
-    (before, _), (now, _) = results.values()
-    print(f"\nThe hop costs {now - before:+.2f} ms at p50.")
+    print(f"# Classify with and without the hop to a worker; {runtime.describe()}; "
+          f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}\n")
+    print(f"## The callback's call alone ({args.requests * 3} calls each, interleaved, no HTTP)\n")
+    print(table(measure_hop(args.requests * 3)))
+    print(f"\n## Through the server ({args.requests} requests each, one gradio_client client, interleaved)\n")
+    print(table(measure(args.requests)))
 
 
 if __name__ == "__main__":

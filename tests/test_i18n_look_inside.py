@@ -234,8 +234,8 @@ def test_look_inside_answers_in_chinese(client):
 
 
 def test_look_inside_errors_in_chinese(client):
-    with pytest.raises(AppError, match='要解释的类别："unicorn" 不是可选的值') as error:
-        client.predict(handle_file(CIFAR_DOG), SHIPPED_KEY, "unicorn", "zh", api_name="/grad_cam")
+    with pytest.raises(AppError, match='要解释的类别："独角兽" 不是可选的值') as error:  # the sent value is shown back
+        client.predict(handle_file(CIFAR_DOG), SHIPPED_KEY, "独角兽", "zh", api_name="/grad_cam")
     chinese(str(error.value))
     with pytest.raises(AppError, match="这个检查点已经不可用"):
         client.predict(handle_file(CIFAR_DOG), "shipped/gone.keras", "cat", "zh", api_name="/grad_cam")

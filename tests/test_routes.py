@@ -2,7 +2,9 @@
 
 Gradio serves an event on several routes. ``/gradio_api/run/<name>``, ``/gradio_api/api/<name>``
 and ``/gradio_api/run/predict`` (with an ``fn_index``) run it at once in the request, past the
-queue: the app sets ``api_open=False`` so that they refuse every event. ``/gradio_api/call/<name>``,
+queue: the app sets ``api_open=False``, and ``classroom.fair_queue.install`` queues every event
+(Gradio leaves an example's loading and the browser-only steps unqueued, and its direct routes
+still run unqueued events), so that they refuse every event. ``/gradio_api/call/<name>``,
 ``/gradio_api/call/v2/<name>`` and ``/gradio_api/queue/join`` join the queue, where
 ``classroom.fair_queue`` caps each tab and each address and each event group has its
 concurrency limit. MCP routes are never mounted, whatever ``GRADIO_MCP_SERVER`` says.
@@ -14,6 +16,7 @@ direct routes again and sees it). The app runs as behind a Space's proxy
 (``MOBILENET_TRUSTED_PROXY=1``) so that ``X-Forwarded-For`` is each client's address.
 """
 
+import asyncio
 import concurrent.futures
 import contextlib
 import functools
@@ -79,7 +82,6 @@ def probe(fns, hold=HOLD_S):
         if inspect.iscoroutinefunction(original):
             @functools.wraps(original)
             async def counted(*args, **kwargs):
-                import asyncio
                 enter()
                 try:
                     await asyncio.sleep(hold)
