@@ -20,7 +20,7 @@ PHOTO = os.path.join(EXAMPLES, "photo_coffee.jpg")
 
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
-    with running_app(str(tmp_path_factory.mktemp("app")), tiny_cifar[1], tiny_checkpoint) as launched:
+    with running_app(str(tmp_path_factory.mktemp("app")), tiny_cifar[1], tiny_checkpoint, quick_workers=2) as launched:
         yield launched
 
 
