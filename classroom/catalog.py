@@ -4,10 +4,12 @@ The dropdown only ever holds keys of ``CheckpointCatalog.entries()``; a key
 from a browser is looked up in that server-side listing, never turned into
 a path. The catalog reads only the checkpoints' JSON: the networks are loaded
 in the worker processes that run them (``classroom.work``), never in the server.
-Saves that a crash interrupted are completed or undone when the catalog is
+The list stays short (``listed``: each person's newest few runs, the rest one click away);
+runs stopped early come after finished ones. Saves that a crash interrupted are completed or undone when the catalog is
 made (at app start), before anything is listed.
 """
 
+import collections
 import dataclasses
 import glob
 import logging
@@ -21,6 +23,7 @@ from mobilenet.inference import answer_accuracy
 log = logging.getLogger(__name__)
 
 PRETRAINED_NAME = os.path.basename(DEFAULT_CHECKPOINT)
+PER_PERSON = 3  # runs listed per person, newest first; the others behind "show all"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +42,16 @@ class CheckpointEntry:
     def pretrained(self):
         """Whether this is the app's default network (``mobilenet.DEFAULT_CHECKPOINT``'s name)."""
         return self.kind == "shipped" and os.path.basename(self.path) == PRETRAINED_NAME
+
+    @property
+    def trained_by(self):
+        """Who trained this run (a visitor's name, plain text), or None (shipped, or older)."""
+        return self.metadata.get("trained_by")
+
+    @property
+    def stopped(self):
+        """Whether the run was stopped before the end of its schedule."""
+        return bool(self.metadata.get("stopped"))
 
     @property
     def flip(self):
@@ -68,12 +81,28 @@ class CheckpointCatalog:
             self._listing = (stamp, self._read_entries())
         return self._listing[1]
 
+    def listed(self, show_all=False, keep=None):
+        """The entries the dropdown lists: all of them with ``show_all``, else the shipped ones
+        and each person's newest ``PER_PERSON`` runs, plus ``keep`` (a key: the one picked).
+        Listing only: every file stays on disk, one click ("show all") away."""
+        entries = self.entries()
+        if show_all:
+            return entries
+        shown, per_person = [], collections.Counter()
+        for entry in sorted(entries, key=lambda e: e.metadata.get("created", ""), reverse=True):
+            if entry.kind == "run":
+                per_person[entry.trained_by] += 1
+            if entry.kind != "run" or per_person[entry.trained_by] <= PER_PERSON or entry.key == keep:
+                shown.append(entry.key)
+        return [entry for entry in entries if entry.key in shown]
+
     def _read_entries(self):
         shipped = sorted(self._list(self.checkpoint_dir, "shipped"),
                          key=lambda e: (os.path.basename(e.path) != PRETRAINED_NAME, e.path))
+        # finished runs first, then those stopped early; newest first in each
         runs = sorted(self._list(self.runs_dir, "run"), key=lambda e: e.metadata.get("created", ""),
                       reverse=True)
-        return shipped + runs
+        return shipped + sorted(runs, key=lambda e: e.stopped)
 
     def find(self, key):
         """The entry of ``key``; ``KeyError`` when it is not (or no longer) listed."""

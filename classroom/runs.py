@@ -12,7 +12,8 @@ Runs have owners: only the browser session that started a run, or the teacher
 (``classroom.teacher``), can stop it.
 A run that overruns ``max_run_minutes`` is stopped and saved. Finished runs are
 saved under ``runs_dir``; only the newest ``keep`` are kept so the disk cannot
-fill. With ``standby`` a loaded worker waits for the next Start.
+fill. With ``standby`` a loaded worker waits for the next Start; the next one is started
+as a run starts (memory allowing: ``STANDBY_MEMORY_MB``), so a run right after it starts as fast.
 
 Everything here is data, never display text: a run's ``RunState`` and finishing
 ``Stage`` are enums, who stopped it is a visitor's name (or the time limit), a
@@ -27,13 +28,14 @@ import dataclasses
 import datetime
 import enum
 import glob
+import json
 import logging
 import os
 import signal
 import threading
 import time
 
-from mobilenet.checkpoints import checkpoint_paths
+from mobilenet.checkpoints import atomic_write, checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.duration import estimate_seconds, speed_from_run
 from mobilenet.train import TrainConfig, fit_to_data
@@ -81,6 +83,10 @@ MAX_RUN_MINUTES = 10  # default server limit of one run (``$MOBILENET_MAX_RUN_MI
 STOP_ANSWER_SECONDS = 5  # a stopping worker that sends nothing for this long is killed
 FINISH_AFTER_STOP_SECONDS = 60  # ... and one still finishing this long after Stop
 POLL_SECONDS = 0.25
+# What a standby worker holds (its RSS): TensorFlow, Keras and the default model traced, 1.0 GB
+# measured with the tests' tiny data, plus CIFAR-10 as uint8 (184 MB). While a run trains, the
+# next standby doubles the training memory: it starts only when twice this is available.
+STANDBY_MEMORY_MB = 1200
 
 
 class RunBusy(RuntimeError):
@@ -216,9 +222,16 @@ class TrainingRuns:
             self._changed()
 
     # -- workers ---------------------------------------------------------------------
-    def prepare_worker(self):
+    def prepare_worker(self, check_memory=False):
         """Starts a standby worker now (loading TensorFlow and CIFAR-10, and timing this
-        machine once), so that the first Start trains at once. Needs ``standby``."""
+        machine once), so that the next Start trains at once. Needs ``standby``.
+
+        A standby costs about ``STANDBY_MEMORY_MB`` (TensorFlow, CIFAR-10 and the default
+        model in its own process). ``check_memory``: only when the machine has that much
+        available beyond ``STANDBY_MEMORY_MB`` for the run beside it (a run starts the next
+        standby while it trains; when memory is short, the run's end starts it instead)."""
+        if check_memory and memory_available_mb() < 2 * STANDBY_MEMORY_MB:
+            return
         with self._lock:
             if self.standby and self._spare is None and not self._closed:
                 # the default run, the one a class starts, trains from its first step at once
@@ -277,6 +290,9 @@ class TrainingRuns:
             raise
         with self._lock:
             run.config = dataclasses.asdict(config)
+            # known now (the worker's "start" event says the same later): the start line has them
+            run.validation_images = config.validation_size
+            run.train_images = config.train_size or len(data.x_train) - config.validation_size
         threading.Thread(target=self._train, args=(run, config), name=f"train-{run.run_id}",
                          daemon=True).start()
         return run.run_id
@@ -321,6 +337,9 @@ class TrainingRuns:
             worker = self._take_worker()
             with self._lock:
                 self._worker = worker
+            # The next standby loads while this run trains, so a Start right after it ends
+            # trains at once too (it waited ~20 s for a standby started at the end).
+            self.prepare_worker(check_memory=True)
             worker.start(config, path, self.trainer)
             outcome = self._follow(run, worker)
         except WorkerExited as exited:
@@ -335,7 +354,7 @@ class TrainingRuns:
                 worker, self._worker = self._worker, None
         if worker is not None:
             worker.close()
-        self.prepare_worker()  # the next Start finds a loaded worker
+        self.prepare_worker()  # when memory was short at the start: the next Start finds one soon
         self._finish(run, config, outcome)
 
     def _follow(self, run, worker):
@@ -375,6 +394,8 @@ class TrainingRuns:
 
     def _finish(self, run, config, outcome):
         kind = outcome["event"]
+        if kind == "result" and outcome["checkpoint"]:
+            record_trainer(outcome["checkpoint"], run)
         if kind == "result":
             self._remove_old_runs()
             latest = run.history[-1] if run.history else {}
@@ -456,6 +477,30 @@ class TrainingRuns:
             if seen_version is not None and wait_s > 0:
                 self._lock.wait_for(lambda: self.version != seen_version, timeout=wait_s)
         return self.snapshot()
+
+
+def record_trainer(checkpoint, run):
+    """Writes who trained ``checkpoint`` into its JSON (``trained_by``: a visitor's name, plain
+    text; ``trained_by_teacher``), so the checkpoint list can say whose run each one is."""
+    json_path = checkpoint_paths(checkpoint)[1]
+    with open(json_path, encoding="utf-8") as f:
+        record = json.load(f)
+    record.update(trained_by=run.started_by, trained_by_teacher=run.started_by_teacher)
+
+    def write(path):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1, ensure_ascii=False)
+    atomic_write(json_path, write)
+
+
+def memory_available_mb():
+    """The memory the system can give without swapping (Linux's MemAvailable); infinite where
+    it cannot be read (the standby is then started as if it fits)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            return next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return float("inf")
 
 
 def public(run):

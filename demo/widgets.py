@@ -19,6 +19,7 @@ import pandas as pd
 from gradio.utils import get_upload_folder, is_in_or_equal
 
 from classroom.inputs import choices_change
+from classroom.teacher import BADGE as TEACHER_BADGE
 from classroom.work_pool import WorkFailed
 from mobilenet.checkpoints import CheckpointError
 from mobilenet.display import enlarge  # noqa: F401  (the tabs' one enlarge)
@@ -33,25 +34,40 @@ MAX_MEGAPIXELS = 40  # decoding is the only cost that grows with the picture; 32
 
 
 class CheckpointPicker:
-    """A checkpoint dropdown over ``catalog`` (a ``classroom.catalog.CheckpointCatalog``)."""
+    """A checkpoint dropdown over ``catalog`` (a ``classroom.catalog.CheckpointCatalog``).
 
-    def __init__(self, catalog):
-        self.catalog = catalog
+    It lists the catalog's short list (each person's newest runs, and the one picked); a "show
+    all" checkbox under it lists every checkpoint. ``context``: the tabs' ``Context``, whose
+    language radio the checkbox's event takes (None: no checkbox)."""
+
+    def __init__(self, catalog, context=None):
+        self.catalog, self.context = catalog, context
 
     def build(self, elem_id, **layout):
         """The dropdown, listing the checkpoints as the page is built (English labels until the
-        page's language is applied by ``choices``)."""
-        entries = self.catalog.entries()
-        return choices_change(gr.Dropdown([(str(label(entry)), entry.key) for entry in entries],
-                                          value=entries[0].key if entries else None, label=T("page.checkpoint.label"),
-                                          elem_id=elem_id, **layout))
+        page's language is applied by ``choices``), and its "show all" checkbox."""
+        entries = self.catalog.listed()
+        dropdown = choices_change(gr.Dropdown([(str(label(entry)), entry.key) for entry in entries],
+                                              value=entries[0].key if entries else None,
+                                              label=T("page.checkpoint.label"), elem_id=elem_id, **layout))
+        if self.context is not None:
+            show_all = gr.Checkbox(False, label=T("page.checkpoint.show_all"), elem_id=f"{elem_id}-all",
+                                   container=False)
+            show_all.input(self.show_all, inputs=[dropdown, show_all, self.context.language], outputs=dropdown,
+                           api_visibility="private", concurrency_limit=None, preprocess=False)
+        return dropdown
 
-    def choices(self, current, lang):
-        """The dropdown's choices now, in ``lang``; keeps ``current`` while it is still listed."""
-        entries = self.catalog.entries()
+    def choices(self, current, lang, show_all=False):
+        """The dropdown's choices now, in ``lang`` (the short list, or all); keeps ``current``
+        while it is still listed."""
+        entries = self.catalog.listed(show_all, keep=current)
         keys = [entry.key for entry in entries]
         return gr.Dropdown(choices=[(localize(label(entry), lang), entry.key) for entry in entries],
                            value=current if current in keys else (keys[0] if keys else None))
+
+    def show_all(self, current, show_all, lang):
+        """The "show all" checkbox: every checkpoint listed, or the short list again."""
+        return self.choices(current, lang, show_all=bool(show_all))
 
     def entry(self, key, lang):
         """The listed entry of ``key``, or a ``gr.Error`` saying what to do."""
@@ -73,13 +89,19 @@ class CheckpointPicker:
 
 
 def label(entry):
-    """A checkpoint's name in the list (a ``Text``): what it is, its test accuracy and its date."""
+    """A checkpoint's name in the list (a ``Text``): what it is, who trained it, its test accuracy
+    (or that it was stopped early) and its date."""
     metadata, model = entry.metadata, entry.metadata.get("model", {})
     what = (Text("page.checkpoint.pretrained") if entry.pretrained else
             Text("page.checkpoint.kind", kind=Text(f"page.checkpoint.{entry.kind}"),
                  variant=model.get("variant", "?"), alpha=model.get("alpha", "?")))
-    tested = (Text("page.checkpoint.tested", accuracy=entry.test_accuracy) if entry.test_accuracy is not None else
-              Text("page.checkpoint.stopped") if metadata.get("stopped") else Text("page.checkpoint.untested"))
+    if entry.trained_by:  # a name as typed (plain text: a dropdown shows no Markdown)
+        who = entry.trained_by + (f" {TEACHER_BADGE}" if metadata.get("trained_by_teacher") else "")
+        what = Text("page.checkpoint.by", what=what, who=who)
+    tested = (Text("page.checkpoint.tested", accuracy=entry.test_accuracy) if entry.test_accuracy is not None
+              else Text("page.checkpoint.untested"))
+    if entry.stopped:
+        tested = Text("page.checkpoint.stopped_at", tested=tested)
     return Text("page.checkpoint.entry", what=what, tested=tested, created=format_created(metadata.get("created"), short=True))
 
 

@@ -1,7 +1,13 @@
 """Command line: ``python -m mobilenet COMMAND``, where COMMAND is summary, train, evaluate, report,
-predict, export, sweep or publish-space."""
+predict, export, sweep or publish-space.
+
+The parser is built from modules that load no TensorFlow (``--help`` answers in a fraction of a
+second); each command imports what it runs. TensorFlow's start-up notices are held back
+(``mobilenet.quiet_start``) unless ``--verbose`` or ``TF_CPP_MIN_LOG_LEVEL`` is 0 or 1.
+"""
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -9,10 +15,12 @@ import sys
 import time
 
 from mobilenet import DEFAULT_CHECKPOINT, RUNS_DIR  # sets oneDNN on (mobilenet.runtime)
-from mobilenet.recipes import RECIPES, WEIGHTS_DTYPE
+from mobilenet.config import TrainConfig
+from mobilenet.recipes import RECIPES, WEIGHTS_DTYPE, recipe
 
 DATA_HELP = ("CIFAR-10: the official .tar.gz or a folder, or 'hf' for the Hugging Face Hub's copy "
              "(default: $MOBILENET_CIFAR10, else the Keras or Hub cache, else a download)")
+VERBOSE_HELP = "show TensorFlow's start-up log lines (sets TF_CPP_MIN_LOG_LEVEL=0)"
 TRAIN_HELP = {
     "variant": "paper (the tutorial's strides) or cifar (stem stride 1)",
     "alpha": "width multiplier, e.g. 0.25 0.5 0.75 1.0",
@@ -46,21 +54,33 @@ TRAIN_HELP = {
 }
 
 
+# Failures that are the user's to fix: one line, no traceback. Named, not imported: importing
+# mobilenet.checkpoints here would load TensorFlow, and an error of a module never loaded
+# cannot have been raised.
+EXPECTED_ERRORS = {"builtins.ValueError", "mobilenet.checkpoints.CheckpointError",
+                   "mobilenet.data.DataCorruptError", "mobilenet.data.DataUnavailableError",
+                   "mobilenet.publish.PublishError"}
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:  # the flag outranks the environment (and runtime's default of 2)
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("2", "3")
     try:
+        if args.tensorflow and quiet:
+            from mobilenet.quiet_start import quiet_start, start_tensorflow
+
+            with quiet_start():
+                start_tensorflow()
         return args.run(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # one clear line for every expected failure
-        from mobilenet.checkpoints import CheckpointError
-        from mobilenet.data import DataCorruptError, DataUnavailableError
-        from mobilenet.publish import PublishError
-
-        if isinstance(error, (ValueError, CheckpointError, DataCorruptError, DataUnavailableError,
-                              PublishError)):
+    except Exception as error:
+        if any(f"{kind.__module__}.{kind.__qualname__}" in EXPECTED_ERRORS
+               for kind in type(error).__mro__):
             print(f"error: {error}", file=sys.stderr)
             return 2
         raise
@@ -70,9 +90,18 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m mobilenet",
                                      description="MobileNet V1 on CIFAR-10: inspect, train, "
                                                  "evaluate, classify.")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    parser.set_defaults(tensorflow=True)  # commands that load TensorFlow start it quietly
+    # After the command too; SUPPRESS keeps a --verbose given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    summary = commands.add_parser("summary", help="layer table, parameters and Mult-Adds")
+    def add_command(name, help):
+        return commands.add_parser(name, help=help, parents=[common])
+
+
+    summary = add_command("summary", help="layer table, parameters and Mult-Adds")
     summary.add_argument("--variant", default="paper", choices=("paper", "cifar"))
     summary.add_argument("--alpha", type=float, default=1.0)
     summary.add_argument("--depth", default="full", choices=("full", "shallow"))
@@ -80,7 +109,7 @@ def build_parser():
     summary.add_argument("--classes", type=int, default=10)
     summary.set_defaults(run=run_summary)
 
-    train = commands.add_parser("train", help="train on CIFAR-10 and save a checkpoint")
+    train = add_command("train", help="train on CIFAR-10 and save a checkpoint")
     train.add_argument("--recipe", choices=tuple(RECIPES),
                        help="start from a named recipe (the settings of a shipped checkpoint); "
                             "the flags below that are given override its values")
@@ -95,28 +124,28 @@ def build_parser():
                        help="train data-parallel on N local devices: GPUs, else N logical CPU "
                             "devices (TensorFlow's MirroredStrategy; Keras' DataParallel on JAX). "
                             "Several machines: set TF_CONFIG (or KERAS_DISTRIBUTION_* on JAX) on "
-                            "each; see the README's 'Training at scale'")
+                            "each; see docs/TRAINING.md, 'Training at scale'")
     train.set_defaults(run=run_train)
 
-    evaluate = commands.add_parser("evaluate", help="test accuracy, per class, confusion matrix")
+    evaluate = add_command("evaluate", help="test accuracy, per class, confusion matrix")
     evaluate.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
     evaluate.add_argument("--data", help=DATA_HELP)
     evaluate.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     evaluate.set_defaults(run=run_evaluate)
 
-    report = commands.add_parser("report", help="confusion-matrix and curve pictures (SVG) "
+    report = add_command("report", help="confusion-matrix and curve pictures (SVG) "
                                                 "and a Markdown summary of a checkpoint")
     report.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
     report.add_argument("--out", default="docs", help="folder for the SVG files (default: docs)")
     report.set_defaults(run=run_report)
 
-    predict = commands.add_parser("predict", help="classify image files")
+    predict = add_command("predict", help="classify image files")
     predict.add_argument("images", nargs="+")
     predict.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
     predict.add_argument("--top-k", type=int, default=3)
     predict.set_defaults(run=run_predict)
 
-    export = commands.add_parser("export", help="LiteRT (TFLite) files: float32, float16, int8; "
+    export = add_command("export", help="LiteRT (TFLite) files: float32, float16, int8; "
                                                 "size, latency and accuracy beside Keras")
     export.add_argument("checkpoint", nargs="?", default=DEFAULT_CHECKPOINT)
     export.add_argument("--out", default="export", help="folder for the .tflite files (default: export)")
@@ -129,7 +158,7 @@ def build_parser():
                         help="training images that calibrate int8 (default: 300)")
     export.set_defaults(run=run_export)
 
-    sweep = commands.add_parser("sweep", help="train one run per width multiplier α for the "
+    sweep = add_command("sweep", help="train one run per width multiplier α for the "
                                               "accuracy vs Mult-Adds plot")
     add_config_flags(sweep, exclude=("alpha",))
     sweep.add_argument("--alphas", nargs="+", type=float, default=[0.25, 0.5, 0.75, 1.0])
@@ -138,21 +167,19 @@ def build_parser():
     sweep.add_argument("--float16", action="store_true", help="store weights as float16 (half size)")
     sweep.set_defaults(run=run_sweep)
 
-    publish = commands.add_parser("publish-space", help="upload the app to a Hugging Face Space "
+    publish = add_command("publish-space", help="upload the app to a Hugging Face Space "
                                                         "(binary files through Git LFS/Xet)")
     publish.add_argument("repo_id", metavar="OWNER/NAME", help="the Space; created if missing")
     publish.add_argument("--dry-run", action="store_true", help="list the files and sizes, send nothing")
     publish.add_argument("--private", action="store_true", help="create the Space private")
     publish.add_argument("--token", help="token with write access (default: $HF_TOKEN or `hf auth login`)")
-    publish.set_defaults(run=run_publish_space)
+    publish.set_defaults(run=run_publish_space, tensorflow=False)
     return parser
 
 
 def add_config_flags(parser, exclude=(), given_only=False):
     """One flag per ``TrainConfig`` field. ``given_only``: a flag not given leaves no attribute
     (so that only the flags given override a recipe; see ``config_from_args``)."""
-    from mobilenet.train import TrainConfig
-
     for field in (f for f in dataclasses.fields(TrainConfig) if f.name not in exclude):
         flag = "--" + field.name.replace("_", "-")
         default = field.default
@@ -172,9 +199,6 @@ def add_config_flags(parser, exclude=(), given_only=False):
 def config_from_args(args):
     """The ``TrainConfig`` of a train command: the ``--recipe`` (else the defaults), with the
     config flags given on top; validated."""
-    from mobilenet.recipes import recipe
-    from mobilenet.train import TrainConfig
-
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     if args.recipe:
         return recipe(args.recipe, **given)
@@ -383,7 +407,6 @@ def export_label(kind):
 
 def run_sweep(args):
     from mobilenet.data import load_cifar10
-    from mobilenet.train import TrainConfig
     from mobilenet.tradeoff import SWEEP_DIR, measured_points, sweep
 
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)

@@ -16,10 +16,8 @@ used. ``seed_bn_bug=True`` rebuilds the tutorial's exact graph for comparison.
 import keras
 from keras import layers
 
+from mobilenet.config import DEPTHS, VARIANTS
 from mobilenet.layers import BatchNormalization
-
-VARIANTS = ("paper", "cifar")
-DEPTHS = ("full", "shallow")
 
 # (pointwise filters, depthwise stride) of the 13 depthwise separable blocks.
 BLOCKS = (

@@ -8,7 +8,7 @@ values). Where the sources disagreed, the shipped checkpoint's JSON (its ``train
 GPU script; tests/test_recipes.py compares each recipe with that JSON.
 """
 
-from mobilenet.train import TrainConfig
+from mobilenet.config import TrainConfig
 
 # The recipe of both: SGD + Nesterov, one cosine cycle after a linear warm-up, decoupled weight
 # decay (none on depthwise and BN weights), label smoothing, crop + flip + cutout, EMA of the

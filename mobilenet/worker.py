@@ -59,8 +59,9 @@ class TrainingWorker:
         cores: TensorFlow threads (default ``mobilenet.runtime.cpu_cores()``).
         niceness: added to the worker's scheduling niceness. Default ``WORKER_NICENESS``.
         prepare: a ``TrainConfig`` (usually the default run) whose model the worker builds
-            and traces while it waits (``mobilenet.train.prepare_model``): a job of that config
-            then trains from its first step at full speed. The steps it runs time this
+            and traces while it waits (``mobilenet.train.prepare_model``), sized to the data it
+            loaded as the app sizes its runs (``mobilenet.train.fit_to_data``): a job of that
+            config then trains from its first step at full speed. The steps it runs time this
             machine: a ``speed`` event before ``ready``. None: nothing prepared.
     """
 
@@ -188,12 +189,12 @@ def _worker_main(conn, stop, data_source, cores, niceness, prepare):
         runtime.set_threads(cores)
         from mobilenet.data import load_cifar10
         from mobilenet.duration import speed_from_run
-        from mobilenet.train import TrainConfig, prepare_model, train
+        from mobilenet.train import TrainConfig, fit_to_data, prepare_model, train
 
         data = load_cifar10(data_source)
         prepared = None
         if prepare is not None:
-            config = TrainConfig(**prepare)
+            config = fit_to_data(TrainConfig(**prepare), len(data.x_train))
             prepared = prepare_model(config, data)
             conn.send({"event": "speed", "images_per_sec": prepared.images_per_sec,
                        "speed": speed_from_run(config, prepared.images_per_sec)})

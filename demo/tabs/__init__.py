@@ -53,7 +53,7 @@ class Tab:
     def __init__(self, ctx):
         self.ctx = ctx
         self.catalog, self.runs, self.work = ctx.catalog, ctx.runs, ctx.work
-        self.picker = CheckpointPicker(ctx.catalog)
+        self.picker = CheckpointPicker(ctx.catalog, ctx)
         self.relabel_inputs, self.relabel_outputs = [], []
 
     @property

@@ -33,14 +33,17 @@ LIMITS = {"concurrency_limit": 1, "concurrency_id": "mistakes", "preprocess": Fa
 # a few kilobytes each, inline, so nothing is stored on the server per request.
 PAIR = ('<section class="mistakes-pair" style="margin-bottom:18px">'
         '<div style="font-size:var(--text-lg);margin-bottom:6px"><b>{a} ↔ {b}</b>{mistakes}'
-        '</div><div style="display:grid;grid-template-columns:1fr 1fr;gap:18px">{directions}</div>'
+        # side by side where there is room for both directions, one under the other on a phone
+        '</div><div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,260px),1fr));'
+        'gap:18px">{directions}</div>'
         '</section>')
 DIRECTION = ('<div><div style="color:var(--body-text-color-subdued);margin-bottom:4px">'
-             '{label}</div><div style="display:grid;grid-template-columns:repeat({columns},1fr);'
+             '{label}</div><div style="display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));'
              'gap:8px">{figures}</div></div>')
 FIGURE = ('<figure style="margin:0"><img src="data:image/png;base64,{png}" alt="{caption}" '
           'style="width:100%;image-rendering:pixelated;border-radius:4px">'
-          '<figcaption style="font-size:var(--text-sm);line-height:1.25">{caption}</figcaption></figure>')
+          '<figcaption style="font-size:var(--text-sm);line-height:1.25;overflow-wrap:anywhere">{caption}'
+          '</figcaption></figure>')
 
 
 def shown_class(index, lang):
@@ -82,11 +85,14 @@ def pairs_html(result, x_test, lang):
     return "".join(sections) or f"<p>{html.escape(t('mistakes.none_wrong', lang))}</p>"
 
 
-def summary(result, checkpoint, lang):
-    """The status line: ``checkpoint`` (its name as shown) and how many it got right."""
+def summary(result, checkpoint, lang, tested=None):
+    """The status line: ``checkpoint`` (its name as shown) and how many it got right; ``tested``:
+    the accuracy its name shows when that one judges each picture with its mirror image (flip TTA),
+    which this pass does not do, so the line says why the two differ."""
     wrong = result["images"] - round(result["accuracy"] * result["images"])
+    why = t("mistakes.why_two", lang, tested=tested) if tested is not None else ""
     return t("mistakes.summary", lang, checkpoint=checkpoint, accuracy=result["accuracy"],
-             images=result["images"], wrong=wrong, pairs=len(result["pairs"]))
+             images=result["images"], wrong=wrong, pairs=len(result["pairs"]), why=why)
 
 
 def confusion(result, lang):
@@ -137,7 +143,8 @@ class MistakesTab(Tab):
         """The one pass over the test set in the long worker (or the cached result of it), shown."""
         result = self.work.long.call(work.mistakes, entry.path, TOP_PAIRS, PER_DIRECTION,
                                      progress=functools.partial(self.on_progress, progress, lang))
-        shown = {"result": result, "checkpoint": {code: localize(label(entry), code) for code in LANGUAGES}}
+        shown = {"result": result, "checkpoint": {code: localize(label(entry), code) for code in LANGUAGES},
+                 "tested": entry.test_accuracy if entry.flip else None}
         return (*self.render(shown, lang), shown)
 
     def on_progress(self, progress, lang, event):
@@ -160,7 +167,7 @@ class MistakesTab(Tab):
         test pictures, or a checkpoint that cannot be used (looked up again: that fails at once)."""
         if "result" in shown:
             result = shown["result"]
-            return (summary(result, shown["checkpoint"][lang], lang), confusion(result, lang),
+            return (summary(result, shown["checkpoint"][lang], lang, shown.get("tested")), confusion(result, lang),
                     pairs_html(result, self.runs.load_data().x_test, lang))
         if "no_network" in shown:
             return t("mistakes.no_network", lang), "", ""

@@ -78,7 +78,7 @@ def status_message(run, lang="en"):
         return t("train.status.none", lang)
     config, who = run["config"], person(run["started_by"], run.get("started_by_teacher"), lang)
     setup = t("train.status.setup", lang, variant=config["variant"], alpha=config["alpha"],
-              depth=config.get("depth", "full"), images=run["train_images"] or "…", epochs=config["epochs"],
+              depth=config.get("depth", "full"), images=f"{run['train_images']:,}" if run["train_images"] else "…", epochs=config["epochs"],
               batch=config["batch_size"], lr=config["learning_rate"],
               augmentation=t("train.status.on" if config["augmentation"] else "train.status.off", lang))
     values = {"who": who, "setup": setup, "elapsed": format_duration(run["elapsed_s"])}

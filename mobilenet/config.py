@@ -1,0 +1,113 @@
+"""The settings of one training run, ``TrainConfig``, and the names its fields choose from.
+
+Plain Python (no NumPy, Keras or TensorFlow): the command line builds its flags and its
+``--help`` from these fields without loading TensorFlow, and ``mobilenet.recipes`` names
+configs the same way. ``mobilenet.train`` runs them.
+"""
+
+from dataclasses import dataclass
+
+VARIANTS = ("paper", "cifar")   # mobilenet.model builds both
+DEPTHS = ("full", "shallow")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one run. The defaults are the classroom run: about a minute on 2 cores of
+    an AVX2 CPU with oneDNN on, ~60 % test accuracy from scratch (chance: 10 %; see
+    BENCHMARKS.md). Narrow but high-resolution beats wide and coarse here: the cifar
+    variant at α 0.25 keeps 32x32 maps in its first blocks at about the cost per image of the
+    paper variant at α 1, and learns much more per picture seen."""
+
+    variant: str = "cifar"          # "paper" (tutorial strides) or "cifar" (stem stride 1)
+    alpha: float = 0.25             # width multiplier
+    depth: str = "shallow"          # "full" (13 blocks) or the paper's "shallow" (8 blocks)
+    epochs: int = 2                 # passes over the training images
+    batch_size: int = 128           # the tutorial's 10 is ~10x slower per image
+    learning_rate: float = 3e-2     # peak learning rate
+    schedule: str = "cosine"        # "constant" or "cosine" decay after linear warmup
+    warmup_epochs: float = 0.1      # linear warmup from 0 (ignored by the constant schedule)
+    optimizer: str = "adam"         # "adam" (as the tutorial) or "sgd" (Nesterov, momentum 0.9)
+    weight_decay: float = 0.0       # decoupled weight decay (AdamW / SGDW style)
+    train_size: int | None = 40000  # stratified subset of training images; None = all
+    validation_size: int = 1000     # held out from the training set, never trained on
+    augmentation: bool = False      # random crop (4-px padding) + horizontal flip; helps long runs
+    cutout: int = 0                 # side of a random grey square painted over (0: off)
+    cutmix: float = 0.0             # share of batches mixed by CutMix (0: off; mobilenet.data.cutmix)
+    label_smoothing: float = 0.0
+    dropout: float = 1e-3           # before the classifier
+    ema: bool = False               # evaluate an exponential moving average of the weights
+    ema_momentum: float = 0.999
+    bn_momentum: float | None = None  # None: matched to the run length (see module doc)
+    bn_recalibration_batches: int = 0  # batches to re-estimate BN statistics at the end (0: off)
+    sync_batchnorm: bool = False    # several devices: BN statistics over the global batch (mobilenet.distribute)
+    swa_epochs: int = 0             # weight averaging after the schedule (0: off; mobilenet.weight_averaging)
+    swa_learning_rate: float | None = None  # constant during averaging; None: learning_rate / 5
+    swa_batch_size: int | None = None       # batch size during averaging; None: batch_size
+    tta: bool = False               # also report test accuracy with flip test-time augmentation
+    seed: int = 0
+    progress_every: int = 5         # emit a "batch" event every this many steps
+
+    def validate(self, available_train_images=None):
+        """Raises ValueError quoting the first bad value."""
+        def bad(name, rule):
+            raise ValueError(f"`{name}` {rule}. Received: {name}={getattr(self, name)!r}")
+
+        if self.variant not in VARIANTS:
+            bad("variant", f"must be one of {VARIANTS}")
+        if self.depth not in DEPTHS:
+            bad("depth", f"must be one of {DEPTHS}")
+        if self.optimizer not in OPTIMIZERS:
+            bad("optimizer", f"must be one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            bad("schedule", f"must be one of {SCHEDULES}")
+        if not isinstance(self.cutout, int) or not 0 <= self.cutout <= 32:
+            bad("cutout", "must be an integer from 0 (off) to 32")
+        if isinstance(self.cutmix, bool) or not isinstance(self.cutmix, (int, float)) or not 0 <= self.cutmix <= 1:
+            bad("cutmix", "must be a number from 0 (off) to 1 (every batch)")
+        for name in ("epochs", "batch_size", "validation_size", "progress_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (name != "validation_size"):
+                bad(name, "must be a positive integer" if name != "validation_size"
+                    else "must be an integer >= 0")
+        if self.train_size is not None and (not isinstance(self.train_size, int) or self.train_size < 10):
+            bad("train_size", "must be an integer >= 10 (one image per class) or None for all")
+        if not 0 < self.learning_rate <= 10:
+            bad("learning_rate", "must be a number in (0, 10]")
+        if not 0 <= self.weight_decay < 1:
+            bad("weight_decay", "must be in [0, 1)")
+        if not 0 <= self.label_smoothing < 1:
+            bad("label_smoothing", "must be in [0, 1)")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            bad("warmup_epochs", "must be in [0, epochs)")
+        if not 0 < self.ema_momentum < 1:
+            bad("ema_momentum", "must be in (0, 1)")
+        if self.bn_momentum is not None and not 0 < self.bn_momentum < 1:
+            bad("bn_momentum", "must be in (0, 1) or None")
+        if not isinstance(self.swa_epochs, int) or isinstance(self.swa_epochs, bool) or self.swa_epochs < 0:
+            bad("swa_epochs", "must be an integer >= 0 (0: no weight averaging)")
+        if self.swa_learning_rate is not None and not 0 < self.swa_learning_rate <= 10:
+            bad("swa_learning_rate", "must be a number in (0, 10] or None")
+        if self.swa_batch_size is not None and (not isinstance(self.swa_batch_size, int)
+                                                or isinstance(self.swa_batch_size, bool)
+                                                or self.swa_batch_size < 1):
+            bad("swa_batch_size", "must be a positive integer or None")
+        if available_train_images is not None:
+            pool = available_train_images - self.validation_size
+            if pool < 10:
+                bad("validation_size", f"leaves {pool} training images of {available_train_images}")
+            if self.train_size is not None and self.train_size > pool:
+                bad("train_size", f"is larger than the {pool} training images available "
+                                  f"({available_train_images} minus {self.validation_size} "
+                                  "held out for validation)")
+        return self
+
+    def model_config(self, image_shape=(32, 32, 3), classes=None):
+        """The ``build_mobilenet`` arguments of this run (``classes``: CIFAR-10's 10 by default)."""
+        from mobilenet.data import NUM_CLASSES  # here: the module stays free of NumPy
+
+        classes = NUM_CLASSES if classes is None else classes
+        return {"classes": classes, "input_shape": tuple(image_shape), "alpha": self.alpha,
+                "dropout": self.dropout, "variant": self.variant, "depth": self.depth}
