@@ -131,6 +131,11 @@ def warm_networks(paths):
             pass
 
 
+def loaded_networks():
+    """The checkpoints this worker holds loaded, oldest first."""
+    return [path for path, _ in _networks]
+
+
 def _picture(path, max_pixels):
     from mobilenet.inference import read_image
 

@@ -32,6 +32,7 @@ import gradio as gr
 from gradio.i18n import I18nData
 
 from classroom.visitors import UserText  # noqa: F401  (a visitor's name: localize escapes it)
+from demo import gradio_words
 from mobilenet.data import CLASS_NAMES
 
 LANGUAGES = {"en": "English", "zh": "中文"}
@@ -86,8 +87,9 @@ def T(text_id, **values):
 
 
 def i18n():
-    """The ``gr.I18n`` to give ``launch``: every static text in every language."""
-    return gr.I18n(**{LOCALES[lang]: texts for lang, texts in _BROWSER.items()})
+    """The ``gr.I18n`` to give ``launch``: every static text in every language, and Gradio's own
+    words that its locales lack (``demo.gradio_words``)."""
+    return gr.I18n(**{LOCALES[lang]: {**gradio_words.i18n_keys(lang, t), **texts} for lang, texts in _BROWSER.items()})
 
 
 def static_text(value, lang):

@@ -18,7 +18,7 @@ from classroom.runs import TrainingRuns
 from classroom.teacher import TeacherKey
 from classroom.work import Work
 from classroom.teacher_link import TeacherLink
-from demo import i18n
+from demo import gradio_words, i18n
 from demo.i18n import LANGUAGES, T, request_language, static_text
 from demo.tabs import PRIVATE, Context
 from demo.tabs.architecture import ArchitectureTab
@@ -43,12 +43,19 @@ CSS = """
 .run-progress-text { margin-top: 6px; font-size: var(--text-lg); font-variant-numeric: tabular-nums; }
 #architecture-totals td, #architecture-totals th { font-size: var(--text-lg); }
 #language { flex-grow: 0; }
+/* Wider than a phone: these scroll sideways inside the page instead of being cut off (Gradio
+   writes overflow: visible on the block itself) */
+#mistakes-confusion, #tradeoff-plot { overflow-x: auto !important; }
+/* the 32×32 picture starts below its label (Gradio floats the label over the picture's top) */
+#network-input img { padding-top: 2.2rem; box-sizing: border-box; object-fit: contain; }
 @media (max-width: 640px) {
   #page-header { flex-direction: column; gap: 4px; }
   #page-header h1 { font-size: 1.6rem; margin-bottom: 2px; }
   #language { min-width: 0 !important; }
+  /* the trade-off plot's words stay readable: full size, scrolled */
+  #tradeoff-plot svg { min-width: 640px; }
 }
-"""
+""" + gradio_words.css(i18n.LOCALES, i18n.t)
 
 class Page:
     """The page's own callbacks: what every open page polls, how it opens, and its one language
@@ -153,7 +160,8 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
             gr.Markdown(T("page.header"))
             ctx.language = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
                                     label=T("page.language"), elem_id="language", scale=0, min_width=160)
-        with gr.Tabs() as tab_strip:
+        # "wrap": on a phone all six tab names show (on two lines), none hidden behind a "…" menu
+        with gr.Tabs(overflow_behavior="wrap") as tab_strip:
             for tab in tabs:
                 tab.build()
         page.wire(demo, tab_strip)

@@ -2,8 +2,8 @@
 predict, export, sweep or publish-space.
 
 The parser is built from modules that load no TensorFlow (``--help`` answers in a fraction of a
-second); each command imports what it runs. TensorFlow's start-up notices are held back
-(``mobilenet.quiet_start``) unless ``--verbose`` or ``TF_CPP_MIN_LOG_LEVEL`` is 0 or 1.
+second); each command imports what it runs. TensorFlow's routine notices are held back
+(``mobilenet.notices``) unless ``--verbose`` or ``TF_CPP_MIN_LOG_LEVEL`` is 0 or 1.
 """
 
 import argparse
@@ -67,12 +67,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.verbose:  # the flag outranks the environment (and runtime's default of 2)
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("2", "3")
+    args.quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("2", "3")
     try:
-        if args.tensorflow and quiet:
-            from mobilenet.quiet_start import quiet_start, start_tensorflow
+        if args.tensorflow:
+            from mobilenet.notices import start_tensorflow
 
-            with quiet_start():
+            with notices_held_back(args):
                 start_tensorflow()
         return args.run(args)
     except KeyboardInterrupt:
@@ -86,12 +86,19 @@ def main(argv=None):
         raise
 
 
+def notices_held_back(args):
+    """A context that holds TensorFlow's routine notices back, unless the user asked for them."""
+    from mobilenet.notices import held_back
+
+    return held_back() if args.quiet else contextlib.nullcontext()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m mobilenet",
                                      description="MobileNet V1 on CIFAR-10: inspect, train, "
                                                  "evaluate, classify.")
     parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
-    parser.set_defaults(tensorflow=True)  # commands that load TensorFlow start it quietly
+    parser.set_defaults(tensorflow=True)  # main() starts TensorFlow, its notices held back
     # After the command too; SUPPRESS keeps a --verbose given before the command.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
@@ -99,7 +106,6 @@ def build_parser():
 
     def add_command(name, help):
         return commands.add_parser(name, help=help, parents=[common])
-
 
     summary = add_command("summary", help="layer table, parameters and Mult-Adds")
     summary.add_argument("--variant", default="paper", choices=("paper", "cifar"))
@@ -362,7 +368,8 @@ def run_report(args):
 def run_predict(args):
     from mobilenet.inference import Classifier, read_image
 
-    classifier = Classifier.from_checkpoint(args.checkpoint)
+    with notices_held_back(args):  # LiteRT announces its XNNPACK delegate
+        classifier = Classifier.from_checkpoint(args.checkpoint)
     failures = 0
     for path in args.images:
         try:
@@ -385,9 +392,10 @@ def run_export(args):
     def show(event):
         print(f"[{event['step']}/{event['steps']}] {event['name']} {event['kind']}", flush=True)
 
-    report = export_litert(args.checkpoint, args.out, kinds=args.kinds, data=data,
-                           calibration_images=args.calibration_images,
-                           test_images=args.test_images, on_progress=show)
+    with notices_held_back(args):  # LiteRT's notices; the progress lines go to stdout
+        report = export_litert(args.checkpoint, args.out, kinds=args.kinds, data=data,
+                               calibration_images=args.calibration_images,
+                               test_images=args.test_images, on_progress=show)
     settings = report["settings"]
     print(f"\ncheckpoint: {report['checkpoint']}")
     print(f"accuracy on {settings['test_images']:,} test images ({data.source}); int8 calibrated "

@@ -41,12 +41,12 @@ def test_runs_name_their_trainer_and_the_list_stays_short(tmp_path):
     assert [e.key for e in catalog.listed(keep="run/ann0.keras")][-2] == "run/ann0.keras"  # the picked one stays
     assert len(catalog.listed(show_all=True)) == 8 and len(os.listdir(runs)) == 16  # listing only
 
-    names = {entry.key: localize(label(entry), lang) for entry in catalog.entries() for lang in ["en"]}
-    assert names["run/bob.keras"].startswith("trained here: cifar α 0.25 by Bob · test 58.0 % · 2026-12-06 10:10")
-    assert "by Bob · test 29.9 %, stopped early" in names["run/bob_stopped.keras"]
-    assert "by 王老师 🎓 · test 60.0 %" in names["run/li.keras"]
+    names = {entry.key: localize(label(entry), "en") for entry in catalog.entries()}
+    assert names["run/bob.keras"].startswith("trained here: cifar α 0.25 by Bob · test 58.0% · 2026-12-06 10:10")
+    assert "by Bob · test 29.9%, stopped early" in names["run/bob_stopped.keras"]
+    assert "by 王老师 🎓 · test 60.0%" in names["run/li.keras"]
     zh = localize(label(catalog.find("run/bob_stopped.keras")), "zh")
-    assert "Bob 训练" in zh and "测试 29.9 %，提前停止" in zh
+    assert "Bob 训练" in zh and "测试 29.9%，提前停止" in zh
 
     picker = CheckpointPicker(catalog)
     assert len(picker.choices("run/bob.keras", "en").choices) == 6

@@ -3,15 +3,89 @@
 import os
 import subprocess
 import sys
+import time
 
+import pytest
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMMANDS = ("summary", "train", "evaluate", "report", "predict", "export", "sweep", "publish-space")
+# A user who set nothing: TensorFlow's logging left to the package's defaults (conftest sets 2).
+PLAIN_ENV = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
 
 
 def cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "mobilenet", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=600, env={**os.environ, **(env or {})})
+
+
+def plain_cli(*args, **env):
+    return subprocess.run([sys.executable, "-m", "mobilenet", *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=600, env={**PLAIN_ENV, **env})
+
+
+@pytest.mark.parametrize("command", ((), *((name,) for name in COMMANDS)), ids=lambda c: " ".join(c) or "top")
+def test_help_is_quick_and_loads_no_tensorflow(command):
+    started = time.monotonic()
+    result = plain_cli(*command, "--help")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m mobilenet")
+    assert result.stderr == ""
+    assert elapsed < 3, f"--help took {elapsed:.1f} s"  # ~0.2 s on 2 idle cores; 3 for a loaded CI
+
+    code = ("import sys; from mobilenet.__main__ import build_parser\n"
+            f"try: build_parser().parse_args({[*command, '--help']!r})\n"
+            "except SystemExit: pass\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax', 'numpy'}))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, text=True, capture_output=True,
+                            timeout=60, env=PLAIN_ENV)
+    assert loaded.stdout.splitlines()[-1] == "[]", loaded.stderr
+
+
+def test_verbose_goes_before_or_after_the_command():
+    from mobilenet.__main__ import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--verbose", "summary"]).verbose
+    assert parser.parse_args(["summary", "--verbose"]).verbose
+    assert not parser.parse_args(["summary"]).verbose
+
+
+def test_a_command_prints_no_tensorflow_notices_unless_asked():
+    quiet = plain_cli("summary", "--alpha", "0.25")
+    assert quiet.returncode == 0 and "total params: " in quiet.stdout
+    assert quiet.stderr == ""
+    assert "I0000" not in quiet.stdout and "absl" not in quiet.stdout
+    # TensorFlow 2.21's oneDNN notice, which no TF_CPP_MIN_LOG_LEVEL silences (mobilenet.notices).
+    for loud in (plain_cli("summary", "--alpha", "0.25", "--verbose"),
+                 plain_cli("summary", "--alpha", "0.25", TF_CPP_MIN_LOG_LEVEL="0")):
+        assert loud.returncode == 0 and "oneDNN custom operations are on" in loud.stderr
+
+
+def test_held_back_drops_only_the_notices(capfd):
+    from mobilenet.notices import held_back
+
+    real = "E0000 00:00:1796574283.135721   27959 conv_ops.cc:52] a real error\n"
+    with pytest.raises(KeyError), held_back():
+        os.write(2, (
+            "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1796574266.646703   27617 port.cc:153] oneDNN custom operations are on. You "
+            "may see slightly different numerical results due to floating-point round-off errors.\n"
+            "I0000 00:00:1796574266.647062   27617 cudart_stub.cc:31] Could not find cuda drivers on "
+            "your machine, GPU will not be used.\n"
+            "E0000 00:00:1796574283.135721   27959 cuda_platform.cc:52] failed call to cuInit: "
+            "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n"
+            "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+            "fully_quantize: 0, inference_type: 6, input_inference_type: INT8, output_inference_type: INT8\n"
+            + real).encode())
+        raise KeyError("the block failed")  # its lines are still written
+    assert capfd.readouterr().err == real
+
+
+def test_a_publish_mistake_is_one_line_without_tensorflow():
+    result = plain_cli("publish-space", "not a space", "--dry-run")
+    assert result.returncode == 2 and result.stderr.startswith("error: the Space must be named OWNER/NAME")
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_summary_prints_the_table_and_totals():
@@ -37,6 +111,7 @@ def test_train_evaluate_predict(tiny_cifar, tmp_path):
                  "--out", out)
     assert result.returncode == 0, result.stderr
     assert "epoch 1/1" in result.stdout and f"checkpoint: {out}" in result.stdout
+    assert result.stderr == ""  # nothing from TensorFlow
     assert os.path.exists(out) and os.path.exists(out.replace(".keras", ".json"))
 
     result = cli("evaluate", out, "--data", tiny_cifar[1])
@@ -50,7 +125,7 @@ def test_train_evaluate_predict(tiny_cifar, tmp_path):
     garbage.write_text("not a picture")
     result = cli("predict", str(image), str(garbage), "str-missing.png", "--checkpoint", out,
                  "--top-k", "2")
-    assert result.returncode == 1
+    assert result.returncode == 1 and result.stderr == ""  # nor LiteRT's XNNPACK notice
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{image}: ") and lines[0].count("%") == 2
     assert lines[1].startswith(f"{garbage}: error:") and "str-missing.png: error:" in lines[2]

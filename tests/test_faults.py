@@ -18,6 +18,7 @@ import classroom.runs
 import worker_faults
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app, wait_until_ended
 from classroom.catalog import CheckpointCatalog
+from mobilenet.inference import Classifier
 from classroom.runs import TrainingRuns
 from classroom.runs import StopOutcome
 from demo.tabs.train_view import status_message
@@ -244,7 +245,7 @@ def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs
         assert [event["global_step"] for event in run["history"]] == [1, 2]
     catalog = CheckpointCatalog(str(os.path.join(runs_dir, "none")), runs_dir)
     entry = catalog.find(f"run/{os.path.basename(run['checkpoint'])}")
-    assert len(catalog.classifier(entry).top_k(np.zeros((32, 32, 3), np.uint8))) == 5
+    assert len(Classifier.from_checkpoint(entry.path).top_k(np.zeros((32, 32, 3), np.uint8))) == 5
     assert runs.stop("Bob").outcome == StopOutcome.NO_RUN
     assert run["stage"] is None and run["stopped_by"] == ("Bob" if end_state == "stopped" else None)
 

@@ -1,22 +1,19 @@
-"""A finished run's checkpoint is loaded for the classifier at once (not on first use)."""
+"""A finished run's checkpoint is loaded in the request workers at once (not on first use)."""
 
 import os
 import time
 
 from app_server import copy_checkpoint
-from classroom.catalog import CheckpointCatalog
+import classroom.work
 from classroom.runs import TrainingRuns
 from mobilenet.train import TrainConfig
 
 
-def test_catalog_warm_loads_the_listed_checkpoint(tiny_checkpoint, tmp_path):
-    runs_dir = tmp_path / "runs"
-    path = copy_checkpoint(tiny_checkpoint, str(runs_dir), "fresh.keras")
-    catalog = CheckpointCatalog(str(tmp_path / "shipped"), str(runs_dir))
-    catalog.warm(str(tmp_path / "runs" / "elsewhere.keras"))  # not listed: nothing loads
-    assert len(catalog._loaded) == 0
-    catalog.warm(path)
-    assert [key[0] for key in catalog._loaded] == [path]
+def test_warm_loads_a_new_checkpoint_in_every_quick_worker(tiny_checkpoint, tmp_path, work):
+    path = copy_checkpoint(tiny_checkpoint, str(tmp_path / "runs"), "fresh.keras")
+    work.warm(str(tmp_path / "runs" / "elsewhere.keras"))  # no such file: nothing loads, nothing fails
+    work.warm(path)
+    assert path in work.quick.call(classroom.work.loaded_networks)
 
 
 def test_runs_report_each_new_checkpoint(tiny_cifar, tmp_path):

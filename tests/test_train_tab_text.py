@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 from i18n_support import stray_marks, untranslated
-from classroom.runs import (NotYourRun, RunBusy, RunState, RunTooLong, Stage, StopOutcome, StopReply, TrainingRuns,
+from classroom.runs import (ACTIVE_STATES, NotYourRun, RunBusy, RunState, RunTooLong, Stage, StopOutcome, StopReply, TrainingRuns,
                        failure_reason)
 from classroom.teacher import TeacherKey
 from demo.i18n import TEXTS, t
@@ -86,7 +86,10 @@ def test_train_tab_messages_in_chinese():
 def test_the_run_is_worded_from_its_data_in_english():
     assert "is finishing: evaluating on the test set" in status_message(RUNS[6])
     assert "Stop was pressed by **小红**" in status_message(RUNS[6])
-    assert "Stop was pressed by **李 🎓 *teacher***" in status_message(RUNS[7])
+    assert "Stop was pressed by **李 🎓**" in status_message(RUNS[7])
+    teacher_run = {**RUNS[7], "started_by": "王老师", "started_by_teacher": True, "stopped_by": "王老师"}
+    assert status_message(teacher_run, "zh").count("王老师 🎓") == 2  # the badge once per name, no word
+    assert "🎓 老师" not in status_message(teacher_run, "zh") and "🎓 *" not in status_message(teacher_run)
     assert "finishing: saving the checkpoint" in status_message(RUNS[8]) and "the time limit" in status_message(RUNS[8])
     assert "evaluating on the test (float16 storage) set" in status_message(RUNS[5])
     assert status_message(RUNS[10]).endswith("the disk is full, so the checkpoint could not be saved (the checkpoints "
@@ -137,7 +140,7 @@ def test_watch_answers_at_once_when_the_page_is_behind_and_waits_otherwise(tmp_p
 def tab(tmp_path):
     """The tab, built in a page of its own (with its language radio)."""
     ctx = Context(catalog=None, runs=TrainingRuns(str(tmp_path), str(tmp_path / "no-data")),
-                  teacher_key=TeacherKey(""))
+                  teacher_key=TeacherKey(""), work=None)
     with gr.Blocks():
         ctx.language = gr.Radio(["en", "zh"], value="en")
         train = TrainTab(ctx)
@@ -194,3 +197,16 @@ def test_stop_from_someone_else_says_who_can(tab, monkeypatch):
         tab.stop_training("Bob", False, "en")
     with pytest.raises(gr.Error, match="只有开始这次训练的 Ann 或老师可以停止它"):
         tab.stop_training("Bob", False, "zh")
+
+
+def test_the_start_reply_is_cleared_when_the_run_ends(tab):
+    """"Started. Ann's run is training…" under the buttons is stale once the run has ended (and
+    a later refusal's badge would be drawn over it): the refresh clears it, not before."""
+    assert tab.view_outputs[-1].elem_id == "train-reply"
+    base = tab.runs.snapshot()
+    for run in RUNS[1:]:
+        reply = tab.view({**base, "run": {**run, "seconds_left": None, "elapsed_s": 5}}, None, "en")[-1]
+        if run["state"] in ACTIVE_STATES:
+            assert isinstance(reply, dict) and reply.get("__type__") == "update" and len(reply) == 1
+        else:
+            assert reply == ""

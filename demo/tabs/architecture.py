@@ -45,6 +45,9 @@ PAPER_COLUMNS = {"model": ("architecture.paper_columns.model", None),
                  "million_params": ("architecture.paper_columns.params", "{:.1f}"),
                  "ours_million_mult_adds_32px": ("architecture.paper_columns.ours_mult_adds", "{:.2f}"),
                  "ours_million_params": ("architecture.paper_columns.ours_params", "{:.2f}")}
+# In pixels, wide enough for each header's longest word ("pixels" broke as "pixel s" when Gradio
+# sized the columns by their numbers); on a phone the table scrolls sideways.
+PAPER_WIDTHS = ["250px", "60px", "90px", "120px", "130px", "130px", "150px", "130px"]
 # The paper's rows whose name is said differently in Chinese (``mobilenet.analysis.PAPER_REFERENCE``)
 MODEL_NAMES = {"Conv MobileNet (standard convs)": "architecture.models.conv",
                "Shallow MobileNet": "architecture.models.shallow"}
@@ -114,7 +117,7 @@ class ArchitectureTab(Tab):
                                   wrap=True, elem_id="architecture-blocks")
             gr.Markdown(T("architecture.paper_note"))
             paper = gr.Dataframe(initial[3], label=T("architecture.paper"), interactive=False, wrap=True,
-                                 elem_id="architecture-paper")
+                                 column_widths=PAPER_WIDTHS, elem_id="architecture-paper")
             gr.Markdown(tutorial_note())
 
         outputs = [totals, layers, blocks, paper]

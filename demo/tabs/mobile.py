@@ -30,6 +30,7 @@ EXPORT_COLUMNS = {"model": ("mobile.export_columns.model", None),
                   "accuracy_%": ("mobile.export_columns.accuracy", "{:.2f}"),
                   "agreement_%": ("mobile.export_columns.agreement", "{:.1f}"),
                   "file": ("mobile.export_columns.file", None)}
+EXPORT_WIDTHS = ["210px", "90px", "110px", "120px", "110px", "120px", "230px"]
 POINT_COLUMNS = {"series": ("mobile.point_columns.series", None),
                  "label": ("mobile.point_columns.label", None),
                  "accuracy_%": ("mobile.point_columns.accuracy", "{:.1f}"),
@@ -131,8 +132,10 @@ class MobileTab(Tab):
                 checkpoint = self.picker.build("export-checkpoint", scale=3)
                 button = gr.Button(T("mobile.export"), variant="primary", scale=1, elem_id="export-button")
             note = gr.Markdown(elem_id="export-note")
+            # widths in pixels: on a phone the table scrolls sideways instead of breaking its headers
+            # letter by letter (and the ``model`` column's long names no longer crowd the others out)
             table = gr.Dataframe(empty(EXPORT_COLUMNS, "en"), interactive=False, label=T("mobile.table"),
-                                 wrap=True, elem_id="export-table")
+                                 wrap=True, column_widths=EXPORT_WIDTHS, elem_id="export-table")
             files = gr.File(label=T("mobile.files"), file_count="multiple", interactive=False,
                             elem_id="export-files")
             exported = gr.State(None)

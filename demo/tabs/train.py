@@ -166,7 +166,7 @@ class TrainTab(Tab):
         if seen_version is not None and seen_version == snapshot["version"]:
             active = run is not None and run["state"] in ACTIVE_STATES
             progress = progress_html(run, lang) if active else gr.skip()
-            return [gr.skip()] * 2 + [progress] + [gr.skip()] * 7
+            return [gr.skip()] * 2 + [progress] + [gr.skip()] * 8
         loss, accuracy = curves(run)
         axis = {"x_title": t("train.plot.epoch", lang), "x_lim": [0, run["config"]["epochs"]] if run else None,
                 "color_map": CURVE_COLORS, "color_title": t("train.plot.curve", lang)}
@@ -176,7 +176,9 @@ class TrainTab(Tab):
                 gr.LinePlot(accuracy, y_title=t("train.plot.accuracy", lang), **axis),
                 gr.Column(visible=visible), summary,
                 gr.BarPlot(per_class, x_title=t("train.plot.class", lang), y_title=t("train.plot.accuracy", lang)),
-                gr.Column(visible=visible), confusion]
+                gr.Column(visible=visible), confusion,
+                # Start's or Stop's answer ("Started…") is stale once the run has ended: cleared
+                gr.skip() if run is not None and run["state"] in ACTIVE_STATES else ""]
 
     def relabel(self, lang):
         return self.view(self.runs.watch(), None, lang)
@@ -252,5 +254,5 @@ class TrainTab(Tab):
         gr.on([sign_in.click, key.submit], self.sign_in, inputs=[key, self.lang], outputs=[reply, *self.teacher_outputs],
               api_name="teacher_sign_in", concurrency_limit=None)
         self.view_outputs = [data_status, status, progress, loss_plot, accuracy_plot, results, summary, per_class,
-                             confusion_section, confusion]
+                             confusion_section, confusion, reply]
         self.relabel_outputs = self.view_outputs

@@ -25,10 +25,11 @@ SPLITS = {"validation": "train.split.validation", "test": "train.split.test",
 
 # -- names -------------------------------------------------------------------------------------
 
-def person(name, teacher, lang):
+def person(name, teacher):
     """A visitor's name in Markdown, with the teacher's badge when the server says so (no name
-    can contain the badge: ``visitor_name`` removes it)."""
-    return as_markdown(name) + (f" {BADGE} *{t('train.teacher.badge', lang)}*" if teacher else "")
+    can contain the badge: ``visitor_name`` removes it). The badge alone: a word after it would
+    repeat a name that already says it ("王老师 🎓 老师")."""
+    return as_markdown(name) + (f" {BADGE}" if teacher else "")
 
 
 # -- the run in words ----------------------------------------------------------------------------
@@ -52,7 +53,7 @@ def stopper(run, lang):
         return t("train.status.time_limit", lang)
     if run["stopped_by"] is None:
         return t("train.status.someone", lang)
-    return person(run["stopped_by"], run.get("stopped_by_teacher"), lang)
+    return person(run["stopped_by"], run.get("stopped_by_teacher"))
 
 
 def stage_text(run, lang):
@@ -76,7 +77,7 @@ def status_message(run, lang="en"):
     """The run's status line (Markdown): who, what, how far, and how it ended."""
     if run is None:
         return t("train.status.none", lang)
-    config, who = run["config"], person(run["started_by"], run.get("started_by_teacher"), lang)
+    config, who = run["config"], person(run["started_by"], run.get("started_by_teacher"))
     setup = t("train.status.setup", lang, variant=config["variant"], alpha=config["alpha"],
               depth=config.get("depth", "full"), images=f"{run['train_images']:,}" if run["train_images"] else "…", epochs=config["epochs"],
               batch=config["batch_size"], lr=config["learning_rate"],
