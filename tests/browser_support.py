@@ -32,6 +32,9 @@ def browser_page(url, timeout_ms=30_000, ssr=False):
     """A 1366×900 page of a fresh headless Chromium, opened at ``url`` (served with SSR or not:
     ``ssr`` only names its screenshots)."""
     os.makedirs(ARTIFACTS, exist_ok=True)
+    # Assertions wait as long as actions: an answer computed in a worker process on two cores that
+    # a training run and a test suite share can take longer than Playwright's 5 s default.
+    sync_api.expect.set_options(timeout=timeout_ms)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=CHROMIUM_ARGS)

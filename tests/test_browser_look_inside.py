@@ -17,15 +17,19 @@ pytestmark = needs_chromium
 @pytest.fixture(scope="module", params=RENDERINGS)
 def page(tiny_cifar, tiny_checkpoint, tmp_path_factory, request):
     root = str(tmp_path_factory.mktemp("browser-look-inside"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param) as (url, _, _), \
-            browser_page(url, ssr=request.param) as page:
+    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param) as app, \
+            browser_page(app[0], ssr=request.param) as page:
+        RUNNING["app"] = app
         yield page
 
 
+RUNNING = {}  # the app behind ``page``: its worker pools count what the network ran
+
+
 def counted(function, calls):
-    """``function``, appending its name to ``calls`` each time it is called."""
+    """``function``, appending its first argument (the task) to ``calls`` each time it is called."""
     def wrapper(*args, **kwargs):
-        calls.append(function.__name__)
+        calls.append(args[0] if args else function.__name__)
         return function(*args, **kwargs)
     return wrapper
 
@@ -115,12 +119,9 @@ def test_the_three_tabs_in_chinese_and_back(page, monkeypatch):
     """``?lang=zh``: tab names, labels and every text the tabs write in Chinese; switching to
     English re-writes the texts already shown (Look inside's from what they were made of: the
     network does not run again)."""
-    import demo.tabs.look_inside as look_inside
-
     expect = sync_api.expect
-    runs = []
-    for name in ("grad_cam", "feature_maps"):
-        monkeypatch.setattr(look_inside, name, counted(getattr(look_inside, name), runs))
+    runs, quick = [], RUNNING["app"].demo.work.quick
+    monkeypatch.setattr(quick, "call", counted(quick.call, runs))  # every network runs through it
     slow = {"timeout": 30_000}  # each answer runs on a CPU that a training run may share
     zh = page.context.browser.new_page(viewport={"width": 1366, "height": 900})
     zh.set_default_timeout(30_000)
@@ -135,7 +136,7 @@ def test_the_three_tabs_in_chinese_and_back(page, monkeypatch):
     expect(zh.locator("#map-sizes")).to_contain_text("通道", **slow)
     screenshot(zh, "4-look-inside-zh")
 
-    zh.get_by_role("tab", name="5 · 错误").click()
+    zh.get_by_role("tab", name="5 · 认错的图片").click()
     expect(zh.locator("#mistakes-status")).to_contain_text("张测试图片中答对", **slow)
     expect(zh.locator("#mistakes-confusion svg")).to_contain_text("预测类别", **slow)
     expect(zh.locator("#mistakes-pairs section").first).to_contain_text("次错误", **slow)

@@ -15,7 +15,7 @@ from classroom.teacher import TeacherKey
 from demo.i18n import TEXTS, t
 from demo.tabs import Context
 from demo.tabs.train import TrainTab, default_run_values
-from demo.tabs.train_view import data_message, progress_html, results_view, status_message, stop_reply
+from demo.tabs.train_view import CURVE_COLORS, data_message, progress_html, results_view, status_message, stop_reply
 from mobilenet.worker import describe_error
 
 CONFIG = {"variant": "paper", "alpha": 1.0, "depth": "shallow", "epochs": 3, "batch_size": 128,
@@ -210,3 +210,10 @@ def test_the_start_reply_is_cleared_when_the_run_ends(tab):
             assert isinstance(reply, dict) and reply.get("__type__") == "update" and len(reply) == 1
         else:
             assert reply == ""
+
+
+def test_the_curves_have_no_empty_legend_and_their_epochs_do_not_overlap(tab):
+    """The plots' labels name the colours; Gradio's legend showed only its title ("curve")."""
+    for plot in tab.view_outputs[3:5]:
+        assert isinstance(plot, gr.LinePlot) and plot.colors_in_legend == [] and plot.x_label_angle == -40
+        assert plot.color_map == CURVE_COLORS

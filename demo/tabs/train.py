@@ -169,7 +169,7 @@ class TrainTab(Tab):
             return [gr.skip()] * 2 + [progress] + [gr.skip()] * 8
         loss, accuracy = curves(run)
         axis = {"x_title": t("train.plot.epoch", lang), "x_lim": [0, run["config"]["epochs"]] if run else None,
-                "color_map": CURVE_COLORS, "color_title": t("train.plot.curve", lang)}
+                "color_map": CURVE_COLORS}
         visible, summary, per_class, confusion = results_view(run, lang)
         return [data_message(snapshot["data"], lang), status_message(run, lang), progress_html(run, lang),
                 gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),
@@ -228,12 +228,15 @@ class TrainTab(Tab):
                 with gr.Column(scale=2):
                     status = gr.Markdown(elem_id="run-status")
                     progress = gr.HTML(progress_html(None), elem_id="train-progress")
+                    # No legend: the plots' labels name the colours (Gradio's legend under a 260 px
+                    # plot showed its title only); slanted epoch labels do not run into each other.
+                    curve_style = {"color": "curve", "color_map": CURVE_COLORS, "colors_in_legend": [],
+                                   "x_label_angle": -40, "height": 260}
                     with gr.Row():
-                        loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label=T("train.loss_plot"),
-                                                height=260, elem_id="loss-plot", color_map=CURVE_COLORS)
-                        accuracy_plot = gr.LinePlot(x="epoch", y="accuracy", color="curve", y_lim=[0, 1],
-                                                    label=T("train.accuracy_plot"), height=260,
-                                                    elem_id="accuracy-plot", color_map=CURVE_COLORS)
+                        loss_plot = gr.LinePlot(x="epoch", y="loss", label=T("train.loss_plot"),
+                                                elem_id="loss-plot", **curve_style)
+                        accuracy_plot = gr.LinePlot(x="epoch", y="accuracy", y_lim=[0, 1], label=T("train.accuracy_plot"),
+                                                    elem_id="accuracy-plot", **curve_style)
                     with gr.Column(visible=False) as results:
                         summary = gr.Markdown(elem_id="test-results")
                         per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260, x_label_angle=-40,
