@@ -39,7 +39,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     previous = os.environ.get("MOBILENET_TRUSTED_PROXY")
     os.environ["MOBILENET_TRUSTED_PROXY"] = "1"
     try:
-        with running_app(str(tmp_path_factory.mktemp("fair")), tiny_cifar[1], tiny_checkpoint) as app:
+        with running_app(str(tmp_path_factory.mktemp("fair")), tiny_cifar[1], tiny_checkpoint, quick_workers=2) as app:
             yield app
     finally:
         if previous is None:
