@@ -14,7 +14,6 @@ import datetime
 import os
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 from gradio.utils import get_upload_folder, is_in_or_equal
 
@@ -22,9 +21,8 @@ from classroom.inputs import choices_change
 from classroom.teacher import BADGE as TEACHER_BADGE
 from classroom.work_pool import WorkFailed
 from mobilenet.checkpoints import CheckpointError
-from mobilenet.display import enlarge  # noqa: F401  (the tabs' one enlarge)
 from mobilenet.image_checks import StructureError
-from mobilenet.inference import FORMAT_NAMES, ImageTooLarge, TooSlowToDecode, read_image
+from mobilenet.inference import FORMAT_NAMES, ImageTooLarge, TooSlowToDecode
 
 from demo.i18n import T, Text, localize, t
 
@@ -129,26 +127,6 @@ def examples(prefix):
     """Committed example files whose name starts with ``prefix``, sorted."""
     return [os.path.join(EXAMPLES_DIR, n) for n in sorted(os.listdir(EXAMPLES_DIR))
             if n.startswith(prefix) and n.endswith((".png", ".jpg"))]
-
-
-def read_upload(payload, lang):
-    """The uploaded picture as a numpy array, or a ``gr.Error`` saying what to do.
-
-    Only files in Gradio's upload folder are read (uploads, webcam, clipboard and the examples all
-    arrive there): with ``preprocess=False`` a request could name any path.
-    """
-    path = payload.get("path") if isinstance(payload, dict) else None
-    if not path or not isinstance(path, str):
-        raise gr.Error(t("page.picture.none", lang), title=t("page.picture.none_title", lang))
-    if not is_in_or_equal(path, get_upload_folder()):
-        raise gr.Error(t("page.picture.not_upload", lang), title=t("page.picture.not_upload_title", lang))
-    name = os.path.basename(str(payload.get("orig_name") or t("page.picture.the_file", lang)))[:80]
-    if not os.path.isfile(path):
-        raise gr.Error(t("page.picture.gone", lang, name=name), title=t("page.picture.gone_title", lang))
-    try:
-        return read_image(path, max_pixels=MAX_MEGAPIXELS * 1_000_000)
-    except ValueError as error:
-        raise picture_error(error, name, lang) from None
 
 
 def upload_path(payload, lang):

@@ -91,7 +91,11 @@ def test_a_teacher_link_signs_in_and_leaves_the_address_bar(teacher_app):
         page.locator("#train-name input, #train-name textarea").first.fill("Ms Li")
         page.locator("#stop-training").click()
         expect(page.locator("#train-reply")).to_contain_text("Stopping the run started by Bob")
-        expect(page.locator("#run-status")).to_contain_text(f"Ms Li {BADGE} teacher", timeout=60_000)
+        expect(page.locator("#run-status")).to_contain_text(f"Ms Li {BADGE}", timeout=60_000)
+        assert f"{BADGE} teacher" not in page.locator("#run-status").inner_text()  # the badge once, no word
+        # once the run has ended, Stop's answer under the buttons is gone (not left stale)
+        expect(page.locator("#run-status")).to_contain_text("stopped by", timeout=60_000)
+        expect(page.locator("#train-reply")).to_have_text("", timeout=15_000)
         screenshot(page, "2-train-stopped-by-teacher")
     wait_until_ended(teacher_app.runs)
     with browser_page(f"{teacher_app[0]}?tab=train&teacher=wrong") as page:  # a wrong key: anyone's page

@@ -10,10 +10,12 @@ import pandas as pd
 from PIL import Image
 from gradio.utils import get_upload_folder
 
+from mobilenet.display import enlarge
+
 from classroom import work
 from demo.i18n import T, class_name, localize, t
 from demo.tabs import Tab
-from demo.widgets import MAX_MEGAPIXELS, answers, enlarge, examples, format_created, picture_input, upload_path
+from demo.widgets import MAX_MEGAPIXELS, answers, examples, format_created, picture_input, upload_path
 
 SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
 LIMITS = {"concurrency_limit": 4, "concurrency_id": "classify", "preprocess": False}
@@ -126,7 +128,7 @@ class ClassifyTab(Tab):
                             label=T("classify.examples_photos"))
 
         outputs = [top5, everything, seen, timing]
-        # preprocess=False: the upload arrives as Gradio's file record and read_upload decodes it
+        # preprocess=False: the upload arrives as Gradio's file record and a worker decodes it
         # with the package's reader, so a bad file gets a clear message instead of a crash.
         # Classifying takes milliseconds in one of the quick workers (classroom.work): a few
         # requests wait side by side for them so a class of thirty never waits long.
