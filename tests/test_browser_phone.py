@@ -63,12 +63,12 @@ def test_all_six_tabs_show_on_a_phone_and_nothing_is_wider_than_it(browser, app_
             box = tabs.nth(index).bounding_box()
             assert box and 0 <= box["x"] and box["x"] + box["width"] <= 390, (index, box)
         expect(phone.get_by_role("button", name="More tabs")).to_have_count(0)
-        # the confusion matrix is wider than the phone: it scrolls sideways, it is not cut off
+        # the confusion matrix is never cut off: it fits, or it scrolls sideways
         matrix = phone.locator("#mistakes-confusion")
         assert matrix.evaluate("e => getComputedStyle(e).overflowX") == "auto"
-        assert matrix.evaluate("e => e.scrollWidth > e.clientWidth")
-        matrix.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
-        assert matrix.evaluate("e => e.scrollLeft") > 0
+        if matrix.evaluate("e => e.scrollWidth > e.clientWidth + 1"):  # wider than the phone (long class names)
+            matrix.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+            assert matrix.evaluate("e => e.scrollLeft") > 0
         assert phone.evaluate(TOO_WIDE) == []
         screenshot(phone, f"5-mistakes-phone-{lang}")
         phone.get_by_role("tab", name="6 · " + ("Mobile" if lang == "en" else "手机")).click()

@@ -12,7 +12,7 @@ import time
 
 import gradio as gr
 
-from mobilenet.data import DataCorruptError, DataUnavailableError
+from mobilenet.data import CLASS_NAMES, DataCorruptError, DataUnavailableError
 from mobilenet.duration import format_duration
 from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
@@ -175,7 +175,9 @@ class TrainTab(Tab):
                 gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),
                 gr.LinePlot(accuracy, y_title=t("train.plot.accuracy", lang), **axis),
                 gr.Column(visible=visible), summary,
-                gr.BarPlot(per_class, x_title=t("train.plot.class", lang), y_title=t("train.plot.accuracy", lang)),
+                # in CIFAR-10's order, as the confusion matrix beside it (the plot would sort names)
+                gr.BarPlot(per_class, x_title=t("train.plot.class", lang), y_title=t("train.plot.accuracy", lang),
+                           sort=None if per_class is None else list(per_class["class"])),
                 gr.Column(visible=visible), confusion,
                 # Start's or Stop's answer ("Started…") is stale once the run has ended: cleared
                 gr.skip() if run is not None and run["state"] in ACTIVE_STATES else ""]
@@ -240,7 +242,7 @@ class TrainTab(Tab):
                     with gr.Column(visible=False) as results:
                         summary = gr.Markdown(elem_id="test-results")
                         per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260, x_label_angle=-40,
-                                               sort=None, elem_id="per-class", label=T("train.per_class"))
+                                               sort=list(CLASS_NAMES), elem_id="per-class", label=T("train.per_class"))
             with gr.Column(visible=False) as confusion_section:
                 confusion = gr.Dataframe(label=T("train.confusion"), interactive=False, elem_id="confusion-matrix")
             # The stream for API clients (its endpoint is a component of the page: inside the tab).
