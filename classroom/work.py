@@ -202,15 +202,17 @@ def _data():
 
 def mistakes(checkpoint, top_pairs, per_direction):
     """``mobilenet.mistakes``' result for the checkpoint over the test set (cached on disk);
-    reports ``{"done", "total"}`` as it goes."""
+    reports ``{"done", "total"}`` as it goes, and once at the end."""
     from mobilenet.mistakes import MistakesCache
 
-    classifier = _classifier(checkpoint)
+    classifier, data = _classifier(checkpoint), _data()
     if _state["mistakes"] is None:
         _state["mistakes"] = MistakesCache()
-    return _state["mistakes"].mistakes(classifier.model, classifier.metadata.get("weights_sha256"), _data(),
-                                       top_pairs, per_direction,
-                                       progress=lambda done, total: report({"done": done, "total": total}))
+    result = _state["mistakes"].mistakes(classifier.model, classifier.metadata.get("weights_sha256"), data,
+                                         top_pairs, per_direction,
+                                         progress=lambda done, total: report({"done": done, "total": total}))
+    report({"done": len(data.y_test), "total": len(data.y_test)})  # a remembered pass ends the same way
+    return result
 
 
 def export(checkpoint, folder, test_images, calibration_images):

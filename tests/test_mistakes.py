@@ -181,7 +181,7 @@ def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path, wor
     empty = mistakes_tab(tmp_path / "empty", FakeRuns(), work)
     status, _, _, shown = empty.mistakes_when_ready(None)
     assert status == "No trained network yet: train one on the **Train** tab."
-    assert empty.render(shown, "zh")[0] == "还没有训练好的网络：请在 **训练** 页训练一个。"
+    assert empty.render(shown, "zh")[0] == "还没有训练好的网络：请在**训练**页训练一个。"
 
     no_data = mistakes_tab(tmp_path / "no-data", FakeRuns(error=DataUnavailableError("set MOBILENET_CIFAR10")),
                            work, tiny_checkpoint)
