@@ -188,13 +188,13 @@ def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path, wor
     status, matrix, pairs, shown = no_data.mistakes_when_ready("shipped/tiny_shipped.keras")
     assert status.startswith("**No test pictures.** The CIFAR-10 test pictures are not available")
     assert status.endswith("set MOBILENET_CIFAR10") and (matrix, pairs) == ("", "")
-    assert no_data.render(shown, "zh")[0].startswith("**没有测试图片。** 本服务器上没有 CIFAR-10 测试图片")
+    assert no_data.render(shown, "zh")[0].startswith("**没有测试图片**。本服务器上没有 CIFAR-10 测试图片")
     with pytest.raises(gr.Error, match="MOBILENET_CIFAR10"):
         no_data.mistakes("shipped/tiny_shipped.keras")
 
     status, _, _, shown = no_data.mistakes_when_ready("shipped/gone.keras")
     assert status == "**Pick a checkpoint.** That checkpoint is not available any more: pick another one."
-    assert no_data.render(shown, "zh")[0] == "**请选择检查点。** 这个检查点已经不可用：请换一个。"
+    assert no_data.render(shown, "zh")[0] == "**请选择检查点**。这个检查点已经不可用：请换一个。"
     for lang in ("en", "zh"):
         assert stray_marks(no_data.render(shown, lang)[0]) == []
 
