@@ -47,25 +47,47 @@ EXPECTED = ("training", "is training", "正在训练", "Only ", "只有", "No ru
             "waiting", "排队", "requests waiting", "already")
 
 
-def rss_bytes(pid):
-    """Resident memory of ``pid`` and every process under it (its workers), from /proc."""
-    children, total = {pid}, 0
+def processes_under(pid):
+    """``pid`` and every process under it (its workers), from /proc."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) in children or int(entry) == pid:
-                    children.add(int(entry))
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
-    for child in children:
+    family, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in family and child not in family:
+                family.add(child)
+                grew = True
+    return family
+
+
+def memory_by_kind(pid):
+    """Resident memory (bytes) of the server and its workers, by kind: server, request workers
+    (loky), training workers (multiprocessing), other."""
+    kinds = {}
+    for process in processes_under(pid):
         try:
-            with open(f"/proc/{child}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{process}/statm") as f:
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{process}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
-            pass
-    return total
+            continue
+        kind = ("server" if process == pid else "request workers" if "loky" in command
+                else "training workers" if "multiprocessing" in command else "other")
+        kinds[kind] = kinds.get(kind, 0) + rss
+    return kinds
+
+
+def rss_bytes(pid):
+    """Resident memory of ``pid`` and every process under it (its workers), from /proc."""
+    return sum(memory_by_kind(pid).values())
 
 
 class Tally:
@@ -201,6 +223,7 @@ def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, tr
             "classify_p50_s": statistics.median(latencies) if latencies else None,
             "classify_p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else None,
             "rss_start_gb": rss_start / 1e9, "rss_end_gb": rss_bytes(server_pid) / 1e9,
+            "rss_end_by_kind_gb": {kind: round(size / 1e9, 2) for kind, size in memory_by_kind(server_pid).items()},
             "hostile": sorted(set(tally.hostile))}
 
 
