@@ -16,6 +16,8 @@ the budget counts and prunes that folder).
 """
 
 import argparse
+import signal
+import sys
 
 import mobilenet  # noqa: F401  first: sets oneDNN on and TensorFlow's log level (mobilenet.runtime)
 from classroom import serve
@@ -32,7 +34,12 @@ def main():
     # Returns once it serves, with the bounds at the door set (classroom.serve.launch).
     _, url, share_url = serve.launch(demo, launch_options(), too_many_connections(), share=args.share)
     print("\n".join(startup_lines(demo.teacher_key, share_url or url)), flush=True)
-    demo.block_thread()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a service manager's stop: end the workers too
+    try:
+        demo.block_thread()
+    finally:
+        demo.training_runs.close()
+        demo.work.close()
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def _worker_init(progress, memory_mb, niceness, initializer, initargs):
     loads TensorFlow), then its memory cap measured from there."""
     global _progress
     _progress = progress
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a worker killed for CPU leaves no core file
     if niceness:
         with contextlib.suppress(OSError):
@@ -116,6 +117,14 @@ def _worker_init(progress, memory_mb, niceness, initializer, initargs):
         limit = size + memory_mb * 1024 * 1024
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+def _exit_with_parent(parent, every_s=1.0):
+    """Ends this worker within ``every_s`` of its server's end, however the server ended (killed,
+    crashed): an orphan would keep its memory, and its CPU, for nobody."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 def _run(task, args, cpu_seconds):

@@ -4,6 +4,8 @@ server's process nor another request; the pool replaces it."""
 import concurrent.futures
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -93,3 +95,21 @@ def test_a_worker_is_recycled_between_requests_after_its_share():
         assert pool.call(pool_tasks.pid) != first and pool.replaced == 0  # a fresh one, nothing failed
     finally:
         pool.close()
+
+
+def test_workers_end_with_their_server(tmp_path):
+    """A server killed outright (SIGKILL: no clean-up runs) leaves no worker behind."""
+    script = tmp_path / "server.py"
+    script.write_text("import sys, time\nsys.path[:0] = %r\nimport pool_tasks\n"
+                      "from classroom.work_pool import WorkPool\n"
+                      "pool = WorkPool('orphans', 2)\nprint(*pool.pids(), flush=True)\ntime.sleep(600)\n"
+                      % [os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))])
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in server.stdout.readline().split()]
+    assert len(workers) == 2
+    server.kill()
+    server.wait()
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its server"
+        time.sleep(0.2)
