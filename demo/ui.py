@@ -111,7 +111,9 @@ class Page:
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
         demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, *train.teacher_outputs],
                   show_progress="hidden", concurrency_limit=None, **PRIVATE).then(
-            None, inputs=language, js=i18n.set_locale_js(remember=False), show_progress="hidden", **PRIVATE)
+            None, inputs=language, js=i18n.set_locale_js(remember=False), show_progress="hidden", **PRIVATE).then(
+            classify.describe_checkpoint, inputs=[classify.checkpoint, language], outputs=classify.details,
+            show_progress="hidden", concurrency_limit=None, **PRIVATE)
         # One handler for a language switch: the browser switches Gradio's locale (static texts),
         # the server writes again what callbacks wrote. Some of it is model work (a table, a
         # classification of the picture shown): a few at a time.

@@ -62,6 +62,9 @@ def test_every_event_is_in_the_api_or_private_and_relabel_fits(tiny_cifar, tmp_p
         values = [component.value for component in set_language.inputs[1:]]
         assert len(page.relabel("zh", *values)) == len(set_language.outputs)
         assert len({tab.tab_id for tab in page.tabs}) == len(TABS)
+        # written by the page's load in its language: built in English, it flashed on a Chinese page
+        details = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "checkpoint-details"]
+        assert [block.value for block in details] in ([""], [None])
     finally:
         demo.training_runs.close()
         demo.work.close()

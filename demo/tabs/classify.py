@@ -103,14 +103,14 @@ class ClassifyTab(Tab):
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
-        entries = self.catalog.entries()
         with gr.Tab(T("classify.tab"), id=self.tab_id):
             gr.Markdown(T("classify.intro"))
             with gr.Row():
                 with gr.Column():
                     self.checkpoint = checkpoint = self.picker.build("checkpoint")
-                    details = gr.Markdown(checkpoint_details(entries[0] if entries else None, "en"),
-                                          elem_id="checkpoint-details")
+                    # written by the page's load in the page's language (demo.ui): drawn here in
+                    # English, it showed for a moment on a Chinese page
+                    self.details = details = gr.Markdown(elem_id="checkpoint-details")
                     image = picture_input("picture")
                     button = gr.Button(T("classify.classify"), variant="primary", elem_id="classify")
                 with gr.Column():
