@@ -1,5 +1,5 @@
 """Gradio's own words in the page's language where its zh-CN locale leaves them in English
-(written for Gradio 6.31.0; ``tests/test_gradio_words.py`` checks that version's files).
+(written for Gradio 6.31.0; ``tests/test_i18n_spacing.py`` checks the version).
 
 Gradio leaves two ways in, and each word takes the one that reaches it:
 
