@@ -188,7 +188,9 @@ class WorkPool:
             self._free.put(slot)
 
     def _start(self, slot):
-        slot.progress = self._context.Queue()
+        # A SimpleQueue writes each report to the pipe before ``report`` returns (a Queue hands it
+        # to a feeder thread): every report is there to read by the time the task's answer is.
+        slot.progress = self._context.SimpleQueue()
         initializer, initargs, niceness = self._init
         # Two malloc arenas, not eight per core: TensorFlow's threads would each reserve 64 MB
         # of address space, which the memory cap counts.
@@ -259,8 +261,10 @@ class WorkPool:
     def _drain(slot, progress, phase):
         while True:
             try:
-                event = slot.progress.get_nowait()
-            except (queue.Empty, OSError, ValueError):
+                if slot.progress.empty():
+                    return phase
+                event = slot.progress.get()
+            except (EOFError, OSError, ValueError):  # the worker died mid-report
                 return phase
             if "phase" in event:
                 phase = event["phase"]
