@@ -15,7 +15,9 @@ Bounds, per request:
   network that follows).
 * **Memory**: the worker's address space (``RLIMIT_AS``) is capped at its size after start-up
   plus ``memory_mb``: past it an allocation fails (``MemoryError``), or the worker aborts.
-* **Wall-clock time**: the server stops waiting after ``wall_seconds`` and kills the worker
+* **Wall-clock time**: the server stops waiting ``wall_seconds`` after the task started (a
+  request says when it starts; before that it may wait ``start_seconds`` for a new worker or a
+  warm-up ahead of it in the same worker) and kills the worker
   (``shutdown(kill_workers=True)``: loky's public way), which also ends a task stuck in a lock.
 
 A slot whose worker died, for whatever reason, gets a new executor at once (started and warmed
@@ -127,11 +129,15 @@ def _exit_with_parent(parent, every_s=1.0):
     os._exit(0)
 
 
-def _run(task, args, cpu_seconds):
-    """One task in a worker, under its CPU budget; ``("ok", value)`` or ``("error", exception)``."""
+def _run(task, args, cpu_seconds, request=False):
+    """One task in a worker, under its CPU budget; ``("ok", value)`` or ``("error", exception)``.
+    A ``request`` says when it starts: its wall clock starts then, not while it waited behind a
+    warm-up in the worker."""
     global _phase_limit
     _phase_limit = _cpu_used() + cpu_seconds
     _set_cpu_soft_limit(_phase_limit)
+    if request:
+        report({"phase": "started"})
     try:
         return "ok", task(*args)
     except MemoryError:
@@ -167,16 +173,19 @@ class WorkPool:
         warm: a task run in every new worker as soon as it starts (None: nothing).
         recycle_after: requests after which a worker is replaced by a fresh one, between two
             requests (what a long-lived TensorFlow process accumulates goes back to the system).
+        start_seconds: how long a request may wait in its worker before it starts (a new worker
+            loading, a warm-up before it). Default: twice ``wall_seconds``.
     """
 
     def __init__(self, name, size, initializer=None, initargs=(), cpu_seconds=10, wall_seconds=30,
-                 memory_mb=2048, niceness=0, warm=None, recycle_after=2000):
+                 memory_mb=2048, niceness=0, warm=None, recycle_after=2000, start_seconds=None):
         if size < 1:
             raise ValueError(f"`size` must be at least 1. Received: size={size}")
         self.name, self.size = name, size
         self.cpu_seconds, self.wall_seconds, self.memory_mb = cpu_seconds, wall_seconds, memory_mb
         self._init = (initializer, initargs, niceness)
         self._warm, self.recycle_after = warm, recycle_after
+        self.start_seconds = start_seconds or 2 * wall_seconds
         self._context = get_context("loky")
         self._slots = [_Slot(number) for number in range(size)]
         self._free = queue.Queue()
@@ -233,19 +242,23 @@ class WorkPool:
     def _call(self, slot, task, args, progress, cpu_seconds, wall_seconds):
         phase = None
         try:
-            future = slot.executor.submit(_run, task, args, cpu_seconds)
+            future = slot.executor.submit(_run, task, args, cpu_seconds, True)
         except (BrokenProcessPool, RuntimeError) as error:  # died while idle: replace, then once more
             self._replace(slot, error)
-            future = slot.executor.submit(_run, task, args, cpu_seconds)
-        deadline = time.monotonic() + wall_seconds
+            future = slot.executor.submit(_run, task, args, cpu_seconds, True)
+        # Until the task starts, it may wait for a new worker to load or a warm-up to finish.
+        deadline = time.monotonic() + self.start_seconds
         while True:
             try:
                 status, value = future.result(timeout=POLL_S)
                 break
             except TimeoutError:
-                phase = self._drain(slot, progress, phase)
+                before, phase = phase, self._drain(slot, progress, phase)
+                if before is None and phase is not None:
+                    deadline = time.monotonic() + wall_seconds  # it started: its own time from now
                 if time.monotonic() > deadline:
-                    self._replace(slot, f"no answer within {wall_seconds} s")
+                    self._replace(slot, f"no answer within {wall_seconds} s" if phase else
+                                  f"not started within {self.start_seconds} s")
                     raise WorkFailed("time", phase, seconds=wall_seconds) from None
             except (TerminatedWorkerError, BrokenProcessPool) as error:
                 phase = self._drain(slot, progress, phase)

@@ -242,13 +242,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_app(env):
-    """``python app.py`` on a free loopback port; (process, url) once it answers."""
+def start_app(env, log=None):
+    """``python app.py`` on a free loopback port; (process, url) once it answers. ``log``: a file
+    for the server's output (default: discarded)."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    output = open(log, "w") if log else subprocess.DEVNULL
     server = subprocess.Popen([sys.executable, os.path.join(ROOT, "app.py")], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(600):
         try:
@@ -279,6 +281,7 @@ def main(argv=None):
     parser.add_argument("--minutes", type=float, default=3)
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--hostile", type=int, default=2)
+    parser.add_argument("--log", help="a file for the server's output")
     # On 2 cores that the 30 students' own clients share with the server, a training run and the
     # workers (measured: p95 2.6 s, 8.0 GB at the end with real CIFAR-10, BENCHMARKS.md)
     parser.add_argument("--p95-bound", type=float, default=3.0, help="seconds (default 3)")
@@ -287,7 +290,8 @@ def main(argv=None):
     from mobilenet import runtime
 
     runs = tempfile.mkdtemp(prefix="soak-runs-")
-    server, url = start_app({"MOBILENET_RUNS_DIR": runs, **({"MOBILENET_CIFAR10": args.data} if args.data else {})})
+    server, url = start_app({"MOBILENET_RUNS_DIR": runs, **({"MOBILENET_CIFAR10": args.data} if args.data else {})},
+                            args.log)
     try:
         key = "shipped/mobilenet_cifar.keras"  # the app's first network
         settings = default_settings()
