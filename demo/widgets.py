@@ -11,10 +11,14 @@ still numbers (a ``gr.Dataframe`` sorts them as numbers): a table's columns are 
 
 import contextlib
 import datetime
+import hashlib
+import io
 import os
+import tempfile
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 from gradio.utils import get_upload_folder, is_in_or_equal
 
 from classroom.inputs import choices_change
@@ -127,6 +131,28 @@ def examples(prefix):
     """Committed example files whose name starts with ``prefix``, sorted."""
     return [os.path.join(EXAMPLES_DIR, n) for n in sorted(os.listdir(EXAMPLES_DIR))
             if n.startswith(prefix) and n.endswith((".png", ".jpg"))]
+
+
+def picture_file(picture, name):
+    """``picture`` (uint8 RGB) as a PNG file in Gradio's cache, written once per content; its path.
+
+    Gradio saves a returned array under its hash by rewriting that file in place, so a class
+    asking for the same picture at once (an example classified, its Grad-CAM) downloads a file
+    being rewritten (truncated responses). Here it is written under a temporary name and
+    renamed, never rewritten.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "PNG")
+    data = buffer.getvalue()
+    folder = os.path.join(get_upload_folder(), hashlib.sha256(data).hexdigest())
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return path
 
 
 def upload_path(payload, lang):

@@ -1,45 +1,18 @@
 """Classify tab: a picture in, the network's top-5 guesses and the 32×32 image it saw out."""
 
-import hashlib
-import io
-import os
-import tempfile
-
 import gradio as gr
 import pandas as pd
-from PIL import Image
-from gradio.utils import get_upload_folder
 
 from mobilenet.display import enlarge
 
 from classroom import work
 from demo.i18n import T, class_name, localize, t
 from demo.tabs import Tab
-from demo.widgets import MAX_MEGAPIXELS, answers, examples, format_created, picture_input, upload_path
+from demo.widgets import (MAX_MEGAPIXELS, answers, examples, format_created, picture_file, picture_input,
+                          upload_path)
 
 SHOWN_SIZE = 160  # the 32×32 network input, enlarged with visible pixels
 LIMITS = {"concurrency_limit": 4, "concurrency_id": "classify", "preprocess": False}
-
-
-def shown_file(small):
-    """The enlarged 32×32 input as a PNG in Gradio's cache, written once per content.
-
-    Gradio saves a returned array under its hash by rewriting that file in place, so a class
-    classifying the same example at once downloads a file being rewritten (truncated
-    responses). Here it is written under a temporary name and renamed, never rewritten.
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(enlarge(small, SHOWN_SIZE)).save(buffer, "PNG")
-    data = buffer.getvalue()
-    folder = os.path.join(get_upload_folder(), hashlib.sha256(data).hexdigest())
-    path = os.path.join(folder, "network_input.png")
-    if not os.path.exists(path):
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".network_input.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    return path
 
 
 def checkpoint_details(entry, lang):
@@ -83,7 +56,8 @@ class ClassifyTab(Tab):
         timing = t("classify.timing_tta" if result["tta"] else "classify.timing", lang, ms=result["milliseconds"],
                    width=result["width"], height=result["height"])
         top = {class_name(name, lang): p for name, p in result["top_k"]}
-        return top, everything.style.format({probability: "{:.2%}"}), shown_file(result["network_input"]), timing
+        shown = picture_file(enlarge(result["network_input"], SHOWN_SIZE), "network_input.png")
+        return top, everything.style.format({probability: "{:.2%}"}), shown, timing
 
     def classify_when_ready(self, image, checkpoint, lang="en"):
         """Runs on every new picture or checkpoint; without a picture it clears the outputs."""

@@ -14,7 +14,7 @@ from demo.i18n import T, class_names, t
 from demo.tabs import PRIVATE, Tab
 from demo.tabs.look_inside_view import (MAX_SHOWN_SIDE, SHOWN_SIDE, gradcam_note, kernels_line, kernels_seen,
                                         layer_choices, maps_line, maps_seen, sizes_table)
-from demo.widgets import MAX_MEGAPIXELS, answers, examples, picture_input, upload_path
+from demo.widgets import MAX_MEGAPIXELS, answers, examples, picture_file, picture_input, upload_path
 
 PREDICTED = "predicted"
 # Grad-CAM and feature maps cost a tenth of a second each in a quick worker (classroom.work), one
@@ -47,7 +47,7 @@ class LookInsideTab(Tab):
         with answers(lang, self.picker, entry, name):
             shown, seen = self.work.quick.call(work.grad_cam, path, entry.path, MAX_PIXELS, class_index,
                                                SHOWN_SIDE, MAX_SHOWN_SIDE)
-        return shown, gradcam_note(seen, lang), seen
+        return picture_file(shown, "gradcam.png"), gradcam_note(seen, lang), seen
 
     def feature_maps(self, image, checkpoint, layer, lang="en"):
         """One layer's activation maps as a grid, its map size and channels, the map-size table,
@@ -61,7 +61,8 @@ class LookInsideTab(Tab):
         with answers(lang, self.picker, entry, name):
             grid, info = self.work.quick.call(work.feature_maps, path, entry.path, MAX_PIXELS, layer)
         seen = maps_seen(info)
-        return grid, maps_line(seen, lang), sizes_table(listed["table"], layer, lang), seen
+        return (picture_file(grid, "feature_maps.png"), maps_line(seen, lang), sizes_table(listed["table"], layer, lang),
+                seen)
 
     def block_kernels(self, entry, listed, block, lang):
         """(grid, line, data) of the 3×3 kernels of one block's depthwise layer."""
@@ -74,7 +75,7 @@ class LookInsideTab(Tab):
         with answers(lang, self.picker, entry):
             grid, info = self.work.quick.call(work.kernels, entry.path, blocks[blocks.index(block)])  # 1.0, True: 1
         seen = kernels_seen(info)
-        return grid, kernels_line(seen, lang), seen
+        return picture_file(grid, "kernels.png"), kernels_line(seen, lang), seen
 
     def kernels(self, checkpoint, block, lang="en"):
         """The 3×3 kernels of one block's depthwise layer as a grid, and a line about them."""
