@@ -9,10 +9,9 @@ TensorFlow's thread-unsafe parts (the gradient tape of Grad-CAM) never see two r
 
 Bounds, per request:
 
-* **CPU time**: before each task the worker sets its own ``RLIMIT_CPU`` soft limit to the CPU
-  it has used so far plus the task's budget; the kernel ends it with ``SIGXCPU`` past that. A
-  task can tighten its budget for a part (``cpu_budget``: decoding a picture gets less than the
-  network that follows).
+* **CPU time**: before each task the worker starts a profiling timer (``ITIMER_PROF``) of the
+  task's budget; past it the kernel ends the worker (``SIGPROF``). A task can tighten its budget
+  for a part (``cpu_budget``: decoding a picture gets less than the network that follows).
 * **Memory**: the worker's address space (``RLIMIT_AS``) is capped at its size after start-up
   plus ``memory_mb``: past it an allocation fails (``MemoryError``), or the worker aborts.
 * **Wall-clock time**: the server stops waiting ``wall_seconds`` after the task started (a
@@ -38,6 +37,7 @@ import pickle
 import queue
 import resource
 import signal
+import sys
 import threading
 import time
 
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # how often a waiting request looks at its worker's progress reports
 _progress = None  # in a worker: its slot's progress queue
-_phase_limit = None  # in a worker: the CPU soft limit of the task as a whole
 
 
 class WorkFailed(RuntimeError):
@@ -75,30 +74,25 @@ def report(event):
 @contextlib.contextmanager
 def cpu_budget(seconds, phase=None):
     """Inside a task: at most ``seconds`` more CPU for the block (a tighter bound than the
-    task's), then the task's own bound again. ``phase`` is reported first (see ``WorkFailed``)."""
+    task's), then what is left of the task's own. ``phase`` is reported first (see ``WorkFailed``)."""
     if phase:
         report({"phase": phase})
-    if _phase_limit is None:
+    left = signal.getitimer(signal.ITIMER_PROF)[0]
+    if not left:  # outside a task
         yield
         return
-    _set_cpu_soft_limit(min(_cpu_used() + seconds, _phase_limit))
+    given = min(seconds, left)
+    signal.setitimer(signal.ITIMER_PROF, given)
     try:
         yield
     finally:
-        _set_cpu_soft_limit(_phase_limit)
+        used = given - signal.getitimer(signal.ITIMER_PROF)[0]
+        signal.setitimer(signal.ITIMER_PROF, max(left - used, 0.001))
 
 
 def _cpu_used():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _set_cpu_soft_limit(seconds):
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    soft = int(seconds) + 1
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _worker_init(progress, memory_mb, niceness, initializer, initargs):
@@ -108,6 +102,7 @@ def _worker_init(progress, memory_mb, niceness, initializer, initargs):
     _progress = progress
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a worker killed for CPU leaves no core file
+    signal.signal(signal.SIGPROF, _past_cpu_budget)
     if niceness:
         with contextlib.suppress(OSError):
             os.nice(niceness)
@@ -119,6 +114,14 @@ def _worker_init(progress, memory_mb, niceness, initializer, initargs):
         limit = size + memory_mb * 1024 * 1024
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+def _past_cpu_budget(signum, frame):
+    """Says in the server's log what the worker had used, then ends as the timer's default would."""
+    print(f"request worker {os.getpid()}: past its CPU budget ({_cpu_used():.2f} s of CPU in all)",
+          file=sys.stderr, flush=True)
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPROF)
 
 
 def _exit_with_parent(parent, every_s=1.0):
@@ -133,9 +136,10 @@ def _run(task, args, cpu_seconds, request=False):
     """One task in a worker, under its CPU budget; ``("ok", value)`` or ``("error", exception)``.
     A ``request`` says when it starts: its wall clock starts then, not while it waited behind a
     warm-up in the worker."""
-    global _phase_limit
-    _phase_limit = _cpu_used() + cpu_seconds
-    _set_cpu_soft_limit(_phase_limit)
+    # The budget is a profiling timer (ITIMER_PROF: this process's CPU, counted from now by the
+    # kernel's own clock); ending past it is the timer's default. RLIMIT_CPU, an absolute limit,
+    # fired seconds early in a VM whose kernel counts CPU about 10 % above what getrusage says.
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
     if request:
         report({"phase": "started"})
     try:
@@ -148,6 +152,8 @@ def _run(task, args, cpu_seconds, request=False):
         except Exception:
             error = RuntimeError(f"{type(error).__name__}: {error}")
         return "error", error
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)  # idle time between tasks is nobody's
 
 
 def _pid():
@@ -262,7 +268,7 @@ class WorkPool:
                     raise WorkFailed("time", phase, seconds=wall_seconds) from None
             except (TerminatedWorkerError, BrokenProcessPool) as error:
                 phase = self._drain(slot, progress, phase)
-                reason = "time" if "SIGXCPU" in str(error) else "crash"
+                reason = "time" if "SIGPROF" in str(error) else "crash"
                 self._replace(slot, error)
                 raise WorkFailed(reason, phase, _exit_name(error), seconds=cpu_seconds) from None
         self._drain(slot, progress, phase)
