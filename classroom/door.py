@@ -15,7 +15,7 @@ laptop's default soft limit, 1024 or 256, is what slow connections used up); the
 
 import resource
 
-from classroom.upload_guard import UPLOAD_PATH
+from classroom.upload_guard import UPLOAD_PATH, content_length
 
 TOO_LARGE = "This request is larger than the server accepts."
 FILE_LIMIT_WITHOUT_HARD_LIMIT = 65_536  # where the hard limit is "unlimited" (macOS): ask for this
@@ -84,17 +84,6 @@ class BodyLimit:
 
 def _is_upload(scope):
     return scope["method"] == "POST" and scope["path"].rstrip("/").endswith(UPLOAD_PATH)
-
-
-def content_length(scope):
-    """The request's ``Content-Length`` as an int, or None when it has none (or a bad one)."""
-    for name, value in scope.get("headers") or []:
-        if name.lower() == b"content-length":
-            try:
-                return max(0, int(value))
-            except ValueError:
-                return None
-    return None
 
 
 def raise_open_file_limit():

@@ -118,7 +118,7 @@ class UploadGuard:
                 and scope["path"].rstrip("/").endswith(UPLOAD_PATH)):
             return await self.app(scope, receive, send)
         client = client_address(scope)
-        declared = _content_length(scope)
+        declared = content_length(scope)
         limited = not is_local(client)  # see classroom.clients: the machine itself is not limited
         wait = self.rate.admit(client, declared or 0) if limited else None
         if wait is not None:
@@ -169,7 +169,8 @@ class UploadGuard:
                 await enforce_budget()
 
 
-def _content_length(scope):
+def content_length(scope):
+    """The request's ``Content-Length`` as an int, or None when it has none (or a bad one)."""
     for name, value in scope.get("headers") or []:
         if name.lower() == b"content-length":
             try:
