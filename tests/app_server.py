@@ -2,6 +2,7 @@
 
 import contextlib
 import http.server
+import logging
 import os
 import shutil
 import threading
@@ -34,6 +35,21 @@ def wait_until_ended(runs, timeout=180):
         assert time.monotonic() < deadline, f"the run is still {run['state']}"
         time.sleep(0.1)
     return run
+
+
+class Records(logging.Handler):
+    """Every log record of the server process (Gradio, uvicorn, the app), as text, with its
+    traceback if it has one: tests check that nothing a client sends makes one."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.texts = []
+
+    def emit(self, record):
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\nTraceback " + logging.Formatter().formatException(record.exc_info)
+        self.texts.append(text)
 
 
 class RunningApp(tuple):

@@ -19,27 +19,13 @@ import gradio as gr
 import httpx
 import pytest
 
-from app_server import SHIPPED_NAME, running_app
+from app_server import Records, SHIPPED_NAME, running_app
 from classroom.inputs import problem
 
 TIMEOUT = 120
 SHIPPED = f"shipped/{SHIPPED_NAME}"
 RSS_GROWTH_MB = 100  # the server's memory over 16 refused language switches
 ALPHAS = "0.25, 0.5, 0.75, 1.0"
-
-
-class Records(logging.Handler):
-    """Every log record of the server process, with its traceback if it has one."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.texts = []
-
-    def emit(self, record):
-        text = record.getMessage()
-        if record.exc_info:
-            text += "\nTraceback " + logging.Formatter().formatException(record.exc_info)
-        self.texts.append(text)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app_server import SHIPPED_NAME, running_app, wait_until_ended
+from app_server import Records, SHIPPED_NAME, running_app, wait_until_ended
 
 ECHO = 40  # at most this many consecutive characters of a sent string may come back
 EXAMPLES = 20  # generated calls per endpoint
@@ -40,20 +40,6 @@ KNOWN = {"summary", "start_training", "stop_training", "watch_training", "classi
 
 
 # -- the app and its log ---------------------------------------------------------------------------
-
-class Records(logging.Handler):
-    """Every log record of the server process (Gradio, uvicorn, the app), as text."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.texts = []
-
-    def emit(self, record):
-        text = record.getMessage()
-        if record.exc_info:
-            text += "\nTraceback " + logging.Formatter().formatException(record.exc_info)
-        self.texts.append(text)
-
 
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
