@@ -25,11 +25,13 @@ import time
 import zlib
 from unittest import mock
 
-import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from decode_bench import smooth  # noqa: E402  the same photo-like picture as the decoding bench
 from mobilenet.image_checks import StructureError, check_structure  # noqa: E402
 
 _MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
@@ -39,16 +41,6 @@ def encode(image, fmt, **options):
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
-
-
-def photo(width, height, seed=0):
-    """A photo-like picture: gradients and a little noise."""
-    rng = np.random.default_rng(seed)
-    x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
-    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
-    picture = np.stack([x + 0 * y, y + 0 * x, (x + y) / 2], axis=2)
-    picture += rng.normal(0, 6, (height, width, 1)).astype(np.float32)
-    return Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8))
 
 
 def jpeg_scans(data):
@@ -176,8 +168,8 @@ AT_BOUNDS = {
 def ordinary():
     """(name, bytes) of ordinary files that must pass the check, at the largest size the app
     reads (JPEG: 40 megapixels; PNG and WebP: 10)."""
-    large, medium = photo(7300, 5400), photo(3600, 2700)
-    frames = [photo(320, 240, seed).convert("P") for seed in range(100)]
+    large, medium = smooth(7300, 5400), smooth(3600, 2700)
+    frames = [smooth(320, 240, seed).convert("P") for seed in range(100)]
     return [("JPEG 40 MP, baseline", encode(large, "JPEG", quality=90)),
             ("JPEG 40 MP, progressive", encode(large, "JPEG", quality=90, progressive=True)),
             ("PNG 10 MP", encode(medium, "PNG")),

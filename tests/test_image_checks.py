@@ -93,7 +93,7 @@ def test_the_apps_examples_pass(name):
 
 def test_a_progressive_jpeg_saved_by_pillow_passes_and_reads(tmp_path):
     path = tmp_path / "progressive.jpg"
-    hostile.photo(2400, 1600).save(path, quality=90, progressive=True)
+    hostile.smooth(2400, 1600).save(path, quality=90, progressive=True)
     counts = check_structure(path)
     assert counts["scans"] == 10 and counts["stray_bytes"] == 0  # libjpeg's script for colour
     assert counts["megapixels"] == pytest.approx(3.84)
@@ -149,7 +149,7 @@ def test_an_apng_whose_frame_count_pillow_ignores_is_counted_to_its_end():
 
 
 def test_animated_gifs_and_webps_pass_and_read(tmp_path):
-    frames = [hostile.photo(160, 120, seed) for seed in range(60)]
+    frames = [hostile.smooth(160, 120, seed) for seed in range(60)]
     gif, webp = tmp_path / "a.gif", tmp_path / "a.webp"
     frames[0].save(gif, save_all=True, append_images=frames[1:], comment=b"made by a test")
     frames[0].save(webp, save_all=True, append_images=frames[1:], quality=60)
