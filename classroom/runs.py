@@ -126,7 +126,7 @@ class Run:
     steps_per_epoch: int = 0
     train_images: int = 0
     validation_images: int = 0
-    history: list = dataclasses.field(default_factory=list)  # "batch" and "epoch" events
+    history: list = dataclasses.field(default_factory=list)  # "batch", "epoch" and "validation" events
     latest: dict | None = None  # the last "batch"/"epoch" event
     latest_at: float | None = None
     stage: Stage | None = None
@@ -427,9 +427,10 @@ class TrainingRuns:
                 run.train_images, run.validation_images = event["train_images"], event["validation_images"]
                 if run.state == RunState.STARTING:
                     run.state = RunState.RUNNING
-            elif kind in ("batch", "epoch"):
+            elif kind in ("batch", "epoch", "validation"):
                 run.history.append({"event": kind, **{k: v for k, v in event.items() if k != "event"}})
-                run.latest, run.latest_at = event, time.time()
+                if kind != "validation":  # the status line reads a step's fields
+                    run.latest, run.latest_at = event, time.time()
             elif kind == "stage" and event["name"] in set(Stage):
                 run.stage, run.stage_split = Stage(event["name"]), event.get("split")
             self._changed()

@@ -36,6 +36,8 @@ TRAIN_HELP = {
     "validation_size": "training images held out for validation",
     "augmentation": "random crop + flip",
     "cutout": "side of a random square masked out in training images (0: off)",
+    "flip": "without --augmentation: mirror half the training pictures, the other half the next "
+            "epoch (alternating flip)",
     "cutmix": "share of training batches mixed by CutMix (0: off; 0.5 in the CutMix paper)",
     "label_smoothing": "label smoothing of the loss",
     "dropout": "dropout before the classifier",
@@ -297,6 +299,9 @@ class ProgressPrinter:
         elif kind == "batch" and time.monotonic() - self.last_line > self.LOG_INTERVAL_S:
             self.last_line = time.monotonic()
             self._line(f"  {self._epoch(event)} step {self._metrics(event)}")
+        elif kind == "validation":
+            self._line(f"  {self._epoch(event)} step {event['step']}/{event['steps_per_epoch']} - "
+                       f"val_loss {event['val_loss']:.4f} - val_accuracy {event['val_accuracy']:.4f}")
         elif kind == "epoch":
             val = f" - val_loss {event['val_loss']:.4f} - val_accuracy {event['val_accuracy']:.4f}" \
                 if "val_accuracy" in event else ""

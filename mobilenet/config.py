@@ -34,6 +34,8 @@ class TrainConfig:
     train_size: int | None = 40000  # stratified subset of training images; None = all
     validation_size: int = 1000     # held out from the training set, never trained on
     augmentation: bool = False      # random crop (4-px padding) + horizontal flip; helps long runs
+    flip: bool = False              # without augmentation: mirror half the pictures, the other half
+                                    # the next epoch (airbench's alternating flip)
     cutout: int = 0                 # side of a random grey square painted over (0: off)
     cutmix: float = 0.0             # share of batches mixed by CutMix (0: off; mobilenet.data.cutmix)
     label_smoothing: float = 0.0

@@ -367,10 +367,15 @@ class BatchPlan:
     probability) from a generator seeded by (seed, epoch, batch). Whichever thread, process or
     backend makes a batch, and whether the run was resumed, it is the same batch. Without
     ``training`` the plan is one pass in order.
+
+    ``flip`` (without ``augmentation``): airbench's alternating flip. A random half of the
+    pictures (drawn once from ``seed``) is mirrored in even epochs, the other half in odd ones,
+    so two epochs show every picture both ways at no cost, which random flips do not promise.
     """
 
     def __init__(self, images, labels, batch_size, training=False, augmentation=False, seed=0,
-                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1, cutmix=0.0):
+                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1, cutmix=0.0,
+                 flip=False):
         self.images, self.labels = images, np.asarray(labels, np.int64)
         self.batch_size, self.training, self.seed = batch_size, training, seed
         self.augmentation, self.cutout = training and augmentation, cutout
@@ -380,6 +385,8 @@ class BatchPlan:
         self.first_epoch = first_epoch
         self.epochs = epochs if training else 1
         self._order = (None, None)
+        self.flipped = np.random.default_rng([seed, 7]).random(len(images)) < 0.5 \
+            if training and flip and not self.augmentation else None
 
     def __len__(self):
         return self.steps_per_epoch * self.epochs
@@ -396,6 +403,9 @@ class BatchPlan:
                 self._order = (epoch, order)
             chosen = order[span]
         x, y = self.images[chosen], self.one_hot[self.labels[chosen]]
+        if self.flipped is not None:
+            mirror = self.flipped[chosen] ^ bool(epoch % 2)
+            x = np.where(mirror[:, None, None, None], x[:, :, ::-1], x)
         if self.augmentation or self.cutmix:
             rng = np.random.default_rng([self.seed, epoch, step])
             if self.augmentation:
@@ -406,7 +416,7 @@ class BatchPlan:
 
 
 def make_dataset(images, labels, batch_size, training=False, augmentation=False, seed=0,
-                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1, cutmix=0.0):
+                 num_classes=NUM_CLASSES, cutout=0, first_epoch=0, epochs=1, cutmix=0.0, flip=False):
     """The batches of ``BatchPlan`` in the form the Keras backend feeds best: on TensorFlow a
     ``tf.data`` pipeline that makes two batches at once ahead of the step (and that
     ``tf.distribute`` strategies split across devices and workers); on other backends (JAX) a
@@ -414,7 +424,7 @@ def make_dataset(images, labels, batch_size, training=False, augmentation=False,
     to ``fit``: the dataset holds all its ``epochs``, from ``first_epoch``.
     """
     plan = BatchPlan(images, labels, batch_size, training, augmentation, seed, num_classes,
-                     cutout, first_epoch, epochs, cutmix)
+                     cutout, first_epoch, epochs, cutmix, flip)
     import keras
 
     if keras.backend.backend() == "tensorflow":

@@ -104,26 +104,38 @@ def _micro_auc(probabilities, labels):
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def evaluate(model, images, labels, tta=False, batch_size=500, should_stop=None):
-    """``classification_report`` of ``model`` on uint8 ``images`` with int ``labels``."""
-    probs = predict_probabilities(model, images, batch_size, tta=tta, should_stop=should_stop)
+def evaluate(model, images, labels, tta=False, batch_size=500, should_stop=None, forward=None):
+    """``classification_report`` of ``model`` on uint8 ``images`` with int ``labels``
+    (``forward``: a ``compiled_forward(model)`` to reuse, else one is traced)."""
+    probs = predict_probabilities(model, images, batch_size, tta=tta, should_stop=should_stop,
+                                  forward=forward)
     return classification_report(probs, labels)
 
 
-def evaluate_with_flip(model, images, labels, tta=False, should_stop=None):
+def evaluate_with_flip(model, images, labels, tta=False, should_stop=None, forward=None):
     """``(report, flip-TTA accuracy)``: ``evaluate``'s report of the images alone and, with
     ``tta``, the accuracy of the answers averaged with the mirror images' (else None), from
     one pass: the images alone are run once, not once more for the TTA figure."""
     if not tta:
-        return evaluate(model, images, labels, should_stop=should_stop), None
-    plain, averaged = predict_with_flip(model, images, should_stop=should_stop)
+        return evaluate(model, images, labels, should_stop=should_stop, forward=forward), None
+    plain, averaged = predict_with_flip(model, images, should_stop=should_stop, forward=forward)
     return classification_report(plain, labels), classification_report(averaged, labels)["accuracy"]
 
 
-def test_metrics(model, images, labels, tta=False, should_stop=None):
+def validation_loss(probabilities, labels, label_smoothing=0.0):
+    """Mean cross-entropy of ``probabilities`` against int ``labels``, smoothed as the training
+    loss is (Keras' ``CategoricalCrossentropy(label_smoothing=...)``)."""
+    probabilities = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1.0)
+    classes = probabilities.shape[1]
+    target = np.full(probabilities.shape, label_smoothing / classes)
+    target[np.arange(len(labels)), np.asarray(labels)] += 1.0 - label_smoothing
+    return float(-np.mean(np.sum(target * np.log(probabilities), axis=1))) if len(labels) else 0.0
+
+
+def test_metrics(model, images, labels, tta=False, should_stop=None, forward=None):
     """The test-set fields of a checkpoint's ``metrics``: accuracy, per-class accuracy,
     confusion matrix, the tutorial's recall and AUC, and with ``tta`` the flip-TTA accuracy."""
-    test, flipped = evaluate_with_flip(model, images, labels, tta, should_stop)
+    test, flipped = evaluate_with_flip(model, images, labels, tta, should_stop, forward)
     metrics = {"test_accuracy": test["accuracy"], "per_class_accuracy": test["per_class_accuracy"],
                "confusion_matrix": test["confusion_matrix"], "test_images": test["images"],
                "test_recall": test["recall"], "test_auc": test["auc"]}

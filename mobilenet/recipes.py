@@ -21,6 +21,8 @@ _COMMON = dict(alpha=1.0, depth="full", optimizer="sgd", schedule="cosine", weig
                progress_every=50, swa_epochs=24, swa_learning_rate=0.02, swa_batch_size=128)
 
 RECIPES = {
+    # The app's classroom run (what Start trains): about a minute on 2 cores.
+    "classroom": TrainConfig(),
     # checkpoints/mobilenet_cifar.json: 120 epochs on 2 CPU cores (scripts/train_shipped.sh
     # cifar, which agrees), then 24 averaging epochs (scripts/swa_finetune.py, now swa_epochs).
     "shipped-cifar": TrainConfig(variant="cifar", epochs=120, batch_size=128, learning_rate=0.1,

@@ -213,3 +213,25 @@ def test_describe_names_the_copy(tiny_cifar):
     assert archive["sha256"] == file_sha256(tiny_cifar[1]) and archive["copy"] == "unknown copy"
     assert load_cifar10(tiny_cifar[0]).describe()["copy"] == "extracted folder"
     assert "JPEG" in data.KNOWN_COPIES["0436e773cac94a3573fb6b4a892f385dca4722b0e7bffc67e0a039504c25e55e"]
+
+
+def test_alternating_flip_shows_each_picture_both_ways_over_two_epochs():
+    from mobilenet.data import BatchPlan, preprocess
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    plan = BatchPlan(images, np.arange(40) % 10, 8, training=True, flip=True, seed=3, epochs=2)
+    seen = {}
+    for index in range(len(plan)):
+        x, _ = plan(index)
+        for picture in x:
+            plain = [i for i in range(40) if np.array_equal(preprocess(images[i:i + 1])[0], picture)]
+            mirror = [i for i in range(40) if np.array_equal(preprocess(images[i:i + 1, :, ::-1])[0], picture)]
+            assert len(plain) + len(mirror) == 1
+            seen.setdefault((plain or mirror)[0], []).append(bool(mirror))
+    assert sorted(seen) == list(range(40))
+    assert all(sorted(ways) == [False, True] for ways in seen.values())  # once each way
+    assert 10 < sum(ways[0] for ways in seen.values()) < 30               # about half, first epoch
+    # without flip nothing is mirrored; a resumed plan (first_epoch=1) mirrors as the run did
+    resumed = BatchPlan(images, np.arange(40) % 10, 8, training=True, flip=True, seed=3, first_epoch=1)
+    assert np.array_equal(resumed(0)[0], plan(plan.steps_per_epoch)[0])

@@ -45,3 +45,17 @@ def test_one_pass_gives_the_plain_and_the_flip_figures_of_two(tiny_checkpoint, t
     assert (metrics["test_accuracy"], metrics["test_accuracy_tta"]) == (plain["accuracy"], flipped["accuracy"])
     np.testing.assert_allclose(predict_probabilities(model, x[:7], batch_size=3, tta=True),  # batches joined
                                predict_probabilities(model, x[:7], tta=True), atol=1e-6)
+
+
+def test_validation_loss_is_keras_smoothed_crossentropy():
+    import keras
+
+    from mobilenet.evaluate import validation_loss
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(10), size=16)
+    labels = rng.integers(0, 10, 16)
+    for smoothing in (0.0, 0.1):
+        expected = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)(
+            np.eye(10)[labels], probabilities.astype("float32"))
+        assert validation_loss(probabilities, labels, smoothing) == pytest.approx(float(expected), rel=1e-4)

@@ -20,7 +20,7 @@ SHIPPED = {"shipped-cifar": "checkpoints/mobilenet_cifar.json",
            "shipped-paper": "checkpoints/mobilenet_paper.json"}
 
 
-@pytest.mark.parametrize("name", sorted(RECIPES))
+@pytest.mark.parametrize("name", sorted(name for name in RECIPES if name.startswith("shipped-")))
 def test_each_recipe_is_what_its_shipped_checkpoint_ran(name):
     """Every field the shipped checkpoint's JSON records, and its weight-averaging phase."""
     config = RECIPES[name].validate()

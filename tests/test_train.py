@@ -31,6 +31,10 @@ def test_training_learns_streams_progress_and_round_trips(tiny_data, tmp_path):
         steps = [b for b in batches if b["epoch"] == epoch]
         assert np.mean([b["recent_loss"] for b in steps]) == pytest.approx(steps[-1]["loss"], rel=1e-4)
     assert "val_accuracy" in result.history[0]
+    # half way through each epoch of a short run too: a 1-epoch run still draws a validation line
+    middles = [e for e in events if e["event"] == "validation"]
+    assert [(e["epoch"], e["step"]) for e in middles] == [(1, 4), (2, 4)]
+    assert all(0 <= e["val_accuracy"] <= 1 and e["val_loss"] > 0 for e in middles)
     assert 0 <= result.metrics["test_recall"] <= 1 and 0.5 < result.metrics["test_auc"] <= 1
     assert result.metrics["test_accuracy"] > 0.3  # the tiny classes are easy; chance is 0.1
     assert np.array(result.metrics["confusion_matrix"]).sum() == 100

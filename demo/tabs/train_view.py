@@ -155,7 +155,8 @@ def curves(run):
              e.get("recent_accuracy", e["accuracy"]), train)
             for e in batches[::-stride][::-1]]  # counted from the end: the newest point stays
     validation = [(e["global_step"] / e["steps_per_epoch"], e["val_loss"], e["val_accuracy"],
-                   validation_name) for e in history if e["event"] == "epoch" and "val_loss" in e]
+                   validation_name) for e in history
+                  if e["event"] in ("epoch", "validation") and "val_loss" in e]
     if not rows:
         return None, None
     # Gradio's plot never draws a colour that was missing from its first frame: until the first
