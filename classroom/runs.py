@@ -38,7 +38,8 @@ import time
 from mobilenet.checkpoints import atomic_write, checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.duration import estimate_seconds, speed_from_run
-from mobilenet.train import TrainConfig, fit_to_data
+from mobilenet.recipes import APP_PRESETS, RECIPES
+from mobilenet.train import fit_to_data
 from mobilenet.worker import TrainingWorker, WorkerExited, WorkerFailedToLoad, describe_exit
 
 log = logging.getLogger(__name__)
@@ -234,8 +235,10 @@ class TrainingRuns:
             return
         with self._lock:
             if self.standby and self._spare is None and not self._closed:
-                # the default run, the one a class starts, trains from its first step at once
-                self._spare = TrainingWorker(self.data_source, prepare=TrainConfig())
+                # the app's presets (the classroom run first: it times this machine) train
+                # from their first step at once
+                self._spare = TrainingWorker(self.data_source,
+                                             prepare=[RECIPES[name] for name in APP_PRESETS])
                 threading.Thread(target=self._read_speed, args=(self._spare,), daemon=True,
                                  name="training-worker-speed").start()
 

@@ -3,8 +3,8 @@
 The key is ``$MOBILENET_TEACHER_KEY`` when it is set (a key shorter than ``SHORT_KEY`` characters
 works, with a warning), else a new random one each time the server starts
 (``secrets.token_urlsafe(32)``: 43 characters). ``python app.py`` prints the teacher link
-``http://HOST:PORT/?teacher=KEY`` in its start-up lines (``startup_lines``; Jupyter's token links
-are the convention); the key is printed nowhere else and never logged.
+``http://HOST:PORT/gradio_api/teacher?key=KEY`` in its start-up lines (``startup_lines``; Jupyter's
+token links are the convention); the key is printed nowhere else and never logged.
 
 A browser becomes the teacher's by opening that link, whose key ``classroom.teacher_link``
 swaps for a cookie (``cookie``/``holds_cookie``: the HMAC of a time with the key, never the
@@ -40,7 +40,10 @@ from classroom.upload_guard import TokenBuckets
 log = logging.getLogger(__name__)
 
 KEY_VARIABLE = "MOBILENET_TEACHER_KEY"
-LINK_PARAM = "teacher"  # the teacher link's query parameter: ?teacher=KEY
+# The teacher link: LINK_PATH?LINK_PARAM=KEY under the app's address. Under gradio_api/ because with
+# server-side rendering Node serves the pages itself and forwards only Gradio's own routes to Python.
+LINK_PATH = "gradio_api/teacher"
+LINK_PARAM = "key"
 BADGE = "🎓"
 GENERATED_BYTES = 32  # a generated key: 256 random bits, 43 URL-safe characters
 SHORT_KEY = 12  # shorter keys set by hand work, with a warning in the server's log
@@ -147,7 +150,7 @@ def startup_lines(teacher_key, url):
     place the key is shown), or nothing without a teacher."""
     if not teacher_key.enabled:
         return []
-    link = f"{url.rstrip('/')}/?{LINK_PARAM}={quote(teacher_key.key, safe='')}"
+    link = f"{url.rstrip('/')}/{LINK_PATH}?{LINK_PARAM}={quote(teacher_key.key, safe='')}"
     lines = ["Teacher link: open it in the teacher's browser to stop any run (keep it off the projector):",
              f"    {link}"]
     if teacher_key.generated:

@@ -1,13 +1,19 @@
-"""The teacher link ``?teacher=KEY``, swapped for a cookie before the page opens.
+"""The teacher link ``gradio_api/teacher?key=KEY``, swapped for a cookie before the page opens.
 
-``TeacherLink`` (ASGI middleware) answers any ``GET`` whose query has ``teacher`` with ``303 See
-Other`` to the same address without it (the other parameters, ``lang``, ``tab`` ..., kept as
-they were), so the key never reaches the page, its address bar, its history entry or a
-``Referer``. With the right key the answer sets ``COOKIE`` (a ``TeacherKey.cookie``: an HMAC,
-not the key; ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, ``Secure`` over HTTPS); either way
-it sets ``NOTE_COOKIE``, a one-time note of the outcome, so that the page can say whether the
+``TeacherLink`` (ASGI middleware) answers a ``GET`` of ``LINK_PATH`` (``classroom.teacher``) with
+``303 See Other`` to the app's page, with the link's other parameters (``lang``, ``tab`` ...) as
+they were and without the key, so the key never reaches the page, its address bar, its history
+entry or a ``Referer``. With the right key the answer sets ``COOKIE`` (a ``TeacherKey.cookie``: an
+HMAC, not the key; ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, ``Secure`` over HTTPS); either
+way it sets ``NOTE_COOKIE``, a one-time note of the outcome, so that the page can say whether the
 link worked (``visit``). A wrong key past the limit (``classroom.teacher``) is answered after
 ``HOLD_S`` seconds.
+
+The link is a path under ``gradio_api/``, not a parameter of the page's address, because with
+server-side rendering (``MOBILENET_SSR``) a Node server in front of Python renders the pages
+itself and forwards to Python only Gradio's own routes (``/gradio_api/...``, ``/config`` ...):
+this middleware never sees a page's request there (Gradio 6.31's ``templates/node/build/
+proxy_routes.js``).
 
 The key is the app's: ``demo.teacher_key`` of the Gradio app that serves the request (Gradio's
 ``App.get_blocks()``, the object ``scope["app"]`` that Starlette puts in every scope), so the
@@ -20,15 +26,15 @@ from urllib.parse import unquote_plus
 import anyio
 
 from classroom.clients import client_address, trusts_proxy
-from classroom.teacher import COOKIE_MAX_AGE_S, HOLD_S, LINK_PARAM, NOTE_S, TooManyTries
+from classroom.teacher import COOKIE_MAX_AGE_S, HOLD_S, LINK_PARAM, LINK_PATH, NOTE_S, TooManyTries
 
 COOKIE = "mobilenet_teacher"
 NOTE_COOKIE = "mobilenet_teacher_link"
 
 
 class TeacherLink:
-    """ASGI middleware: ``GET …?teacher=KEY`` -> 303 to the address without the key, plus
-    cookies (see the module)."""
+    """ASGI middleware: ``GET …/gradio_api/teacher?key=KEY`` -> 303 to the page without the key,
+    plus cookies (see the module)."""
 
     def __init__(self, app):
         self.app = app
@@ -36,13 +42,13 @@ class TeacherLink:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
+        teacher_key = _teacher_key(scope)
+        if not scope.get("path", "").endswith(f"/{LINK_PATH}") or not (teacher_key and teacher_key.enabled):
+            return await self.app(scope, receive, send)
         parts = scope.get("query_string", b"").decode("latin-1").split("&")
         keys = [unquote_plus(part.partition("=")[2]) for part in parts if _name(part) == LINK_PARAM]
-        teacher_key = _teacher_key(scope)
-        if not keys or teacher_key is None:
-            return await self.app(scope, receive, send)
         try:
-            right = teacher_key.check(keys[0], client_address(scope))
+            right = teacher_key.check(keys[0] if keys else "", client_address(scope))
         except TooManyTries:
             right = False
             await anyio.sleep(HOLD_S)
@@ -51,8 +57,9 @@ class TeacherLink:
         if right:
             cookies.append(f"{COOKIE}={teacher_key.cookie()}; Max-Age={COOKIE_MAX_AGE_S}")
         kept = "&".join(part for part in parts if part and _name(part) != LINK_PARAM)
-        # Relative to the page's own address, so that it holds behind a proxy's path prefix too.
-        location = "./" + scope["path"].rsplit("/", 1)[-1] + (f"?{kept}" if kept else "")
+        # The page two levels up (gradio_api/teacher -> ./), relative so that it holds behind a
+        # proxy's path prefix too.
+        location = "../" + (f"?{kept}" if kept else "")
         headers = [(b"location", location.encode("latin-1")), (b"cache-control", b"no-store"),
                    (b"content-length", b"0")]
         headers += [(b"set-cookie", f"{c}; Path=/; HttpOnly; SameSite=Strict{secure}".encode("latin-1"))

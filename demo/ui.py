@@ -21,6 +21,7 @@ from classroom.teacher_link import TeacherLink
 from demo import gradio_words, i18n
 from demo.i18n import LANGUAGES, T, request_language, static_text
 from demo.tabs import PRIVATE, Context
+from mobilenet.recipes import APP_PRESETS
 from demo.tabs.architecture import ArchitectureTab
 from demo.tabs.classify import ClassifyTab
 from demo.tabs.look_inside import LookInsideTab
@@ -48,7 +49,24 @@ CSS = """
 #mistakes-confusion, #tradeoff-plot { overflow-x: auto !important; }
 /* the 32×32 picture starts below its label (Gradio floats the label over the picture's top) */
 #network-input img { padding-top: 2.2rem; box-sizing: border-box; object-fit: contain; }
+/* A plot's chart takes what its label leaves: Gradio sizes the chart to the whole block, so the
+   label (two lines on a phone) pushed the x axis and its title out of the block */
+#loss-plot, #accuracy-plot, #per-class { display: flex !important; flex-direction: column; }
+#loss-plot .vega-embed, #accuracy-plot .vega-embed, #per-class .vega-embed {
+  flex: 1 1 0; min-height: 0; height: auto !important; }
+.show-all-checkpoints { min-width: min(240px, 100%) !important; }
+#timing { min-width: min(160px, 100%) !important; }
+/* A long choice ends in "…" before the dropdown's arrow instead of running under it */
+input[role="combobox"], .secondary-wrap > input {
+  padding-right: var(--size-8) !important; box-sizing: border-box; text-overflow: ellipsis; }
+/* A file's whole name, on two lines if need be (Gradio cut them all to "mobile… .tflite" on a phone) */
+#export-files .filename { flex-wrap: wrap; }
+#export-files .filename .stem { white-space: normal; overflow-wrap: anywhere; }
+/* Words in tables stay whole (Gradio's Markdown breaks them anywhere: "parame / ters") */
+.prose table { word-break: normal !important; }
 @media (max-width: 640px) {
+  .prose { overflow-x: auto; }  /* a table wider than the phone scrolls, its cells on one line */
+  .prose th, .prose td { white-space: nowrap; }
   #page-header { flex-direction: column; gap: 4px; }
   #page-header h1 { font-size: 1.6rem; margin-bottom: 2px; }
   #language { min-width: 0 !important; }
@@ -90,13 +108,18 @@ class Page:
     def open_page(self, request: gr.Request):
         """Language and classroom presets: ``?lang=zh&tab=train&simple=1`` (else the browser's
         language, the first tab, every control); the teacher's page when the browser holds the
-        cookie a teacher link ``&teacher=KEY`` set (``classroom.teacher_link``: the key itself never
-        reaches the page)."""
+        cookie a teacher link (``gradio_api/teacher?key=KEY``) set (``classroom.teacher_link``: the
+        key itself never reaches the page)."""
         query = dict(request.query_params) if request else {}
         tab = query.get("tab") if query.get("tab") in [tab.tab_id for tab in self.tabs] else gr.skip()
         simple = query.get("simple", "").lower() in ("1", "true", "yes")
+        preset = query.get("preset")
+        # ?preset=quick: the quick run's settings in the Train panel (unknown names: ignored)
+        settings = [preset, *self.train.preset_values(preset)] if preset in APP_PRESETS and preset != "classroom" \
+            else [gr.skip()] * (1 + len(self.train.preset_settings))
         lang = request_language(request)
-        return (lang, gr.Tabs(selected=tab), gr.Column(visible=not simple), *self.train.open_as(request, lang))
+        return (lang, gr.Tabs(selected=tab), gr.Column(visible=not simple), *settings,
+                *self.train.open_as(request, lang))
 
     def wire(self, demo, tab_strip):
         """The page's events (inside ``demo``, after the tabs are built)."""
@@ -109,7 +132,8 @@ class Page:
         gr.on([demo.load, timer.tick], self.refresh, inputs=[seen, classify.checkpoint, language],
               outputs=[*train.view_outputs, classify.checkpoint, seen], api_name="refresh",
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
-        demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, *train.teacher_outputs],
+        demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, train.preset,
+                                           *train.preset_settings, *train.teacher_outputs],
                   show_progress="hidden", concurrency_limit=None, **PRIVATE).then(
             None, inputs=language, js=i18n.set_locale_js(remember=False), show_progress="hidden", **PRIVATE).then(
             classify.describe_checkpoint, inputs=[classify.checkpoint, language], outputs=classify.details,
@@ -120,7 +144,9 @@ class Page:
         language.change(self.relabel, inputs=[language, *[c for tab in self.tabs for c in tab.relabel_inputs]],
                         outputs=[*[c for tab in self.tabs for c in tab.relabel_outputs], *self.tab_items], js=i18n.set_locale_js(remember=True),
                         api_name="set_language", api_visibility="undocumented", show_progress="hidden",
-                        preprocess=False, concurrency_limit=4, concurrency_id="relabel")
+                        preprocess=False, concurrency_limit=4, concurrency_id="relabel").then(
+            train.per_class_bars, inputs=language, outputs=train.per_class, show_progress="hidden",
+            concurrency_limit=None, **PRIVATE)
 
 
 def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=None, quick_workers=None,

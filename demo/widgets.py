@@ -53,8 +53,10 @@ class CheckpointPicker:
                                               value=entries[0].key if entries else None,
                                               label=T("page.checkpoint.label"), elem_id=elem_id, **layout))
         if self.context is not None:
+            # its class gives it a minimum width (demo.ui's CSS; Gradio drops min_width without a
+            # container): in a row with the dropdown, on a phone it takes a line of its own
             show_all = gr.Checkbox(False, label=T("page.checkpoint.show_all"), elem_id=f"{elem_id}-all",
-                                   container=False)
+                                   elem_classes=["show-all-checkpoints"], container=False)
             show_all.input(self.show_all, inputs=[dropdown, show_all, self.context.language], outputs=dropdown,
                            api_visibility="private", concurrency_limit=None, preprocess=False)
         return dropdown

@@ -316,7 +316,10 @@ class ProgressPrinter:
                         "save": "saving checkpoint"}[event["name"]])
         elif kind == "done":
             if event["test_accuracy"] is not None:
-                self._line(f"test accuracy: {event['test_accuracy'] * 100:.2f}%")
+                flip = event.get("test_accuracy_tta")
+                self._line(f"test accuracy: {event['test_accuracy'] * 100:.2f}%" + (
+                    "" if flip is None else f"; with flip TTA {flip * 100:.2f}%"
+                    + (" (how the app answers with this checkpoint)" if event.get("answers_with_flip") else "")))
             self._line(f"checkpoint: {event['checkpoint']} ({event['duration_s']:.0f} s)")
 
     @staticmethod

@@ -67,7 +67,11 @@ def estimate_seconds(config, train_images, test_images=10_000, speed=None):
     speed = speed or REFERENCE_SPEED
     cost = cost_per_image(config)
     trained = train_images * config.epochs
-    evaluated = (config.validation_size * (config.epochs + 1) + test_images) * EVALUATION_SHARE
+    # validation at each epoch's end (and half way through it in runs of up to 2 epochs), then
+    # validation and test once more at the end, twice over with flip TTA (the mirror images)
+    checks = config.epochs * (2 if config.epochs <= 2 else 1)
+    final = (config.validation_size + test_images) * (2 if config.tta else 1)
+    evaluated = (config.validation_size * checks + final) * EVALUATION_SHARE
     return (trained + evaluated) * cost / speed + FIXED_SECONDS * REFERENCE_SPEED / speed
 
 

@@ -132,15 +132,27 @@ def validation_loss(probabilities, labels, label_smoothing=0.0):
     return float(-np.mean(np.sum(target * np.log(probabilities), axis=1))) if len(labels) else 0.0
 
 
-def test_metrics(model, images, labels, tta=False, should_stop=None, forward=None):
+def test_metrics(model, images, labels, tta=False, should_stop=None, forward=None,
+                 answers_with_flip=False):
     """The test-set fields of a checkpoint's ``metrics``: accuracy, per-class accuracy,
-    confusion matrix, the tutorial's recall and AUC, and with ``tta`` the flip-TTA accuracy."""
-    test, flipped = evaluate_with_flip(model, images, labels, tta, should_stop, forward)
-    metrics = {"test_accuracy": test["accuracy"], "per_class_accuracy": test["per_class_accuracy"],
-               "confusion_matrix": test["confusion_matrix"], "test_images": test["images"],
+    confusion matrix, the tutorial's recall and AUC, and with ``tta`` the flip-TTA accuracy.
+
+    ``answers_with_flip`` (with ``tta``): the app will answer with the picture and its mirror
+    image averaged (``mobilenet.inference.flip_helps``), so the per-class accuracy and the
+    confusion matrix are those of these answers, and ``answers_with_flip`` says so."""
+    if not tta:
+        test, averaged = evaluate(model, images, labels, should_stop=should_stop, forward=forward), None
+    else:
+        plain, averaged = predict_with_flip(model, images, should_stop=should_stop, forward=forward)
+        test = classification_report(plain, labels)
+        averaged = classification_report(averaged, labels)
+    answers = averaged if averaged is not None and answers_with_flip else test
+    metrics = {"test_accuracy": test["accuracy"], "per_class_accuracy": answers["per_class_accuracy"],
+               "confusion_matrix": answers["confusion_matrix"], "test_images": test["images"],
                "test_recall": test["recall"], "test_auc": test["auc"]}
-    if tta:
-        metrics["test_accuracy_tta"] = flipped
+    if averaged is not None:
+        metrics["test_accuracy_tta"] = averaged["accuracy"]
+        metrics["answers_with_flip"] = bool(answers_with_flip)
     return metrics
 
 

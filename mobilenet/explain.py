@@ -204,7 +204,7 @@ def feature_maps(model, image, layer, max_channels=64, columns=8, tile=64):
 
     target = _check_map_layer(model, layer)
     probe = keras.Model(model.inputs, target.output)
-    maps = np.asarray(probe(preprocess(network_input(image)[None]), training=False))[0]
+    maps = np.asarray(probe([preprocess(network_input(image)[None])], training=False))[0]
     height, width, channels = maps.shape
     shown = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:max_channels]
     peaks = maps[:, :, shown].max(axis=(0, 1))

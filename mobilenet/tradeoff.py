@@ -76,9 +76,12 @@ def mult_adds(variant, alpha, depth, input_size=32, classes=10):
 
 
 def checkpoint_point(path, source, texts=None):
-    """One checkpoint as a row of ``POINT_COLUMNS``; None if it has no test accuracy."""
+    """One checkpoint as a row of ``POINT_COLUMNS``; None if it has no test accuracy. The
+    accuracy is that of the app's answers (with flip TTA where the run measured it better)."""
+    from mobilenet.inference import answer_accuracy
+
     metadata = read_metadata(path)
-    accuracy = (metadata.get("metrics") or {}).get("test_accuracy")
+    accuracy = answer_accuracy(metadata)[0]
     if accuracy is None:  # stopped early: never tested
         return None
     args = {"variant": "paper", "depth": "full", "classes": 10, "input_shape": (32, 32, 3),
@@ -157,6 +160,7 @@ def _same_run(path, config):
 PAPER_COLOURS = ("#2563eb", "#7c3aed")  # Table 6, Table 7
 OUR_COLOURS = ("#ea580c", "#16a34a", "#dc2626", "#0891b2", "#ca8a04", "#db2777")
 X_TICKS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+LABEL_W, LABEL_H = 40, 13  # the room a point's label ("α 0.75", "224 px") takes at font size 12
 
 
 def tradeoff_svg(points, width=900, plot_height=360, texts=None):
@@ -201,10 +205,11 @@ def tradeoff_svg(points, width=900, plot_height=360, texts=None):
                  f'{html.escape(texts["x_axis"])}</text>'
                  f'<text transform="translate(16,{top + plot_height / 2:.0f}) rotate(-90)" '
                  f'text-anchor="middle">{html.escape(texts["y_axis"])}</text>')
+    labels = []  # (x, y) of each point label drawn so far: a label never covers another
     for index, name in enumerate(series):
         parts += _series_marks(points[points["series"] == name], colours[name],
                                paper=name in paper, x_at=x_at, y_at=y_at,
-                               label_below=name not in paper[:1], point=texts["point"])
+                               label_below=name not in paper[:1], point=texts["point"], labels=labels)
         y = top + plot_height + 54 + 18 * index
         dash = ' stroke-dasharray="5 3"' if name in paper else ""
         parts.append(f'<line x1="{left}" x2="{left + 24}" y1="{y - 4}" y2="{y - 4}" stroke="{colours[name]}" '
@@ -213,7 +218,7 @@ def tradeoff_svg(points, width=900, plot_height=360, texts=None):
     return "\n".join(parts)
 
 
-def _series_marks(rows, colour, paper, x_at, y_at, label_below, point):
+def _series_marks(rows, colour, paper, x_at, y_at, label_below, point, labels):
     means = rows.groupby("relative_mult_adds").agg(accuracy=("accuracy_%", "mean"),
                                                    label=("label", "first")).sort_index()
     dash = ' stroke-dasharray="5 3"' if paper else ""
@@ -226,7 +231,9 @@ def _series_marks(rows, colour, paper, x_at, y_at, label_below, point):
                      f'r="4.5" fill="{"white" if paper else colour}" stroke="{colour}" stroke-width="2">'
                      f'<title>{html.escape(tip)}</title></circle>')
     for x, row in means.iterrows():
-        dy = 17 if label_below else -8
-        marks.append(f'<text x="{x_at(x) + 6:.1f}" y="{y_at(row.accuracy) + dy:.1f}" fill="{colour}">'
-                     f'{html.escape(row.label)}</text>')
+        left, y = x_at(x) + 6, y_at(row.accuracy) + (17 if label_below else -8)
+        while any(abs(left - x2) < LABEL_W and abs(y - y2) < LABEL_H for x2, y2 in labels):
+            y += LABEL_H if label_below else -LABEL_H  # moved away from its point's line, clear of the other
+        labels.append((left, y))
+        marks.append(f'<text x="{left:.1f}" y="{y:.1f}" fill="{colour}">{html.escape(row.label)}</text>')
     return marks

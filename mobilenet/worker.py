@@ -58,10 +58,11 @@ class TrainingWorker:
             or a download), loaded while the worker waits for its job.
         cores: TensorFlow threads (default ``mobilenet.runtime.cpu_cores()``).
         niceness: added to the worker's scheduling niceness. Default ``WORKER_NICENESS``.
-        prepare: a ``TrainConfig`` (usually the default run) whose model the worker builds
-            and traces while it waits (``mobilenet.train.prepare_model``), sized to the data it
-            loaded as the app sizes its runs (``mobilenet.train.fit_to_data``): a job of that
-            config then trains from its first step at full speed. The steps it runs time this
+        prepare: a ``TrainConfig`` (usually the default run), or a list of them (the app's
+            presets), whose model the worker builds and traces while it waits
+            (``mobilenet.train.prepare_model``), sized to the data it loaded as the app sizes its
+            runs (``mobilenet.train.fit_to_data``): a job of one of these configs then trains
+            from its first step at full speed. The steps it runs for the first time this
             machine: a ``speed`` event before ``ready``. None: nothing prepared.
     """
 
@@ -69,7 +70,8 @@ class TrainingWorker:
         context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
         self._conn, child_conn = context.Pipe()
         self._stop = context.Event()
-        prepare = dataclasses.asdict(prepare) if prepare is not None else None
+        prepare = [dataclasses.asdict(config) for config in
+                   (prepare if isinstance(prepare, (list, tuple)) else [prepare])] if prepare is not None else None
         self.process = context.Process(target=_worker_main, name="mobilenet-training", daemon=True,
                                        args=(child_conn, self._stop, data_source, cores, niceness, prepare))
         self.process.start()
@@ -192,12 +194,13 @@ def _worker_main(conn, stop, data_source, cores, niceness, prepare):
         from mobilenet.train import TrainConfig, fit_to_data, prepare_model, train
 
         data = load_cifar10(data_source)
-        prepared = None
-        if prepare is not None:
-            config = fit_to_data(TrainConfig(**prepare), len(data.x_train))
-            prepared = prepare_model(config, data)
-            conn.send({"event": "speed", "images_per_sec": prepared.images_per_sec,
-                       "speed": speed_from_run(config, prepared.images_per_sec)})
+        prepared = []
+        for index, fields in enumerate(prepare or []):
+            config = fit_to_data(TrainConfig(**fields), len(data.x_train))
+            prepared.append(prepare_model(config, data))
+            if index == 0:
+                conn.send({"event": "speed", "images_per_sec": prepared[0].images_per_sec,
+                           "speed": speed_from_run(config, prepared[0].images_per_sec)})
     except Exception as error:  # the owner reports it; the traceback would only show paths
         conn.send(describe_error(error))
         return
@@ -208,9 +211,12 @@ def _worker_main(conn, stop, data_source, cores, niceness, prepare):
         return  # the owner is gone
     if job is None:
         return
-    trainer = job["trainer"] or functools.partial(train, prepared=prepared)
+    config = TrainConfig(**job["config"])
+    # the prepared model of this config, if there is one (train() checks the match again)
+    match = next((model for model in prepared if model.config == job["config"]), None)
+    trainer = job["trainer"] or functools.partial(train, prepared=match)
     try:
-        result = trainer(TrainConfig(**job["config"]), data=data, checkpoint_path=job["checkpoint_path"],
+        result = trainer(config, data=data, checkpoint_path=job["checkpoint_path"],
                          on_progress=conn.send, should_stop=stop.is_set)
     except Exception as error:
         conn.send(describe_error(error))

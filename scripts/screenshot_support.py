@@ -22,11 +22,12 @@ EXAMPLE_PICTURE = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg"
 
 
 @contextlib.contextmanager
-def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1280, 860)):
+def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1280, 860), data_source=None):
     """Yields a Playwright page open on a freshly launched app; closes both afterwards.
 
     ``runs_dir`` defaults to an empty temporary folder, so runs trained for a screenshot
-    never land among the user's; ``checkpoint_dir`` to the shipped ``checkpoints/``.
+    never land among the user's; ``checkpoint_dir`` to the shipped ``checkpoints/``;
+    ``data_source`` (CIFAR-10) to the app's own (``$MOBILENET_CIFAR10``, a cache or a download).
     """
     from playwright.sync_api import sync_playwright
 
@@ -36,6 +37,8 @@ def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1
     options = {"runs_dir": runs_dir or tempfile.mkdtemp(prefix="mobilenet-lab-runs-")}
     if checkpoint_dir:
         options["checkpoint_dir"] = checkpoint_dir
+    if data_source:
+        options["data_source"] = data_source
     demo = build_demo(**options)
     url = launch_on_loopback(demo)
     try:

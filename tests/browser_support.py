@@ -25,6 +25,24 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.envi
 needs_node = pytest.mark.skipif(not shutil.which("node") and not os.environ.get("CI"),
                                 reason="SSR needs Node (Debian's nodejs)")
 RENDERINGS = [pytest.param(False, id="csr"), pytest.param(True, id="ssr", marks=needs_node)]
+# Latin words (file names, numbers, column names) broken across two lines inside the elements
+# matched by a CSS selector (page.evaluate(BROKEN_WORDS, selector)): "parame / ters", "…float32.t / flite"
+BROKEN_WORDS = """selector => {
+  const broken = [];
+  for (const element of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const word of node.textContent.matchAll(/[A-Za-z0-9_.%-]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom)));
+        if (lines.size > 1) broken.push(word[0]);
+      }
+    }
+  }
+  return broken.slice(0, 10);
+}"""
 
 
 @contextlib.contextmanager

@@ -24,3 +24,14 @@ def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
     user_turned_off = os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0"
     assert ("oneDNN off" if user_turned_off else "oneDNN on") in text.split("|")[0]
     assert "SMOKE RUN" in text
+
+
+def test_the_classroom_rows_give_mean_spread_and_min_over_seeds():
+    from mobilenet.bench import _seeds, _spread
+
+    runs = [{"test_accuracy": a, "alone": a - 0.02, "flip": True, "wall_s": w, "images_per_sec": 2000}
+            for a, w in ((0.66, 50.0), (0.64, 52.5), (0.65, 49.0))]
+    text = _spread(runs)
+    assert text.startswith("65.00 % ± 1.00, min 64.00 % test accuracy (3 of 3 with flip TTA")
+    assert "each picture alone: mean 63.00 %, min 62.00 %" in text and "wall ≤ 52.5 s" in text
+    assert _seeds((0, 1, 2, 3, 4)) == "0–4" and _seeds((0,)) == "0"

@@ -93,6 +93,10 @@ def test_train_panel_runs_plots_and_stops(page):
     # Step 40 of 17-step epochs is past two epoch ends: train and validation are both drawn.
     for plot in ("loss-plot", "accuracy-plot"):
         expect(page.locator(f"#{plot} .mark-line path")).to_have_count(2)
+        # the whole chart, x axis and its title included, inside the block (not cut off under its label)
+        assert page.locator(f"#{plot}").evaluate(
+            "b => b.querySelector('svg.marks').getBoundingClientRect().bottom <= b.getBoundingClientRect().bottom + 1")
+        expect(page.locator(f"#{plot} svg.marks")).to_contain_text("epoch")
     screenshot(page, "2-train-running")
 
     page.click("#stop-training")

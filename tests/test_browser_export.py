@@ -9,7 +9,7 @@ import re
 import pytest
 
 from app_server import copy_checkpoint, running_app
-from browser_support import ARTIFACTS, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import ARTIFACTS, BROKEN_WORDS, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
 from demo.i18n import t
 
 pytestmark = needs_chromium
@@ -35,6 +35,7 @@ def test_export_fills_the_table_and_offers_three_files(page):
     for text in ("Keras checkpoint (float32 weights)", "LiteRT float32", "LiteRT float16", "LiteRT int8"):
         expect(table).to_contain_text(text)
     expect(page.locator("#export-note")).to_contain_text("100 CIFAR-10 test pictures")
+    assert page.evaluate(BROKEN_WORDS, "#export-table td") == []  # not "tiny_shipped_int8.t / flite"
     files = page.locator("#export-files")
     expect(files.locator("a")).to_have_count(3)  # one download link per file, with its size
     for kind in ("float32", "float16", "int8"):
@@ -42,6 +43,12 @@ def test_export_fills_the_table_and_offers_three_files(page):
     with page.expect_download() as download:
         files.get_by_role("row", name=re.compile("tiny_shipped_int8.tflite")).get_by_role("link").click()
     assert download.value.suggested_filename == "tiny_shipped_int8.tflite"
+    page.set_viewport_size({"width": 390, "height": 844})  # on a phone: each file's whole name, not "tiny_s… .tflite"
+    try:
+        expect(files.locator(".stem")).to_have_count(3)
+        assert files.locator(".stem").evaluate_all("stems => stems.every(s => s.scrollWidth <= s.clientWidth + 1)")
+    finally:
+        page.set_viewport_size({"width": 1366, "height": 900})
     screenshot(page, "6-mobile-export")
 
 

@@ -1,10 +1,12 @@
 """The page on a 390 × 844 phone (all six tabs, wide things scroll inside the page, none wider
 than the screen) and Gradio's own words on the 中文 page (toast titles, the footer)."""
 
+import os
+
 import pytest
 
 from app_server import running_app
-from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import BROKEN_WORDS, EXAMPLES, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
 
 pytestmark = needs_chromium
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -22,6 +24,24 @@ TOO_WIDE = """() => {
   }
   return found.slice(0, 10);
 }"""
+# How many lines an element's text takes
+LINES = """e => {
+  const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT), bottoms = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) if (r.width > 0) bottoms.add(Math.round(r.bottom));
+  }
+  return bottoms.size;
+}"""
+# A dropdown whose text (its input's content box) ends left of its arrow
+TEXT_BEFORE_ARROW = """d => {
+  const input = d.querySelector("input"), arrow = d.querySelector(".icon-wrap");
+  return input.getBoundingClientRect().right - parseFloat(getComputedStyle(input).paddingRight)
+         <= arrow.getBoundingClientRect().left + 1;
+}"""
+# A picture whose drawn part (inside its padding) starts below y
+PICTURE_BELOW = "(img, y) => img.getBoundingClientRect().top + parseFloat(getComputedStyle(img).paddingTop) >= y - 1"
 
 
 @pytest.fixture(scope="module", params=RENDERINGS)
@@ -96,5 +116,45 @@ def test_toast_titles_and_the_footer_follow_the_chinese_page(browser, app_url, s
         expect(phone.get_by_role("tab", name="3 · Classify")).to_be_visible(timeout=30_000)
         assert phone.locator("html").get_attribute("lang") == "en"  # the English "Error" is shown again
         assert title.evaluate("e => getComputedStyle(e, '::before').content") in ("none", "normal")
+    finally:
+        context.close()
+
+
+def test_checkpoint_pickers_and_the_32x32_picture_have_room_on_a_phone(browser, app_url, ssr):
+    expect = sync_api.expect
+    context, phone = open_phone(browser, f"{app_url}?lang=en&tab=classify", ssr)
+    try:
+        expect(phone.locator("#checkpoint-details")).to_contain_text("Test accuracy")
+        for tab, picker in (("3 · Classify", "checkpoint"), ("4 · Look inside", "look-checkpoint"),
+                            ("5 · Mistakes", "mistakes-checkpoint"), ("6 · Mobile", "export-checkpoint")):
+            phone.get_by_role("tab", name=tab).click()
+            # "Show all checkpoints (older runs too)": the width of the screen, its words on one line
+            show_all = phone.locator(f"#{picker}-all")
+            expect(show_all).to_be_visible()
+            assert show_all.bounding_box()["width"] >= 300, tab
+            assert show_all.locator(".label-text").evaluate(LINES) == 1, tab
+            # the checkpoint's name ends before the dropdown's arrow, not under it
+            assert phone.locator(f"#{picker}").evaluate(TEXT_BEFORE_ARROW), tab
+        phone.get_by_role("tab", name="3 · Classify").click()
+        phone.locator("#picture input[type=file]").set_input_files(os.path.join(EXAMPLES, "photo_cat_chelsea.jpg"))
+        picture = phone.locator("#network-input img")
+        expect(picture).to_be_visible()
+        # "What the network sees (32×32)" on one line, above the picture rather than over it
+        label = phone.locator("#network-input [data-testid=block-label]")
+        assert label.evaluate(LINES) == 1
+        assert picture.evaluate(PICTURE_BELOW, label.bounding_box()["y"] + label.bounding_box()["height"])
+        screenshot(phone, "3-classify-phone")
+    finally:
+        context.close()
+
+
+def test_tables_keep_their_words_whole_on_a_phone(browser, app_url, ssr):
+    expect = sync_api.expect
+    context, phone = open_phone(browser, f"{app_url}?lang=en&tab=architecture", ssr)
+    try:
+        note = phone.get_by_text("Why the tutorial counts")
+        expect(note).to_be_visible()
+        assert phone.evaluate(BROKEN_WORDS, ".prose table") == []  # not "parame / ters", "Batc / hNor…"
+        assert phone.evaluate(TOO_WIDE) == []  # a table wider than the phone scrolls
     finally:
         context.close()

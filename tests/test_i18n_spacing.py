@@ -83,3 +83,13 @@ def test_gradio_words_were_written_for_this_gradio():
     import gradio
 
     assert gradio.__version__ == gradio_words.GRADIO_VERSION
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda path: path.rsplit("/", 1)[-1])
+def test_no_chinese_text_brings_a_space_into_the_sentence_it_joins(table):
+    """A text written after another ("…完成：测试准确率 10.0%。" + " 验证准确率…") brings its
+    leading space into the Chinese sentence; English needs it, Chinese does not (a " · "
+    separator keeps its spaces in both)."""
+    found = {text_id: entry["zh"] for text_id, entry in load_tables([table]).items()
+             if re.match(r"[ \t](?!·)", entry.get("zh", "")) or re.search(r"(?<!·)[ \t]$", entry.get("zh", ""))}
+    assert not found, found

@@ -85,9 +85,9 @@ def test_a_teacher_link_signs_in_and_leaves_the_address_bar(teacher_app):
     expect = sync_api.expect
     student = Client(teacher_app[0], verbose=False)
     student.predict(name="Bob", **LONG_RUN, api_name="/start_training")
-    with browser_page(f"{teacher_app[0]}?tab=train&teacher={KEY.replace(' ', '+')}") as page:
+    with browser_page(f"{teacher_app[0]}gradio_api/teacher?tab=train&key={KEY.replace(' ', '+')}") as page:
         expect(page.locator("#run-status")).to_contain_text("Bob", timeout=30_000)
-        assert "teacher=" not in page.url and "tab=train" in page.url
+        assert "key=" not in page.url and "tab=train" in page.url
         page.locator("#train-name input, #train-name textarea").first.fill("Ms Li")
         page.locator("#stop-training").click()
         expect(page.locator("#train-reply")).to_contain_text("Stopping the run started by Bob")
@@ -98,7 +98,7 @@ def test_a_teacher_link_signs_in_and_leaves_the_address_bar(teacher_app):
         expect(page.locator("#train-reply")).to_have_text("", timeout=15_000)
         screenshot(page, "2-train-stopped-by-teacher")
     wait_until_ended(teacher_app.runs)
-    with browser_page(f"{teacher_app[0]}?tab=train&teacher=wrong") as page:  # a wrong key: anyone's page
+    with browser_page(f"{teacher_app[0]}gradio_api/teacher?tab=train&key=wrong") as page:  # a wrong key: anyone's page
         student.predict(name="Bob", **LONG_RUN, api_name="/start_training")
         expect(page.locator("#run-status")).to_contain_text("Bob is training", timeout=30_000)
         page.locator("#stop-training").click()

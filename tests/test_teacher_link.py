@@ -17,7 +17,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
-from browser_support import browser_page, needs_chromium, screenshot, sync_api
+from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
 from classroom.teacher import (HOLD_S, WRONG_PER_MINUTE, WRONG_PER_MINUTE_OVERALL, TeacherKey, TooManyTries,
                                startup_lines)
 from classroom.teacher_link import COOKIE, NOTE_COOKIE, visit
@@ -39,7 +39,7 @@ def app(tiny_cifar, tmp_path_factory):
 
 def open_link(app, key, address, query="lang=zh&tab=train"):
     """GETs the teacher link with ``key`` from ``address``, without following the redirect."""
-    return httpx.get(f"{app[0]}?{query}&teacher={quote(key)}", headers={"X-Forwarded-For": address},
+    return httpx.get(f"{app[0]}gradio_api/teacher?{query}&key={quote(key)}", headers={"X-Forwarded-For": address},
                      follow_redirects=False, timeout=30)
 
 
@@ -98,7 +98,7 @@ def test_the_link_trades_its_key_for_an_httponly_cookie(app, capfd):
 
 def test_a_wrong_link_sets_no_cookie_and_the_page_says_so(app):
     answer = open_link(app, "guess", "10.1.0.2", query="tab=train")
-    assert answer.status_code == 303 and answer.headers["location"] == "./?tab=train"
+    assert answer.status_code == 303 and answer.headers["location"] == "../?tab=train"
     cookies = set_cookies(answer)
     assert COOKIE not in cookies
     note = page_opened_with({NOTE_COOKIE: cookies[NOTE_COOKIE][0]})
@@ -155,14 +155,14 @@ def test_without_the_variable_the_key_is_random_long_and_new_each_start(monkeypa
     assert first.generated and len(first.key) >= 43 and first.key != second.key
     assert set(first.key) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     lines = startup_lines(first, "http://127.0.0.1:7860/")
-    assert f"    http://127.0.0.1:7860/?teacher={first.key}" in lines and "new each time" in lines[-1]
+    assert f"    http://127.0.0.1:7860/gradio_api/teacher?key={first.key}" in lines and "new each time" in lines[-1]
     assert startup_lines(TeacherKey(""), "http://127.0.0.1:7860/") == []
 
     monkeypatch.setenv("MOBILENET_TEACHER_KEY", "short key")
     short = TeacherKey()
     assert short.key == "short key" and not short.generated
     assert "shorter than" in caplog.text and "short key" not in caplog.text  # a warning without the key
-    assert startup_lines(short, "http://127.0.0.1:7860")[1] == "    http://127.0.0.1:7860/?teacher=short%20key"
+    assert startup_lines(short, "http://127.0.0.1:7860")[1] == "    http://127.0.0.1:7860/gradio_api/teacher?key=short%20key"
 
 
 def test_a_teacher_cookie_expires_and_belongs_to_its_key():
@@ -173,15 +173,32 @@ def test_a_teacher_cookie_expires_and_belongs_to_its_key():
     assert not any(key.holds_cookie(bad) for bad in (None, "", "1.2", "x" * 200, "１２.ab", made + "0"))
 
 
+@pytest.fixture(params=RENDERINGS)
+def served(request, app, tiny_cifar, tmp_path_factory):
+    """(URL, ssr): the module's app, or one behind Gradio's server-side rendering, where Node serves
+    the pages and forwards only Gradio's own routes to Python."""
+    if not request.param:
+        yield app[0], False
+        return
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MOBILENET_TEACHER_KEY", KEY)
+        with running_app(str(tmp_path_factory.mktemp("teacher-ssr")), tiny_cifar[1], ssr_mode=True) as running:
+            yield running[0], True
+
+
 @needs_chromium
-def test_a_teacher_link_in_the_browser(app):
+def test_a_teacher_link_in_the_browser(served):
     expect = sync_api.expect
-    with browser_page(f"{app[0]}?tab=train&teacher={quote(KEY)}") as page:
+    url, ssr = served
+    with browser_page(f"{url}gradio_api/teacher?tab=train&key={quote(KEY)}", ssr=ssr) as page:
         expect(page.locator("#teacher-status")).to_contain_text("You are the teacher on this page", timeout=60_000)
-        assert "teacher=" not in page.url and "tab=train" in page.url
+        assert page.url == f"{url}?tab=train"  # the page, without the key
         expect(page.locator("#teacher-key")).to_be_hidden()
         screenshot(page, "2-train-teacher-link")
-    with browser_page(f"{app[0]}?tab=train&teacher=guess") as page:
-        expect(page.locator("#teacher-link-wrong")).to_contain_text("key was wrong", timeout=60_000)
-        assert "teacher=" not in page.url
+        page.reload()  # the cookie, not the link, keeps the page the teacher's
+        expect(page.locator("#teacher-status")).to_contain_text("You are the teacher on this page", timeout=60_000)
+    with browser_page(f"{url}gradio_api/teacher?lang=zh&tab=train&key=guess", ssr=ssr) as page:
+        expect(page.locator("#teacher-link-wrong")).to_contain_text("密钥不对", timeout=60_000)
+        assert "key=" not in page.url and "lang=zh" in page.url
+        expect(page.locator("#teacher-key")).to_be_visible()
         screenshot(page, "2-train-teacher-link-wrong")

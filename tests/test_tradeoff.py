@@ -6,6 +6,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
+import pandas as pd
 import pytest
 
 from app_server import copy_checkpoint
@@ -89,3 +90,20 @@ def test_svg_draws_every_point_and_names_every_series(tiny_checkpoint, tmp_path)
     for series in points["series"].unique():
         assert series in texts
     assert "α 0.25" in texts and "128 px" in texts
+
+
+def test_labels_of_points_close_together_do_not_cover_each_other():
+    # the two shipped checkpoints at α 1 (89.8 % and 87.3 %) beside a short run at 10 %, which
+    # stretches the axis: their labels were drawn on top of each other
+    ours = [{"series": series, "label": f"α {alpha:g}", "source": "shipped", "alpha": alpha, "resolution": 32,
+             "accuracy_%": accuracy, "mult_adds": 11.6e6 * alpha ** 2, "relative_mult_adds": alpha ** 2}
+            for series, alpha, accuracy in (("cifar variant", 1.0, 89.8), ("paper variant", 1.0, 87.3),
+                                            ("a short run", 0.25, 10.0))]
+    points = pd.concat([paper_points(), pd.DataFrame(ours)], ignore_index=True)
+    drawing = ElementTree.fromstring(tradeoff_svg(points))
+    boxes = [(float(t.get("x")), float(t.get("y"))) for t in drawing.iter(f"{SVG}text")
+             if t.text in ("α 1", "α 0.75", "224 px", "192 px")]
+    assert len(boxes) == 6
+    for i, (x, y) in enumerate(boxes):
+        for x2, y2 in boxes[i + 1:]:
+            assert abs(x - x2) >= 40 or abs(y - y2) >= 13, ((x, y), (x2, y2))

@@ -35,6 +35,13 @@ def test_training_learns_streams_progress_and_round_trips(tiny_data, tmp_path):
     middles = [e for e in events if e["event"] == "validation"]
     assert [(e["epoch"], e["step"]) for e in middles] == [(1, 4), (2, 4)]
     assert all(0 <= e["val_accuracy"] <= 1 and e["val_loss"] > 0 for e in middles)
+    import io
+
+    from mobilenet.__main__ import ProgressPrinter
+    printer = ProgressPrinter(io.StringIO())  # the CLI prints every kind of event
+    for event in events:
+        printer(event)
+    assert "epoch 1/2 step 4/8 - val_loss" in printer.stream.getvalue()
     assert 0 <= result.metrics["test_recall"] <= 1 and 0.5 < result.metrics["test_auc"] <= 1
     assert result.metrics["test_accuracy"] > 0.3  # the tiny classes are easy; chance is 0.1
     assert np.array(result.metrics["confusion_matrix"]).sum() == 100
@@ -183,7 +190,7 @@ def test_validation_is_held_out_and_stratified():
 
 
 @pytest.mark.parametrize("available, asked, validation, train_size", [
-    (50_000, 40_000, 1000, 40_000),   # the classroom run on CIFAR-10: as asked
+    (50_000, 40_000, 1000, 40_000),   # a subset of CIFAR-10: as asked
     (50_000, 49_000, 1000, None),     # all that is left after the hold-out: "all of it"
     (50_000, 50_000, 1000, None),     # more than is left: all of it too
     (300, 200, 30, 200),              # a small data set: a tenth held out, not the 1000 asked
@@ -250,5 +257,5 @@ def test_a_prepared_model_trains_to_the_same_weights_as_a_fresh_one(tiny_data):
 def test_a_data_set_too_small_for_the_config_is_only_timed(tiny_data):
     from mobilenet.train import prepare_model
 
-    prepared = prepare_model(TrainConfig(), tiny_data, steps=1)  # 40,000 images asked, a few hundred here
+    prepared = prepare_model(TrainConfig(), tiny_data, steps=1)  # 49,000 images asked, a few hundred here
     assert prepared.data is None and prepared.images_per_sec > 0

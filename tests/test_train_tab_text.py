@@ -23,6 +23,8 @@ CONFIG = {"variant": "paper", "alpha": 1.0, "depth": "shallow", "epochs": 3, "ba
 LATEST = {"epoch": 2, "epochs": 3, "global_step": 500, "images_per_sec": 1200.0}
 METRICS = {"test_accuracy": 0.62, "validation_accuracy": 0.6, "test_images": 10000,
            "per_class_accuracy": {"cat": 0.4, "dog": 0.5}, "confusion_matrix": [[1] * 10] * 10}
+# validated better with the mirror image: the app answers with flip TTA, and says so
+FLIP_METRICS = {**METRICS, "validation_accuracy_tta": 0.63, "test_accuracy_tta": 0.655}
 BASE = {"config": CONFIG, "started_by": "小明", "started_by_teacher": False, "checkpoint": "run.keras",
         "train_images": 35000, "elapsed_s": 75, "stage": None, "stage_split": None, "stopped_by": None,
         "stopped_by_teacher": False, "stopped_by_time_limit": False, "error": None, "metrics": None,
@@ -48,6 +50,7 @@ RUNS = [None,
         {**BASE, "state": RunState.STOPPED, "stopped_by": "小红", "checkpoint": None,
          "error": {"reason": "stopped_before_training"}},
         {**BASE, "state": RunState.STOPPED, "stopped_by": "小红", "metrics": METRICS},
+        {**BASE, "state": RunState.FINISHED, "metrics": FLIP_METRICS},
         {**BASE, "state": RunState.FINISHED, "metrics": METRICS}]
 DATA = [{"state": "unknown"}, {"state": "loading"}, {"state": "ready", "train": 50000, "test": 10000},
         {"state": "unavailable", "detail": "No CIFAR-10 at /data/cifar (set MOBILENET_CIFAR10)"}]
@@ -167,7 +170,7 @@ def test_stop_with_no_run_and_sign_in_without_a_key_answer_in_the_pages_language
     with pytest.raises(gr.Error, match="这台服务器没有教师密钥"):
         asyncio.run(tab.sign_in("key", "zh"))
     with pytest.raises(gr.Error, match="Fill in the learning rate"):
-        tab.start_training("Ann", "paper", 0.25, "shallow", 100, 1, 32, None, False, False, "en")
+        tab.start_training("Ann", "paper", 0.25, "shallow", 100, 1, 32, None, False, "classroom", False, "en")
 
 
 @pytest.mark.parametrize("refusal, english, chinese", [
@@ -184,7 +187,7 @@ def test_refused_starts_say_why_in_the_pages_language(tab, monkeypatch, refusal,
     monkeypatch.setattr(tab.runs, "start", refuse)
     for lang, expected in (("en", english), ("zh", chinese)):
         with pytest.raises(gr.Error) as error:
-            tab.start_training("Bob", "paper", 0.25, "shallow", 100, 1, 32, 0.01, False, False, lang)
+            tab.start_training("Bob", "paper", 0.25, "shallow", 100, 1, 32, 0.01, False, "classroom", False, lang)
         assert expected in error.value.message and untranslated(error.value.title if lang == "zh" else "") == []
 
 
@@ -217,3 +220,15 @@ def test_the_curves_have_no_empty_legend_and_their_epochs_do_not_overlap(tab):
     for plot in tab.view_outputs[3:5]:
         assert isinstance(plot, gr.LinePlot) and plot.colors_in_legend == [] and plot.x_label_angle == -40
         assert plot.color_map == CURVE_COLORS
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_accuracy_on_screen_is_that_of_the_apps_answers(lang):
+    """With flip TTA measured better, the run's accuracy is the flip figure and the text says so."""
+    flipped, plain = RUNS[-2], RUNS[-1]
+    assert "65.5%" in status_message(flipped, lang) and "62.0%" not in status_message(flipped, lang)
+    assert t("train.status.with_flip", lang) in status_message(flipped, lang)
+    assert "62.0%" in status_message(plain, lang) and t("train.status.with_flip", lang) not in status_message(plain, lang)
+    summary = results_view(flipped, lang)[1]
+    assert "65.5%" in summary and "62.0%" in summary  # the answers' figure, then the picture alone
+    assert "62.0%" in results_view(plain, lang)[1] and "65.5%" not in results_view(plain, lang)[1]

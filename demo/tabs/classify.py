@@ -90,8 +90,10 @@ class ClassifyTab(Tab):
                 with gr.Column():
                     top5 = gr.Label(num_top_classes=5, label=T("classify.top5"), elem_id="top5")
                     with gr.Row():
+                        # min widths (the timing's in demo.ui's CSS: Gradio's Markdown drops min_width):
+                        # on a phone each takes a line of its own, the picture's label on one line
                         seen = gr.Image(label=T("classify.seen"), format="png", buttons=[], interactive=False,
-                                        height=200, width=200, elem_id="network-input")
+                                        height=200, width=200, min_width=240, elem_id="network-input")
                         timing = gr.Markdown(elem_id="timing")
                     with gr.Accordion(T("classify.all"), open=False):
                         everything = gr.Dataframe(interactive=False, elem_id="all-probabilities")

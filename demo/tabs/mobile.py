@@ -30,7 +30,7 @@ EXPORT_COLUMNS = {"model": ("mobile.export_columns.model", None),
                   "accuracy_%": ("mobile.export_columns.accuracy", "{:.2f}"),
                   "agreement_%": ("mobile.export_columns.agreement", "{:.1f}"),
                   "file": ("mobile.export_columns.file", None)}
-EXPORT_WIDTHS = ["210px", "90px", "110px", "120px", "110px", "120px", "230px"]
+EXPORT_WIDTHS = ["210px", "90px", "110px", "120px", "110px", "120px", "320px"]  # a file's name on one line
 POINT_COLUMNS = {"series": ("mobile.point_columns.series", None),
                  "label": ("mobile.point_columns.label", None),
                  "accuracy_%": ("mobile.point_columns.accuracy", "{:.1f}"),

@@ -12,23 +12,24 @@ import time
 
 import gradio as gr
 
-from mobilenet.data import CLASS_NAMES, DataCorruptError, DataUnavailableError
+from mobilenet.data import DataCorruptError, DataUnavailableError
 from mobilenet.duration import format_duration
 from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
-from mobilenet.train import TrainConfig
+from mobilenet.recipes import APP_PRESETS, MEASURED, MEASURED_ON, RECIPES
 
 from classroom.clients import client_address
 from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
 from classroom import teacher_link
 from classroom.teacher import BADGE, HOLD_S, TooManyTries
 from classroom.visitors import NAME_LENGTH, visitor_name
-from demo.i18n import T, as_html, as_markdown, t
-from demo.tabs import Tab
+from demo.i18n import LANGUAGES, T, as_html, as_markdown, class_names, t
+from demo.tabs import PRIVATE, Tab
 from demo.tabs.train_view import (CURVE_COLORS, curves, data_message, progress_html, results_view,
                                   status_message, stop_reply)
 
-DEFAULTS = TrainConfig()  # the classroom run: the package tunes these, the UI only shows them
+DEFAULTS = RECIPES["classroom"]  # the classroom run: the package tunes these, the UI only shows them
+PRESETS = [(T(f"train.preset_{name}"), name) for name in APP_PRESETS]
 ALPHAS = sorted({*PAPER_ALPHAS, DEFAULTS.alpha})
 DEPTH_CHOICES = [(T("train.depth_shallow"), "shallow"), (T("train.depth_full"), "full")]
 assert sorted(value for _, value in DEPTH_CHOICES) == sorted(DEPTHS)
@@ -52,10 +53,16 @@ def quoted(detail, lang):
 
 
 def default_run_values():
-    """What the default settings train (``TrainConfig``'s defaults), for ``train.default_run``."""
+    """What the presets train (``mobilenet.recipes``) and reached (``MEASURED``), for
+    ``train.default_run``."""
+    quick = RECIPES["quick"]
     return {"variant": DEFAULTS.variant, "alpha": DEFAULTS.alpha, "depth": DEFAULTS.depth,
-            "epochs": DEFAULTS.epochs, "images": DEFAULTS.train_size or 50_000,
-            "batch": DEFAULTS.batch_size, "lr": DEFAULTS.learning_rate}
+            "epochs": DEFAULTS.epochs, "images": DEFAULTS.train_size or 49_000,
+            "batch": DEFAULTS.batch_size, "lr": DEFAULTS.learning_rate, "smoothing": DEFAULTS.label_smoothing,
+            "accuracy": MEASURED["classroom"]["mean"], "lowest": MEASURED["classroom"]["min"],
+            "seconds": MEASURED["classroom"]["seconds"], "cpu": MEASURED_ON["en"], "cpu_zh": MEASURED_ON["zh"],
+            "quick_images": quick.train_size or 49_000, "quick_epochs": quick.epochs,
+            "quick_accuracy": MEASURED["quick"]["mean"], "quick_seconds": MEASURED["quick"]["seconds"]}
 
 
 class TrainTab(Tab):
@@ -101,18 +108,28 @@ class TrainTab(Tab):
         """The session's teacher state, or its browser's teacher cookie (an API client's)."""
         return teacher is True or teacher_link.holds_cookie(self.ctx.teacher_key, request)
 
+    @staticmethod
+    def preset_values(preset, lang="en"):
+        """The settings controls' values (``preset_settings``' order) of the recipe ``preset``."""
+        config = RECIPES[preset if preset in APP_PRESETS else "classroom"]
+        return [config.train_size or 50_000, config.epochs, config.variant, config.alpha, config.depth,
+                config.batch_size, config.learning_rate, config.augmentation]
+
     def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
-                       learning_rate, augmentation, teacher=False, lang="en", request: gr.Request = None):
+                       learning_rate, augmentation, preset="classroom", teacher=False, lang="en",
+                       request: gr.Request = None):
         """Starts a run on the server, or says why not. The run belongs to this browser tab (its
         session): only it, or the teacher, can stop it.
 
-        Gradio has already checked the radios, dropdown and slider against their choices and
-        ranges; an emptied number box arrives as None.
+        The settings shown replace those of the recipe ``preset`` (``mobilenet.recipes``: what
+        the panel does not show, such as label smoothing, comes from it). Gradio has already
+        checked the radios, dropdown and slider against their choices and ranges; an emptied
+        number box arrives as None.
         """
         if learning_rate is None:
             raise gr.Error(t("train.start.no_learning_rate", lang))
         config = dataclasses.replace(
-            DEFAULTS, variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
+            RECIPES[preset if preset in APP_PRESETS else "classroom"], variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
             epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
             augmentation=bool(augmentation))
         teacher = self.is_teacher(teacher, request)
@@ -175,15 +192,18 @@ class TrainTab(Tab):
                 gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),
                 gr.LinePlot(accuracy, y_title=t("train.plot.accuracy", lang), **axis),
                 gr.Column(visible=visible), summary,
-                # in CIFAR-10's order, as the confusion matrix beside it (the plot would sort names)
-                gr.BarPlot(per_class, x_title=t("train.plot.class", lang), y_title=t("train.plot.accuracy", lang),
-                           sort=None if per_class is None else list(per_class["class"])),
+                gr.BarPlot(per_class, x_title=t("train.plot.class", lang), y_title=t("train.plot.accuracy", lang)),
                 gr.Column(visible=visible), confusion,
                 # Start's or Stop's answer ("Started…") is stale once the run has ended: cleared
                 gr.skip() if run is not None and run["state"] in ACTIVE_STATES else ""]
 
     def relabel(self, lang):
         return self.view(self.runs.watch(), None, lang)
+
+    def per_class_bars(self, lang="en"):
+        """The bars of each class alone, sent again after ``relabel``: Gradio 6.31's plot keeps its
+        old bars (the other language's names) when an update also changes its axis titles."""
+        return gr.BarPlot(results_view(self.runs.watch()["run"], lang)[2])
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
@@ -194,6 +214,8 @@ class TrainTab(Tab):
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
                     name = gr.Textbox(label=T("train.name"), max_length=NAME_LENGTH, elem_id="train-name")
+                    self.preset = preset = gr.Radio(PRESETS, value="classroom", label=T("train.preset"),
+                                                    elem_id="train-preset")
                     train_images = gr.Slider(100, 50_000, value=DEFAULTS.train_size or 50_000, step=100,
                                              label=T("train.train_images"), info=T("train.train_images_info"),
                                              elem_id="train-images")
@@ -241,14 +263,23 @@ class TrainTab(Tab):
                                                     elem_id="accuracy-plot", **curve_style)
                     with gr.Column(visible=False) as results:
                         summary = gr.Markdown(elem_id="test-results")
-                        per_class = gr.BarPlot(x="class", y="accuracy", y_lim=[0, 1], height=260, x_label_angle=-40,
-                                               sort=list(CLASS_NAMES), elem_id="per-class", label=T("train.per_class"))
+                        # in CIFAR-10's order in every language, as the confusion matrix beside it (the
+                        # plot would sort the names): one order for all, so that it never changes
+                        self.per_class = per_class = gr.BarPlot(
+                            x="class", y="accuracy", y_lim=[0, 1], height=260, x_label_angle=-40,
+                            sort=[name for lang in LANGUAGES for name in class_names(lang)], elem_id="per-class",
+                            label=T("train.per_class"))
             with gr.Column(visible=False) as confusion_section:
                 confusion = gr.Dataframe(label=T("train.confusion"), interactive=False, elem_id="confusion-matrix")
             # The stream for API clients (its endpoint is a component of the page: inside the tab).
             gr.api(self.watch_training, api_name="watch_training", concurrency_limit=WATCH_LIMIT)
 
-        settings = [name, variant, alpha, depth, train_images, epochs, batch_size, learning_rate, augmentation]
+        settings = [name, variant, alpha, depth, train_images, epochs, batch_size, learning_rate, augmentation,
+                    preset]
+        self.preset_settings = [train_images, epochs, variant, alpha, depth, batch_size, learning_rate, augmentation]
+        # a preset fills the controls with its recipe's values (changed values still count)
+        preset.input(self.preset_values, inputs=[preset, self.lang], outputs=self.preset_settings,
+                     show_progress="hidden", concurrency_limit=None, **PRIVATE)
         # The run trains in the server's own thread, so Start returns at once; one Start at a time
         # (runs.start is single-flight anyway) and the others get "who is training" when it ends.
         start.click(self.start_training, inputs=[*settings, teacher, self.lang], outputs=reply,

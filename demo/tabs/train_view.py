@@ -12,6 +12,7 @@ import pandas as pd
 
 from mobilenet.data import CLASS_NAMES
 from mobilenet.duration import format_duration
+from mobilenet.inference import answer_accuracy
 
 from classroom.runs import RunState, StopOutcome
 from classroom.teacher import BADGE
@@ -103,8 +104,9 @@ def status_message(run, lang="en"):
     if state == RunState.STOPPED:
         return (t("train.status.stopped", lang, stopper=stopper(run, lang), **values) + checked
                 + t("train.status.saved", lang))
-    return (t("train.status.finished", lang, accuracy=metrics["test_accuracy"], **values) + checked
-            + t("train.status.try_it", lang))
+    accuracy, flip = answer_accuracy({"metrics": metrics})
+    return (t("train.status.finished", lang, accuracy=accuracy, **values)
+            + (t("train.status.with_flip", lang) if flip else "") + checked + t("train.status.try_it", lang))
 
 
 def progress_html(run, lang="en"):
@@ -184,5 +186,8 @@ def results_view(run, lang="en"):
         return False, "", None, None
     per_class = pd.DataFrame([(class_name(name, lang), accuracy) for name, accuracy
                               in metrics["per_class_accuracy"].items()], columns=["class", "accuracy"])
-    summary = t("train.results", lang, accuracy=metrics["test_accuracy"], images=metrics.get("test_images", 0))
+    accuracy, flip = answer_accuracy({"metrics": metrics})
+    summary = t("train.results", lang, accuracy=accuracy, images=metrics.get("test_images", 0))
+    if flip:
+        summary += t("train.results_flip", lang, alone=metrics["test_accuracy"])
     return True, summary, per_class, confusion_frame(metrics["confusion_matrix"], lang)

@@ -1,0 +1,77 @@
+"""The Train panel's presets: the classroom run and the quick run (``mobilenet.recipes``), picked
+on the page or by URL (``?preset=quick``), and what Start trains with each."""
+
+import dataclasses
+
+import gradio as gr
+import pytest
+
+from app_server import running_app
+from browser_support import browser_page, needs_chromium
+from classroom.runs import TrainingRuns
+from classroom.teacher import TeacherKey
+from demo.tabs import Context
+from demo.tabs.train import TrainTab
+from mobilenet.recipes import APP_PRESETS, RECIPES
+from mobilenet.train import fit_to_data
+
+
+def test_the_presets_are_recipes_and_the_quick_run_is_about_a_third_of_the_classroom_run():
+    assert APP_PRESETS[0] == "classroom" and set(APP_PRESETS) <= set(RECIPES)
+
+    def images_seen(name):
+        config = fit_to_data(RECIPES[name], 50_000)
+        return config.epochs * (config.train_size or 50_000 - config.validation_size)
+
+    assert 0.2 < images_seen("quick") / images_seen("classroom") < 0.4
+    for name in APP_PRESETS:
+        RECIPES[name].validate(50_000)
+
+
+@pytest.fixture
+def tab(tmp_path):
+    ctx = Context(catalog=None, runs=TrainingRuns(str(tmp_path), str(tmp_path / "no-data")),
+                  teacher_key=TeacherKey(""), work=None)
+    with gr.Blocks():
+        ctx.language = gr.Radio(["en", "zh"], value="en")
+        train = TrainTab(ctx)
+        with gr.Tabs():
+            train.build()
+    return train
+
+
+@pytest.mark.parametrize("preset", APP_PRESETS)
+def test_start_trains_the_presets_recipe_with_the_panels_settings(tab, monkeypatch, preset):
+    started = []
+    monkeypatch.setattr(tab.runs, "start", lambda config, *args, **kwargs: started.append(config))
+    values = tab.preset_values(preset)
+    settings = dict(zip(["train_images", "epochs", "variant", "alpha", "depth", "batch_size", "learning_rate",
+                         "augmentation"], values))
+    tab.start_training("Ann", settings["variant"], settings["alpha"], settings["depth"], settings["train_images"],
+                       settings["epochs"], settings["batch_size"], settings["learning_rate"],
+                       settings["augmentation"], preset, False, "en")
+    recipe = RECIPES[preset]
+    expected = dataclasses.replace(recipe, train_size=recipe.train_size or 50_000)
+    assert started == [expected]  # what the panel does not show (smoothing, TTA…) from the recipe
+    # a changed setting still counts; an unknown preset (a hand-made request) is the classroom run
+    tab.start_training("Ann", "paper", 0.5, "full", 1000, 3, 64, 0.01, True, "no-such-preset", False, "en")
+    assert started[-1] == dataclasses.replace(RECIPES["classroom"], variant="paper", alpha=0.5, depth="full",
+                                              train_size=1000, epochs=3, batch_size=64, learning_rate=0.01,
+                                              augmentation=True)
+
+
+@needs_chromium
+def test_preset_quick_in_the_url_fills_the_panel_and_the_classroom_preset_fills_it_back(
+        tiny_cifar, tiny_checkpoint, tmp_path):
+    from playwright.sync_api import expect
+
+    quick, classroom = (fit_to_data(RECIPES[name], 50_000) for name in ("quick", "classroom"))
+    with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as (url, _, _):
+        with browser_page(url + "?tab=train&preset=quick") as page:
+            expect(page.locator("#train-preset input[value=quick]")).to_be_checked()
+            expect(page.locator("#train-epochs input[type=number]")).to_have_value(str(quick.epochs))
+            expect(page.locator("#train-images input[type=number]")).to_have_value(str(quick.train_size))
+            page.locator("#train-preset label", has_text="Classroom").click()
+            expect(page.locator("#train-epochs input[type=number]")).to_have_value(str(classroom.epochs))
+            expect(page.locator("#train-images input[type=number]")).to_have_value(
+                str(classroom.train_size or 50_000))
