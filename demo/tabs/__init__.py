@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 
+from classroom.settings import DEFAULTS, Settings
 from demo.widgets import CheckpointPicker
 
 if typing.TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Context:
     runs: TrainingRuns
     teacher_key: TeacherKey
     work: Work  # every network a request runs, and every picture it reads, runs in these workers
+    settings: Settings = DEFAULTS  # the server's (classroom.settings)
     language: gr.Radio = None  # set by the page before the tabs are built
 
 
