@@ -1,11 +1,11 @@
 """The app's settings: one frozen ``Settings``, built once by the entry point and handed down.
 
-``app.py`` builds it with ``Settings.from_environ`` (from the process's environment, every value
-parsed and checked before anything starts) and passes it to ``demo.ui.build_demo``, which hands each part
-of the server what it needs: the runs, the worker pools, the queue's caps, the upload guard, the
-teacher's key, the connection caps, the export folder. Nothing below the entry points reads the
-environment (``mobilenet.runtime`` alone reads what TensorFlow and Keras must see before they
-load). Tests build ``Settings(...)`` directly.
+``app.py`` builds it with ``Settings.from_environ`` (from the process's environment, every
+value parsed and checked before anything starts) and passes it to ``demo.ui.build_demo``,
+which hands each part of the server what it needs: the runs, the worker pools, the queue's
+caps, the upload guard, the teacher's key, the connection caps, the export folder. Nothing below
+the entry points reads the environment (``mobilenet.runtime`` alone reads what TensorFlow and
+Keras must see before they load). Tests build ``Settings(...)`` directly.
 
 Each field is one environment variable (``variable(name)``), documented in the README's table of
 settings (``tests/test_readme.py`` checks both ways). An empty variable counts as unset; 0 is a
@@ -20,7 +20,8 @@ import mobilenet
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # Documented in the README's table beside the fields, but read by a library itself: Gradio
-# (its upload folder) and mobilenet.runtime (TensorFlow's threads, before TensorFlow starts).
+# (where it listens, its upload folder) and mobilenet.runtime (TensorFlow's threads, before
+# TensorFlow starts).
 READ_BY_LIBRARIES = ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_TEMP_DIR", "CPU_CORES")
 SPACE_VARIABLE = "SPACE_ID"  # set by Hugging Face Spaces, whose proxy says who each client is
 

@@ -1,7 +1,7 @@
 """The teacher: whoever holds the server's teacher key.
 
-The key is ``$MOBILENET_TEACHER_KEY`` when it is set (``classroom.settings``) (a key shorter than ``SHORT_KEY`` characters
-works, with a warning), else a new random one each time the server starts
+The key is ``$MOBILENET_TEACHER_KEY`` (``classroom.settings``) when it is set (a key shorter
+than ``SHORT_KEY`` characters works, with a warning), else a new random one each time the server starts
 (``secrets.token_urlsafe(32)``: 43 characters). ``python app.py`` prints the teacher link
 ``http://HOST:PORT/?teacher=KEY`` in its start-up lines (``startup_lines``; Jupyter's token links
 are the convention); the key is printed nowhere else and never logged.

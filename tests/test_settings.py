@@ -92,7 +92,8 @@ def test_overrides_win_over_the_environment_unparsed():
 
 def test_on_a_space_the_proxy_is_trusted_unless_said_otherwise():
     assert Settings.from_environ({"SPACE_ID": "teacher/mobilenet-lab"}).trusted_proxy
-    assert not Settings.from_environ({"SPACE_ID": "teacher/mobilenet-lab", "MOBILENET_TRUSTED_PROXY": "0"}).trusted_proxy
+    said_otherwise = {"SPACE_ID": "teacher/mobilenet-lab", "MOBILENET_TRUSTED_PROXY": "0"}
+    assert not Settings.from_environ(said_otherwise).trusted_proxy
     assert not Settings.from_environ({}).trusted_proxy
 
 

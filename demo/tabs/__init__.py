@@ -3,7 +3,7 @@
 A tab is a ``Tab`` subclass in ``demo/tabs/<name>.py`` with its texts in ``<name>.toml`` beside
 it (``demo.i18n``). Its methods are its callbacks; ``build`` only lays out components and wires
 events, and reads nothing from other tabs: what tabs share comes in the ``Context``
-(the catalog, the runs, the worker pools, the language radio) or from ``demo.widgets``.
+(the catalog, the runs, the worker pools, the settings, the language radio) or from ``demo.widgets``.
 
 Languages: static texts are ``T(id)`` and follow the page's language in the browser. What the
 tab's callbacks wrote (tables, notes, checkpoint names) is written again by ``relabel(lang,
