@@ -6,8 +6,8 @@ Starlette/FastAPI ``Request`` or a ``gr.Request``, and answers with an address s
 Behind Hugging Face Spaces' proxy every request comes from the proxy; the real client is the
 last entry of ``X-Forwarded-For`` (the one the proxy added: entries before it are whatever the
 client sent, and a client can send anything). That header is trusted only where a proxy is
-known to set it: when ``SPACE_ID`` is set (Spaces sets it) or ``MOBILENET_TRUSTED_PROXY=1``.
-Anywhere else it is ignored, so a client cannot pick its own address by sending it.
+known to set it: ``trust_proxy`` (``classroom.settings``: ``MOBILENET_TRUSTED_PROXY=1``, or on
+Spaces). Anywhere else it is ignored, so a client cannot pick its own address by sending it.
 
 A whole class behind one school router (NAT) has one address: limits per address are limits
 per classroom there.
@@ -19,27 +19,20 @@ Limits per client cannot tell those clients apart, so they leave local addresses
 """
 
 import ipaddress
-import os
 
 UNKNOWN = "unknown"
 
 
-def trusts_proxy(environ=None):
-    """Whether ``X-Forwarded-For`` comes from a proxy we trust (Spaces, or declared by env)."""
-    environ = os.environ if environ is None else environ
-    return bool(environ.get("SPACE_ID")) or environ.get("MOBILENET_TRUSTED_PROXY", "") in ("1", "true", "yes")
-
-
-def client_address(request_or_scope, trust_proxy=None):
+def client_address(request_or_scope, trust_proxy=False):
     """The client's address: the last ``X-Forwarded-For`` entry behind a trusted proxy, else
     the connection's peer address; ``"unknown"`` when there is neither.
 
     Args:
         request_or_scope: an ASGI scope dict, a Starlette ``Request`` or a ``gr.Request``.
-        trust_proxy: None (default) decides with ``trusts_proxy()``.
+        trust_proxy: whether a proxy we trust sets ``X-Forwarded-For``. Default False.
     """
     headers, peer = _headers_and_peer(request_or_scope)
-    if trust_proxy if trust_proxy is not None else trusts_proxy():
+    if trust_proxy:
         forwarded = [entry.strip() for entry in headers.get("x-forwarded-for", "").split(",")]
         if forwarded and forwarded[-1]:
             return forwarded[-1]

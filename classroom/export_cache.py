@@ -15,13 +15,11 @@ KEEP_EXPORTS = 4  # checkpoints whose exported files stay cached (about 25 MB ea
 class ExportFolders:
     """Exported files, one folder per checkpoint weights, in ``root``; the newest ``keep`` stay.
 
-    Default root: ``$MOBILENET_EXPORT_DIR``, else a folder in the system temp directory (Gradio
-    serves files from there).
+    Default root (None): a folder in the system temp directory (Gradio serves files from there).
     """
 
     def __init__(self, root=None, keep=KEEP_EXPORTS):
-        self.root = (root or os.environ.get("MOBILENET_EXPORT_DIR")
-                     or os.path.join(tempfile.gettempdir(), "mobilenet-lab-export"))
+        self.root = root if root is not None else os.path.join(tempfile.gettempdir(), "mobilenet-lab-export")
         self.keep = keep
         self._lock = threading.Lock()
 

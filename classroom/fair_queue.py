@@ -21,16 +21,13 @@ other is first come, first served, and ``per_address`` bounds them together, so 
 (``MOBILENET_MAX_WAITING_PER_ADDRESS``) for a large class on a Space.
 """
 
-import os
-
 from gradio.queueing import Queue
 
 from classroom.clients import client_address, is_local
+from classroom.settings import DEFAULTS
 
-PER_SESSION = 8   # a page opening fires about 5 events at once; a student clicking fast, a few more
-PER_ADDRESS = 64  # a classroom on one address (school NAT) shares this
-SESSION_VARIABLE = "MOBILENET_MAX_WAITING_PER_SESSION"
-ADDRESS_VARIABLE = "MOBILENET_MAX_WAITING_PER_ADDRESS"
+PER_SESSION = DEFAULTS.max_waiting_per_session  # the reasons for both: classroom.settings
+PER_ADDRESS = DEFAULTS.max_waiting_per_address
 
 TOO_MANY_FROM_TAB = ("You already have {count} requests waiting on this server: wait for their "
                      "answers, then try again. / 你已经有 {count} 个请求在排队：请等它们完成后再试。")
@@ -44,9 +41,10 @@ class FairQueue(Queue):
 
     per_session = PER_SESSION
     per_address = PER_ADDRESS
+    trust_proxy = False  # whether X-Forwarded-For names the client (classroom.clients)
 
     async def push(self, body, request, username):
-        address = client_address(request)
+        address = client_address(request, self.trust_proxy)
         session = body.session_hash
         in_session = in_address = 0
         for event in list(self.event_ids_to_events.values()):  # waiting or running
@@ -77,16 +75,14 @@ class FairQueue(Queue):
         line.insert(place, event)
 
 
-def install(demo, per_session=None, per_address=None):
-    """Makes ``demo``'s queue (after ``demo.queue()``) a ``FairQueue`` and puts every event of
-    ``demo`` in it; caps from the arguments, else ``$MOBILENET_MAX_WAITING_PER_SESSION`` /
-    ``_PER_ADDRESS``, else the defaults."""
+def install(demo, per_session=PER_SESSION, per_address=PER_ADDRESS, trust_proxy=False):
+    """Makes ``demo``'s queue (after ``demo.queue()``) a ``FairQueue`` with these caps and puts
+    every event of ``demo`` in it; ``trust_proxy``: whether ``X-Forwarded-For`` names the client."""
     for fn in demo.fns.values():
         # Gradio makes some events unqueued (an example's loading, a step run only in the browser)
         # and serves those on its direct routes even with api_open=False: past every cap
         fn.queue = True
     queue = demo._queue
     queue.__class__ = FairQueue
-    queue.per_session = int(per_session or os.environ.get(SESSION_VARIABLE) or PER_SESSION)
-    queue.per_address = int(per_address or os.environ.get(ADDRESS_VARIABLE) or PER_ADDRESS)
+    queue.per_session, queue.per_address, queue.trust_proxy = per_session, per_address, trust_proxy
     return demo

@@ -35,6 +35,7 @@ import signal
 import threading
 import time
 
+from classroom.settings import DEFAULTS
 from mobilenet.checkpoints import atomic_write, checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.duration import estimate_seconds, speed_from_run
@@ -80,7 +81,8 @@ class StopReply:
     started_by: str | None = None  # whose run it was (a visitor's name)
 
 
-MAX_RUN_MINUTES = 10  # default server limit of one run (``$MOBILENET_MAX_RUN_MINUTES``)
+MAX_RUN_MINUTES = DEFAULTS.max_run_minutes  # the server's limit of one run (``classroom.settings``)
+KEEP_RUNS = DEFAULTS.keep_runs
 STOP_ANSWER_SECONDS = 5  # a stopping worker that sends nothing for this long is killed
 FINISH_AFTER_STOP_SECONDS = 60  # ... and one still finishing this long after Stop
 POLL_SECONDS = 0.25
@@ -152,25 +154,23 @@ class TrainingRuns:
 
     Args:
         runs_dir: folder of the checkpoints trained here.
-        data_source: CIFAR-10 source for ``load_cifar10`` (None: its env var / a cache).
-        keep: how many run checkpoints to keep (oldest removed). Default 5.
+        data_source: CIFAR-10 source for ``load_cifar10`` (None: a cache, else a download).
+        keep: how many run checkpoints to keep (oldest removed; 0: none). Default ``KEEP_RUNS``.
         on_checkpoint: called with the path of each checkpoint a run saves, after the
             run has ended (the next run can already start).
         max_run_minutes: the longest run this server accepts (estimated before it starts)
-            and lets run (stopped and saved when it overruns). Default
-            ``$MOBILENET_MAX_RUN_MINUTES`` or ``MAX_RUN_MINUTES``.
+            and lets run (stopped and saved when it overruns). Default ``MAX_RUN_MINUTES``.
         standby: keep a loaded worker waiting for the next Start (see ``prepare_worker``).
             Default False.
         trainer: a picklable function with ``mobilenet.train.train``'s signature that the
             worker calls instead of it (tests inject faults with it). Default None.
     """
 
-    def __init__(self, runs_dir, data_source=None, keep=5, on_checkpoint=None, max_run_minutes=None,
-                 standby=False, trainer=None):
+    def __init__(self, runs_dir, data_source=None, keep=KEEP_RUNS, on_checkpoint=None,
+                 max_run_minutes=MAX_RUN_MINUTES, standby=False, trainer=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
-        self.max_run_seconds = 60 * (max_run_minutes or float(os.environ.get("MOBILENET_MAX_RUN_MINUTES",
-                                                                             MAX_RUN_MINUTES)))
+        self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
         self.speed = None  # this machine's training speed (cost units/s): measured, then each run
         self._lock = threading.Condition()

@@ -1,90 +1,85 @@
 """How the classroom server is launched: its limits and guards, wherever it runs.
 
-``server_options(middleware)`` are the ``launch()`` arguments of the server itself: server-side
-rendering off unless ``ssr`` (default ``$MOBILENET_SSR``) says otherwise, on Spaces too (where
+``server_options(settings, middleware)`` are the ``launch()`` arguments of the server itself
+(``settings``: a ``classroom.settings.Settings``): server-side rendering off unless
+``settings.ssr`` (``MOBILENET_SSR``) says otherwise, on Spaces too (where
 Gradio would turn it on: with it, Node serves the HTML page and its script bundle without the
 security headers); everything served by the one Python server, uploads included
 (``num_workers=0``: no separate upload servers, which would bypass the upload limits); the
 security headers (``classroom.headers``), the body limit (``classroom.door``), then
-``middleware``, then the upload guard (``classroom.upload_guard``), configured from the
-environment when this is called.
+``middleware``, then the upload guard (``classroom.upload_guard``) with the settings' rates.
 
-``launch(demo, options)`` launches without blocking, then bounds the server's connections
-(``classroom.connections``: header and idle timeouts, caps per address and in all) after raising
-the open-file limit; ``MOBILENET_MAX_CONNECTIONS_PER_ADDRESS`` (default 200) sets the cap per
-address.
+``launch(demo, options, settings)`` launches without blocking, then bounds the server's
+connections (``classroom.connections``: header and idle timeouts, caps per address and in all)
+after raising the open-file limit; ``MOBILENET_MAX_CONNECTIONS_PER_ADDRESS`` (default 200) sets
+the cap per address.
 """
 
-import os
 import time
 
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from classroom import connections, door, headers, upload_guard
-from classroom.clients import trusts_proxy
+from classroom.settings import DEFAULTS
 
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
 # Requests running at once, all endpoints together: above the sum of the expensive endpoints'
 # limits (about 31), so that requests of cheap endpoints (no limit) always find a free slot.
 MAX_THREADS = 64
 MAX_BODY = 1_000_000  # bytes of any other request's body; the page's biggest is a few KB
-# An open page holds a few connections (its event stream, polling, files): 200 per address lets
-# a class of 30 behind one school router open two tabs each. Half the open-file limit in all:
-# the rest is for the model, uploads, the database and the workers' pipes.
-CONNECTIONS_PER_ADDRESS = 200
+# Per address: see classroom.settings. Half the open-file limit in all: the rest is for the
+# model, uploads, the database and the workers' pipes.
+CONNECTIONS_PER_ADDRESS = DEFAULTS.max_connections_per_address
 UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour (Blocks' delete_cache);
 # between those sweeps: a total budget (oldest removed first) and a rate per client (upload_guard)
 
 
-def server_options(ssr=None, middleware=(), upload_refusal=None, body_refusal=None):
-    """``launch()`` arguments of the server; ``upload_refusal(scope)``, ``body_refusal(scope)``:
-    the messages of the upload guard and of the body limit."""
-    if ssr is None:
-        ssr = os.environ.get("MOBILENET_SSR", "").lower() in ("1", "true", "yes")
+def server_options(settings=DEFAULTS, middleware=(), upload_refusal=None, body_refusal=None):
+    """``launch()`` arguments of the server with ``settings``; ``upload_refusal(scope)``,
+    ``body_refusal(scope)``: the messages of the upload guard and of the body limit."""
     app_kwargs = headers.app_kwargs()
     app_kwargs["middleware"] += [Middleware(door.BodyLimit, limit=MAX_BODY, message=body_refusal),
                                  *middleware,
-                                 upload_guard.app_middleware(get_upload_folder(), message=upload_refusal)]
+                                 upload_guard.app_middleware(get_upload_folder(), settings, message=upload_refusal)]
     # mcp_server=False whatever $GRADIO_MCP_SERVER says: MCP tool calls reach the queue from the
     # server's own address, which has no per-address cap
     return {"max_file_size": MAX_UPLOAD, "app_kwargs": app_kwargs, "max_threads": MAX_THREADS,
-            "ssr_mode": bool(ssr), "num_workers": 0, "mcp_server": False}
+            "ssr_mode": settings.ssr, "num_workers": 0, "mcp_server": False}
 
 
-def launch(demo, options, busy=connections.BUSY, **launch_args):
+def launch(demo, options, settings=DEFAULTS, busy=connections.BUSY, **launch_args):
     """``demo.launch(**options, **launch_args)`` without blocking (then ``demo.block_thread()``
-    blocks), with the open-file limit raised and the connections bounded (``guard_connections``;
-    ``busy``: the text a connection over a cap gets); returns what ``launch`` returns."""
+    blocks), with the open-file limit raised and the connections bounded (``guard_connections``
+    with ``settings.connections_per_address``; ``busy``: the text a connection over a cap gets);
+    returns what ``launch`` returns."""
     door.raise_open_file_limit()
     result = demo.launch(prevent_thread_lock=True, **options, **launch_args)
-    guard_connections(demo, busy=busy)
+    guard_connections(demo, settings.connections_per_address, busy=busy)
     return result
 
 
-def guard_connections(demo, per_address=None, **bounds):
+def guard_connections(demo, per_address=CONNECTIONS_PER_ADDRESS, **bounds):
     """Puts ``classroom.connections``' bounds on ``demo``'s running server; returns their book.
 
     Args:
         demo: a launched ``gr.Blocks``.
-        per_address: the cap per client address; None (default): ``$MOBILENET_MAX_CONNECTIONS_PER_ADDRESS``,
-            else ``CONNECTIONS_PER_ADDRESS``; no cap behind a trusted proxy (every connection is the proxy's).
+        per_address: the cap per client address; None: no cap (behind a trusted proxy every
+            connection is the proxy's). Default ``CONNECTIONS_PER_ADDRESS``.
         **bounds: ``classroom.connections.guard``'s other arguments (timeouts, ``limit_local``, ``busy``).
     """
-    if per_address is None and not trusts_proxy():
-        per_address = int(os.environ.get("MOBILENET_MAX_CONNECTIONS_PER_ADDRESS", CONNECTIONS_PER_ADDRESS))
     total = max(64, door.raise_open_file_limit() // 2)
     return connections.guard(demo.server, total, per_address, **bounds)
 
 
-def launch_on_loopback(demo, options, timeout=120, busy=connections.BUSY):
-    """Launches ``demo`` with ``options`` on 127.0.0.1 (a free port) for tests and scripts; returns
+def launch_on_loopback(demo, options, settings=DEFAULTS, timeout=120, busy=connections.BUSY):
+    """Launches ``demo`` with ``options`` and ``settings`` on 127.0.0.1 (a free port) for tests and scripts; returns
     its URL once it answers. Gradio's own check gives the page 3 s and then refuses to start
     ("localhost is not accessible"); on 2 busy cores the first page has taken longer. So its check
     is skipped (``_frontend=False``) and this one waits up to ``timeout`` seconds."""
     import httpx
 
-    _, url, _ = launch(demo, options, busy, quiet=True, server_name="127.0.0.1", _frontend=False)
+    _, url, _ = launch(demo, options, settings, busy, quiet=True, server_name="127.0.0.1", _frontend=False)
     deadline = time.monotonic() + timeout
     while True:
         try:

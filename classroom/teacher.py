@@ -1,7 +1,7 @@
 """The teacher: whoever holds the server's teacher key.
 
-The key is ``$MOBILENET_TEACHER_KEY`` when it is set (a key shorter than ``SHORT_KEY`` characters
-works, with a warning), else a new random one each time the server starts
+The key is ``$MOBILENET_TEACHER_KEY`` (``classroom.settings``) when it is set (a key shorter
+than ``SHORT_KEY`` characters works, with a warning), else a new random one each time the server starts
 (``secrets.token_urlsafe(32)``: 43 characters). ``python app.py`` prints the teacher link
 ``http://HOST:PORT/gradio_api/teacher?key=KEY`` in its start-up lines (``startup_lines``; Jupyter's
 token links are the convention); the key is printed nowhere else and never logged.
@@ -29,7 +29,6 @@ import collections
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import threading
 import time
@@ -64,15 +63,13 @@ class TooManyTries(RuntimeError):
 
 
 class TeacherKey:
-    """Checks keys against ``key``: default ``$MOBILENET_TEACHER_KEY``, else a random key
-    (``generated``); ``""`` means no teacher (``enabled`` is False)."""
+    """Checks keys against ``key``: default None, a random key (``generated``); ``""`` means no
+    teacher (``enabled`` is False)."""
 
     def __init__(self, key=None, clock=time.monotonic):
-        self.generated = False
+        self.generated = key is None
         if key is None:
-            key = os.environ.get(KEY_VARIABLE, "").strip()
-            if not key:
-                key, self.generated = secrets.token_urlsafe(GENERATED_BYTES), True
+            key = secrets.token_urlsafe(GENERATED_BYTES)
         self.key = key.strip() or None
         if self.key and len(self.key) < SHORT_KEY:
             log.warning("The teacher key is shorter than %d characters: use a longer random key, or leave %s "

@@ -25,7 +25,7 @@ from urllib.parse import unquote_plus
 
 import anyio
 
-from classroom.clients import client_address, trusts_proxy
+from classroom.clients import client_address
 from classroom.teacher import COOKIE_MAX_AGE_S, HOLD_S, LINK_PARAM, LINK_PATH, NOTE_S, TooManyTries
 
 COOKIE = "mobilenet_teacher"
@@ -36,8 +36,8 @@ class TeacherLink:
     """ASGI middleware: ``GET …/gradio_api/teacher?key=KEY`` -> 303 to the page without the key,
     plus cookies (see the module)."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, trust_proxy=False):
+        self.app, self.trust_proxy = app, trust_proxy  # trust_proxy: see classroom.clients
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
@@ -48,11 +48,11 @@ class TeacherLink:
         parts = scope.get("query_string", b"").decode("latin-1").split("&")
         keys = [unquote_plus(part.partition("=")[2]) for part in parts if _name(part) == LINK_PARAM]
         try:
-            right = teacher_key.check(keys[0] if keys else "", client_address(scope))
+            right = teacher_key.check(keys[0] if keys else "", client_address(scope, self.trust_proxy))
         except TooManyTries:
             right = False
             await anyio.sleep(HOLD_S)
-        secure = "; Secure" if _https(scope) else ""
+        secure = "; Secure" if _https(scope, self.trust_proxy) else ""
         cookies = [f"{NOTE_COOKIE}={teacher_key.note('teacher' if right else 'wrong')}; Max-Age={NOTE_S}"]
         if right:
             cookies.append(f"{COOKIE}={teacher_key.cookie()}; Max-Age={COOKIE_MAX_AGE_S}")
@@ -98,10 +98,10 @@ def _teacher_key(scope):
     return getattr(get_blocks(), "teacher_key", None) if get_blocks else None
 
 
-def _https(scope):
+def _https(scope, trust_proxy):
     if scope.get("scheme") == "https":
         return True
-    if not trusts_proxy():
+    if not trust_proxy:
         return False
     forwarded = dict(scope.get("headers") or []).get(b"x-forwarded-proto", b"")
     return forwarded.split(b",")[-1].strip() == b"https"

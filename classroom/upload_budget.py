@@ -15,14 +15,7 @@ import os
 import threading
 import time
 
-DEFAULT_BUDGET_MB = 500
 GRACE_SECONDS = 2.0  # an upload in progress is written to continuously: never its file
-
-
-def budget_from_env(environ=None):
-    """Bytes: ``MOBILENET_UPLOAD_BUDGET_MB`` (default 500 MB)."""
-    environ = os.environ if environ is None else environ
-    return int(float(environ.get("MOBILENET_UPLOAD_BUDGET_MB", DEFAULT_BUDGET_MB)) * 1_000_000)
 
 
 class UploadBudget:

@@ -5,7 +5,7 @@ Per client (``classroom.clients.client_address``: the computer's address, or a w
 behind one router; the machine itself is not limited, see ``classroom.clients.is_local``), two
 token buckets refilled continuously over a minute: at most
 ``MOBILENET_UPLOADS_PER_MINUTE`` uploads (default 30) and ``MOBILENET_UPLOAD_MB_PER_MINUTE``
-megabytes (default 200). An upload over either is refused with HTTP 429 and ``TOO_MANY``
+megabytes (default 200; ``classroom.settings``). An upload over either is refused with HTTP 429 and ``TOO_MANY``
 before its body is read, so nothing is stored; the bytes are charged from ``Content-Length``,
 and a body sent without one (chunked) is counted as it arrives and cut off at the limit.
 After every upload the folder is brought back within ``MOBILENET_UPLOAD_BUDGET_MB``
@@ -15,7 +15,6 @@ Installed with ``launch(app_kwargs={"middleware": [...]})`` (see ``demo.ui.launc
 """
 
 import json
-import os
 import threading
 import time
 
@@ -24,11 +23,10 @@ from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 
 from classroom.clients import client_address, is_local
-from classroom.upload_budget import UploadBudget, budget_from_env
+from classroom.settings import DEFAULTS
+from classroom.upload_budget import UploadBudget
 
 UPLOAD_PATH = "/gradio_api/upload"
-DEFAULT_UPLOADS_PER_MINUTE = 30
-DEFAULT_MB_PER_MINUTE = 200
 TOO_MANY = "Too many uploads from your computer in the last minute: wait a moment, then try again."
 MAX_CLIENTS = 10_000  # buckets kept; full (idle) ones are forgotten first
 
@@ -62,18 +60,12 @@ class TokenBuckets:
 class UploadRate:
     """At most ``uploads`` uploads and ``megabytes`` MB per client per minute."""
 
-    def __init__(self, uploads=DEFAULT_UPLOADS_PER_MINUTE, megabytes=DEFAULT_MB_PER_MINUTE,
+    def __init__(self, uploads=DEFAULTS.uploads_per_minute, megabytes=DEFAULTS.upload_mb_per_minute,
                  clock=time.monotonic):
         self.uploads, self.megabytes = uploads, megabytes
         self._count = TokenBuckets(uploads, clock=clock)
         self._bytes = TokenBuckets(megabytes * 1_000_000, clock=clock)
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls, environ=None):
-        environ = os.environ if environ is None else environ
-        return cls(int(environ.get("MOBILENET_UPLOADS_PER_MINUTE", DEFAULT_UPLOADS_PER_MINUTE)),
-                   float(environ.get("MOBILENET_UPLOAD_MB_PER_MINUTE", DEFAULT_MB_PER_MINUTE)))
 
     def admit(self, client, declared_bytes):
         """Charges one upload of ``declared_bytes`` (0 when unknown); returns None when it
@@ -105,11 +97,12 @@ class _CutOff(MultiPartException):
 
 
 class UploadGuard:
-    """ASGI middleware: rate per client on the upload route, then the folder's budget."""
+    """ASGI middleware: rate per client on the upload route, then the folder's budget;
+    ``trust_proxy``: whether ``X-Forwarded-For`` names the client (``classroom.clients``)."""
 
-    def __init__(self, app, rate=None, budget=None, message=None):
-        self.app = app
-        self.rate = rate or UploadRate.from_env()
+    def __init__(self, app, rate=None, budget=None, message=None, trust_proxy=False):
+        self.app, self.trust_proxy = app, trust_proxy
+        self.rate = rate or UploadRate()
         self.message = message or (lambda scope: TOO_MANY)  # the 429's text, for the request's ASGI scope
         self.budget = budget
 
@@ -117,7 +110,7 @@ class UploadGuard:
         if not (scope["type"] == "http" and scope["method"] == "POST"
                 and scope["path"].rstrip("/").endswith(UPLOAD_PATH)):
             return await self.app(scope, receive, send)
-        client = client_address(scope)
+        client = client_address(scope, self.trust_proxy)
         declared = content_length(scope)
         limited = not is_local(client)  # see classroom.clients: the machine itself is not limited
         wait = self.rate.admit(client, declared or 0) if limited else None
@@ -217,8 +210,10 @@ async def _too_many(send, wait_seconds, message):
     await send({"type": "http.response.body", "body": body})
 
 
-def app_middleware(upload_folder, environ=None, message=None):
-    """The ``Middleware`` entry that installs the guard, configured from the environment;
-    ``message(scope)`` is the refusal's text for a request (default ``TOO_MANY``)."""
-    return Middleware(UploadGuard, rate=UploadRate.from_env(environ),
-                      budget=UploadBudget(upload_folder, budget_from_env(environ)), message=message)
+def app_middleware(upload_folder, settings=DEFAULTS, message=None):
+    """The ``Middleware`` entry that installs the guard on ``upload_folder`` with ``settings``'
+    rates, budget and proxy (a ``classroom.settings.Settings``); ``message(scope)`` is the
+    refusal's text for a request (default ``TOO_MANY``)."""
+    return Middleware(UploadGuard, rate=UploadRate(settings.uploads_per_minute, settings.upload_mb_per_minute),
+                      budget=UploadBudget(upload_folder, settings.upload_budget_bytes), message=message,
+                      trust_proxy=settings.trusted_proxy)

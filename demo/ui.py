@@ -1,20 +1,20 @@
 """The MobileNet Lab app: the page (header, language) and its six tabs (``demo.tabs``).
 
-``build_demo()`` builds it; ``app.py`` launches it with ``launch_options()``. Folders and data come
-from arguments, else environment variables, else the package's defaults, so tests can point the
-app at temporary folders and a tiny dataset.
+``build_demo(settings=...)`` builds it with a ``classroom.settings.Settings`` (``app.py`` reads
+it from the environment; tests make their own, with temporary folders and a tiny dataset);
+``app.py`` launches it with ``launch_options(settings)``.
 """
 
-import os
+import dataclasses
 
 import gradio as gr
 from starlette.middleware import Middleware
 
-import mobilenet
 from classroom import fair_queue, serve
 from classroom.catalog import CheckpointCatalog
 from classroom.inputs import CheckedBlocks
 from classroom.runs import TrainingRuns
+from classroom.settings import DEFAULTS
 from classroom.teacher import TeacherKey
 from classroom.work import Work
 from classroom.teacher_link import TeacherLink
@@ -30,7 +30,6 @@ from demo.tabs.mobile import MobileTab
 from demo.tabs.train import TrainTab
 
 TABS = (ArchitectureTab, TrainTab, ClassifyTab, LookInsideTab, MistakesTab, MobileTab)
-KEEP_RUNS = 5
 REFRESH_SECONDS = 2  # how often every open page asks for the shared run's progress
 
 # System fonts only: the page must look right in a classroom without internet access.
@@ -150,36 +149,32 @@ class Page:
 
 
 def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=None, quick_workers=None,
-               work=None):
+               work=None, settings=DEFAULTS):
     """Builds the app.
 
     Args:
-        checkpoint_dir: shipped checkpoints. Default ``$MOBILENET_CHECKPOINT_DIR`` or
-            ``mobilenet.CHECKPOINT_DIR``.
-        runs_dir: where runs trained in the app are saved. Default ``$MOBILENET_RUNS_DIR``
-            or ``mobilenet.RUNS_DIR``.
-        data_source: CIFAR-10 for training (see ``mobilenet.data.load_cifar10``). Default
-            None: ``$MOBILENET_CIFAR10``, else a cache or a download.
-        keep_runs: run checkpoints kept (oldest removed). Default ``$MOBILENET_KEEP_RUNS`` or 5.
+        checkpoint_dir, runs_dir, data_source, keep_runs: when given, instead of ``settings``'
+            ``checkpoint_dir``, ``runs_dir``, ``cifar10`` and ``keep_runs``.
         quick_workers: worker processes for Classify and Look inside. Default: one per core, as
             memory allows (``classroom.work.pool_sizes``).
         work: the ``classroom.work.Work`` pools to use. Default: made here.
+        settings: the server's ``classroom.settings.Settings``. Default: every setting's default.
 
     Returns:
-        A queued ``gr.Blocks``.
+        A queued ``gr.Blocks``; its ``settings`` are the ones it was built with.
     """
-    checkpoint_dir = checkpoint_dir or os.environ.get("MOBILENET_CHECKPOINT_DIR") or mobilenet.CHECKPOINT_DIR
-    runs_dir = runs_dir or os.environ.get("MOBILENET_RUNS_DIR") or mobilenet.RUNS_DIR
-    keep_runs = keep_runs or int(os.environ.get("MOBILENET_KEEP_RUNS", KEEP_RUNS))
-    catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
+    given = {"checkpoint_dir": checkpoint_dir, "runs_dir": runs_dir, "cifar10": data_source, "keep_runs": keep_runs}
+    settings = dataclasses.replace(settings, **{name: value for name, value in given.items() if value is not None})
+    catalog = CheckpointCatalog(settings.checkpoint_dir, settings.runs_dir)
     # Every picture a request reads and every network it runs: in worker processes, bounded
     # (classroom.work). The first checkpoint is loaded in them as they start.
     entries = catalog.entries()
-    work = work or Work(data_source, first_checkpoint=entries[0].path if entries else None, quick=quick_workers)
+    work = work or Work(settings.cifar10, first_checkpoint=entries[0].path if entries else None, quick=quick_workers)
     # A new run's checkpoint is loaded (and converted to LiteRT) as soon as it is saved,
     # not when the first student classifies with it.
-    runs = TrainingRuns(runs_dir, data_source, keep=keep_runs, on_checkpoint=work.warm, standby=True)
-    ctx = Context(catalog, runs, TeacherKey(), work)
+    runs = TrainingRuns(settings.runs_dir, settings.cifar10, keep=settings.keep_runs, on_checkpoint=work.warm,
+                        max_run_minutes=settings.max_run_minutes, standby=True)
+    ctx = Context(catalog, runs, TeacherKey(settings.teacher_key), work, settings)
     tabs = [tab(ctx) for tab in TABS]
     page = Page(ctx, tabs)
 
@@ -198,20 +193,27 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     runs.prepare_worker()
     demo.training_runs, demo.work = runs, work  # so that whoever closes the app can end its workers
     demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
+    demo.settings = settings  # for launch_options and whoever launches it
     # api_open=False: Gradio's direct REST routes (/run/<name>, /api/<name>) would skip the queue
     # and with it the per-client caps and every concurrency limit; every call joins the queue.
-    return fair_queue.install(demo.queue(max_size=256, api_open=False))
+    return fair_queue.install(demo.queue(max_size=256, api_open=False), settings.max_waiting_per_session,
+                              settings.max_waiting_per_address, settings.trusted_proxy)
 
 
-def launch_options(ssr=None):
+def launch_options(settings=DEFAULTS):
     """``launch()`` arguments of the app wherever it runs: the classroom server's
-    (``classroom.serve``), and the page's theme, styles and texts in every language (Gradio 6
-    takes them there). Call it after ``build_demo``: the texts are gathered while it builds."""
-    options = serve.server_options(ssr, middleware=[Middleware(TeacherLink), Middleware(i18n.PageLanguage)], upload_refusal=i18n.too_many_uploads,
+    (``classroom.serve``, with ``settings``), and the page's theme, styles and texts in every
+    language (Gradio 6 takes them there). Call it after ``build_demo``: the texts are gathered
+    while it builds."""
+    middleware = [Middleware(TeacherLink, trust_proxy=settings.trusted_proxy), Middleware(i18n.PageLanguage)]
+    options = serve.server_options(settings, middleware, upload_refusal=i18n.too_many_uploads,
                                    body_refusal=i18n.request_too_large)
     return {**options, "theme": THEME, "css": CSS, "i18n": i18n.i18n()}
 
 
 def launch_on_loopback(demo, ssr=None, timeout=120):
-    """``classroom.serve.launch_on_loopback`` with the app's options: for tests and scripts."""
-    return serve.launch_on_loopback(demo, launch_options(ssr), timeout, busy=i18n.too_many_connections())
+    """``classroom.serve.launch_on_loopback`` with the app's options and ``demo.settings``
+    (``ssr``: when given, instead of its ``ssr``): for tests and scripts."""
+    settings = demo.settings if ssr is None else dataclasses.replace(demo.settings, ssr=ssr)
+    return serve.launch_on_loopback(demo, launch_options(settings), settings, timeout,
+                                    busy=i18n.too_many_connections())

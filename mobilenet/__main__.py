@@ -69,6 +69,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.verbose:  # the flag outranks the environment (and runtime's default of 2)
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    if hasattr(args, "data") and not args.data:  # the library reads no environment: its entry points do
+        from mobilenet.data import ENV_VAR
+
+        args.data = os.environ.get(ENV_VAR, "").strip() or None
     args.quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("2", "3")
     try:
         if args.tensorflow:
@@ -450,10 +454,11 @@ def run_sweep(args):
 
 
 def run_publish_space(args):
-    from mobilenet.publish import check_repo_id, plan_space, publish_space, space_url
+    from mobilenet.publish import OUTPUT_FOLDER_VARIABLES, check_repo_id, plan_space, publish_space, space_url
 
     check_repo_id(args.repo_id)
-    plan = plan_space()
+    # the app's output folders inside the project (where its settings put them) are never sent
+    plan = plan_space(output_folders=[os.environ.get(name) for name in OUTPUT_FOLDER_VARIABLES])
     for file in plan.files:
         print(f"{file.path:<48}{file.size / 1e3:>10.1f} kB{'  LFS' if file.lfs else ''}")
     lfs = [file for file in plan.files if file.lfs]

@@ -364,7 +364,8 @@ MINUTES = {"latency": 3, "pipeline": 1, "training": 21, "classroom": 22}  # meas
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mobilenet.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", help="CIFAR-10 .tar.gz, folder or 'hf' (default: a cache or download)")
+    parser.add_argument("--data", help="CIFAR-10 .tar.gz, folder or 'hf' (default: $MOBILENET_CIFAR10, "
+                                       "else a cache or a download)")
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the command runs")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
@@ -376,9 +377,9 @@ def main(argv=None):
               "); measure fewer sections with --only SECTION.", file=sys.stderr, flush=True)
 
     from mobilenet import runtime
-    from mobilenet.data import load_cifar10
+    from mobilenet.data import ENV_VAR, load_cifar10
 
-    data = load_cifar10(args.data)
+    data = load_cifar10(args.data or os.environ.get(ENV_VAR, "").strip() or None)
     warmup, runs, steps, repeats = (3, 10, 2, 1) if args.smoke else (50, 500, 40, 5)
     images = data.x_test[:100]
     classroom = classroom_rows(data.source, args.smoke) if "classroom" in args.only else []

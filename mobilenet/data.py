@@ -2,11 +2,11 @@
 subsets, training batches (NumPy, on every Keras backend).
 
 Sources, in order of precedence:
-  1. ``source=`` (a function argument or the CLI's ``--data``),
-  2. the environment variable ``MOBILENET_CIFAR10``,
-  3. what is already on this machine: Keras' cache (``~/.keras/datasets``, or
+  1. ``source=`` (a function argument; the CLI's ``--data``, else its and the app's environment
+     variable ``MOBILENET_CIFAR10``, read by those entry points),
+  2. what is already on this machine: Keras' cache (``~/.keras/datasets``, or
      ``$KERAS_HOME/datasets``), then huggingface_hub's cache (``mobilenet.data_hub``),
-  4. a download: from the Hugging Face Hub (usually much faster), else the official archive
+  3. a download: from the Hugging Face Hub (usually much faster), else the official archive
      into Keras' cache.
 
 A source is ``"hf"`` (the Hub's copy, see ``mobilenet.data_hub``) or a local path: the official
@@ -30,11 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mobilenet import runtime
+
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
                "dog", "frog", "horse", "ship", "truck")
 NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SIZE = 32
-ENV_VAR = "MOBILENET_CIFAR10"
+ENV_VAR = "MOBILENET_CIFAR10"  # read by the entry points (the CLI, app.py's classroom.settings)
 HUB_SOURCE = "hf"  # the source that names the Hugging Face Hub's copy
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 BATCHES_DIR = "cifar-10-batches-py"
@@ -95,12 +97,12 @@ class Cifar10:
 
 
 def load_cifar10(source=None):
-    """Loads CIFAR-10 from ``source``, ``$MOBILENET_CIFAR10``, a cache or a download.
+    """Loads CIFAR-10 from ``source``, a cache or a download.
 
     Args:
-        source: a local path, ``"hf"`` for the Hugging Face Hub's copy, or None (default):
-            ``$MOBILENET_CIFAR10``, else the first that works of Keras' cache,
-            huggingface_hub's cache, a download from the Hub, a download of the official archive.
+        source: a local path, ``"hf"`` for the Hugging Face Hub's copy, or None (default): the
+            first that works of Keras' cache, huggingface_hub's cache, a download from the Hub,
+            a download of the official archive.
 
     Raises:
         DataUnavailableError: nothing found and the download failed (offline).
@@ -108,8 +110,7 @@ def load_cifar10(source=None):
     """
     from mobilenet import data_hub
 
-    source = source or os.environ.get(ENV_VAR) or None
-    if source is None:
+    if not source:
         return _load_found_automatically()
     if str(source) == HUB_SOURCE:
         return data_hub.load_from_hub()
@@ -166,13 +167,8 @@ def _load_cached(path, _mtime_ns, _size):
     return Cifar10(np.concatenate(x_train), np.concatenate(y_train), x_test, y_test, path, sha256)
 
 
-def _keras_home():
-    # Keras' own rule for its home, read now rather than at Keras' import.
-    return os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
-
-
 def _keras_archive_path():
-    return os.path.join(_keras_home(), "datasets", KERAS_CACHE_NAME)
+    return os.path.join(runtime.keras_home(), "datasets", KERAS_CACHE_NAME)
 
 
 def _keras_download():
@@ -185,7 +181,7 @@ def _keras_download():
 
     try:
         return keras.utils.get_file(fname=KERAS_CACHE_NAME, origin=OFFICIAL_URL,
-                                    file_hash=OFFICIAL_SHA256, cache_dir=_keras_home())
+                                    file_hash=OFFICIAL_SHA256, cache_dir=runtime.keras_home())
     except Exception as error:  # urllib/HTTP/hash errors all mean "not available here"
         raise DataUnavailableError(f"{type(error).__name__}: {error}") from None
 

@@ -16,8 +16,8 @@ close to, not equal to, the same run on one (``tests/test_distribute.py`` states
 """
 
 import contextlib
-import json
-import os
+
+from mobilenet import runtime
 
 
 class DistributionError(ValueError):
@@ -34,9 +34,9 @@ def multi_worker():
     """True when this process is one worker of several: ``TF_CONFIG`` (TensorFlow) or Keras'
     ``KERAS_DISTRIBUTION_*`` variables (JAX) name other workers."""
     if backend() == "tensorflow":
-        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+        cluster = runtime.tf_config().get("cluster", {})
         return sum(len(addresses) for addresses in cluster.values()) > 1
-    return int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1") or 1) > 1
+    return runtime.distribution_processes() > 1
 
 
 def prepare(devices):
@@ -126,7 +126,7 @@ def is_chief():
     if not multi_worker():
         return True
     if backend() == "tensorflow":
-        config = json.loads(os.environ["TF_CONFIG"])
+        config = runtime.tf_config()
         task = config.get("task", {})
         has_chief = bool(config.get("cluster", {}).get("chief"))
         return task.get("type") == "chief" or (not has_chief and task.get("type") == "worker"

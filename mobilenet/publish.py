@@ -94,12 +94,13 @@ def space_url(repo_id, endpoint=None):
     return f"{endpoint or constants.ENDPOINT}/spaces/{repo_id}"
 
 
-def plan_space(root=PROJECT_ROOT, environ=os.environ):
+def plan_space(root=PROJECT_ROOT, output_folders=()):
     """The files a Space needs, their sizes and which go through LFS/Xet (the dry run).
+    ``output_folders``: where the app writes (its runs and export folders), never sent.
 
     Reads the files; contacts nothing. Raises ``PublishError`` if ``root`` lacks an app file.
     """
-    paths = space_paths(root, environ)
+    paths = space_paths(root, output_folders)
     files = [SpaceFile(path, os.path.getsize(os.path.join(root, path)),
                        is_binary(os.path.join(root, path))) for path in paths]
     text = gitattributes([f.path for f in files if f.lfs], [f.path for f in files if not f.lfs])
@@ -167,10 +168,11 @@ def _explain_refusal(error, repo_id, user):
     return f"the Hub refused to publish {repo_id} ({status}): {detail}"
 
 
-def space_paths(root=PROJECT_ROOT, environ=os.environ):
-    """Paths (relative, with '/', sorted) of the files the Space needs; rules in the module doc."""
+def space_paths(root=PROJECT_ROOT, output_folders=()):
+    """Paths (relative, with '/', sorted) of the files the Space needs, none in ``output_folders``
+    (paths; None or empty ones are skipped); rules in the module doc."""
     readme = _read_text(os.path.join(root, "README.md"))
-    skipped = tuple(folder + "/" for folder in _output_folders(root, environ))
+    skipped = tuple(folder + "/" for folder in _output_folders(root, output_folders))
     paths = sorted(path for path in _project_files(root)
                    if _app_needs(path, readme) and not path.startswith(skipped))
     missing = [name for name in APP_FILES if name not in paths]
@@ -194,13 +196,13 @@ def _read_text(path):
         return file.read()
 
 
-def _output_folders(root, environ):
+def _output_folders(root, output_folders):
     """Folders (relative, with '/') where the app writes: never published."""
     folders = {os.path.relpath(RUNS_DIR, PROJECT_ROOT).replace(os.sep, "/"), RESUME_FOLDER}
     root = os.path.realpath(root)
-    for name in OUTPUT_FOLDER_VARIABLES:
-        if environ.get(name):
-            relative = os.path.relpath(os.path.realpath(environ[name]), root)
+    for folder in output_folders:
+        if folder:
+            relative = os.path.relpath(os.path.realpath(folder), root)
             if relative != ".." and not relative.startswith(".." + os.sep):
                 folders.add(relative.replace(os.sep, "/"))
     return folders

@@ -1,4 +1,6 @@
-"""How TensorFlow runs here: oneDNN on everywhere, thread counts from the cores we may use.
+"""How TensorFlow runs here: oneDNN on everywhere, thread counts from the cores we may use;
+and the one module of the package that reads the environment, for what TensorFlow and Keras
+themselves read from it (the app's own settings: ``classroom.settings``, read by ``app.py``).
 
 TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512
 VNNI / BF16 / AMX. Everywhere else (most laptops, many cloud CPUs) it falls
@@ -11,6 +13,7 @@ Nothing here imports TensorFlow at module level: ``configure_environment``
 must run before it is loaded.
 """
 
+import json
 import os
 
 ENVIRONMENT_DEFAULTS = {
@@ -27,6 +30,22 @@ def configure_environment(environ=os.environ):
     """Sets the defaults of ``ENVIRONMENT_DEFAULTS`` that the user did not set."""
     for name, value in ENVIRONMENT_DEFAULTS.items():
         environ.setdefault(name, value)
+
+
+def tf_config(environ=os.environ):
+    """``$TF_CONFIG`` (TensorFlow's multi-worker cluster and this worker's task) as a dict."""
+    return json.loads(environ.get("TF_CONFIG") or "{}")
+
+
+def distribution_processes(environ=os.environ):
+    """``$KERAS_DISTRIBUTION_NUM_PROCESSES``: how many processes Keras' JAX distribution spans."""
+    return int(environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES") or 1)
+
+
+def keras_home(environ=os.environ):
+    """Keras' folder (``$KERAS_HOME``, else ``~/.keras``): Keras' own rule, read now rather
+    than when Keras was imported."""
+    return os.path.expanduser(environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
 
 
 def cpu_cores(environ=os.environ):

@@ -54,8 +54,8 @@ class TrainingWorker:
     """A child process that trains once.
 
     Args:
-        data_source: CIFAR-10 for ``load_cifar10`` (None: its environment variable, a cache
-            or a download), loaded while the worker waits for its job.
+        data_source: CIFAR-10 for ``load_cifar10`` (None: a cache or a download), loaded while
+            the worker waits for its job.
         cores: TensorFlow threads (default ``mobilenet.runtime.cpu_cores()``).
         niceness: added to the worker's scheduling niceness. Default ``WORKER_NICENESS``.
         prepare: a ``TrainConfig`` (usually the default run), or a list of them (the app's

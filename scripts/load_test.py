@@ -98,12 +98,13 @@ def is_loopback(url):
 
 def launch_here(args):
     """Builds and launches the app in this process on 127.0.0.1; returns (demo, url)."""
+    from classroom.settings import Settings
     from demo.ui import build_demo, launch_on_loopback
 
-    if args.flood:
-        os.environ["MOBILENET_TRUSTED_PROXY"] = "1"  # X-Forwarded-For: each client's own address
+    # with --flood, X-Forwarded-For names each client's own address
+    settings = Settings.from_environ(os.environ, **({"trusted_proxy": True} if args.flood else {}))
     demo = build_demo(checkpoint_dir=args.checkpoint_dir, runs_dir=tempfile.mkdtemp(prefix="load-test-runs-"),
-                      data_source=args.data)
+                      data_source=args.data, settings=settings)
     url = launch_on_loopback(demo)
     return demo, url
 

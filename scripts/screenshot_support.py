@@ -31,6 +31,7 @@ def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1
     """
     from playwright.sync_api import sync_playwright
 
+    from classroom.settings import Settings
     from demo.ui import build_demo, launch_on_loopback
 
     os.makedirs(DOCS, exist_ok=True)
@@ -39,7 +40,7 @@ def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1
         options["checkpoint_dir"] = checkpoint_dir
     if data_source:
         options["data_source"] = data_source
-    demo = build_demo(**options)
+    demo = build_demo(**options, settings=Settings.from_environ(os.environ))
     url = launch_on_loopback(demo)
     try:
         with sync_playwright() as playwright:

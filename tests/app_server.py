@@ -58,15 +58,17 @@ class RunningApp(tuple):
 
 @contextlib.contextmanager
 def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_runs=5,
-                ssr_mode=False, quick_workers=1):
+                ssr_mode=False, quick_workers=1, settings=None):
     """Builds and launches the app in this process; yields a ``RunningApp``.
 
     ``old_runs`` copies of the shipped checkpoint are placed in the runs folder,
     oldest first, so that pruning has something to remove. ``ssr_mode`` puts Gradio's
     server-side rendering (a Node process in front of Python, as on Hugging Face Spaces)
     in front of the app; the URL is then Node's. ``quick_workers``: the app's quick worker
-    processes (one is enough for most tests, and each costs seconds to start).
+    processes (one is enough for most tests, and each costs seconds to start). ``settings``: the
+    app's other settings (a ``classroom.settings.Settings``; default: the defaults).
     """
+    from classroom.settings import DEFAULTS
     from demo.ui import build_demo, launch_on_loopback
 
     checkpoint_dir = os.path.join(root, "checkpoints")
@@ -80,7 +82,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
             for file in checkpoint_paths(old):
                 os.utime(file, (stamp, stamp))
     demo = build_demo(checkpoint_dir=checkpoint_dir, runs_dir=runs_dir, data_source=data_source,
-                      keep_runs=keep_runs, quick_workers=quick_workers)
+                      keep_runs=keep_runs, quick_workers=quick_workers, settings=settings or DEFAULTS)
     url = launch_on_loopback(demo, ssr=ssr_mode)
     if ssr_mode:  # Gradio falls back to plain serving when Node fails: a test must not pass so
         assert demo._node_is_proxy and not demo._ssr_degraded, "Gradio could not start SSR (Node)"

@@ -13,6 +13,7 @@ from gradio_client.exceptions import AppError
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
 from classroom.catalog import CheckpointCatalog
 from classroom.export_cache import KEEP_EXPORTS, ExportFolders
+from classroom.settings import Settings
 from demo.i18n import t
 from demo.tabs import Context
 from demo.tabs.mobile import MobileTab, export_note, export_table
@@ -30,10 +31,8 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     # The α sweep's folder holds the same tiny checkpoint: one more measured point.
     copy_checkpoint(tiny_checkpoint, os.path.join(root, "checkpoints", "sweep"), "alpha_0.25.keras")
     cache = os.path.join(root, "export-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOBILENET_EXPORT_DIR", cache)
-        with running_app(root, tiny_cifar[1], tiny_checkpoint) as launched:
-            yield launched
+    with running_app(root, tiny_cifar[1], tiny_checkpoint, settings=Settings(export_dir=cache)) as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -77,7 +76,7 @@ def test_a_second_export_reuses_the_cached_files(client, app):
     assert len(os.listdir(os.path.join(os.path.dirname(app[1]), "export-cache"))) == 1
 
 
-def test_the_export_cache_keeps_the_newest_checkpoints(tmp_path, monkeypatch):
+def test_the_export_cache_keeps_the_newest_checkpoints(tmp_path):
     exports = ExportFolders(str(tmp_path / "cache"))
     assert KEEP_EXPORTS == exports.keep == 4
     for i in range(6):
@@ -87,8 +86,8 @@ def test_the_export_cache_keeps_the_newest_checkpoints(tmp_path, monkeypatch):
     exports.folder("2" * 64)  # exported again: now the newest
     exports.folder("6" * 64)
     assert sorted(int(name[0]) for name in os.listdir(tmp_path / "cache")) == [2, 4, 5, 6]
-    monkeypatch.setenv("MOBILENET_EXPORT_DIR", str(tmp_path / "elsewhere"))
-    assert ExportFolders().root == str(tmp_path / "elsewhere")  # the app's: from the environment
+    elsewhere = str(tmp_path / "elsewhere")  # the Mobile tab's: from the settings
+    assert mobile_tab(str(tmp_path), None, export_dir=elsewhere).exports.root == elsewhere
 
 
 def test_export_explains_bad_input(client):
@@ -166,11 +165,10 @@ class FakeRuns:
         return self.data
 
 
-def mobile_tab(root, work, data=None):
+def mobile_tab(root, work, data=None, export_dir=None):
     catalog = CheckpointCatalog(os.path.join(root, "checkpoints"), os.path.join(root, "runs"))
-    tab = MobileTab(Context(catalog, FakeRuns(data), None, work))
-    tab.exports = ExportFolders(os.path.join(root, "cache"))
-    return tab
+    settings = Settings(export_dir=export_dir or os.path.join(root, "cache"))
+    return MobileTab(Context(catalog, FakeRuns(data), None, work, settings))
 
 
 def test_a_language_switch_writes_the_export_again_without_exporting(tmp_path, work):

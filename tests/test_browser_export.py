@@ -10,6 +10,7 @@ import pytest
 
 from app_server import copy_checkpoint, running_app
 from browser_support import ARTIFACTS, BROKEN_WORDS, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from classroom.settings import Settings
 from demo.i18n import t
 
 pytestmark = needs_chromium
@@ -19,12 +20,11 @@ pytestmark = needs_chromium
 def page(tiny_cifar, tiny_checkpoint, tmp_path_factory, request):
     root = str(tmp_path_factory.mktemp("browser-export"))
     copy_checkpoint(tiny_checkpoint, os.path.join(root, "checkpoints", "sweep"), "alpha_0.25.keras")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOBILENET_EXPORT_DIR", os.path.join(root, "export-cache"))
-        with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param) as (url, _, _), \
-                browser_page(url, timeout_ms=60_000, ssr=request.param) as page:
-            page.get_by_role("tab", name=t("mobile.tab", "en")).click()
-            yield page
+    settings = Settings(export_dir=os.path.join(root, "export-cache"))
+    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param, settings=settings) as (url, _, _), \
+            browser_page(url, timeout_ms=60_000, ssr=request.param) as page:
+        page.get_by_role("tab", name=t("mobile.tab", "en")).click()
+        yield page
 
 
 def test_export_fills_the_table_and_offers_three_files(page):

@@ -114,7 +114,7 @@ def test_train_evaluate_predict(tiny_cifar, tmp_path):
     assert result.stderr == ""  # nothing from TensorFlow
     assert os.path.exists(out) and os.path.exists(out.replace(".keras", ".json"))
 
-    result = cli("evaluate", out, "--data", tiny_cifar[1])
+    result = cli("evaluate", out, env={"MOBILENET_CIFAR10": tiny_cifar[1]})  # --data's default
     assert result.returncode == 0, result.stderr
     assert "test accuracy: " in result.stdout and "confusion matrix" in result.stdout
     assert all(name in result.stdout for name in ("airplane", "truck"))

@@ -47,11 +47,6 @@ def test_channel_planar_rows_become_rgb_pixels(tmp_path):
     assert tuple(loaded.x_test[0, 0, 1]) == (10, 20, 30) and loaded.y_test[0] == 3
 
 
-def test_environment_variable_is_a_source(tiny_cifar, monkeypatch):
-    monkeypatch.setenv(data.ENV_VAR, tiny_cifar[1])
-    assert load_cifar10().source == tiny_cifar[1]
-
-
 def test_offline_without_cache_says_how_to_provide_the_data(tmp_path, monkeypatch):
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))

@@ -74,10 +74,9 @@ def test_pixels_keep_the_rgb_order(hub):
     assert tuple(loaded.x_train[0, 0, 1]) == (10, 20, 30) and loaded.y_test[0] == 5
 
 
-def test_environment_variable_names_the_hub(hub, payloads, monkeypatch):
+def test_hf_names_the_hub(hub, payloads):
     write_hub_cache(hub, *payloads)
-    monkeypatch.setenv(data.ENV_VAR, "hf")
-    assert load_cifar10().source.startswith("hf://datasets/uoft-cs/cifar10@")
+    assert load_cifar10("hf").source.startswith("hf://datasets/uoft-cs/cifar10@")
 
 
 def test_without_a_source_the_hub_cache_comes_after_keras_cache(hub, splits, payloads, tiny_cifar,

@@ -20,6 +20,7 @@ import pytest
 
 from app_server import running_app
 from classroom import connections, door, serve
+from classroom.settings import Settings
 from demo.i18n import t, too_many_connections
 
 MB = 1_000_000
@@ -205,14 +206,12 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_the_cap_per_address_comes_from_the_environment_and_not_behind_a_proxy(monkeypatch):
+def test_the_cap_per_address_comes_from_the_settings_and_not_behind_a_proxy():
     server = types.SimpleNamespace(config=types.SimpleNamespace())  # what guard sets on a uvicorn server
     demo = types.SimpleNamespace(server=server)
-    monkeypatch.delenv("SPACE_ID", raising=False)
-    monkeypatch.delenv("MOBILENET_TRUSTED_PROXY", raising=False)
-    monkeypatch.setenv("MOBILENET_MAX_CONNECTIONS_PER_ADDRESS", "7")
-    book = serve.guard_connections(demo)
+    settings = Settings.from_environ({"MOBILENET_MAX_CONNECTIONS_PER_ADDRESS": "7"})
+    book = serve.guard_connections(demo, settings.connections_per_address)
     assert book.per_address == 7 and server.config.http_protocol_class.book is book
     assert book.total == max(64, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)
-    monkeypatch.setenv("SPACE_ID", "teacher/mobilenet-lab")  # every connection is the proxy's
-    assert serve.guard_connections(demo).per_address is None
+    on_a_space = Settings.from_environ({"MOBILENET_MAX_CONNECTIONS_PER_ADDRESS": "7", "SPACE_ID": "teacher/lab"})
+    assert serve.guard_connections(demo, on_a_space.connections_per_address).per_address is None  # all the proxy's

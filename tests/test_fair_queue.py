@@ -16,6 +16,7 @@ from gradio_client import Client, handle_file
 
 from app_server import SHIPPED_NAME, running_app
 from classroom import fair_queue
+from classroom.settings import Settings
 from test_load import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,16 +37,9 @@ def bound(quiet):
 
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
-    previous = os.environ.get("MOBILENET_TRUSTED_PROXY")
-    os.environ["MOBILENET_TRUSTED_PROXY"] = "1"
-    try:
-        with running_app(str(tmp_path_factory.mktemp("fair")), tiny_cifar[1], tiny_checkpoint, quick_workers=2) as app:
-            yield app
-    finally:
-        if previous is None:
-            del os.environ["MOBILENET_TRUSTED_PROXY"]
-        else:
-            os.environ["MOBILENET_TRUSTED_PROXY"] = previous
+    with running_app(str(tmp_path_factory.mktemp("fair")), tiny_cifar[1], tiny_checkpoint, quick_workers=2,
+                     settings=Settings(trusted_proxy=True)) as app:
+        yield app
 
 
 def Flooder(url, address, sessions=1, threads=4):

@@ -14,6 +14,7 @@ import pytest
 
 from app_server import running_app
 from browser_support import RENDERINGS
+from classroom.settings import Settings
 
 
 def headers_of(url):
@@ -41,8 +42,6 @@ def test_the_app_serves_everything_itself_unless_told_otherwise(monkeypatch):
 
     monkeypatch.setenv("GRADIO_SSR_MODE", "true")  # as on a Space
     monkeypatch.setenv("GRADIO_NUM_WORKERS", "2")
-    monkeypatch.delenv("MOBILENET_SSR", raising=False)
     options = launch_options()
     assert options["ssr_mode"] is False and options["num_workers"] == 0
-    monkeypatch.setenv("MOBILENET_SSR", "1")
-    assert launch_options()["ssr_mode"] is True and launch_options(ssr=False)["ssr_mode"] is False
+    assert launch_options(Settings.from_environ({"MOBILENET_SSR": "1"}))["ssr_mode"] is True

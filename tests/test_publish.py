@@ -115,14 +115,14 @@ def git(root, *args, **kwargs):
 
 @pytest.fixture
 def project(tmp_path):
-    """A small git checkout shaped like the project; returns (root, environ)."""
+    """A small git checkout shaped like the project; returns (root, the app's output folders)."""
     root = str(tmp_path / "project")
     write(root, {**SENT_TEXT, **SENT_BINARY, **NOT_SENT})
     git(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "add", "-f", "checkpoints/runs/forced.keras")
     write(root, UNTRACKED)
-    return root, {"MOBILENET_RUNS_DIR": os.path.join(root, "checkpoints", "classroom")}
+    return root, [os.path.join(root, "checkpoints", "classroom"), None]  # its runs_dir; no export_dir
 
 
 @pytest.fixture
@@ -152,8 +152,8 @@ def git_lfs_paths(gitattributes_text, paths, tmp_path):
 
 
 def test_publish_sends_the_app_and_binary_files_through_lfs(project, hub, tmp_path):
-    root, environ = project
-    plan = plan_space(root, environ)
+    root, output_folders = project
+    plan = plan_space(root, output_folders)
     assert {f.path for f in plan.files if f.lfs} == set(SENT_BINARY)
 
     url = publish_space("me/lab", plan, token="fake", endpoint=hub.url)
@@ -184,15 +184,15 @@ def test_publish_sends_the_app_and_binary_files_through_lfs(project, hub, tmp_pa
 
 
 def test_file_selection_without_runs_folders_tests_or_untracked_files(project):
-    root, environ = project
+    root, output_folders = project
     sent = set(SENT_TEXT) | set(SENT_BINARY)
-    assert set(publish.space_paths(root, environ)) == sent
-    # Without $MOBILENET_RUNS_DIR that folder is shipped checkpoints like any other.
-    assert set(publish.space_paths(root, {})) == sent | {"checkpoints/classroom/run.keras"}
+    assert set(publish.space_paths(root, output_folders)) == sent
+    # Without $MOBILENET_RUNS_DIR there, that folder is shipped checkpoints like any other.
+    assert set(publish.space_paths(root, ())) == sent | {"checkpoints/classroom/run.keras"}
 
     copy = os.path.join(os.path.dirname(root), "installed")  # no .git: the folder is walked
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".git"))
-    runs = {"MOBILENET_RUNS_DIR": os.path.join(copy, "checkpoints", "classroom")}
+    runs = [os.path.join(copy, "checkpoints", "classroom")]
     assert set(publish.space_paths(copy, runs)) == sent | {"demo/new.py"}
 
 

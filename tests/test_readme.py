@@ -1,5 +1,6 @@
 """The README as a teacher's front page: short, its links working on GitHub and on a Space,
-every setting the code reads documented, and CI's test command in it.
+every setting documented (the fields of ``classroom.settings.Settings``, and nothing else), and
+CI's test command in it.
 
 The pages checked are README.md and every Markdown page reachable from it through relative
 links (docs/*.md, BENCHMARKS.md): GitHub resolves a relative link against the page's folder,
@@ -10,12 +11,15 @@ import os
 import posixpath
 import re
 
+from classroom import settings
 from mobilenet import publish
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_LINES = 210  # the issue asked for about 200: a teacher reads it in two minutes
 CODE_FOLDERS = ("mobilenet", "classroom", "demo")
 SETTING = re.compile(r"\bMOBILENET_[A-Z0-9_]+\b")
+SETTING_ROW = re.compile(r"^\|([^|\n]*)\|([^|\n]*)\|[^\n]*\|\s*$", re.M)  # | variables | default | what |
+VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]+)`")
 LINK = re.compile(r"\]\(([^)\s]+)")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -67,10 +71,10 @@ def settings_in_code():
     return names
 
 
-def settings_table(readme):
-    """The MOBILENET_* names in the first column of the README's table of settings."""
-    rows = re.findall(r"^\|([^|\n]*)\|[^\n]*\|[^\n]*\|\s*$", readme, re.M)
-    return {name for cell in rows for name in SETTING.findall(cell)}
+def settings_table(readme=None):
+    """variable -> the cell of its default, for each variable of the README's table of settings."""
+    rows = SETTING_ROW.findall(read("README.md") if readme is None else readme)
+    return {name: default.strip() for names, default in rows for name in VARIABLE.findall(names)}
 
 
 def test_readme_is_short():
@@ -105,11 +109,31 @@ def test_every_link_target_goes_to_the_space():
     assert not missing, "not uploaded to a Space (link them from README.md):\n" + "\n".join(missing)
 
 
-def test_settings_table_lists_exactly_what_the_code_reads():
-    code, documented = settings_in_code(), settings_table(read("README.md"))
+def test_settings_table_lists_exactly_the_settings():
+    fields, documented = set(settings.variables()), set(settings_table())
+    assert not fields - documented, f"settings missing from the README's table: {sorted(fields - documented)}"
+    stray = documented - fields - set(settings.READ_BY_LIBRARIES)
+    assert not stray, f"in the README's table but no field of classroom.settings.Settings: {sorted(stray)}"
+    assert set(settings.READ_BY_LIBRARIES) <= documented
+
+
+def test_the_variables_read_by_libraries_are_read_there():
+    """The table's rows that are no field: Gradio's own variables, and the cores that
+    mobilenet.runtime reads before TensorFlow starts."""
+    import gradio
+
+    gradio_source = ""
+    for parent, _, files in os.walk(os.path.dirname(gradio.__file__)):
+        gradio_source += "".join(read(os.path.join(parent, name)) for name in files if name.endswith(".py"))
+    runtime = read("mobilenet/runtime.py")
+    for name in settings.READ_BY_LIBRARIES:
+        assert f'"{name}"' in (gradio_source if name.startswith("GRADIO_") else runtime), name
+
+
+def test_the_code_names_no_variable_that_is_not_a_setting():
+    code = settings_in_code()
     assert code, "no MOBILENET_* setting found in the code: the search is wrong"
-    assert not code - documented, f"read by the code but not in the README's table: {sorted(code - documented)}"
-    assert not documented - code, f"in the README's table but read nowhere: {sorted(documented - code)}"
+    assert code <= set(settings.variables()), f"not a field of Settings: {sorted(code - set(settings.variables()))}"
 
 
 def test_readme_holds_the_test_command_ci_runs():

@@ -32,6 +32,7 @@ import pytest
 
 from app_server import SHIPPED_NAME, running_app
 from classroom import fair_queue
+from classroom.settings import Settings
 
 TIMEOUT = 120
 SHIPPED = f"shipped/{SHIPPED_NAME}"
@@ -41,16 +42,15 @@ HOLD_S = 0.4  # how long the probe holds each call: long enough for ten to overl
 CALLS = 10
 DIRECT = ("run", "api")
 REFUSED = "does not accept direct HTTP POST requests"
-ENVIRONMENT = {"MOBILENET_TRUSTED_PROXY": "1", "MOBILENET_MAX_WAITING_PER_ADDRESS": str(PER_ADDRESS),
-               "GRADIO_MCP_SERVER": "true"}
+SETTINGS = Settings(trusted_proxy=True, max_waiting_per_address=PER_ADDRESS)
 
 
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in ENVIRONMENT.items():
-            patch.setenv(name, value)
-        with running_app(str(tmp_path_factory.mktemp("routes")), tiny_cifar[1], tiny_checkpoint) as launched:
+        patch.setenv("GRADIO_MCP_SERVER", "true")  # Gradio's own variable: the app must say no anyway
+        with running_app(str(tmp_path_factory.mktemp("routes")), tiny_cifar[1], tiny_checkpoint,
+                         settings=SETTINGS) as launched:
             yield launched
 
 

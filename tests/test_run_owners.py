@@ -12,6 +12,7 @@ from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
 from browser_support import browser_page, needs_chromium, screenshot, sync_api
+from classroom.settings import Settings
 from classroom.teacher import BADGE
 from classroom.visitors import visitor_name
 
@@ -22,9 +23,8 @@ LONG_RUN = {"variant": "cifar", "alpha": 0.5, "depth": "full", "train_images": 3
 
 
 @pytest.fixture
-def teacher_app(tiny_cifar, tmp_path, monkeypatch):
-    monkeypatch.setenv("MOBILENET_TEACHER_KEY", KEY)
-    with running_app(str(tmp_path), tiny_cifar[1]) as app:
+def teacher_app(tiny_cifar, tmp_path):
+    with running_app(str(tmp_path), tiny_cifar[1], settings=Settings(teacher_key=KEY)) as app:
         yield app
 
 
@@ -69,10 +69,9 @@ def test_nobody_else_can_appear_as_the_teacher(teacher_app):
     assert visitor_name("", teacher=True) == "Teacher" and visitor_name("") == "Someone"
 
 
-def test_without_the_variable_the_teacher_key_is_made_at_start(tiny_cifar, tmp_path, monkeypatch):
+def test_without_the_variable_the_teacher_key_is_made_at_start(tiny_cifar, tmp_path):
     """(Guessing, the teacher link and its cookie: tests/test_teacher_link.py.)"""
-    monkeypatch.delenv("MOBILENET_TEACHER_KEY", raising=False)
-    with running_app(str(tmp_path), tiny_cifar[1]) as app:
+    with running_app(str(tmp_path), tiny_cifar[1], settings=Settings.from_environ({})) as app:
         key = app.demo.teacher_key
         assert key.generated and len(key.key) >= 43
         client = Client(app[0], verbose=False)

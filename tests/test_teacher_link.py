@@ -18,6 +18,7 @@ from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
 from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from classroom.settings import Settings
 from classroom.teacher import (HOLD_S, WRONG_PER_MINUTE, WRONG_PER_MINUTE_OVERALL, TeacherKey, TooManyTries,
                                startup_lines)
 from classroom.teacher_link import COOKIE, NOTE_COOKIE, visit
@@ -30,11 +31,10 @@ LONG_RUN = {"variant": "cifar", "alpha": 0.5, "depth": "full", "train_images": 3
 
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MOBILENET_TEACHER_KEY", KEY)
-        env.setenv("MOBILENET_TRUSTED_PROXY", "1")  # so that X-Forwarded-For names each test's address
-        with running_app(str(tmp_path_factory.mktemp("teacher")), tiny_cifar[1]) as running:
-            yield running
+    # trusted_proxy: so that X-Forwarded-For names each test's address
+    with running_app(str(tmp_path_factory.mktemp("teacher")), tiny_cifar[1],
+                     settings=Settings(teacher_key=KEY, trusted_proxy=True)) as running:
+        yield running
 
 
 def open_link(app, key, address, query="lang=zh&tab=train"):
@@ -149,17 +149,15 @@ def test_wrong_keys_are_limited_overall_and_the_right_key_never():
     assert not TeacherKey("").enabled and not TeacherKey("").check("", "10.2.0.1")
 
 
-def test_without_the_variable_the_key_is_random_long_and_new_each_start(monkeypatch, caplog):
-    monkeypatch.delenv("MOBILENET_TEACHER_KEY", raising=False)
-    first, second = TeacherKey(), TeacherKey()
+def test_without_the_variable_the_key_is_random_long_and_new_each_start(caplog):
+    first, second = (TeacherKey(Settings.from_environ({"MOBILENET_TEACHER_KEY": " "}).teacher_key) for _ in range(2))
     assert first.generated and len(first.key) >= 43 and first.key != second.key
     assert set(first.key) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     lines = startup_lines(first, "http://127.0.0.1:7860/")
     assert f"    http://127.0.0.1:7860/gradio_api/teacher?key={first.key}" in lines and "new each time" in lines[-1]
     assert startup_lines(TeacherKey(""), "http://127.0.0.1:7860/") == []
 
-    monkeypatch.setenv("MOBILENET_TEACHER_KEY", "short key")
-    short = TeacherKey()
+    short = TeacherKey(Settings.from_environ({"MOBILENET_TEACHER_KEY": " short key "}).teacher_key)
     assert short.key == "short key" and not short.generated
     assert "shorter than" in caplog.text and "short key" not in caplog.text  # a warning without the key
     assert startup_lines(short, "http://127.0.0.1:7860")[1] == "    http://127.0.0.1:7860/gradio_api/teacher?key=short%20key"
@@ -180,10 +178,9 @@ def served(request, app, tiny_cifar, tmp_path_factory):
     if not request.param:
         yield app[0], False
         return
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MOBILENET_TEACHER_KEY", KEY)
-        with running_app(str(tmp_path_factory.mktemp("teacher-ssr")), tiny_cifar[1], ssr_mode=True) as running:
-            yield running[0], True
+    with running_app(str(tmp_path_factory.mktemp("teacher-ssr")), tiny_cifar[1], ssr_mode=True,
+                     settings=Settings(teacher_key=KEY)) as running:
+        yield running[0], True
 
 
 @needs_chromium

@@ -21,6 +21,7 @@ from PIL import Image, JpegImagePlugin
 
 from app_server import SHIPPED_NAME, running_app
 from classroom.clients import client_address
+from classroom.settings import Settings
 from classroom.upload_guard import TOO_MANY
 from demo.i18n import t
 from mobilenet.inference import read_image
@@ -35,15 +36,13 @@ TOO_SLOW = ("{} is a PNG picture of more than 10 megapixels, too many to read qu
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     """(url, upload folder) of the app with small upload limits."""
     folder = str(tmp_path_factory.mktemp("gradio-uploads"))
+    settings = Settings(upload_budget_mb=BUDGET_MB, uploads_per_minute=UPLOADS_PER_MINUTE,
+                        upload_mb_per_minute=MB_PER_MINUTE, trusted_proxy=True)
     patch = pytest.MonkeyPatch()
-    for name, value in {"GRADIO_TEMP_DIR": folder, "MOBILENET_UPLOAD_BUDGET_MB": BUDGET_MB,
-                        "MOBILENET_UPLOADS_PER_MINUTE": UPLOADS_PER_MINUTE,
-                        "MOBILENET_UPLOAD_MB_PER_MINUTE": MB_PER_MINUTE,
-                        "MOBILENET_TRUSTED_PROXY": 1}.items():
-        patch.setenv(name, str(value))
+    patch.setenv("GRADIO_TEMP_DIR", folder)  # Gradio's own variable: it reads it itself
     try:
         with running_app(str(tmp_path_factory.mktemp("uploads-app")), tiny_cifar[1],
-                         tiny_checkpoint) as launched:
+                         tiny_checkpoint, settings=settings) as launched:
             yield launched[0], folder
     finally:
         patch.undo()
@@ -153,14 +152,12 @@ def test_a_body_without_a_length_is_cut_off_at_the_limit(app):
     assert files_in(folder) - before == set()  # neither the file nor Gradio's temporary part
 
 
-def test_the_client_is_the_proxys_last_entry_only_behind_a_trusted_proxy(monkeypatch):
+def test_the_client_is_the_proxys_last_entry_only_behind_a_trusted_proxy():
     scope = {"type": "http", "client": ("10.0.0.5", 4711),
              "headers": [(b"x-forwarded-for", b"1.2.3.4, 203.0.113.9")]}
-    monkeypatch.delenv("SPACE_ID", raising=False)
-    monkeypatch.delenv("MOBILENET_TRUSTED_PROXY", raising=False)
     assert client_address(scope) == "10.0.0.5"  # anyone can send the header
-    monkeypatch.setenv("SPACE_ID", "someone/mobilenet-lab")
-    assert client_address(scope) == "203.0.113.9"
+    on_a_space = Settings.from_environ({"SPACE_ID": "someone/mobilenet-lab"})
+    assert client_address(scope, on_a_space.trusted_proxy) == "203.0.113.9"
 
 
 # -- decoding bounded in time ------------------------------------------------------------------

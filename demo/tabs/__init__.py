@@ -3,7 +3,7 @@
 A tab is a ``Tab`` subclass in ``demo/tabs/<name>.py`` with its texts in ``<name>.toml`` beside
 it (``demo.i18n``). Its methods are its callbacks; ``build`` only lays out components and wires
 events, and reads nothing from other tabs: what tabs share comes in the ``Context``
-(the catalog, the runs, the worker pools, the language radio) or from ``demo.widgets``.
+(the catalog, the runs, the worker pools, the settings, the language radio) or from ``demo.widgets``.
 
 Languages: static texts are ``T(id)`` and follow the page's language in the browser. What the
 tab's callbacks wrote (tables, notes, checkpoint names) is written again by ``relabel(lang,
@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 
+from classroom.settings import DEFAULTS, Settings
 from demo.widgets import CheckpointPicker
 
 if typing.TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Context:
     runs: TrainingRuns
     teacher_key: TeacherKey
     work: Work  # every network a request runs, and every picture it reads, runs in these workers
+    settings: Settings = DEFAULTS  # the server's (classroom.settings)
     language: gr.Radio = None  # set by the page before the tabs are built
 
 

@@ -78,7 +78,7 @@ class MobileTab(Tab):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.exports = ExportFolders()
+        self.exports = ExportFolders(self.ctx.settings.export_dir)
         self.sweep_dir = os.path.join(self.catalog.checkpoint_dir, "sweep")
 
     # -- callbacks ---------------------------------------------------------------------------

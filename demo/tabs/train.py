@@ -77,7 +77,7 @@ class TrainTab(Tab):
         if not teacher_key.enabled:
             raise gr.Error(t("train.teacher.none", lang))
         try:
-            right = teacher_key.check(key, client_address(request))
+            right = teacher_key.check(key, client_address(request, self.ctx.settings.trusted_proxy))
         except TooManyTries as wait:
             await asyncio.sleep(HOLD_S)
             raise gr.Error(t("train.teacher.too_many", lang, duration=format_duration(wait.seconds))) from None
