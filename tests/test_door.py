@@ -22,6 +22,8 @@ from app_server import running_app
 from classroom import connections, door, serve
 from demo.i18n import t, too_many_connections
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 MB = 1_000_000
 
 

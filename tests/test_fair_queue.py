@@ -18,6 +18,8 @@ from app_server import SHIPPED_NAME, running_app
 from classroom import fair_queue
 from test_load import load_script
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"

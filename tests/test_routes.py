@@ -33,6 +33,8 @@ import pytest
 from app_server import SHIPPED_NAME, running_app
 from classroom import fair_queue
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 TIMEOUT = 120
 SHIPPED = f"shipped/{SHIPPED_NAME}"
 CLASSIFY_LIMIT = 4
