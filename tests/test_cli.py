@@ -104,6 +104,7 @@ def test_summary_rejects_bad_values_clearly():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_train_evaluate_predict(tiny_cifar, tmp_path):
     out = str(tmp_path / "cli.keras")
     result = cli("train", "--data", tiny_cifar[0], "--alpha", "0.25", "--epochs", "1",
@@ -131,6 +132,7 @@ def test_train_evaluate_predict(tiny_cifar, tmp_path):
     assert lines[1].startswith(f"{garbage}: error:") and "str-missing.png: error:" in lines[2]
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
     """One command per shipped checkpoint (here shrunk to the tiny data by overrides)."""
     import json
