@@ -24,6 +24,7 @@ def tiny_data(tiny_cifar):
     return load_cifar10(tiny_cifar[1])
 
 
+@pytest.mark.slow  # trains
 def test_training_learns_streams_progress_and_round_trips(tiny_data, tmp_path):
     events = []
     result = train(TrainConfig(epochs=2, **TINY), data=tiny_data,
@@ -76,6 +77,7 @@ def test_float16_checkpoint_restores_float32_with_same_predictions(tiny_checkpoi
     assert np.mean(before.argmax(1) == after.argmax(1)) >= 0.95
 
 
+@pytest.mark.slow  # trains
 def test_float16_run_records_the_accuracy_its_checkpoint_restores(tiny_data, tmp_path):
     from mobilenet.evaluate import evaluate
 
@@ -109,6 +111,7 @@ def test_checkpoints_hold_the_model_not_its_optimizer(tiny_checkpoint, tmp_path)
     assert os.path.getsize(half) < 0.7 * os.path.getsize(tiny_checkpoint)
 
 
+@pytest.mark.slow  # trains
 def test_cancel_stops_within_one_step_and_still_saves(tiny_data, tmp_path):
     calls = {"n": 0}
 
@@ -127,6 +130,7 @@ def test_cancel_stops_within_one_step_and_still_saves(tiny_data, tmp_path):
     load_checkpoint(result.checkpoint)  # usable
 
 
+@pytest.mark.slow  # trains
 def test_resume_continues_from_the_last_completed_epoch(tiny_data, tmp_path):
     state = str(tmp_path / "state")
     config = TrainConfig(epochs=2, **TINY)
@@ -153,6 +157,7 @@ def test_resume_continues_from_the_last_completed_epoch(tiny_data, tmp_path):
         train(TrainConfig(epochs=3, **TINY), data=tiny_data, state_dir=state)
 
 
+@pytest.mark.slow  # trains
 def test_states_saved_before_the_depth_setting_resume_as_full_depth(tiny_data, tmp_path):
     state = str(tmp_path / "state")
     config = TrainConfig(epochs=2, **{**TINY, "depth": "full"})
@@ -231,6 +236,7 @@ def test_checkpoint_files_are_ordinary_readable_files(tiny_checkpoint):
 
 
 @SHUFFLE_IGNORED
+@pytest.mark.slow  # trains
 def test_a_prepared_model_trains_to_the_same_weights_as_a_fresh_one(tiny_data):
     """The standby worker's head start (its training step traced before Start) changes nothing
     that the run learns: every variable was put back as built."""
