@@ -52,6 +52,20 @@ class Records(logging.Handler):
         self.texts.append(text)
 
 
+@contextlib.contextmanager
+def logs_recorded():
+    """A ``Records`` handler on the loggers of the server process while the block runs."""
+    records = Records()
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "gradio", "httpx")]
+    for logger in loggers:
+        logger.addHandler(records)
+    try:
+        yield records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(records)
+
+
 class RunningApp(tuple):
     """(url, checkpoint_dir, runs_dir), plus ``runs``: the app's ``TrainingRuns``, and ``demo``."""
 

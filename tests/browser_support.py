@@ -20,8 +20,8 @@ EXAMPLES = os.path.join(ROOT, "demo", "examples")
 sync_api = pytest.importorskip("playwright.sync_api")
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
                                     reason=f"needs Chromium at {CHROMIUM}")
-# Every browser test module runs its tests twice: client-side rendering (Gradio's default
-# off Spaces) and server-side rendering (a Node process in front, Gradio's default on Spaces).
+# The browser tests run on the page as the app serves it (client-side rendering);
+# tests/test_browser_ssr.py runs a smoke set behind server-side rendering (a Node process in front).
 needs_node = pytest.mark.skipif(not shutil.which("node") and not os.environ.get("CI"),
                                 reason="SSR needs Node (Debian's nodejs)")
 RENDERINGS = [pytest.param(False, id="csr"), pytest.param(True, id="ssr", marks=needs_node)]

@@ -8,6 +8,16 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from cifar_fixture import write_tiny_cifar  # noqa: E402
 
+# A test that uses one of these running apps is in the slow tier wherever it is
+# (docs/TESTS.md); modules that start apps of their own say so with ``pytestmark``.
+APP_FIXTURES = {"shared_app", "app_without_cifar10"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if APP_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def tiny_cifar(tmp_path_factory):
@@ -26,6 +36,29 @@ def tiny_checkpoint(tiny_cifar, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("ckpt") / "tiny.keras")
     result = train(config, data=load_cifar10(tiny_cifar[1]), checkpoint_path=path)
     return result.checkpoint
+
+
+@pytest.fixture(scope="session")
+def shared_app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
+    """One running app with the default settings (the tiny data, ``tiny_checkpoint`` shipped) for
+    every module that needs no setting of its own: starting one costs seconds of CPU (its worker
+    processes load TensorFlow, the standby worker traces a training step). Tests leave it as they
+    found it: no run left training. Modules with their own settings start their own
+    (``app_server.running_app``)."""
+    from app_server import running_app
+
+    with running_app(str(tmp_path_factory.mktemp("shared-app")), tiny_cifar[1], tiny_checkpoint) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def app_without_cifar10(tiny_checkpoint, tmp_path_factory):
+    """The running app where no CIFAR-10 is: training says what to do, the other tabs work."""
+    from app_server import running_app
+
+    root = tmp_path_factory.mktemp("no-cifar-app")
+    with running_app(str(root), str(root / "no-cifar-here"), tiny_checkpoint) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from mobilenet.checkpoints import read_metadata
 from mobilenet.data import CLASS_NAMES
 from mobilenet.model import build_mobilenet
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "batch_size": 32,
             "learning_rate": 0.01, "augmentation": False}
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
@@ -221,14 +223,12 @@ def test_bad_training_settings_are_explained(client):
                        api_name="/start_training")
 
 
-def test_without_cifar10_training_explains_and_other_panels_work(tmp_path, tiny_checkpoint):
-    missing = str(tmp_path / "no-cifar-here")
-    with running_app(str(tmp_path), missing, tiny_checkpoint) as (url, _, _):
-        client = Client(url, verbose=False)
-        with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
-            start(client, "Ann", epochs=1)
-        data_status = client.predict(None, "en", api_name="/refresh")[0]
-        assert "No CIFAR-10 here" in data_status and "MOBILENET_CIFAR10" in data_status
-        totals = client.predict("paper", 1.0, api_name="/summary")[0]
-        assert table_rows(totals)[0]["total parameters"] == 3_239_114
-        assert len(classify(client, PHOTO)[0]["confidences"]) == 5
+def test_without_cifar10_training_explains_and_other_panels_work(app_without_cifar10):
+    client = Client(app_without_cifar10[0], verbose=False)
+    with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
+        start(client, "Ann", epochs=1)
+    data_status = client.predict(None, "en", api_name="/refresh")[0]
+    assert "No CIFAR-10 here" in data_status and "MOBILENET_CIFAR10" in data_status
+    totals = client.predict("paper", 1.0, api_name="/summary")[0]
+    assert table_rows(totals)[0]["total parameters"] == 3_239_114
+    assert len(classify(client, PHOTO)[0]["confidences"]) == 5

@@ -22,6 +22,8 @@ from mobilenet.checkpoints import checkpoint_paths, read_metadata
 from mobilenet.data import load_cifar10
 from mobilenet.tradeoff import PAPER_RESOLUTION_SERIES, PAPER_WIDTH_SERIES, TEXTS
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
 
 
@@ -97,10 +99,9 @@ def test_export_explains_bad_input(client):
         client.predict(None, api_name="/export")
 
 
-def test_export_without_cifar10_says_what_to_do(tmp_path, tiny_checkpoint):
-    with running_app(str(tmp_path), str(tmp_path / "no-cifar-here"), tiny_checkpoint) as (url, _, _):
-        with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
-            Client(url, verbose=False).predict(SHIPPED_KEY, api_name="/export")
+def test_export_without_cifar10_says_what_to_do(app_without_cifar10):
+    with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
+        Client(app_without_cifar10[0], verbose=False).predict(SHIPPED_KEY, api_name="/export")
 
 
 def test_tradeoff_plots_the_paper_and_our_checkpoints(client, tiny_checkpoint):

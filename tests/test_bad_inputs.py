@@ -26,6 +26,8 @@ import mobilenet.inference
 from app_server import SHIPPED_NAME, copy_checkpoint, recording_server, running_app
 from mobilenet.data import file_sha256
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 SHIPPED = f"shipped/{SHIPPED_NAME}"
 NOT_A_PICTURE = "{} is not a picture this app can read (or it is damaged). Use a JPEG, PNG, WebP, GIF or BMP file."
 TOO_LARGE = ("{} is larger than 40 megapixels. Make it smaller first: the network only looks at "
@@ -382,17 +384,22 @@ def test_training_setting(case, client):
     assert run["config"]["train_size"] is None
 
 
-@pytest.mark.parametrize("case", list(DATA_ROWS))
-def test_dataset(case, tmp_path, tiny_cifar, tiny_checkpoint):
-    row = DATA_ROWS[case]
+def check_data_row(url, row):
+    client = Client(url, verbose=False)
+    with pytest.raises(AppError, match=re.escape(row.message)):
+        client.predict(**TINY_RUN, api_name="/start_training")
+    assert "No CIFAR-10 here" in client.predict(None, "en", api_name="/refresh")[0]
+    assert len(classify(client, os.path.join(os.path.dirname(__file__), "..", "demo", "examples",
+                                             "photo_coffee.jpg"))[0]["confidences"]) == 5
+
+
+def test_dataset_missing(app_without_cifar10):
+    check_data_row(app_without_cifar10[0], DATA_ROWS["missing"])
+
+
+def test_dataset_corrupt(tmp_path, tiny_cifar, tiny_checkpoint):
     source = tmp_path / "cifar-10-python.tar.gz"
-    if case == "corrupt":
-        payload = open(tiny_cifar[1], "rb").read()
-        source.write_bytes(payload[: len(payload) // 2])
+    payload = open(tiny_cifar[1], "rb").read()
+    source.write_bytes(payload[: len(payload) // 2])
     with running_app(str(tmp_path), str(source), tiny_checkpoint) as (url, _, _):
-        client = Client(url, verbose=False)
-        with pytest.raises(AppError, match=re.escape(row.message)):
-            client.predict(**TINY_RUN, api_name="/start_training")
-        assert "No CIFAR-10 here" in client.predict(None, "en", api_name="/refresh")[0]
-        assert len(classify(client, os.path.join(os.path.dirname(__file__), "..", "demo", "examples",
-                                                 "photo_coffee.jpg"))[0]["confidences"]) == 5
+        check_data_row(url, DATA_ROWS["corrupt"])

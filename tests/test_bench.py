@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from test_cli import ROOT
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 
 def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):

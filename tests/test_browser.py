@@ -9,27 +9,19 @@ import time
 
 import pytest
 
-from app_server import running_app
-from browser_support import EXAMPLES, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import EXAMPLES, browser_page, needs_chromium, screenshot, sync_api
 
-pytestmark = needs_chromium
-
-
-@pytest.fixture(scope="module", params=RENDERINGS)
-def ssr(request):
-    return request.param
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_cifar, tiny_checkpoint, tmp_path_factory, ssr):
-    root = str(tmp_path_factory.mktemp("browser-app"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=ssr) as (url, _, _):
-        yield url
+def app_url(shared_app):
+    return shared_app[0]
 
 
 @pytest.fixture(scope="module")
-def page(app_url, ssr):
-    with browser_page(app_url, ssr=ssr) as page:
+def page(app_url):
+    with browser_page(app_url) as page:
         yield page
 
 

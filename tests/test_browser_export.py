@@ -9,20 +9,20 @@ import re
 import pytest
 
 from app_server import copy_checkpoint, running_app
-from browser_support import ARTIFACTS, BROKEN_WORDS, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import ARTIFACTS, BROKEN_WORDS, browser_page, needs_chromium, screenshot, sync_api
 from classroom.settings import Settings
 from demo.i18n import t
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module", params=RENDERINGS)
-def page(tiny_cifar, tiny_checkpoint, tmp_path_factory, request):
+@pytest.fixture(scope="module")
+def page(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     root = str(tmp_path_factory.mktemp("browser-export"))
     copy_checkpoint(tiny_checkpoint, os.path.join(root, "checkpoints", "sweep"), "alpha_0.25.keras")
     settings = Settings(export_dir=os.path.join(root, "export-cache"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param, settings=settings) as (url, _, _), \
-            browser_page(url, timeout_ms=60_000, ssr=request.param) as page:
+    with running_app(root, tiny_cifar[1], tiny_checkpoint, settings=settings) as (url, _, _), \
+            browser_page(url, timeout_ms=60_000) as page:
         page.get_by_role("tab", name=t("mobile.tab", "en")).click()
         yield page
 

@@ -8,18 +8,15 @@ import re
 
 import pytest
 
-from app_server import running_app
-from browser_support import EXAMPLES, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import EXAMPLES, browser_page, needs_chromium, screenshot, sync_api
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module", params=RENDERINGS)
-def page(tiny_cifar, tiny_checkpoint, tmp_path_factory, request):
-    root = str(tmp_path_factory.mktemp("browser-look-inside"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=request.param) as app, \
-            browser_page(app[0], ssr=request.param) as page:
-        RUNNING["app"] = app
+@pytest.fixture(scope="module")
+def page(shared_app):
+    with browser_page(shared_app[0]) as page:
+        RUNNING["app"] = shared_app
         yield page
 
 

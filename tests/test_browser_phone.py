@@ -5,10 +5,9 @@ import os
 
 import pytest
 
-from app_server import running_app
-from browser_support import BROKEN_WORDS, EXAMPLES, RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import BROKEN_WORDS, EXAMPLES, browser_page, needs_chromium, screenshot, sync_api
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 # Elements whose right edge passes the screen's, outside any box that scrolls sideways
 TOO_WIDE = """() => {
@@ -44,21 +43,20 @@ TEXT_BEFORE_ARROW = """d => {
 PICTURE_BELOW = "(img, y) => img.getBoundingClientRect().top + parseFloat(getComputedStyle(img).paddingTop) >= y - 1"
 
 
-@pytest.fixture(scope="module", params=RENDERINGS)
-def ssr(request):
-    return request.param
+@pytest.fixture(scope="module")
+def ssr():
+    """Served by Python here; tests/test_browser_ssr.py runs these behind server-side rendering."""
+    return False
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_cifar, tiny_checkpoint, tmp_path_factory, ssr):
-    root = str(tmp_path_factory.mktemp("phone-app"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint, ssr_mode=ssr) as (url, _, _):
-        yield url
+def app_url(shared_app):
+    return shared_app[0]
 
 
 @pytest.fixture(scope="module")
-def browser(app_url, ssr):
-    with browser_page(app_url, ssr=ssr) as page:
+def browser(app_url):
+    with browser_page(app_url) as page:
         yield page.context.browser
 
 

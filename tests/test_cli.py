@@ -51,6 +51,7 @@ def test_verbose_goes_before_or_after_the_command():
     assert not parser.parse_args(["summary"]).verbose
 
 
+@pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_a_command_prints_no_tensorflow_notices_unless_asked():
     quiet = plain_cli("summary", "--alpha", "0.25")
     assert quiet.returncode == 0 and "total params: " in quiet.stdout
@@ -88,6 +89,7 @@ def test_a_publish_mistake_is_one_line_without_tensorflow():
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_summary_prints_the_table_and_totals():
     out = cli("summary", "--variant", "paper").stdout
     assert "conv_dw_13_bn" in out and "predictions" in out
@@ -98,12 +100,14 @@ def test_summary_prints_the_table_and_totals():
     assert "total params: 4,253,864" in out and "(568.7 M)" in out
 
 
+@pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_summary_rejects_bad_values_clearly():
     result = cli("summary", "--alpha", "0")
     assert result.returncode == 2 and "error: `alpha`" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_train_evaluate_predict(tiny_cifar, tmp_path):
     out = str(tmp_path / "cli.keras")
     result = cli("train", "--data", tiny_cifar[0], "--alpha", "0.25", "--epochs", "1",
@@ -131,6 +135,7 @@ def test_train_evaluate_predict(tiny_cifar, tmp_path):
     assert lines[1].startswith(f"{garbage}: error:") and "str-missing.png: error:" in lines[2]
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
     """One command per shipped checkpoint (here shrunk to the tiny data by overrides)."""
     import json
@@ -154,12 +159,14 @@ def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
     assert bad.returncode != 0 and "`cutmix` must be a number from 0 (off) to 1" in bad.stderr
 
 
+@pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_train_without_data_explains_how_to_get_it(tmp_path):
     result = cli("train", "--data", str(tmp_path / "nothing-here"), "--epochs", "1")
     assert result.returncode == 2 and "MOBILENET_CIFAR10" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_evaluate_missing_checkpoint_is_a_clear_error(tmp_path):
     result = cli("evaluate", str(tmp_path / "none.keras"))
     assert result.returncode == 2 and "none.keras" in result.stderr and "not found" in result.stderr

@@ -21,6 +21,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONE_STEP = ["--variant", "cifar", "--depth", "shallow", "--alpha", "0.25", "--epochs", "1",
              "--batch-size", "32", "--train-size", "32", "--validation-size", "20",

@@ -23,6 +23,8 @@ from classroom import connections, door, serve
 from classroom.settings import Settings
 from demo.i18n import t, too_many_connections
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 MB = 1_000_000
 
 

@@ -12,15 +12,16 @@ one exception: their callbacks look keys up in the catalog, which may list runs 
 """
 
 import json
-import logging
 import math
 
 import gradio as gr
 import httpx
 import pytest
 
-from app_server import Records, SHIPPED_NAME, running_app
+from app_server import SHIPPED_NAME, logs_recorded
 from classroom.inputs import problem
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 TIMEOUT = 120
 SHIPPED = f"shipped/{SHIPPED_NAME}"
@@ -29,18 +30,10 @@ ALPHAS = "0.25, 0.5, 0.75, 1.0"
 
 
 @pytest.fixture(scope="module")
-def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
-    records = Records()
-    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "gradio")]
-    for logger in loggers:
-        logger.addHandler(records)
-    try:
-        with running_app(str(tmp_path_factory.mktemp("values-app")), tiny_cifar[1], tiny_checkpoint) as launched:
-            launched.records = records
-            yield launched
-    finally:
-        for logger in loggers:
-            logger.removeHandler(records)
+def app(shared_app):
+    with logs_recorded() as records:
+        shared_app.records = records
+        yield shared_app
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_grad_cam_on_the_last_block_equals_class_activation_mapping(cifar, pictu
     import keras
 
     probe = keras.Model(cifar.inputs, cifar.get_layer(layer).output)
-    maps = np.asarray(probe(preprocess(network_input(picture)[None])))[0]
+    maps = np.asarray(probe([preprocess(network_input(picture)[None])]))[0]
     cam = np.maximum(maps @ np.asarray(cifar.get_layer("predictions").kernel)[:, 3], 0)
     cam = cam / cam.max() if cam.max() > 0 else cam
     expected = np.clip(cv2.resize(cam.astype(np.float32), (70, 45), interpolation=cv2.INTER_CUBIC), 0, 1)
@@ -88,6 +88,9 @@ def test_overlay_blends_the_heatmap_onto_the_picture(picture):
         overlay(picture, heatmap[:10])
 
 
+# mobilenet/explain.py's feature_maps calls its probe (built on ``model.inputs``, a list) with one
+# tensor; Keras 3.15 warns. The fix belongs there (product code), not in this test suite.
+@pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match the expected structure:UserWarning")
 def test_feature_maps_grid_and_shape_info(paper, picture):
     grid, info = feature_maps(paper, picture, "conv_pw_3_relu")
     assert (info["height"], info["width"], info["channels"]) == (8, 8, 32)

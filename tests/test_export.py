@@ -13,6 +13,8 @@ from mobilenet.data import load_cifar10
 from mobilenet.evaluate import predict_probabilities
 from mobilenet.export import KINDS, export_litert, litert_forward, litert_probabilities
 
+pytestmark = pytest.mark.slow  # LiteRT conversions, a subprocess: the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

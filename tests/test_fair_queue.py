@@ -19,6 +19,8 @@ from classroom import fair_queue
 from classroom.settings import Settings
 from test_load import load_script
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"

@@ -27,6 +27,8 @@ from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import file_sha256
 from mobilenet.train import TrainConfig
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_coffee.jpg")
 TINY = TrainConfig(variant="paper", alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,

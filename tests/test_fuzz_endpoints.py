@@ -15,7 +15,6 @@ server logs while it answers may hold a traceback.
 
 import html
 import json
-import logging
 import math
 import re
 import time
@@ -25,7 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app_server import Records, SHIPPED_NAME, running_app, wait_until_ended
+from app_server import SHIPPED_NAME, logs_recorded, wait_until_ended
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 ECHO = 40  # at most this many consecutive characters of a sent string may come back
 EXAMPLES = 20  # generated calls per endpoint
@@ -42,18 +43,10 @@ KNOWN = {"summary", "start_training", "stop_training", "watch_training", "classi
 # -- the app and its log ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
-    records = Records()
-    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "gradio", "httpx")]
-    for logger in loggers:
-        logger.addHandler(records)
-    try:
-        with running_app(str(tmp_path_factory.mktemp("fuzz-app")), tiny_cifar[1], tiny_checkpoint) as launched:
-            launched.records = records
-            yield launched
-    finally:
-        for logger in loggers:
-            logger.removeHandler(records)
+def app(shared_app):
+    with logs_recorded() as records:
+        shared_app.records = records
+        yield shared_app
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,6 @@ import re
 import urllib.parse
 import urllib.request
 
-import pytest
-
-from app_server import running_app
-from browser_support import RENDERINGS
 from classroom.settings import Settings
 
 
@@ -22,19 +18,24 @@ def headers_of(url):
         return response.headers, response.read().decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("ssr", RENDERINGS)
-def test_pages_assets_and_api_answers_say_nosniff(tiny_cifar, tiny_checkpoint, tmp_path, ssr):
-    with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint, ssr_mode=ssr) as (url, _, _):
-        page_headers, page = headers_of(url)
-        python_assets = [path for path in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
-                         if "_app/" not in path]  # _app/: Node's own bundle (SSR)
-        assert python_assets, "the page names no script or style that Python serves"
-        answers = {} if ssr else {"page": page_headers}
-        for path in (python_assets[0], "config", "gradio_api/info"):
-            answers[path] = headers_of(urllib.parse.urljoin(url, path))[0]
-        for what, headers in answers.items():
-            assert headers.get("X-Content-Type-Options") == "nosniff", what
-            assert headers.get("Referrer-Policy") == "strict-origin-when-cross-origin", what
+def assert_python_answers_say_nosniff(url, ssr=False):
+    """The page (unless Node serves it: ``ssr``), a script or style Python serves, the config and
+    the API's description all carry the security headers."""
+    page_headers, page = headers_of(url)
+    python_assets = [path for path in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+                     if "_app/" not in path]  # _app/: Node's own bundle (SSR)
+    assert python_assets, "the page names no script or style that Python serves"
+    answers = {} if ssr else {"page": page_headers}
+    for path in (python_assets[0], "config", "gradio_api/info"):
+        answers[path] = headers_of(urllib.parse.urljoin(url, path))[0]
+    for what, headers in answers.items():
+        assert headers.get("X-Content-Type-Options") == "nosniff", what
+        assert headers.get("Referrer-Policy") == "strict-origin-when-cross-origin", what
+
+
+def test_pages_assets_and_api_answers_say_nosniff(shared_app):
+    """(Behind server-side rendering: tests/test_browser_ssr.py.)"""
+    assert_python_answers_say_nosniff(shared_app[0])
 
 
 def test_the_app_serves_everything_itself_unless_told_otherwise(monkeypatch):

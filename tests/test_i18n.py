@@ -151,29 +151,28 @@ def test_a_static_text_with_values_is_formatted_once_in_both_languages():
     assert i18n().translations_dict["zh-CN"][key] == "测试 25.0%"
 
 
-def test_classify_and_architecture_answer_in_chinese(tiny_cifar, tiny_checkpoint, tmp_path):
+def test_classify_and_architecture_answer_in_chinese(shared_app):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    from app_server import SHIPPED_NAME, running_app
+    from app_server import SHIPPED_NAME
 
     photo = os.path.join(DEMO, "examples", "photo_coffee.jpg")
-    with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as (url, _, _):
-        client = Client(url, verbose=False)
-        key = f"shipped/{SHIPPED_NAME}"
-        top5, everything, _, timing = client.predict(handle_file(photo), key, "zh", api_name="/classify")
-        assert {item["label"] for item in top5["confidences"]} <= set(class_names("zh"))
-        assert everything["headers"] == ["类别", "概率"] and untranslated(timing) == []
-        details = client.predict(key, "zh", api_name="/describe_checkpoint")
-        assert "测试准确率" in details and untranslated(details) == [] and stray_marks(details) == []
-        with pytest.raises(AppError, match="还没有图片"):
-            client.predict(None, key, "zh", api_name="/classify")
-        totals, layers, blocks, paper = client.predict("paper", 1.0, "full", "zh", api_name="/summary")
-        assert "参数总数" in totals["headers"] and "输出形状" in layers["headers"]
-        assert "合计" in [row[0] for row in blocks["data"]]
-        assert any("标准卷积" in row[0] for row in paper["data"])
-        assert "No run is training" in client.predict("Ann", api_name="/stop_training")
-        assert "现在没有正在进行的训练" in client.predict("Ann", "zh", api_name="/stop_training")
+    client = Client(shared_app[0], verbose=False)
+    key = f"shipped/{SHIPPED_NAME}"
+    top5, everything, _, timing = client.predict(handle_file(photo), key, "zh", api_name="/classify")
+    assert {item["label"] for item in top5["confidences"]} <= set(class_names("zh"))
+    assert everything["headers"] == ["类别", "概率"] and untranslated(timing) == []
+    details = client.predict(key, "zh", api_name="/describe_checkpoint")
+    assert "测试准确率" in details and untranslated(details) == [] and stray_marks(details) == []
+    with pytest.raises(AppError, match="还没有图片"):
+        client.predict(None, key, "zh", api_name="/classify")
+    totals, layers, blocks, paper = client.predict("paper", 1.0, "full", "zh", api_name="/summary")
+    assert "参数总数" in totals["headers"] and "输出形状" in layers["headers"]
+    assert "合计" in [row[0] for row in blocks["data"]]
+    assert any("标准卷积" in row[0] for row in paper["data"])
+    assert "No run is training" in client.predict("Ann", api_name="/stop_training")
+    assert "现在没有正在进行的训练" in client.predict("Ann", "zh", api_name="/stop_training")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -207,21 +207,19 @@ def test_the_page_says_what_to_do_in_english_and_chinese():
             assert picture_error(StructureError("m", fmt, part, 2, 1), "x", lang).message
 
 
-def test_a_student_who_uploads_a_hostile_file_gets_the_message_through_the_app(
-        tiny_cifar, tiny_checkpoint, tmp_path_factory, tmp_path):
+def test_a_student_who_uploads_a_hostile_file_gets_the_message_through_the_app(shared_app, tmp_path):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    from app_server import SHIPPED_NAME, running_app
+    from app_server import SHIPPED_NAME
 
     slow = tmp_path / "scans.jpg"
     slow.write_bytes(hostile.repeated_scans_jpeg())
-    with running_app(str(tmp_path_factory.mktemp("checks-app")), tiny_cifar[1], tiny_checkpoint) as app:
-        client = Client(app[0], verbose=False)
-        started = time.perf_counter()
-        with pytest.raises(AppError, match=re.escape("scans.jpg is built in an unusual way")):
-            client.predict(handle_file(str(slow)), f"shipped/{SHIPPED_NAME}", api_name="/classify")
-        assert time.perf_counter() - started < 10  # refused, not decoded for 3 s and then stopped
-        top5, *_ = client.predict(handle_file(os.path.join(EXAMPLES, "photo_cat_chelsea.jpg")),
-                                  f"shipped/{SHIPPED_NAME}", api_name="/classify")
-        assert len(top5["confidences"]) == 5  # the next picture is read as usual
+    client = Client(shared_app[0], verbose=False)
+    started = time.perf_counter()
+    with pytest.raises(AppError, match=re.escape("scans.jpg is built in an unusual way")):
+        client.predict(handle_file(str(slow)), f"shipped/{SHIPPED_NAME}", api_name="/classify")
+    assert time.perf_counter() - started < 10  # refused, not decoded for 3 s and then stopped
+    top5, *_ = client.predict(handle_file(os.path.join(EXAMPLES, "photo_cat_chelsea.jpg")),
+                              f"shipped/{SHIPPED_NAME}", api_name="/classify")
+    assert len(top5["confidences"]) == 5  # the next picture is read as usual

@@ -12,6 +12,8 @@ from app_server import running_app
 from classroom.runs import RunBusy, TrainingRuns
 from mobilenet.train import TrainConfig
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_coffee.jpg")
 TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "epochs": 1,

@@ -15,13 +15,15 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from app_server import SHIPPED_NAME, copy_checkpoint
 from classroom.catalog import CheckpointCatalog
 from demo.tabs import Context
 from mobilenet.checkpoints import checkpoint_paths, model_args, read_metadata
 from mobilenet.data import CLASS_NAMES
 from mobilenet.explain import depthwise_blocks, map_layers
 from mobilenet.model import build_mobilenet, last_spatial_layer
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "examples")
@@ -30,10 +32,8 @@ PHOTO = os.path.join(EXAMPLES, "photo_coffee.jpg")
 
 
 @pytest.fixture(scope="module")
-def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("look-inside-app"))
-    with running_app(root, tiny_cifar[1], tiny_checkpoint) as launched:
-        yield launched
+def app(shared_app):
+    return shared_app
 
 
 @pytest.fixture
@@ -249,7 +249,6 @@ def test_mistakes_are_computed_once_per_checkpoint(client):
     assert time.monotonic() - started < 5  # cached: no forward pass over the test set
 
 
-def test_mistakes_say_when_there_are_no_test_pictures(tiny_checkpoint, tmp_path):
-    with running_app(str(tmp_path), str(tmp_path / "no-cifar-here"), tiny_checkpoint) as (url, _, _):
-        with pytest.raises(AppError, match="CIFAR-10 test pictures are not available"):
-            Client(url, verbose=False).predict(SHIPPED_KEY, api_name="/mistakes")
+def test_mistakes_say_when_there_are_no_test_pictures(app_without_cifar10):
+    with pytest.raises(AppError, match="CIFAR-10 test pictures are not available"):
+        Client(app_without_cifar10[0], verbose=False).predict(SHIPPED_KEY, api_name="/mistakes")

@@ -10,8 +10,8 @@ import time
 import pytest
 from gradio_client import Client
 
-from app_server import recording_server, running_app, wait_until_ended
-from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from app_server import recording_server, wait_until_ended
+from browser_support import browser_page, needs_chromium, screenshot, sync_api
 from classroom.runs import StopOutcome, StopReply
 from classroom.visitors import NAME_LENGTH, visitor_name
 from demo.i18n import Text, UserText, as_html, as_markdown, localize
@@ -45,27 +45,30 @@ def test_a_name_is_never_translated():
     assert "cat" in reply and "猫" not in reply
 
 
-@pytest.mark.usefixtures("tiny_checkpoint")
-@needs_chromium
-@pytest.mark.parametrize("ssr", RENDERINGS)
-def test_a_classmates_page_shows_hostile_names_as_plain_text(tiny_cifar, tiny_checkpoint, tmp_path, ssr):
+def show_hostile_names(app, page, target):
+    """Starts runs through the API with names that point at ``target`` (a ``recording_server``);
+    ``page``, opened on ``app``, must show each name as typed."""
     expect = sync_api.expect
-    with recording_server() as target, running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint,
-                                                    ssr_mode=ssr) as app:
-        address = f"127.0.0.1:{target.server_address[1]}"
-        names = [f"![](http://{address}/i)", f"[a](http://{address}/l)", f"<img src=//{address}/h>",
-                 f"http://{address}/u", f"www.{address}"]
-        assert all(len(name) <= NAME_LENGTH for name in names)
-        client = Client(app[0], verbose=False)
-        with browser_page(app[0], ssr=ssr) as page:
-            page.get_by_role("tab", name="2 · Train").click()
-            status = page.locator("#run-status")
-            for name in names:
-                client.predict(name=name, **TINY_RUN, api_name="/start_training")
-                wait_until_ended(app.runs)
-                expect(status).to_contain_text(f"The run by {name} finished", timeout=30_000)
-                assert status.locator("img, a, code, em").count() == 0
-                assert status.locator("strong").first.inner_html() == as_html(name)  # text, no element
-            screenshot(page, "2-train-hostile-name")
-            time.sleep(1)  # any request the page would make has been made by now
+    address = f"127.0.0.1:{target.server_address[1]}"
+    names = [f"![](http://{address}/i)", f"[a](http://{address}/l)", f"<img src=//{address}/h>",
+             f"http://{address}/u", f"www.{address}"]
+    assert all(len(name) <= NAME_LENGTH for name in names)
+    client = Client(app[0], verbose=False)
+    page.get_by_role("tab", name="2 · Train").click()
+    status = page.locator("#run-status")
+    for name in names:
+        client.predict(name=name, **TINY_RUN, api_name="/start_training")
+        wait_until_ended(app.runs)
+        expect(status).to_contain_text(f"The run by {name} finished", timeout=30_000)
+        assert status.locator("img, a, code, em").count() == 0
+        assert status.locator("strong").first.inner_html() == as_html(name)  # text, no element
+    screenshot(page, "2-train-hostile-name")
+    time.sleep(1)  # any request the page would make has been made by now
+
+
+@needs_chromium
+def test_a_classmates_page_shows_hostile_names_as_plain_text(shared_app):
+    """(Behind server-side rendering: tests/test_browser_ssr.py.)"""
+    with recording_server() as target, browser_page(shared_app[0]) as page:
+        show_hostile_names(shared_app, page, target)
     assert target.hits == []

@@ -6,7 +6,6 @@ import dataclasses
 import gradio as gr
 import pytest
 
-from app_server import running_app
 from browser_support import browser_page, needs_chromium
 from classroom.runs import TrainingRuns
 from classroom.teacher import TeacherKey
@@ -61,17 +60,14 @@ def test_start_trains_the_presets_recipe_with_the_panels_settings(tab, monkeypat
 
 
 @needs_chromium
-def test_preset_quick_in_the_url_fills_the_panel_and_the_classroom_preset_fills_it_back(
-        tiny_cifar, tiny_checkpoint, tmp_path):
+def test_preset_quick_in_the_url_fills_the_panel_and_the_classroom_preset_fills_it_back(shared_app):
     from playwright.sync_api import expect
 
     quick, classroom = (fit_to_data(RECIPES[name], 50_000) for name in ("quick", "classroom"))
-    with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as (url, _, _):
-        with browser_page(url + "?tab=train&preset=quick") as page:
-            expect(page.locator("#train-preset input[value=quick]")).to_be_checked()
-            expect(page.locator("#train-epochs input[type=number]")).to_have_value(str(quick.epochs))
-            expect(page.locator("#train-images input[type=number]")).to_have_value(str(quick.train_size))
-            page.locator("#train-preset label", has_text="Classroom").click()
-            expect(page.locator("#train-epochs input[type=number]")).to_have_value(str(classroom.epochs))
-            expect(page.locator("#train-images input[type=number]")).to_have_value(
-                str(classroom.train_size or 50_000))
+    with browser_page(shared_app[0] + "?tab=train&preset=quick") as page:
+        expect(page.locator("#train-preset input[value=quick]")).to_be_checked()
+        expect(page.locator("#train-epochs input[type=number]")).to_have_value(str(quick.epochs))
+        expect(page.locator("#train-images input[type=number]")).to_have_value(str(quick.train_size))
+        page.locator("#train-preset label", has_text="Classroom").click()
+        expect(page.locator("#train-epochs input[type=number]")).to_have_value(str(classroom.epochs))
+        expect(page.locator("#train-images input[type=number]")).to_have_value(str(classroom.train_size or 50_000))

@@ -70,6 +70,7 @@ def _weights_of(path, meta):
     return model
 
 
+@pytest.mark.slow  # trains
 def test_averaging_phase_averages_recomputes_bn_and_resumes_to_the_same_weights(tiny_data, tmp_path):
     from mobilenet.evaluate import recalibrate_batchnorm
 
@@ -138,6 +139,7 @@ def test_averaging_phase_averages_recomputes_bn_and_resumes_to_the_same_weights(
         train(dataclasses.replace(config, swa_epochs=3), data=tiny_data, state_dir=state)
 
 
+@pytest.mark.slow  # trains
 def test_an_uninterrupted_averaging_phase_ends_as_a_resumed_one(tiny_data, tmp_path):
     config = TrainConfig(**{**TINY_SWA, "swa_epochs": 1})
     state = str(tmp_path / "state")

@@ -12,6 +12,8 @@ from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, running_app
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "examples")
 CAT = os.path.join(EXAMPLES, "cifar10_test_0000_cat.png")

@@ -34,6 +34,8 @@ from app_server import SHIPPED_NAME, running_app
 from classroom import fair_queue
 from classroom.settings import Settings
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 TIMEOUT = 120
 SHIPPED = f"shipped/{SHIPPED_NAME}"
 CLASSIFY_LIMIT = 4

@@ -3,10 +3,14 @@
 import os
 import time
 
+import pytest
+
 from app_server import copy_checkpoint
 import classroom.work
 from classroom.runs import TrainingRuns
 from mobilenet.train import TrainConfig
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 
 def test_warm_loads_a_new_checkpoint_in_every_quick_worker(tiny_checkpoint, tmp_path, work):

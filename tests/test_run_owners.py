@@ -16,15 +16,18 @@ from classroom.settings import Settings
 from classroom.teacher import BADGE
 from classroom.visitors import visitor_name
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 KEY = "correct horse battery staple"
 # Long enough to still be training when the others press Stop (the tiny data: 300 pictures).
 LONG_RUN = {"variant": "cifar", "alpha": 0.5, "depth": "full", "train_images": 300, "epochs": 30,
             "batch_size": 16, "learning_rate": 0.01, "augmentation": False}
 
 
-@pytest.fixture
-def teacher_app(tiny_cifar, tmp_path):
-    with running_app(str(tmp_path), tiny_cifar[1], settings=Settings(teacher_key=KEY)) as app:
+@pytest.fixture(scope="module")
+def teacher_app(tiny_cifar, tmp_path_factory):
+    """One app for the module (each test ends the runs it starts)."""
+    with running_app(str(tmp_path_factory.mktemp("owners")), tiny_cifar[1], settings=Settings(teacher_key=KEY)) as app:
         yield app
 
 

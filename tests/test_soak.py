@@ -6,10 +6,14 @@ request may fail, honest Classify p95 stays under 5 s and server + workers under
 import os
 import sys
 
+import pytest
+
 from app_server import copy_checkpoint
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 import classroom_soak  # noqa: E402
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 P95_BOUND_S = 5.0  # 2 shared cores in CI, a run training beside; the script's own bound is 2 s
 RSS_BOUND_GB = 6.0

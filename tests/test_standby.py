@@ -3,11 +3,15 @@ loads (``TrainingRuns.prepare_worker``), so a Start right after a run ends train
 
 import time
 
+import pytest
+
 from app_server import wait_until_ended
 from classroom.runs import TrainingRuns
 from demo.tabs.train_view import status_message
 from mobilenet.checkpoints import read_metadata
 from mobilenet.train import TrainConfig
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 # Long enough that the next standby is loaded while it trains (the tiny data: 300 pictures).
 LONG = TrainConfig(variant="cifar", alpha=0.5, depth="full", train_size=None, epochs=30,

@@ -24,6 +24,8 @@ from classroom.teacher import (HOLD_S, WRONG_PER_MINUTE, WRONG_PER_MINUTE_OVERAL
 from classroom.teacher_link import COOKIE, NOTE_COOKIE, visit
 from demo.i18n import t
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 KEY = "a long teacher key for these tests, 0123456789"
 LONG_RUN = {"variant": "cifar", "alpha": 0.5, "depth": "full", "train_images": 300, "epochs": 30,
             "batch_size": 16, "learning_rate": 0.01, "augmentation": False}

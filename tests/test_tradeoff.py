@@ -18,6 +18,8 @@ from mobilenet.tradeoff import (PAPER_RESOLUTION_SERIES, PAPER_WIDTH_SERIES, all
                                 measured_points, paper_points, sweep, tradeoff_svg)
 from mobilenet.train import TrainConfig
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SVG = "{http://www.w3.org/2000/svg}"
 TINY = {"epochs": 1, "batch_size": 32, "train_size": None, "validation_size": 50}

@@ -26,6 +26,8 @@ from classroom.upload_guard import TOO_MANY
 from demo.i18n import t
 from mobilenet.inference import read_image
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 BUDGET_MB, UPLOADS_PER_MINUTE, MB_PER_MINUTE = 1, 4, 3
 SHIPPED = f"shipped/{SHIPPED_NAME}"
 TOO_SLOW = ("{} is a PNG picture of more than 10 megapixels, too many to read quickly. Make it "

@@ -19,6 +19,8 @@ from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import file_sha256
 from mobilenet.train import TrainConfig
 
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = TrainConfig(variant="paper", alpha=0.25, depth="shallow", epochs=1, batch_size=32, train_size=100,
                    validation_size=20, progress_every=1)

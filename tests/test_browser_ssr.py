@@ -1,0 +1,58 @@
+"""The page behind Gradio's server-side rendering: one smoke run in a real browser.
+
+The app serves without SSR by default, on Spaces too; ``MOBILENET_SSR=1`` puts a Node process
+in front of Python, which renders the first HTML and serves its own bundle. What that changes is
+the page's first render, its hydration, the language it is rendered in and the headers of what
+Node serves, so this module runs one test of each kind behind SSR, on one app and one browser,
+instead of every browser test twice. The tests imported below are collected here again and run
+with this module's ``page``.
+"""
+
+import pytest
+
+from app_server import recording_server, running_app
+from browser_support import browser_page, needs_chromium, needs_node
+from test_browser import (  # noqa: F401 (collected here, behind SSR)
+    test_architecture_panel_shows_the_table_and_follows_alpha,
+    test_browser_language_decides_when_the_url_does_not,
+)
+from test_browser_look_inside import test_look_inside_shows_where_the_network_looks  # noqa: F401
+from test_headers import assert_python_answers_say_nosniff
+from test_plain_text import show_hostile_names
+
+pytestmark = [needs_chromium, needs_node, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def ssr_app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
+    with running_app(str(tmp_path_factory.mktemp("ssr-app")), tiny_cifar[1], tiny_checkpoint,
+                     ssr_mode=True) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def app_url(ssr_app):
+    return ssr_app[0]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with browser_page(app_url, ssr=True) as page:
+        yield page
+
+
+def test_what_python_serves_behind_node_says_nosniff(app_url):
+    assert_python_answers_say_nosniff(app_url, ssr=True)
+
+
+def test_a_classmates_page_rendered_by_node_shows_hostile_names_as_plain_text(ssr_app, page):
+    classmate = page.context.browser.new_page(viewport={"width": 1366, "height": 900})
+    classmate.set_default_timeout(30_000)
+    classmate.ssr = True
+    try:
+        with recording_server() as target:
+            classmate.goto(ssr_app[0])
+            show_hostile_names(ssr_app, classmate, target)
+        assert target.hits == []
+    finally:
+        classmate.close()
