@@ -13,7 +13,7 @@ import struct
 
 import numpy as np
 
-from mobilenet.data import (HOW_TO_PROVIDE, IMAGE_SIZE, NUM_CLASSES, Cifar10, DataCorruptError,
+from mobilenet.cifar10 import (HOW_TO_PROVIDE, IMAGE_SIZE, NUM_CLASSES, Cifar10, DataCorruptError,
                             DataUnavailableError)
 
 HUB_REPO = "uoft-cs/cifar10"

@@ -22,9 +22,10 @@ _COMMON = dict(alpha=1.0, depth="full", optimizer="sgd", schedule="cosine", weig
 
 RECIPES = {
     # The app's classroom run (what Start trains by default): about a minute on 2 cores.
-    # scripts/recipe_search.py measured what each of its settings adds (docs/TRAINING.md).
+    # scripts/recipe_search.py measured what each of its settings adds (docs/NOTEBOOK.md).
     "classroom": TrainConfig(),
-    # The app's quick run (?preset=quick): about 20 s, for a queue of students each trying one.
+    # The app's quick run (?preset=quick): a third of the classroom run's pictures, for a queue of
+    # students each trying one (51 % mean over 5 seeds, BENCHMARKS.md).
     "quick": TrainConfig(epochs=1, train_size=35000),
     # checkpoints/mobilenet_cifar.json: 120 epochs on 2 CPU cores (scripts/train_shipped.sh
     # cifar, which agrees), then 24 averaging epochs (scripts/swa_finetune.py, now swa_epochs).
@@ -46,10 +47,10 @@ APP_PRESETS = ("classroom", "quick")
 # What the presets reached, as the Train panel and the README quote it: test accuracy as the app
 # answers, mean and min over seeds 0-4, and Start -> accuracy in the app, from BENCHMARKS.md
 # (python -m mobilenet.bench --only classroom), which tests/test_readme.py checks them against.
-MEASURED_ON = {"en": "Intel Xeon with AVX-512, 2 cores", "zh": "Intel Xeon，支持 AVX-512，2 核"}
+MEASURED_ON = "Intel Xeon, AVX-512"  # 2 cores
 MEASURED = {
-    "classroom": {"mean": 0.66, "min": 0.65, "avx2_mean": 0.66, "avx2_min": 0.65, "seconds": 55},
-    "quick": {"mean": 0.50, "min": 0.49, "avx2_mean": 0.50, "avx2_min": 0.49, "seconds": 20},
+    "classroom": {"mean": 0.6606, "min": 0.6263, "avx2_mean": 0.6506, "avx2_min": 0.6310, "seconds": 70},
+    "quick": {"mean": 0.5109, "min": 0.5033, "avx2_mean": 0.5211, "avx2_min": 0.4945, "seconds": 34},
 }
 
 # How the shipped checkpoints store their weights (the CLI's --float16 default with --recipe).

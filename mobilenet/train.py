@@ -32,7 +32,6 @@ changed the classroom run's test accuracy by less than 0.1 points and cost 5 s.
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import shutil
@@ -49,6 +48,9 @@ from mobilenet.evaluate import (Stopped, compiled_forward, evaluate, evaluate_wi
                                  predict_probabilities, recalibrate_batchnorm,
                                  stored_weights_metrics, test_metrics, validation_loss)
 from mobilenet.model import build_mobilenet
+from mobilenet.optimizer import compile_model
+from mobilenet.progress import ProgressCallback
+from mobilenet.run_state import load_state, save_state
 
 
 @dataclass
@@ -264,7 +266,7 @@ def _train(config, data, source, checkpoint_path, on_progress, should_stop, stat
     model_config = config.model_config(data.x_train.shape[1:])
     bn_momentum = run_bn_momentum(config, steps_per_epoch)
 
-    resumed = _load_state(model, state_dir, config, len(train_idx)) if state_dir else None
+    resumed = load_state(model, state_dir, config, len(train_idx)) if state_dir else None
     initial_epoch, history = (resumed["epoch"], resumed["history"]) if resumed else (0, [])
     _build_before_fit(model, data.x_train[train_idx[:1]], data.y_train[train_idx[:1]])
     emit({"event": "start", "epochs": config.epochs, "steps_per_epoch": steps_per_epoch,
@@ -278,8 +280,8 @@ def _train(config, data, source, checkpoint_path, on_progress, should_stop, stat
     forward = compiled_forward(model)
     validate = (lambda: _validation(model, data.x_train[val_idx], data.y_train[val_idx], config,
                                     forward)) if len(val_idx) else None
-    progress = _ProgressCallback(config, steps_per_epoch, initial_epoch, emit, stop, history,
-                                 lambda epoch: _save_state(model, state_dir, config, epoch, history)
+    progress = ProgressCallback(config, steps_per_epoch, initial_epoch, emit, stop, history,
+                                 lambda epoch: save_state(model, state_dir, config, epoch, history)
                                  if state_dir else None, validate=validate)
     train_ds = make_dataset(data.x_train[train_idx], data.y_train[train_idx], config.batch_size,
                             training=True, augmentation=config.augmentation, seed=config.seed,
@@ -309,7 +311,7 @@ def _train(config, data, source, checkpoint_path, on_progress, should_stop, stat
         val_ds = make_dataset(data.x_train[val_idx], data.y_train[val_idx], 500) if len(val_idx) else None
         swa, stopped = average_weights(
             model, config, data.x_train[train_idx], data.y_train[train_idx], val_ds, resumed_swa,
-            emit, stop, lambda record, average: _save_state(
+            emit, stop, lambda record, average: save_state(
                 model, state_dir, config, config.epochs, history,
                 swa={"epoch": record["epochs"], "history": record["history"], "before": before_swa},
                 average=average) if state_dir else None)
@@ -361,39 +363,6 @@ def checkpoint_metadata(config, bn_momentum, metrics, history, swa, stopped, dur
     return metadata
 
 
-def compile_model(model, config, steps_per_epoch):
-    import keras
-
-    total = steps_per_epoch * config.epochs
-    if config.schedule == "cosine":
-        warmup = int(config.warmup_epochs * steps_per_epoch)
-        lr = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0 if warmup else config.learning_rate,
-            decay_steps=max(1, total - warmup), alpha=0.0,
-            warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
-    else:
-        lr = config.learning_rate
-    common = {"learning_rate": lr, "weight_decay": config.weight_decay or None,
-              "use_ema": config.ema, "ema_momentum": config.ema_momentum}
-    if config.optimizer == "adam":
-        optimizer = keras.optimizers.AdamW(**common) if config.weight_decay else \
-            keras.optimizers.Adam(**{k: v for k, v in common.items() if k != "weight_decay"})
-    else:
-        optimizer = keras.optimizers.SGD(momentum=0.9, nesterov=True, **common)
-    if config.weight_decay:
-        # The MobileNets paper: "very little or no weight decay (l2 regularization) on the
-        # depthwise filters since there are so few parameters in them"; nor on BN's scale/shift.
-        optimizer.exclude_from_weight_decay(var_list=[
-            v for layer in model.layers
-            if isinstance(layer, (keras.layers.DepthwiseConv2D, keras.layers.BatchNormalization))
-            for v in layer.trainable_weights])
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-    )
-
-
 def _validation(model, images, labels, config, forward):
     """``val_loss`` and ``val_accuracy`` of the model as it is now (inference mode)."""
     probabilities = predict_probabilities(model, images, forward=forward)
@@ -423,176 +392,3 @@ def _final_metrics(model, data, val_idx, config, stopped, stop, emit, forward=No
     except Stopped:
         metrics.update(test_accuracy=None, stopped_during_evaluation=True)
     return metrics
-
-
-def reseed_dropout(model, seed, epoch):
-    """Sets the state of the model's random generators (its Dropout's) from (seed, epoch). Keras
-    saves no generator state with the weights, so without this a run resumed at an epoch drops
-    other units than the run that went on (measured: the averaging phase ended 0.2-0.4 away in
-    conv1/kernel); with it, an epoch's randomness is a function of (seed, epoch), as its
-    batches are (``mobilenet.data.BatchPlan``)."""
-    states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
-    for index, state in enumerate(states):
-        state.assign(np.array([(seed * 100_003 + epoch) % 2**31, index], dtype=state.dtype))
-
-
-class _ProgressCallback:
-    """Turns Keras callback hooks into progress dicts; stops within one step."""
-
-    def __new__(cls, *args, **kwargs):
-        import keras
-
-        class Callback(keras.callbacks.Callback):
-            def __init__(self, config, steps_per_epoch, initial_epoch, emit, stop, history, save,
-                         phase=None, validate=None):
-                super().__init__()
-                # validate(): {"val_loss", "val_accuracy"} now; None: from fit's logs (if any)
-                self.validate = validate
-                # half way through each epoch too, when the run has few epochs
-                self.mid_epoch = steps_per_epoch // 2 if validate and config.epochs <= 2 \
-                    and steps_per_epoch >= 4 else None
-                self.config, self.steps, self.emit, self.stop = config, steps_per_epoch, emit, stop
-                self.phase = {"phase": phase} if phase else {}  # "swa": the averaging epochs
-                self.history, self.save = history, save
-                self.initial_epoch, self.stopped = initial_epoch, False
-                self.epoch = initial_epoch
-                self.images_seen, self.timer_start = 0, None
-
-            def _timing(self, global_step):
-                now = time.monotonic()
-                if self.timer_start is None:  # first step includes tracing: do not time it
-                    self.timer_start, self.images_seen = now, 0
-                    return 0.0, None
-                elapsed = now - self.timer_start
-                rate = self.images_seen / elapsed if elapsed > 0 else 0.0
-                remaining = (self.steps * self.config.epochs - global_step) * self.config.batch_size
-                return rate, (remaining / rate if rate else None)
-
-            def on_epoch_begin(self, epoch, logs=None):
-                reseed_dropout(self.model, self.config.seed, epoch)
-                self.epoch, self.epoch_started = epoch, time.monotonic()
-                self.last_report = (0, 0.0, 0.0)  # step, running loss, running accuracy
-                if self.stop():
-                    self.stopped = self.model.stop_training = True
-
-            def on_train_batch_end(self, batch, logs=None):
-                global_step = self.epoch * self.steps + batch + 1
-                self.images_seen += self.config.batch_size
-                rate, eta = self._timing(global_step)
-                if self.stop():
-                    self.stopped = self.model.stop_training = True
-                if (batch + 1) % self.config.progress_every == 0 or batch + 1 == self.steps:
-                    fields = self._fields(batch + 1, global_step, logs, rate, eta)
-                    self.emit({"event": "batch", **fields, **self._recent(batch + 1, fields)})
-                if batch + 1 == self.mid_epoch and not self.stopped:
-                    self.emit({"event": "validation", **self.phase, "epoch": self.epoch + 1,
-                               "epochs": self.config.epochs, "step": batch + 1, "global_step": global_step,
-                               "steps_per_epoch": self.steps, **self._validate_timed()})
-
-            def _validate_timed(self):
-                """Validation, its time left out of the images/s figure."""
-                started = time.monotonic()
-                result = self.validate()
-                if self.timer_start is not None:
-                    self.timer_start += time.monotonic() - started
-                return result
-
-            def _recent(self, step, fields):
-                """Loss and accuracy of the steps since the last report, from Keras' running
-                means over the epoch (which jump at each epoch start: poor curves)."""
-                last_step, last_loss, last_accuracy = self.last_report
-                self.last_report = (step, fields["loss"], fields["accuracy"])
-                n = step - last_step
-                return {"recent_loss": (fields["loss"] * step - last_loss * last_step) / n,
-                        "recent_accuracy": (fields["accuracy"] * step - last_accuracy * last_step) / n}
-
-            def on_epoch_end(self, epoch, logs=None):
-                if self.stopped:
-                    return  # a partial epoch is not a completed one: state stays at the last
-                global_step = (epoch + 1) * self.steps
-                rate, eta = self._timing(global_step)
-                record = {**self._fields(self.steps, global_step, logs, rate, eta),
-                          "learning_rate": float(np.asarray(self.model.optimizer.learning_rate)),
-                          "epoch_seconds": round(time.monotonic() - self.epoch_started, 1)}
-                if self.validate:
-                    record.update(self._validate_timed())
-                for key in ("val_loss", "val_accuracy"):
-                    if logs and key in logs:
-                        record[key] = float(logs[key])
-                self.history.append(record)
-                self.save(epoch + 1)
-                self.emit({"event": "epoch", **record})
-
-            def _fields(self, step, global_step, logs, rate, eta):
-                logs = logs or {}
-                return {**self.phase, "epoch": self.epoch + 1, "epochs": self.config.epochs, "step": step,
-                        "steps_per_epoch": self.steps, "global_step": global_step,
-                        "total_steps": self.steps * self.config.epochs,
-                        "loss": float(logs.get("loss", float("nan"))),
-                        "accuracy": float(logs.get("accuracy", float("nan"))),
-                        "images_per_sec": round(rate, 1),
-                        "eta_s": None if eta is None else round(eta, 1)}
-
-        return Callback(*args, **kwargs)
-
-
-STATE_FILE = "state.json"
-# Config fields added after states were first saved, with the value they implicitly had.
-_LEGACY_CONFIG = {"depth": "full", "swa_epochs": 0, "swa_learning_rate": None, "swa_batch_size": None,
-                  "sync_batchnorm": False, "cutmix": 0.0, "flip": False}
-# Settings of what happens after the last epoch (or of the display): a resumed run may change them.
-_AFTER_TRAINING = ("progress_every", "bn_recalibration_batches", "tta")
-
-
-def _save_state(model, state_dir, config, epoch, history, swa=None, average=None):
-    """The resumable state after a completed epoch: the model with its optimizer state, and
-    state.json naming it; in the averaging phase (``swa``: its epoch, history and what was
-    measured before it) also the running ``average`` of the weights. Each file is written
-    atomically, state.json last; then the files it no longer names are removed."""
-    os.makedirs(state_dir, exist_ok=True)
-    stem = f"swa-epoch-{swa['epoch']:04d}" if swa else f"epoch-{epoch:04d}"
-    weights = os.path.join(state_dir, stem + ".keras")
-    checkpoints.atomic_write(weights, model.save)
-    record = {"config": dataclasses.asdict(config), "epoch": epoch, "history": history,
-              "weights_file": os.path.basename(weights)}
-    if swa:
-        average_file = os.path.join(state_dir, stem + "-average.npz")
-        checkpoints.atomic_write(average_file, lambda tmp: _write_arrays(tmp, average))
-        record["swa"] = {**swa, "average_file": os.path.basename(average_file)}
-    checkpoints.atomic_write(os.path.join(state_dir, STATE_FILE),
-                             lambda tmp: open(tmp, "w").write(json.dumps(record, indent=1)))
-    named = {record["weights_file"], record.get("swa", {}).get("average_file")}
-    for name in os.listdir(state_dir):  # the state now points at the new files
-        if name.startswith(("epoch-", "swa-epoch-")) and name.endswith((".keras", ".npz")) \
-                and name not in named:
-            os.remove(os.path.join(state_dir, name))
-
-
-def _write_arrays(path, arrays):
-    with open(path, "wb") as f:
-        np.savez(f, *arrays)
-
-
-def _load_state(model, state_dir, config, train_images):
-    path = os.path.join(state_dir, STATE_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        record = json.load(f)
-    saved = {k: v for k, v in {**_LEGACY_CONFIG, **record["config"]}.items() if k not in _AFTER_TRAINING}
-    wanted = {k: v for k, v in dataclasses.asdict(config).items() if k not in _AFTER_TRAINING}
-    if saved != wanted:
-        changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
-        raise ValueError(f"the training state in '{state_dir}' was made with another config "
-                         f"(differs in {changed}); use another folder or the same settings")
-    if record.get("swa"):  # saved in the averaging phase: its optimizer's state is in the file
-        from mobilenet.weight_averaging import compile_for_averaging
-
-        compile_for_averaging(model, config, train_images)
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(state_dir, record["weights_file"]))
-    if record.get("swa"):
-        with np.load(os.path.join(state_dir, record["swa"]["average_file"])) as f:
-            record["swa"]["average"] = [f[f"arr_{i}"] for i in range(len(f.files))]
-    return record

@@ -58,7 +58,7 @@ def batchnorm_images(images, config):
 
 
 def compile_for_averaging(model, config, train_images):
-    from mobilenet.train import compile_model
+    from mobilenet.optimizer import compile_model
 
     settings = averaging_config(config)
     compile_model(model, settings, math.ceil(train_images / settings.batch_size))
@@ -76,7 +76,7 @@ def average_weights(model, config, x_train, y_train, val_ds, resumed, emit, stop
     """
     from mobilenet.data import make_dataset
     from mobilenet.evaluate import recalibrate_batchnorm
-    from mobilenet.train import _ProgressCallback
+    from mobilenet.progress import ProgressCallback
 
     settings = averaging_config(config)
     steps = math.ceil(len(x_train) / settings.batch_size)
@@ -100,7 +100,7 @@ def average_weights(model, config, x_train, y_train, val_ds, resumed, emit, stop
                 "history": history,
                 "training_seconds": round(sum(h.get("epoch_seconds", 0) for h in history), 1)}
 
-    progress = _ProgressCallback(settings, steps, done, emit, stop, history, epoch_done, phase="swa")
+    progress = ProgressCallback(settings, steps, done, emit, stop, history, epoch_done, phase="swa")
     if done < settings.epochs:
         # the averaging epochs' own pictures: seeded by averaging_seed, epoch by epoch
         train_ds = make_dataset(x_train, y_train, settings.batch_size, training=True,

@@ -142,3 +142,21 @@ def test_readme_holds_the_test_command_ci_runs():
     ci = read(".ci/run")
     command = ci.split("# The README's test command:\n", 1)[1].splitlines()[0].strip()
     assert command in readme, f"CI runs {command!r}, which the README does not show"
+
+
+def test_the_presets_figures_the_app_quotes_are_the_benchmarks():
+    """``mobilenet.recipes.MEASURED`` (the Train panel's sentence) against BENCHMARKS.md's rows."""
+    import re
+
+    from mobilenet.recipes import MEASURED
+
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), encoding="utf-8") as f:
+        text = f.read()
+    for preset, figures in MEASURED.items():
+        for mode, prefix in (("native", ""), ("capped at AVX2", "avx2_")):
+            row = re.search(rf"\| {preset} run, {mode}: CLI, seeds 0–4 \| ([\d.]+) % ± [\d.]+, min ([\d.]+) %", text)
+            assert row, (preset, mode)
+            assert (float(row[1]), float(row[2])) == (round(figures[prefix + "mean"] * 100, 2),
+                                                      round(figures[prefix + "min"] * 100, 2)), (preset, mode)
+        app = re.search(rf"\| {preset} run, native: app, seed 0 \| [\d.]+ % test accuracy[^|]* in ([\d.]+) s", text)
+        assert app and round(float(app[1])) == figures["seconds"], preset

@@ -60,7 +60,7 @@ def default_run_values():
             "epochs": DEFAULTS.epochs, "images": DEFAULTS.train_size or 49_000,
             "batch": DEFAULTS.batch_size, "lr": DEFAULTS.learning_rate, "smoothing": DEFAULTS.label_smoothing,
             "accuracy": MEASURED["classroom"]["mean"], "lowest": MEASURED["classroom"]["min"],
-            "seconds": MEASURED["classroom"]["seconds"], "cpu": MEASURED_ON["en"], "cpu_zh": MEASURED_ON["zh"],
+            "seconds": MEASURED["classroom"]["seconds"], "cpu": MEASURED_ON,
             "quick_images": quick.train_size or 49_000, "quick_epochs": quick.epochs,
             "quick_accuracy": MEASURED["quick"]["mean"], "quick_seconds": MEASURED["quick"]["seconds"]}
 
