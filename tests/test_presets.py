@@ -3,16 +3,12 @@ on the page or by URL (``?preset=quick``), and what Start trains with each."""
 
 import dataclasses
 
-import gradio as gr
 import pytest
 
 from browser_support import browser_page, needs_chromium
-from classroom.runs import TrainingRuns
-from classroom.teacher import TeacherKey
-from demo.tabs import Context
-from demo.tabs.train import TrainTab
 from mobilenet.recipes import APP_PRESETS, RECIPES
 from mobilenet.train import fit_to_data
+from test_train_tab_text import tab  # noqa: F401 (the Train tab built in a page of its own)
 
 
 def test_the_presets_are_recipes_and_the_quick_run_is_about_a_third_of_the_classroom_run():
@@ -25,18 +21,6 @@ def test_the_presets_are_recipes_and_the_quick_run_is_about_a_third_of_the_class
     assert 0.2 < images_seen("quick") / images_seen("classroom") < 0.4
     for name in APP_PRESETS:
         RECIPES[name].validate(50_000)
-
-
-@pytest.fixture
-def tab(tmp_path):
-    ctx = Context(catalog=None, runs=TrainingRuns(str(tmp_path), str(tmp_path / "no-data")),
-                  teacher_key=TeacherKey(""), work=None)
-    with gr.Blocks():
-        ctx.language = gr.Radio(["en", "zh"], value="en")
-        train = TrainTab(ctx)
-        with gr.Tabs():
-            train.build()
-    return train
 
 
 @pytest.mark.parametrize("preset", APP_PRESETS)
