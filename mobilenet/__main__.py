@@ -60,7 +60,7 @@ TRAIN_HELP = {
 # mobilenet.checkpoints here would load TensorFlow, and an error of a module never loaded
 # cannot have been raised.
 EXPECTED_ERRORS = {"builtins.ValueError", "mobilenet.checkpoints.CheckpointError",
-                   "mobilenet.data.DataCorruptError", "mobilenet.data.DataUnavailableError",
+                   "mobilenet.cifar10.DataCorruptError", "mobilenet.cifar10.DataUnavailableError",
                    "mobilenet.publish.PublishError"}
 
 

@@ -170,3 +170,17 @@ def test_train_without_data_explains_how_to_get_it(tmp_path):
 def test_evaluate_missing_checkpoint_is_a_clear_error(tmp_path):
     result = cli("evaluate", str(tmp_path / "none.keras"))
     assert result.returncode == 2 and "none.keras" in result.stderr and "not found" in result.stderr
+
+
+def test_every_expected_error_name_is_a_real_exception_class():
+    """The CLI names its user-facing errors as strings (importing them would load TensorFlow);
+    a class that moves to another module must move here too, or its message becomes a traceback."""
+    import importlib
+
+    from mobilenet.__main__ import EXPECTED_ERRORS
+
+    for name in EXPECTED_ERRORS:
+        module, _, qualname = name.rpartition(".")
+        kind = getattr(importlib.import_module(module), qualname, None)
+        assert isinstance(kind, type) and issubclass(kind, Exception), name
+        assert f"{kind.__module__}.{kind.__qualname__}" == name, (name, kind)
