@@ -82,27 +82,31 @@ class Page:
         self.ctx, self.tabs = ctx, tabs
         self.train = next(tab for tab in tabs if isinstance(tab, TrainTab))
         self.classify = next(tab for tab in tabs if isinstance(tab, ClassifyTab))
-        self.tab_items = []  # the gr.Tab of each tab, once built
+        self.tab_strip, self.tab_items = None, []  # the gr.Tabs and the gr.Tab of each tab, once built
+        self.seen = None  # the gr.State of what this browser was last sent, once built
 
     def refresh(self, seen, checkpoint, lang="en"):
         """What changed for this browser since ``seen``: the shared run (``classroom.runs``'s progress,
         rendered by the Train tab) and, when a run saved a checkpoint, the Classify list."""
         seen = seen if isinstance(seen, dict) else {}
         snapshot = self.ctx.runs.watch(seen.get("version"), 0)
-        checkpoints = (self.classify.picker.choices(checkpoint, lang)
-                       if seen.get("finished_runs") != snapshot["finished_runs"] else gr.skip())
-        return [*self.train.view(snapshot, seen.get("version"), lang), checkpoints,
-                {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"]}]
+        updates = {**self.train.view(snapshot, seen.get("version"), lang),
+                   self.seen: {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"]}}
+        if seen.get("finished_runs") != snapshot["finished_runs"]:
+            updates[self.classify.checkpoint] = self.classify.picker.choices(checkpoint, lang)
+        return updates
 
-    def relabel(self, lang, *values):
-        """Every tab's texts in ``lang`` (Gradio translates the static ones in the browser)."""
-        updates = []
+    def relabel(self, values):
+        """Every tab's texts in the language ``values`` (``{component: value}`` of the language
+        radio and every tab's ``relabel_inputs``) holds; Gradio translates the static ones in the
+        browser. Each tab gets its own values by name."""
+        lang = values[self.ctx.language]
+        updates = {}
         for tab in self.tabs:
-            count = len(tab.relabel_inputs)
-            updates += list(tab.relabel(lang, *values[:count]))
-            values = values[count:]
+            updates.update(tab.relabel(lang, **{name: values[component]
+                                                 for name, component in tab.relabel_inputs.items()}))
         # Gradio's tab strip keeps the names it was drawn with: they are sent in the new language
-        return updates + [gr.Tab(label=static_text(item.label, lang)) for item in self.tab_items]
+        return {**updates, **{item: gr.Tab(label=static_text(item.label, lang)) for item in self.tab_items}}
 
     def open_page(self, request: gr.Request):
         """Language and classroom presets: ``?lang=zh&tab=train&simple=1`` (else the browser's
@@ -110,21 +114,22 @@ class Page:
         cookie a teacher link (``gradio_api/teacher?key=KEY``) set (``classroom.teacher_link``: the
         key itself never reaches the page)."""
         query = dict(request.query_params) if request else {}
-        tab = query.get("tab") if query.get("tab") in [tab.tab_id for tab in self.tabs] else gr.skip()
         simple = query.get("simple", "").lower() in ("1", "true", "yes")
-        preset = query.get("preset")
-        # ?preset=quick: the quick run's settings in the Train panel (unknown names: ignored)
-        settings = [preset, *self.train.preset_values(preset)] if preset in APP_PRESETS and preset != "classroom" \
-            else [gr.skip()] * (1 + len(self.train.preset_settings))
         lang = request_language(request)
-        return (lang, gr.Tabs(selected=tab), gr.Column(visible=not simple), *settings,
-                *self.train.open_as(request, lang))
+        updates = {self.ctx.language: lang, self.train.advanced: gr.Column(visible=not simple),
+                   **self.train.open_as(request, lang)}
+        if query.get("tab") in [tab.tab_id for tab in self.tabs]:
+            updates[self.tab_strip] = gr.Tabs(selected=query["tab"])
+        preset = query.get("preset")
+        if preset in APP_PRESETS and preset != "classroom":  # the quick run's settings in the Train panel
+            updates.update({self.train.preset: preset, **self.train.preset_values(preset)})
+        return updates
 
     def wire(self, demo, tab_strip):
         """The page's events (inside ``demo``, after the tabs are built)."""
         language, train, classify = self.ctx.language, self.train, self.classify
-        self.tab_items = [child for child in tab_strip.children if isinstance(child, gr.Tab)]
-        seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
+        self.tab_strip, self.tab_items = tab_strip, [child for child in tab_strip.children if isinstance(child, gr.Tab)]
+        self.seen = seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
         timer = gr.Timer(REFRESH_SECONDS)
         # Every open page polls; the answer is a cheap copy of shared state (or "no change"),
         # so no limit: thirty students must not queue behind each other to see the curve.
@@ -139,9 +144,12 @@ class Page:
             show_progress="hidden", concurrency_limit=None, **PRIVATE)
         # One handler for a language switch: the browser switches Gradio's locale (static texts),
         # the server writes again what callbacks wrote. Some of it is model work (a table, a
-        # classification of the picture shown): a few at a time.
-        language.change(self.relabel, inputs=[language, *[c for tab in self.tabs for c in tab.relabel_inputs]],
-                        outputs=[*[c for tab in self.tabs for c in tab.relabel_outputs], *self.tab_items], js=i18n.set_locale_js(remember=True),
+        # classification of the picture shown): a few at a time. Its inputs are a set: Gradio
+        # hands them over as one {component: value} dict, in the order the components were made
+        # (the language radio, made first, is the first value the js sees).
+        inputs = {language, *[c for tab in self.tabs for c in tab.relabel_inputs.values()]}
+        language.change(self.relabel, inputs=inputs, outputs=[*[c for tab in self.tabs for c in tab.relabel_outputs],
+                                                              *self.tab_items], js=i18n.set_locale_js(remember=True),
                         api_name="set_language", api_visibility="undocumented", show_progress="hidden",
                         preprocess=False, concurrency_limit=4, concurrency_id="relabel").then(
             train.per_class_bars, inputs=language, outputs=train.per_class, show_progress="hidden",

@@ -5,11 +5,16 @@ it (``demo.i18n``). Its methods are its callbacks; ``build`` only lays out compo
 events, and reads nothing from other tabs: what tabs share comes in the ``Context``
 (the catalog, the runs, the worker pools, the settings, the language radio) or from ``demo.widgets``.
 
+Outputs by name: a callback that updates several components returns ``{component: update}``
+(Gradio matches each key to the event's ``outputs``; a component left out keeps what it shows),
+never a list whose order must follow ``outputs``. ``tests/test_outputs_by_name.py`` checks that
+every key is one of the event's outputs.
+
 Languages: static texts are ``T(id)`` and follow the page's language in the browser. What the
 tab's callbacks wrote (tables, notes, checkpoint names) is written again by ``relabel(lang,
-*values)`` when the page's language changes: ``demo.ui`` calls every tab's ``relabel`` from one
-handler, with the values of the components the tab listed in ``relabel_inputs`` and its
-answers going to ``relabel_outputs``.
+**values)`` when the page's language changes: ``demo.ui`` calls every tab's ``relabel`` from one
+handler, each parameter named in ``relabel_inputs`` (``{parameter: component}``) given that
+component's value, and its answer's keys among ``relabel_outputs``.
 
 Events: every event that belongs to the app's API has an ``api_name``; the others (page
 plumbing) are ``api_visibility="private"``. Every event takes the language radio as its last
@@ -56,7 +61,7 @@ class Tab:
         self.ctx = ctx
         self.catalog, self.runs, self.work = ctx.catalog, ctx.runs, ctx.work
         self.picker = CheckpointPicker(ctx.catalog, ctx)
-        self.relabel_inputs, self.relabel_outputs = [], []
+        self.relabel_inputs, self.relabel_outputs = {}, []
 
     @property
     def lang(self):
@@ -67,6 +72,7 @@ class Tab:
         """Lays out the tab (a ``gr.Tab`` with id ``tab_id``) and wires its events."""
         raise NotImplementedError
 
-    def relabel(self, lang, *values):
-        """Updates of ``relabel_outputs`` in ``lang``, from the values of ``relabel_inputs``."""
-        return []
+    def relabel(self, lang, **values):
+        """``{component: update}`` of ``relabel_outputs`` in ``lang``, from the values of
+        ``relabel_inputs`` (by name)."""
+        return {}

@@ -91,14 +91,15 @@ class ArchitectureTab(Tab):
     def summary(self, variant, alpha, depth="full", lang="en"):
         """The four tables of one configuration. The radios only let known values through
         (Gradio checks them against their choices)."""
-        return show_architecture(variant, alpha, depth, lang)
+        totals, layers, blocks, paper = show_architecture(variant, alpha, depth, lang)
+        return {self.totals: totals, self.layers: layers, self.blocks: blocks, self.paper: paper}
 
     def relabel(self, lang, variant, alpha, depth):
         return self.summary(variant, alpha, depth, lang)
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
-        initial = show_architecture("paper", 1.0, "full", "en")
+        totals, layers, blocks, paper = show_architecture("paper", 1.0, "full", "en")
         with gr.Tab(T("architecture.tab"), id=self.tab_id):
             gr.Markdown(T("architecture.intro"))
             with gr.Row():
@@ -108,21 +109,21 @@ class ArchitectureTab(Tab):
                                  info=T("architecture.alpha_info"), elem_id="architecture-alpha")
                 depth = gr.Radio(list(DEPTHS), value="full", label=T("architecture.depth"),
                                  info=T("architecture.depth_info"), elem_id="architecture-depth")
-            totals = gr.Dataframe(initial[0], label=T("architecture.totals"), interactive=False,
-                                  elem_id="architecture-totals")
-            layers = gr.Dataframe(initial[1], label=T("architecture.layers"), interactive=False, max_height=420,
-                                  wrap=True, elem_id="architecture-layers")
+            self.totals = gr.Dataframe(totals, label=T("architecture.totals"), interactive=False,
+                                       elem_id="architecture-totals")
+            self.layers = gr.Dataframe(layers, label=T("architecture.layers"), interactive=False, max_height=420,
+                                       wrap=True, elem_id="architecture-layers")
             gr.Markdown(T("architecture.story"), latex_delimiters=LATEX)
-            blocks = gr.Dataframe(initial[2], label=T("architecture.blocks"), interactive=False, max_height=700,
-                                  wrap=True, elem_id="architecture-blocks")
+            self.blocks = gr.Dataframe(blocks, label=T("architecture.blocks"), interactive=False, max_height=700,
+                                       wrap=True, elem_id="architecture-blocks")
             gr.Markdown(T("architecture.paper_note"))
-            paper = gr.Dataframe(initial[3], label=T("architecture.paper"), interactive=False, wrap=True,
-                                 column_widths=PAPER_WIDTHS, elem_id="architecture-paper")
+            self.paper = gr.Dataframe(paper, label=T("architecture.paper"), interactive=False, wrap=True,
+                                      column_widths=PAPER_WIDTHS, elem_id="architecture-paper")
             gr.Markdown(tutorial_note())
 
-        outputs = [totals, layers, blocks, paper]
+        outputs = [self.totals, self.layers, self.blocks, self.paper]
         gr.on([variant.change, alpha.change, depth.change], self.summary,
               inputs=[variant, alpha, depth, self.lang], outputs=outputs, api_name="summary",
               concurrency_limit=2)  # building a model is CPU work: at most one per core
-        self.relabel_inputs = [variant, alpha, depth]
+        self.relabel_inputs = {"variant": variant, "alpha": alpha, "depth": depth}
         self.relabel_outputs = outputs

@@ -57,12 +57,13 @@ class ClassifyTab(Tab):
                    width=result["width"], height=result["height"])
         top = {class_name(name, lang): p for name, p in result["top_k"]}
         shown = picture_file(enlarge(result["network_input"], SHOWN_SIZE), "network_input.png")
-        return top, everything.style.format({probability: "{:.2%}"}), shown, timing
+        return {self.top5: top, self.everything: everything.style.format({probability: "{:.2%}"}),
+                self.seen: shown, self.timing: timing}
 
     def classify_when_ready(self, image, checkpoint, lang="en"):
         """Runs on every new picture or checkpoint; without a picture it clears the outputs."""
         if image is None or not self.catalog.entries():
-            return None, None, None, ""
+            return {self.top5: None, self.everything: None, self.seen: None, self.timing: ""}
         return self.classify(image, checkpoint, lang)
 
     def describe_checkpoint(self, checkpoint, lang="en"):
@@ -72,8 +73,9 @@ class ClassifyTab(Tab):
             return checkpoint_details(None, lang) if not self.catalog.entries() else ""
 
     def relabel(self, lang, image, checkpoint):
-        return (self.picker.choices(checkpoint, lang), self.describe_checkpoint(checkpoint, lang),
-                *self.classify_when_ready(image, checkpoint, lang))
+        return {self.checkpoint: self.picker.choices(checkpoint, lang),
+                self.details: self.describe_checkpoint(checkpoint, lang),
+                **self.classify_when_ready(image, checkpoint, lang)}
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
@@ -88,22 +90,22 @@ class ClassifyTab(Tab):
                     image = picture_input("picture")
                     button = gr.Button(T("classify.classify"), variant="primary", elem_id="classify")
                 with gr.Column():
-                    top5 = gr.Label(num_top_classes=5, label=T("classify.top5"), elem_id="top5")
+                    self.top5 = gr.Label(num_top_classes=5, label=T("classify.top5"), elem_id="top5")
                     with gr.Row():
                         # min widths (the timing's in demo.ui's CSS: Gradio's Markdown drops min_width):
                         # on a phone each takes a line of its own, the picture's label on one line
-                        seen = gr.Image(label=T("classify.seen"), format="png", buttons=[], interactive=False,
-                                        height=200, width=200, min_width=240, elem_id="network-input")
-                        timing = gr.Markdown(elem_id="timing")
+                        self.seen = gr.Image(label=T("classify.seen"), format="png", buttons=[], interactive=False,
+                                             height=200, width=200, min_width=240, elem_id="network-input")
+                        self.timing = gr.Markdown(elem_id="timing")
                     with gr.Accordion(T("classify.all"), open=False):
-                        everything = gr.Dataframe(interactive=False, elem_id="all-probabilities")
+                        self.everything = gr.Dataframe(interactive=False, elem_id="all-probabilities")
             with gr.Row():
                 gr.Examples(examples("cifar10_test_"), inputs=image, examples_per_page=10,
                             label=T("classify.examples_cifar"))
                 gr.Examples(examples("photo_") + examples("drawing_"), inputs=image,
                             label=T("classify.examples_photos"))
 
-        outputs = [top5, everything, seen, timing]
+        outputs = [self.top5, self.everything, self.seen, self.timing]
         # preprocess=False: the upload arrives as Gradio's file record and a worker decodes it
         # with the package's reader, so a bad file gets a clear message instead of a crash.
         # Classifying takes milliseconds in one of the quick workers (classroom.work): a few
@@ -115,5 +117,5 @@ class ClassifyTab(Tab):
               trigger_mode="always_last", **LIMITS)
         checkpoint.change(self.describe_checkpoint, inputs=[checkpoint, self.lang], outputs=details,
                           api_name="describe_checkpoint", preprocess=False, concurrency_limit=None)
-        self.relabel_inputs = [image, checkpoint]
+        self.relabel_inputs = {"image": image, "checkpoint": checkpoint}
         self.relabel_outputs = [checkpoint, details, *outputs]

@@ -47,7 +47,8 @@ class LookInsideTab(Tab):
         with answers(lang, self.picker, entry, name):
             shown, seen = self.work.quick.call(work.grad_cam, path, entry.path, MAX_PIXELS, class_index,
                                                SHOWN_SIDE, MAX_SHOWN_SIDE)
-        return picture_file(shown, "gradcam.png"), gradcam_note(seen, lang), seen
+        return {self.heatmap: picture_file(shown, "gradcam.png"), self.note: gradcam_note(seen, lang),
+                self.gradcam_state: seen}
 
     def feature_maps(self, image, checkpoint, layer, lang="en"):
         """One layer's activation maps as a grid, its map size and channels, the map-size table,
@@ -61,8 +62,8 @@ class LookInsideTab(Tab):
         with answers(lang, self.picker, entry, name):
             grid, info = self.work.quick.call(work.feature_maps, path, entry.path, MAX_PIXELS, layer)
         seen = maps_seen(info)
-        return (picture_file(grid, "feature_maps.png"), maps_line(seen, lang), sizes_table(listed["table"], layer, lang),
-                seen)
+        return {self.grid: picture_file(grid, "feature_maps.png"), self.maps_info: maps_line(seen, lang),
+                self.sizes: sizes_table(listed["table"], layer, lang), self.maps_state: seen}
 
     def block_kernels(self, entry, listed, block, lang):
         """(grid, line, data) of the 3×3 kernels of one block's depthwise layer."""
@@ -79,14 +80,17 @@ class LookInsideTab(Tab):
 
     def kernels(self, checkpoint, block, lang="en"):
         """The 3×3 kernels of one block's depthwise layer as a grid, and a line about them."""
-        return self.block_kernels(*self.network(checkpoint, lang), block, lang)
+        grid, line, seen = self.block_kernels(*self.network(checkpoint, lang), block, lang)
+        return {self.kernels_image: grid, self.kernels_info: line, self.kernels_state: seen}
 
     def look_when_ready(self, image, checkpoint, explained_class, layer, lang="en"):
-        """Runs on every new picture, class or layer; without a picture it clears the views."""
+        """Runs on every new picture, class or layer; without a picture it clears the views (the
+        map-size table stays: it belongs to the network)."""
         if image is None or not self.catalog.entries():
-            return None, "", None, None, "", gr.skip(), None
-        return (*self.grad_cam(image, checkpoint, explained_class, lang),
-                *self.feature_maps(image, checkpoint, layer, lang))
+            return {self.heatmap: None, self.note: "", self.gradcam_state: None, self.grid: None, self.maps_info: "",
+                    self.maps_state: None}
+        return {**self.grad_cam(image, checkpoint, explained_class, lang),
+                **self.feature_maps(image, checkpoint, layer, lang)}
 
     def checkpoint_views(self, checkpoint, layer, block, lang):
         """The chosen network's structure, the layer and block (kept while the network has them),
@@ -100,10 +104,12 @@ class LookInsideTab(Tab):
     def choose_checkpoint(self, checkpoint, layer, block, lang="en"):
         """Layer and block lists of the chosen network (a shallow one lacks blocks 7-11)."""
         if not self.catalog.entries():
-            return gr.skip(), gr.skip(), None, None, t("page.checkpoint.none", lang), gr.skip(), None
+            return {self.sizes: None, self.kernels_image: None, self.kernels_info: t("page.checkpoint.none", lang),
+                    self.kernels_state: None}
         listed, layer, block, sizes, grid, line, seen = self.checkpoint_views(checkpoint, layer, block, lang)
-        return (gr.Dropdown(choices=layer_choices(listed["layers"], lang), value=layer),
-                gr.Dropdown(choices=listed["blocks"], value=block), sizes, grid, line, listed, seen)
+        return {self.layer: gr.Dropdown(choices=layer_choices(listed["layers"], lang), value=layer),
+                self.block: gr.Dropdown(choices=listed["blocks"], value=block), self.sizes: sizes,
+                self.kernels_image: grid, self.kernels_info: line, self.listed_state: listed, self.kernels_state: seen}
 
     def opening(self):
         """What the tab shows before any event, from the first checkpoint (as ``checkpoint_views``):
@@ -116,11 +122,14 @@ class LookInsideTab(Tab):
 
     def relabel(self, lang, checkpoint, layer, listed, gradcam, maps, kernels):
         """The texts in ``lang`` from the data they were made from: nothing is computed again."""
-        return (self.picker.choices(checkpoint, lang),
-                gr.Dropdown(choices=layer_choices(listed["layers"], lang), value=layer) if listed else gr.skip(),
-                sizes_table(listed["table"], layer, lang) if listed else gr.skip(),
-                gradcam_note(gradcam, lang), maps_line(maps, lang),
-                kernels_line(kernels, lang) if kernels or self.catalog.entries() else t("page.checkpoint.none", lang))
+        texts = {self.checkpoint: self.picker.choices(checkpoint, lang), self.note: gradcam_note(gradcam, lang),
+                 self.maps_info: maps_line(maps, lang),
+                 self.kernels_info: kernels_line(kernels, lang) if kernels or self.catalog.entries()
+                 else t("page.checkpoint.none", lang)}
+        if not listed:
+            return texts
+        return {**texts, self.layer: gr.Dropdown(choices=layer_choices(listed["layers"], lang), value=layer),
+                self.sizes: sizes_table(listed["table"], layer, lang)}
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
@@ -130,7 +139,7 @@ class LookInsideTab(Tab):
             gr.Markdown(T("look_inside.intro"))
             with gr.Row(elem_id="look-where"):
                 with gr.Column():
-                    checkpoint = self.picker.build("look-checkpoint")
+                    self.checkpoint = checkpoint = self.picker.build("look-checkpoint")
                     image = picture_input("look-picture")
                     button = gr.Button(T("look_inside.look"), variant="primary", elem_id="look-button")
                 with gr.Column():
@@ -138,35 +147,40 @@ class LookInsideTab(Tab):
                                             + [(T(f"page.classes.{name}"), name) for name in CLASS_NAMES],
                                             value=PREDICTED, label=T("look_inside.explain_class"),
                                             elem_id="explain-class")
-                    heatmap = gr.Image(label=T("look_inside.gradcam"), format="png", interactive=False,
-                                       buttons=["download"], height=320, elem_id="gradcam")
-                    note = gr.Markdown(elem_id="gradcam-note")
+                    self.heatmap = heatmap = gr.Image(label=T("look_inside.gradcam"), format="png", interactive=False,
+                                                      buttons=["download"], height=320, elem_id="gradcam")
+                    self.note = note = gr.Markdown(elem_id="gradcam-note")
             gr.Examples(examples("cifar10_test_") + examples("photo_"), inputs=image, examples_per_page=14,
                         label=T("look_inside.examples"))
             gr.Markdown(T("look_inside.feature_maps"))
             with gr.Row(elem_id="look-feature-maps"):
                 with gr.Column(scale=3):
-                    layer = choices_change(gr.Dropdown(layer_choices(listed["layers"], "en") if listed else [],
-                                                       value=first_layer, label=T("look_inside.layer"),
-                                                       elem_id="feature-layer"))
-                    maps_info = gr.Markdown(elem_id="feature-info")
-                    grid = gr.Image(label=T("look_inside.activation_maps"), show_label=False, format="png",
-                                    interactive=False, buttons=["download"], elem_id="feature-maps")
+                    self.layer = layer = choices_change(gr.Dropdown(
+                        layer_choices(listed["layers"], "en") if listed else [], value=first_layer,
+                        label=T("look_inside.layer"), elem_id="feature-layer"))
+                    self.maps_info = maps_info = gr.Markdown(elem_id="feature-info")
+                    self.grid = grid = gr.Image(label=T("look_inside.activation_maps"), show_label=False,
+                                                format="png", interactive=False, buttons=["download"],
+                                                elem_id="feature-maps")
                 with gr.Column(scale=2):
-                    sizes = gr.Dataframe(first_sizes, label=T("look_inside.sizes"), interactive=False,
-                                         max_height=640, elem_id="map-sizes")
+                    self.sizes = sizes = gr.Dataframe(first_sizes, label=T("look_inside.sizes"), interactive=False,
+                                                      max_height=640, elem_id="map-sizes")
             gr.Markdown(T("look_inside.kernels_intro"))
             with gr.Row(elem_id="look-kernels"):
                 with gr.Column(scale=1):
-                    block = choices_change(gr.Dropdown(listed["blocks"] if listed else [], value=first_block,
-                                                       label=T("look_inside.block"), elem_id="kernel-block"))
-                    kernels_info = gr.Markdown(first_line, elem_id="kernel-info")
+                    self.block = block = choices_change(gr.Dropdown(
+                        listed["blocks"] if listed else [], value=first_block, label=T("look_inside.block"),
+                        elem_id="kernel-block"))
+                    self.kernels_info = kernels_info = gr.Markdown(first_line, elem_id="kernel-info")
                 with gr.Column(scale=2):
-                    kernels = gr.Image(first_kernels, label=T("look_inside.kernels"), show_label=False,
-                                       format="png", interactive=False, buttons=["download"], elem_id="kernels")
+                    self.kernels_image = kernels = gr.Image(
+                        first_kernels, label=T("look_inside.kernels"), show_label=False, format="png",
+                        interactive=False, buttons=["download"], elem_id="kernels")
             # What the texts were made from, for a language switch (look_inside_view)
-            listed_state, gradcam_state, maps_state, kernels_state = (
-                gr.State(listed), gr.State(None), gr.State(None), gr.State(first_seen))
+            self.listed_state = listed_state = gr.State(listed)
+            self.gradcam_state = gradcam_state = gr.State(None)
+            self.maps_state = maps_state = gr.State(None)
+            self.kernels_state = kernels_state = gr.State(first_seen)
 
         tab.select(self.picker.choices, inputs=[checkpoint, self.lang], outputs=checkpoint,
                    concurrency_limit=None, **PRIVATE)
@@ -189,5 +203,6 @@ class LookInsideTab(Tab):
               trigger_mode="always_last", **LIMITS)
         block.change(self.kernels, inputs=[checkpoint, block, self.lang],
                      outputs=[kernels, kernels_info, kernels_state], api_name="depthwise_kernels", **LIMITS)
-        self.relabel_inputs = [checkpoint, layer, listed_state, gradcam_state, maps_state, kernels_state]
+        self.relabel_inputs = {"checkpoint": checkpoint, "layer": layer, "listed": listed_state,
+                               "gradcam": gradcam_state, "maps": maps_state, "kernels": kernels_state}
         self.relabel_outputs = [checkpoint, layer, sizes, note, maps_info, kernels_info]

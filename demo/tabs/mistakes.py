@@ -137,7 +137,7 @@ class MistakesTab(Tab):
                 shown = {"no_data": str(error)}
             except (CheckpointError, OSError, WorkFailed) as error:
                 shown = {"checkpoint": checkpoint, "error": error}
-        return (*self.render(shown, lang), shown)
+        return {**self.render(shown, lang), self.shown: shown}
 
     def find(self, entry, progress, lang):
         """The one pass over the test set in the long worker (or the cached result of it), shown."""
@@ -145,7 +145,7 @@ class MistakesTab(Tab):
                                      progress=functools.partial(self.on_progress, progress, lang))
         shown = {"result": result, "checkpoint": {code: localize(label(entry), code) for code in LANGUAGES},
                  "tested": entry.test_accuracy if entry.flip else None}
-        return (*self.render(shown, lang), shown)
+        return {**self.render(shown, lang), self.shown: shown}
 
     def on_progress(self, progress, lang, event):
         """Gradio's progress bar, as the pass over the test set goes."""
@@ -163,39 +163,42 @@ class MistakesTab(Tab):
         return None
 
     def render(self, shown, lang):
-        """(status, confusion, pairs) in ``lang`` of what ``shown`` holds: a result, no network, no
-        test pictures, or a checkpoint that cannot be used (looked up again: that fails at once)."""
+        """The status, confusion matrix and pairs in ``lang`` of what ``shown`` holds: a result, no
+        network, no test pictures, or a checkpoint that cannot be used (looked up again: that
+        fails at once)."""
         if "result" in shown:
             result = shown["result"]
-            return (summary(result, shown["checkpoint"][lang], lang, shown.get("tested")), confusion(result, lang),
-                    pairs_html(result, self.runs.load_data().x_test, lang))
+            return {self.status: summary(result, shown["checkpoint"][lang], lang, shown.get("tested")),
+                    self.matrix: confusion(result, lang),
+                    self.pairs: pairs_html(result, self.runs.load_data().x_test, lang)}
         if "no_network" in shown:
-            return t("mistakes.no_network", lang), "", ""
-        if "no_data" in shown:
-            return problem(t("mistakes.no_data_title", lang), t("mistakes.no_data", lang, error=shown["no_data"]),
-                           lang), "", ""
-        failed = self.failure(shown, lang)
-        return (problem(*failed, lang) if failed else ""), "", ""
+            status = t("mistakes.no_network", lang)
+        elif "no_data" in shown:
+            status = problem(t("mistakes.no_data_title", lang), t("mistakes.no_data", lang, error=shown["no_data"]),
+                             lang)
+        else:
+            failed = self.failure(shown, lang)
+            status = problem(*failed, lang) if failed else ""
+        return {self.status: status, self.matrix: "", self.pairs: ""}
 
     def relabel(self, lang, checkpoint, shown):
         """The checkpoint list, and what was shown drawn again (no second pass over the test set)."""
-        return [self.picker.choices(checkpoint, lang),
-                *(self.render(shown, lang) if shown else (gr.skip(),) * 3)]
+        return {self.checkpoint: self.picker.choices(checkpoint, lang), **(self.render(shown, lang) if shown else {})}
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
         with gr.Tab(T("mistakes.tab"), id=self.tab_id) as tab:
             gr.Markdown(T("mistakes.intro"))
             with gr.Row():
-                checkpoint = self.picker.build("mistakes-checkpoint", scale=3)
+                self.checkpoint = checkpoint = self.picker.build("mistakes-checkpoint", scale=3)
                 button = gr.Button(T("mistakes.find"), variant="primary", scale=1, elem_id="find-mistakes")
-            status = gr.Markdown(elem_id="mistakes-status")
+            self.status = status = gr.Markdown(elem_id="mistakes-status")
             with gr.Row(elem_id="mistakes-view"):
                 with gr.Column(scale=0, min_width=580):
-                    matrix = gr.HTML(elem_id="mistakes-confusion")
+                    self.matrix = matrix = gr.HTML(elem_id="mistakes-confusion")
                 with gr.Column(scale=1):
-                    pairs = gr.HTML(elem_id="mistakes-pairs")
-            shown = gr.State(None)
+                    self.pairs = pairs = gr.HTML(elem_id="mistakes-pairs")
+            self.shown = shown = gr.State(None)
 
         outputs = [status, matrix, pairs, shown]
         button.click(self.mistakes, inputs=[checkpoint, self.lang], outputs=outputs, api_name="mistakes",
@@ -205,5 +208,5 @@ class MistakesTab(Tab):
         gr.on([tab.select, checkpoint.change], self.mistakes_when_ready, inputs=[checkpoint, self.lang],
               outputs=outputs, api_name="mistakes_when_ready", api_visibility="undocumented",
               trigger_mode="always_last", **LIMITS)
-        self.relabel_inputs = [checkpoint, shown]
+        self.relabel_inputs = {"checkpoint": checkpoint, "shown": shown}
         self.relabel_outputs = [checkpoint, status, matrix, pairs]

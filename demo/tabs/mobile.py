@@ -95,7 +95,8 @@ class MobileTab(Tab):
                                          TEST_IMAGES, CALIBRATION_IMAGES,
                                          progress=functools.partial(self.on_progress, progress, lang))
         files = [row["path"] for row in report["rows"] if row["kind"] != "keras"]
-        return export_note(report, lang), export_table(report, lang), files, report
+        return {self.note: export_note(report, lang), self.table: export_table(report, lang), self.files: files,
+                self.exported: report}
 
     def on_progress(self, progress, lang, event):
         """Gradio's progress bar, as the export converts and measures each file."""
@@ -103,47 +104,53 @@ class MobileTab(Tab):
         progress((event["step"] - 1) / event["steps"],
                  desc=t(doing, lang, kind=t(f"mobile.kinds.{event['kind']}", lang)))
 
-    def tradeoff(self, lang="en"):
-        """The plot (SVG) and its points: the paper's, then every tested checkpoint."""
+    def tradeoff_figures(self, lang):
+        """(plot as SVG, its points): the paper's, then every tested checkpoint."""
         texts = tradeoff_texts(lang)
         points = all_points({"shipped": self.catalog.checkpoint_dir, "run": self.catalog.runs_dir,
                              "sweep": self.sweep_dir}, texts)
         table = points.assign(million_mult_adds=points["mult_adds"] / 1e6)
         return tradeoff_svg(points, texts=texts), present(table, POINT_COLUMNS, lang)
 
+    def tradeoff(self, lang="en"):
+        """The trade-off plot and its points, with the checkpoints of the moment."""
+        plot, points = self.tradeoff_figures(lang)
+        return {self.plot: plot, self.points: points}
+
     def open_mobile(self, current, lang="en"):
-        return self.picker.choices(current, lang), *self.tradeoff(lang)
+        return {self.checkpoint: self.picker.choices(current, lang), **self.tradeoff(lang)}
 
     def relabel(self, lang, current, exported):
         """The checkpoint list, the trade-off, and the export's note and table (its headers while
         nothing was exported)."""
-        shown = ((export_note(exported, lang), export_table(exported, lang)) if exported else
-                 (gr.skip(), empty(EXPORT_COLUMNS, lang)))
-        return [*self.open_mobile(current, lang), *shown]
+        shown = ({self.note: export_note(exported, lang), self.table: export_table(exported, lang)} if exported
+                 else {self.table: empty(EXPORT_COLUMNS, lang)})
+        return {**self.open_mobile(current, lang), **shown}
 
     # -- layout ------------------------------------------------------------------------------
     def build(self):
         # The plot as the page is built; drawn again with the checkpoints of the moment whenever
         # the tab is opened (``?tab=mobile`` too), and in the page's language by ``relabel``.
-        initial_plot, initial_points = self.tradeoff("en")
+        initial_plot, initial_points = self.tradeoff_figures("en")
         with gr.Tab(T("mobile.tab"), id=self.tab_id) as tab:
             gr.Markdown(T("mobile.export_intro"))
             with gr.Row(equal_height=True):
-                checkpoint = self.picker.build("export-checkpoint", scale=3)
+                self.checkpoint = checkpoint = self.picker.build("export-checkpoint", scale=3)
                 button = gr.Button(T("mobile.export"), variant="primary", scale=1, elem_id="export-button")
-            note = gr.Markdown(elem_id="export-note")
+            self.note = note = gr.Markdown(elem_id="export-note")
             # widths in pixels: on a phone the table scrolls sideways instead of breaking its headers
             # letter by letter (and the ``model`` column's long names no longer crowd the others out)
-            table = gr.Dataframe(empty(EXPORT_COLUMNS, "en"), interactive=False, label=T("mobile.table"),
-                                 wrap=True, column_widths=EXPORT_WIDTHS, elem_id="export-table")
-            files = gr.File(label=T("mobile.files"), file_count="multiple", interactive=False,
-                            elem_id="export-files")
-            exported = gr.State(None)
+            self.table = table = gr.Dataframe(empty(EXPORT_COLUMNS, "en"), interactive=False, label=T("mobile.table"),
+                                              wrap=True, column_widths=EXPORT_WIDTHS, elem_id="export-table")
+            self.files = files = gr.File(label=T("mobile.files"), file_count="multiple", interactive=False,
+                                         elem_id="export-files")
+            self.exported = exported = gr.State(None)
             gr.Markdown(T("mobile.tradeoff_intro"))
-            plot = gr.HTML(initial_plot, elem_id="tradeoff-plot")
+            self.plot = plot = gr.HTML(initial_plot, elem_id="tradeoff-plot")
             refresh = gr.Button(T("mobile.refresh"), size="sm", elem_id="tradeoff-refresh")
             with gr.Accordion(T("mobile.points"), open=False):
-                points = gr.Dataframe(initial_points, interactive=False, wrap=True, elem_id="tradeoff-points")
+                self.points = points = gr.Dataframe(initial_points, interactive=False, wrap=True,
+                                                    elem_id="tradeoff-points")
 
         # Converting and measuring keeps the CPU busy for half a minute: one export at a time
         # for the whole server; a second click on the same checkpoint reuses the cached files.
@@ -156,5 +163,5 @@ class MobileTab(Tab):
         tab.select(self.open_mobile, inputs=[checkpoint, self.lang], outputs=[checkpoint, plot, points],
                    api_name="open_mobile", api_visibility="undocumented", show_progress="hidden",
                    concurrency_limit=2)
-        self.relabel_inputs = [checkpoint, exported]
+        self.relabel_inputs = {"current": checkpoint, "exported": exported}
         self.relabel_outputs = [checkpoint, plot, points, note, table]

@@ -16,7 +16,7 @@ from mobilenet.data import DataCorruptError, DataUnavailableError
 from mobilenet.duration import format_duration
 from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
-from mobilenet.recipes import APP_PRESETS, MEASURED, MEASURED_ON, RECIPES
+from mobilenet.recipes import APP_PRESETS, RECIPES
 
 from classroom.clients import client_address
 from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
@@ -25,8 +25,8 @@ from classroom.teacher import BADGE, HOLD_S, TooManyTries
 from classroom.visitors import NAME_LENGTH, visitor_name
 from demo.i18n import LANGUAGES, T, as_html, as_markdown, class_names, t
 from demo.tabs import PRIVATE, Tab
-from demo.tabs.train_view import (CURVE_COLORS, curves, data_message, progress_html, results_view,
-                                  status_message, stop_reply)
+from demo.tabs.train_view import (CURVE_COLORS, curves, data_message, default_run_values, progress_html,
+                                  results_view, status_message, stop_reply)
 
 DEFAULTS = RECIPES["classroom"]  # the classroom run: the package tunes these, the UI only shows them
 PRESETS = [(T(f"train.preset_{name}"), name) for name in APP_PRESETS]
@@ -52,19 +52,6 @@ def quoted(detail, lang):
     return str(detail) if lang == "en" else f"`{detail}`"
 
 
-def default_run_values():
-    """What the presets train (``mobilenet.recipes``) and reached (``MEASURED``), for
-    ``train.default_run``."""
-    quick = RECIPES["quick"]
-    return {"variant": DEFAULTS.variant, "alpha": DEFAULTS.alpha, "depth": DEFAULTS.depth,
-            "epochs": DEFAULTS.epochs, "images": DEFAULTS.train_size or 49_000,
-            "batch": DEFAULTS.batch_size, "lr": DEFAULTS.learning_rate, "smoothing": DEFAULTS.label_smoothing,
-            "accuracy": MEASURED["classroom"]["mean"], "lowest": MEASURED["classroom"]["min"],
-            "seconds": MEASURED["classroom"]["seconds"], "cpu": MEASURED_ON,
-            "quick_images": quick.train_size or 49_000, "quick_epochs": quick.epochs,
-            "quick_accuracy": MEASURED["quick"]["mean"], "quick_seconds": MEASURED["quick"]["seconds"]}
-
-
 class TrainTab(Tab):
     tab_id = "train"
 
@@ -83,7 +70,7 @@ class TrainTab(Tab):
             raise gr.Error(t("train.teacher.too_many", lang, duration=format_duration(wait.seconds))) from None
         if not right:
             raise gr.Error(t("train.teacher.wrong", lang))
-        return [t("train.teacher.signed_in", lang, badge=BADGE), *self.teacher_view(True)]
+        return {self.reply: t("train.teacher.signed_in", lang, badge=BADGE), **self.teacher_view(True)}
 
     def open_as(self, request, lang="en"):
         """``teacher_outputs`` for a page being opened: the teacher's when its browser holds the
@@ -97,23 +84,25 @@ class TrainTab(Tab):
 
     def teacher_view(self, teacher, wrong_link=False):
         """Updates of ``teacher_outputs``: the session is the teacher's (the box says so, without
-        a key field), or a teacher link's key was wrong (the box says that, open), or no change."""
+        a key field), or a teacher link's key was wrong (the box says that, open), or none."""
         if not (teacher or wrong_link):
-            return [gr.skip()] * len(self.teacher_outputs)
-        return [True if teacher else gr.skip(), gr.Accordion(open=True), gr.Textbox(value="", visible=not teacher),
-                gr.Button(visible=not teacher), gr.Markdown(visible=teacher),
-                gr.Markdown(visible=wrong_link and not teacher)]
+            return {}
+        shown = {self.teacher_box: gr.Accordion(open=True), self.key: gr.Textbox(value="", visible=not teacher),
+                 self.sign_in_button: gr.Button(visible=not teacher), self.signed_in: gr.Markdown(visible=teacher),
+                 self.wrong_link: gr.Markdown(visible=wrong_link and not teacher)}
+        return {self.teacher: True, **shown} if teacher else shown
 
     def is_teacher(self, teacher, request):
         """The session's teacher state, or its browser's teacher cookie (an API client's)."""
         return teacher is True or teacher_link.holds_cookie(self.ctx.teacher_key, request)
 
-    @staticmethod
-    def preset_values(preset, lang="en"):
-        """The settings controls' values (``preset_settings``' order) of the recipe ``preset``."""
+    def preset_values(self, preset, lang="en"):
+        """The settings controls' values (``preset_settings``) of the recipe ``preset``."""
         config = RECIPES[preset if preset in APP_PRESETS else "classroom"]
-        return [config.train_size or 50_000, config.epochs, config.variant, config.alpha, config.depth,
-                config.batch_size, config.learning_rate, config.augmentation]
+        return {self.train_images: config.train_size or 50_000, self.epochs: config.epochs,
+                self.variant: config.variant, self.alpha: config.alpha, self.depth: config.depth,
+                self.batch_size: config.batch_size, self.learning_rate: config.learning_rate,
+                self.augmentation: config.augmentation}
 
     def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
                        learning_rate, augmentation, preset="classroom", teacher=False, lang="en",
@@ -178,24 +167,27 @@ class TrainTab(Tab):
 
     def view(self, snapshot, seen_version, lang="en"):
         """Updates of ``view_outputs`` from ``snapshot`` for a page that has ``seen_version``
-        (None: everything, e.g. after a language change; unchanged: only the moving ETA)."""
+        (None: everything, e.g. after a language change; unchanged: only the moving ETA, or
+        nothing)."""
         run = snapshot["run"]
+        active = run is not None and run["state"] in ACTIVE_STATES
         if seen_version is not None and seen_version == snapshot["version"]:
-            active = run is not None and run["state"] in ACTIVE_STATES
-            progress = progress_html(run, lang) if active else gr.skip()
-            return [gr.skip()] * 2 + [progress] + [gr.skip()] * 8
+            return {self.progress: progress_html(run, lang)} if active else {}
         loss, accuracy = curves(run)
         axis = {"x_title": t("train.plot.epoch", lang), "x_lim": [0, run["config"]["epochs"]] if run else None,
                 "color_map": CURVE_COLORS}
         visible, summary, per_class, confusion = results_view(run, lang)
-        return [data_message(snapshot["data"], lang), status_message(run, lang), progress_html(run, lang),
-                gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),
-                gr.LinePlot(accuracy, y_title=t("train.plot.accuracy", lang), **axis),
-                gr.Column(visible=visible), summary,
-                gr.BarPlot(per_class, x_title=t("train.plot.class", lang), y_title=t("train.plot.accuracy", lang)),
-                gr.Column(visible=visible), confusion,
-                # Start's or Stop's answer ("Started…") is stale once the run has ended: cleared
-                gr.skip() if run is not None and run["state"] in ACTIVE_STATES else ""]
+        everything = {
+            self.data_status: data_message(snapshot["data"], lang), self.status: status_message(run, lang),
+            self.progress: progress_html(run, lang),
+            self.loss_plot: gr.LinePlot(loss, y_title=t("train.plot.loss", lang), **axis),
+            self.accuracy_plot: gr.LinePlot(accuracy, y_title=t("train.plot.accuracy", lang), **axis),
+            self.results: gr.Column(visible=visible), self.summary: summary,
+            self.per_class: gr.BarPlot(per_class, x_title=t("train.plot.class", lang),
+                                       y_title=t("train.plot.accuracy", lang)),
+            self.confusion_section: gr.Column(visible=visible), self.confusion: confusion}
+        # Start's or Stop's answer ("Started…") is stale once the run has ended: cleared
+        return everything if active else {**everything, self.reply: ""}
 
     def relabel(self, lang):
         return self.view(self.runs.watch(), None, lang)
@@ -210,67 +202,73 @@ class TrainTab(Tab):
         with gr.Tab(T("train.tab"), id=self.tab_id):
             gr.Markdown(T("train.intro"))
             gr.Markdown(T("train.default_run", **default_run_values()), elem_id="train-default")
-            data_status = gr.Markdown(elem_id="data-status")
+            self.data_status = gr.Markdown(elem_id="data-status")
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
                     name = gr.Textbox(label=T("train.name"), max_length=NAME_LENGTH, elem_id="train-name")
                     self.preset = preset = gr.Radio(PRESETS, value="classroom", label=T("train.preset"),
                                                     elem_id="train-preset")
-                    train_images = gr.Slider(100, 50_000, value=DEFAULTS.train_size or 50_000, step=100,
-                                             label=T("train.train_images"), info=T("train.train_images_info"),
-                                             elem_id="train-images")
-                    epochs = gr.Slider(1, 30, value=DEFAULTS.epochs, step=1, label=T("train.epochs"),
-                                       elem_id="train-epochs")
+                    self.train_images = train_images = gr.Slider(
+                        100, 50_000, value=DEFAULTS.train_size or 50_000, step=100, label=T("train.train_images"),
+                        info=T("train.train_images_info"), elem_id="train-images")
+                    self.epochs = epochs = gr.Slider(1, 30, value=DEFAULTS.epochs, step=1, label=T("train.epochs"),
+                                                     elem_id="train-epochs")
                     # hidden by the classroom preset ?simple=1: the defaults are the one-minute run
                     with gr.Column(elem_id="train-advanced") as self.advanced:
-                        variant = gr.Radio(list(VARIANTS), value=DEFAULTS.variant, label=T("train.variant"),
-                                           elem_id="train-variant")
-                        alpha = gr.Radio(ALPHAS, value=DEFAULTS.alpha, label=T("train.alpha"), elem_id="train-alpha")
-                        depth = gr.Radio(DEPTH_CHOICES, value=DEFAULTS.depth, label=T("train.depth"),
-                                         elem_id="train-depth")
-                        batch_size = gr.Dropdown(BATCH_SIZES, value=DEFAULTS.batch_size, label=T("train.batch_size"),
-                                                 elem_id="train-batch")
-                        learning_rate = gr.Number(DEFAULTS.learning_rate, label=T("train.learning_rate"),
-                                                  minimum=1e-5, maximum=1.0, step=1e-4, elem_id="train-learning-rate")
-                        augmentation = gr.Checkbox(DEFAULTS.augmentation, label=T("train.augmentation"),
-                                                   info=T("train.augmentation_info"), elem_id="train-augmentation")
+                        self.variant = variant = gr.Radio(list(VARIANTS), value=DEFAULTS.variant,
+                                                          label=T("train.variant"), elem_id="train-variant")
+                        self.alpha = alpha = gr.Radio(ALPHAS, value=DEFAULTS.alpha, label=T("train.alpha"),
+                                                      elem_id="train-alpha")
+                        self.depth = depth = gr.Radio(DEPTH_CHOICES, value=DEFAULTS.depth, label=T("train.depth"),
+                                                      elem_id="train-depth")
+                        self.batch_size = batch_size = gr.Dropdown(
+                            BATCH_SIZES, value=DEFAULTS.batch_size, label=T("train.batch_size"), elem_id="train-batch")
+                        self.learning_rate = learning_rate = gr.Number(
+                            DEFAULTS.learning_rate, label=T("train.learning_rate"), minimum=1e-5, maximum=1.0,
+                            step=1e-4, elem_id="train-learning-rate")
+                        self.augmentation = augmentation = gr.Checkbox(
+                            DEFAULTS.augmentation, label=T("train.augmentation"), info=T("train.augmentation_info"),
+                            elem_id="train-augmentation")
                     with gr.Row():
                         start = gr.Button(T("train.start_button"), variant="primary", elem_id="start-training")
                         stop = gr.Button(T("train.stop_button"), variant="stop", elem_id="stop-training")
-                    reply = gr.Markdown(elem_id="train-reply")
+                    self.reply = reply = gr.Markdown(elem_id="train-reply")
                     self.teacher = teacher = gr.State(False)  # kept on the server: a client cannot set it
                     with gr.Accordion(T("train.teacher.title"), open=False, visible=self.ctx.teacher_key.enabled,
-                                      elem_id="teacher-sign-in") as teacher_box:
-                        signed_in = gr.Markdown(T("train.teacher.link_worked", badge=BADGE), visible=False,
-                                                elem_id="teacher-status")
-                        wrong_link = gr.Markdown(T("train.teacher.link_wrong"), visible=False,
-                                                 elem_id="teacher-link-wrong")
-                        key = gr.Textbox(label=T("train.teacher.key"), type="password", max_length=200,
-                                         elem_id="teacher-key")
-                        sign_in = gr.Button(T("train.teacher.sign_in"), elem_id="teacher-sign-in-button")
-                    self.teacher_outputs = [teacher, teacher_box, key, sign_in, signed_in, wrong_link]
+                                      elem_id="teacher-sign-in") as self.teacher_box:
+                        self.signed_in = gr.Markdown(T("train.teacher.link_worked", badge=BADGE), visible=False,
+                                                     elem_id="teacher-status")
+                        self.wrong_link = gr.Markdown(T("train.teacher.link_wrong"), visible=False,
+                                                      elem_id="teacher-link-wrong")
+                        self.key = key = gr.Textbox(label=T("train.teacher.key"), type="password", max_length=200,
+                                                    elem_id="teacher-key")
+                        self.sign_in_button = sign_in = gr.Button(T("train.teacher.sign_in"),
+                                                                  elem_id="teacher-sign-in-button")
+                    self.teacher_outputs = [teacher, self.teacher_box, key, sign_in, self.signed_in, self.wrong_link]
                 with gr.Column(scale=2):
-                    status = gr.Markdown(elem_id="run-status")
-                    progress = gr.HTML(progress_html(None), elem_id="train-progress")
+                    self.status = gr.Markdown(elem_id="run-status")
+                    self.progress = gr.HTML(progress_html(None), elem_id="train-progress")
                     # No legend: the plots' labels name the colours (Gradio's legend under a 260 px
                     # plot showed its title only); slanted epoch labels do not run into each other.
                     curve_style = {"color": "curve", "color_map": CURVE_COLORS, "colors_in_legend": [],
                                    "x_label_angle": -40, "height": 260}
                     with gr.Row():
-                        loss_plot = gr.LinePlot(x="epoch", y="loss", label=T("train.loss_plot"),
-                                                elem_id="loss-plot", **curve_style)
-                        accuracy_plot = gr.LinePlot(x="epoch", y="accuracy", y_lim=[0, 1], label=T("train.accuracy_plot"),
-                                                    elem_id="accuracy-plot", **curve_style)
-                    with gr.Column(visible=False) as results:
-                        summary = gr.Markdown(elem_id="test-results")
+                        self.loss_plot = gr.LinePlot(x="epoch", y="loss", label=T("train.loss_plot"),
+                                                     elem_id="loss-plot", **curve_style)
+                        self.accuracy_plot = gr.LinePlot(x="epoch", y="accuracy", y_lim=[0, 1],
+                                                         label=T("train.accuracy_plot"), elem_id="accuracy-plot",
+                                                         **curve_style)
+                    with gr.Column(visible=False) as self.results:
+                        self.summary = gr.Markdown(elem_id="test-results")
                         # in CIFAR-10's order in every language, as the confusion matrix beside it (the
                         # plot would sort the names): one order for all, so that it never changes
-                        self.per_class = per_class = gr.BarPlot(
+                        self.per_class = gr.BarPlot(
                             x="class", y="accuracy", y_lim=[0, 1], height=260, x_label_angle=-40,
                             sort=[name for lang in LANGUAGES for name in class_names(lang)], elem_id="per-class",
                             label=T("train.per_class"))
-            with gr.Column(visible=False) as confusion_section:
-                confusion = gr.Dataframe(label=T("train.confusion"), interactive=False, elem_id="confusion-matrix")
+            with gr.Column(visible=False) as self.confusion_section:
+                self.confusion = gr.Dataframe(label=T("train.confusion"), interactive=False,
+                                              elem_id="confusion-matrix")
             # The stream for API clients (its endpoint is a component of the page: inside the tab).
             gr.api(self.watch_training, api_name="watch_training", concurrency_limit=WATCH_LIMIT)
 
@@ -289,6 +287,6 @@ class TrainTab(Tab):
                    api_name="stop_training", concurrency_limit=None)
         gr.on([sign_in.click, key.submit], self.sign_in, inputs=[key, self.lang], outputs=[reply, *self.teacher_outputs],
               api_name="teacher_sign_in", concurrency_limit=None)
-        self.view_outputs = [data_status, status, progress, loss_plot, accuracy_plot, results, summary, per_class,
-                             confusion_section, confusion, reply]
+        self.view_outputs = [self.data_status, self.status, self.progress, self.loss_plot, self.accuracy_plot,
+                             self.results, self.summary, self.per_class, self.confusion_section, self.confusion, reply]
         self.relabel_outputs = self.view_outputs

@@ -13,6 +13,7 @@ import pandas as pd
 from mobilenet.data import CLASS_NAMES
 from mobilenet.duration import format_duration
 from mobilenet.inference import answer_accuracy
+from mobilenet.recipes import MEASURED, MEASURED_ON, RECIPES
 
 from classroom.runs import RunState, StopOutcome
 from classroom.teacher import BADGE
@@ -31,6 +32,21 @@ def person(name, teacher):
     can contain the badge: ``visitor_name`` removes it). The badge alone: a word after it would
     repeat a name that already says it ("王老师 🎓 老师")."""
     return as_markdown(name) + (f" {BADGE}" if teacher else "")
+
+
+# -- the presets ------------------------------------------------------------------------------
+
+def default_run_values():
+    """What the presets train (``mobilenet.recipes``) and reached (``MEASURED``), for
+    ``train.default_run``."""
+    classroom, quick = RECIPES["classroom"], RECIPES["quick"]
+    return {"variant": classroom.variant, "alpha": classroom.alpha, "depth": classroom.depth,
+            "epochs": classroom.epochs, "images": classroom.train_size or 49_000,
+            "batch": classroom.batch_size, "lr": classroom.learning_rate, "smoothing": classroom.label_smoothing,
+            "accuracy": MEASURED["classroom"]["mean"], "lowest": MEASURED["classroom"]["min"],
+            "seconds": MEASURED["classroom"]["seconds"], "cpu": MEASURED_ON,
+            "quick_images": quick.train_size or 49_000, "quick_epochs": quick.epochs,
+            "quick_accuracy": MEASURED["quick"]["mean"], "quick_seconds": MEASURED["quick"]["seconds"]}
 
 
 # -- the run in words ----------------------------------------------------------------------------
