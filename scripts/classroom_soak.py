@@ -107,10 +107,11 @@ class Tally:
 
 
 def language_switch(lang, key, alpha=1.0):
-    """The language switch's values as a page sends them: the language, the Architecture tab's
-    variant, α and depth, Classify's picture and network, Look inside's network and layer, and
+    """The language switch's values as a page sends them (in the order the page made its
+    components: the switch's inputs are a set, ``demo.ui``): the language, the Architecture tab's
+    variant, α and depth, Classify's network and picture, Look inside's network and layer, and
     the Mistakes and Mobile networks."""
-    return lang, "paper", alpha, "full", None, key, key, None, key, key
+    return lang, "paper", alpha, "full", key, None, key, None, key, key
 
 
 def honest(url, tally, deadline, seed, key, training_settings):

@@ -169,18 +169,26 @@ class FakeRuns:
 def mobile_tab(root, work, data=None, export_dir=None):
     catalog = CheckpointCatalog(os.path.join(root, "checkpoints"), os.path.join(root, "runs"))
     settings = Settings(export_dir=export_dir or os.path.join(root, "cache"))
-    return MobileTab(Context(catalog, FakeRuns(data), None, work, settings))
+    ctx = Context(catalog, FakeRuns(data), None, work, settings)
+    with gr.Blocks():  # built: its callbacks answer by component
+        ctx.language = gr.Radio(["en", "zh"], value="en")
+        tab = MobileTab(ctx)
+        with gr.Tabs():
+            tab.build()
+    return tab
 
 
 def test_a_language_switch_writes_the_export_again_without_exporting(tmp_path, work):
     tab = mobile_tab(str(tmp_path), work)
-    checkpoints, plot, points, note, table = tab.relabel("zh", None, None)  # nothing exported yet
-    assert note == gr.skip() and list(table.columns)[:2] == ["模型", "大小（MB）"] and len(table) == 0
+    shown = tab.relabel("zh", None, None)  # nothing exported yet
+    table, plot, points = shown[tab.table], shown[tab.plot], shown[tab.points]
+    assert tab.note not in shown and list(table.columns)[:2] == ["模型", "大小（MB）"] and len(table) == 0
     assert "ImageNet（论文表 7）" in plot and points.data.columns[0] == "系列"
-    _, _, _, note, table = tab.relabel("zh", None, REPORT)
-    assert note == export_note(REPORT, "zh") and table.data.equals(export_table(REPORT, "zh").data)
-    _, _, _, note, table = tab.relabel("en", None, REPORT)
-    assert note.startswith("Accuracy on a fixed set of **2,000") and table.data["model"][3] == "LiteRT int8"
+    shown = tab.relabel("zh", None, REPORT)
+    assert shown[tab.note] == export_note(REPORT, "zh") and shown[tab.table].data.equals(export_table(REPORT, "zh").data)
+    shown = tab.relabel("en", None, REPORT)
+    assert shown[tab.note].startswith("Accuracy on a fixed set of **2,000")
+    assert shown[tab.table].data["model"][3] == "LiteRT int8"
 
 
 def test_a_broken_checkpoint_is_named_without_the_servers_folders(tmp_path, tiny_cifar, tiny_checkpoint, work):

@@ -99,7 +99,8 @@ def test_the_tabs_markdown_renders_cleanly(lang):
 
 def test_grad_cam_note_in_chinese(tab):
     picture = uploaded(CIFAR_DOG)
-    _, note, seen = tab.grad_cam(picture, SHIPPED_KEY, "predicted", "zh")
+    answer = tab.grad_cam(picture, SHIPPED_KEY, "predicted", "zh")
+    note, seen = answer[tab.note], answer[tab.gradcam_state]
     chinese(note)
     clean(note)
     answer = CLASS_NAMES_ZH[seen["answer"]]
@@ -107,7 +108,7 @@ def test_grad_cam_note_in_chinese(tab):
     assert "特征图大于 1×1 的最后一层" in note and "很粗糙" in note  # the paper variant's 2×2 map
     assert "。 " not in note  # Chinese sentences follow each other without a space
     picked = next(name for name in ("truck", "airplane") if name != seen["answer"])
-    _, note, _ = tab.grad_cam(picture, SHIPPED_KEY, picked, "zh")
+    note = tab.grad_cam(picture, SHIPPED_KEY, picked, "zh")[tab.note]
     chinese(note)
     clean(note)
     assert f"**{CLASS_NAMES_ZH[picked]}**（概率" in note and f"网络的回答是{answer}" in note
@@ -116,10 +117,11 @@ def test_grad_cam_note_in_chinese(tab):
 def test_feature_maps_and_map_sizes_in_chinese(tab, model):
     picture = uploaded(CIFAR_DOG)
     for layer in map_layers(model):
-        _, line, sizes, _ = tab.feature_maps(picture, SHIPPED_KEY, layer, "zh")
+        line = tab.feature_maps(picture, SHIPPED_KEY, layer, "zh")[tab.maps_info]
         chinese(line)
         clean(line)
-    _, line, sizes, _ = tab.feature_maps(picture, SHIPPED_KEY, "conv_pw_3_relu", "zh")
+    answer = tab.feature_maps(picture, SHIPPED_KEY, "conv_pw_3_relu", "zh")
+    line, sizes = answer[tab.maps_info], answer[tab.sizes]
     assert line.startswith("**conv_pw_3**：8×8 特征图，32 个通道（逐点卷积 1×1）")
     frame = sizes.data
     assert list(frame.columns) == ["模块", "层", "特征图", "通道"]
@@ -130,10 +132,11 @@ def test_feature_maps_and_map_sizes_in_chinese(tab, model):
 
 def test_kernels_and_layer_list_in_chinese(tab, model):
     for block in depthwise_blocks(model):
-        _, line, _ = tab.kernels(SHIPPED_KEY, block, "zh")
+        line = tab.kernels(SHIPPED_KEY, block, "zh")[tab.kernels_info]
         chinese(line)
         clean(line)
-    layers, blocks, sizes, _, line, listed, _ = tab.choose_checkpoint(SHIPPED_KEY, None, None, "zh")
+    chosen = tab.choose_checkpoint(SHIPPED_KEY, None, None, "zh")
+    layers, line = chosen[tab.layer], chosen[tab.kernels_info]
     assert [value for _, value in layers.choices] == map_layers(model)
     for shown, _ in layers.choices:
         chinese(shown)
@@ -160,27 +163,34 @@ def test_errors_in_chinese(tab):
 
 def test_a_language_switch_writes_the_texts_again_without_the_network(tab, monkeypatch):
     picture = uploaded(CIFAR_DOG)
-    _, note, gradcam, _, maps_line, _, maps = tab.look_when_ready(picture, SHIPPED_KEY, "predicted", None, "en")
-    *_, listed, kernels = tab.choose_checkpoint(SHIPPED_KEY, "conv_pw_3_relu", 2, "en")
-    _, zh_note, _, _, zh_maps_line, zh_sizes, _ = tab.look_when_ready(picture, SHIPPED_KEY, "predicted", None, "zh")
-    _, _, _, _, zh_kernels_line, _, _ = tab.choose_checkpoint(SHIPPED_KEY, "conv_pw_3_relu", 2, "zh")
+    looked = tab.look_when_ready(picture, SHIPPED_KEY, "predicted", None, "en")
+    note, gradcam, maps_line, maps = (looked[block] for block in (tab.note, tab.gradcam_state, tab.maps_info,
+                                                                  tab.maps_state))
+    chosen = tab.choose_checkpoint(SHIPPED_KEY, "conv_pw_3_relu", 2, "en")
+    listed, kernels = chosen[tab.listed_state], chosen[tab.kernels_state]
+    looked = tab.look_when_ready(picture, SHIPPED_KEY, "predicted", None, "zh")
+    zh_note, zh_maps_line, zh_sizes = looked[tab.note], looked[tab.maps_info], looked[tab.sizes]
+    zh_kernels_line = tab.choose_checkpoint(SHIPPED_KEY, "conv_pw_3_relu", 2, "zh")[tab.kernels_info]
 
     def no_network(*args, **kwargs):
         raise AssertionError("a language switch ran the network")
 
     monkeypatch.setattr(tab.work.quick, "call", no_network)  # every network runs in a worker
     assert len(tab.relabel_inputs) == 6 and len(tab.relabel_outputs) == 6
-    checkpoint, layers, sizes, note_zh, maps_zh, kernels_zh = tab.relabel(
-        "zh", SHIPPED_KEY, listed["default"], listed, gradcam, maps, kernels)
+    relabelled = tab.relabel("zh", SHIPPED_KEY, listed["default"], listed, gradcam, maps, kernels)
+    assert set(relabelled) == set(tab.relabel_outputs)
+    checkpoint, layers, sizes, note_zh, maps_zh, kernels_zh = (relabelled[block] for block in tab.relabel_outputs)
     assert (note_zh, maps_zh) == (zh_note, zh_maps_line)
     assert kernels_zh == zh_kernels_line and kernels_zh.startswith("**conv_dw_2**：16 个 3×3 卷积核")
     assert layers.value == listed["default"] and layers.choices[-1][0] == "conv_pw_13 · 逐点卷积 1×1"
     assert sizes.data.equals(zh_sizes.data)
     assert [value for _, value in checkpoint.choices] == [SHIPPED_KEY]
     back = tab.relabel("en", SHIPPED_KEY, listed["default"], listed, gradcam, maps, kernels)
-    assert back[3:5] == (note, maps_line) and list(back[2].data.columns) == ["block", "layers", "map", "channels"]
+    assert (back[tab.note], back[tab.maps_info]) == (note, maps_line)
+    assert list(back[tab.sizes].data.columns) == ["block", "layers", "map", "channels"]
     # before any picture: nothing to write but the lists and the table
-    assert tab.relabel("zh", SHIPPED_KEY, listed["default"], listed, None, None, kernels)[3:5] == ("", "")
+    before = tab.relabel("zh", SHIPPED_KEY, listed["default"], listed, None, None, kernels)
+    assert (before[tab.note], before[tab.maps_info]) == ("", "")
 
 
 # -- the app's endpoints in Chinese ------------------------------------------------------------------

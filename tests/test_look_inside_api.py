@@ -88,9 +88,8 @@ def test_without_a_network_the_tab_is_built_empty_and_says_so(tmp_path, work):
     tab, blocks = built_tab(str(tmp_path / "none"), str(tmp_path / "none" / "runs"), work)
     assert blocks["feature-layer"].choices == [] and blocks["kernel-block"].choices == []
     assert blocks["kernel-info"].value == ""
-    *_, line, _, _ = tab.choose_checkpoint(None, None, None, "en")
-    assert line.startswith("No trained network yet")
-    assert tab.relabel("zh", None, None, None, None, None, None)[5].startswith("还没有训练好的网络")
+    assert tab.choose_checkpoint(None, None, None, "en")[tab.kernels_info].startswith("No trained network yet")
+    assert tab.relabel("zh", None, None, None, None, None, None)[tab.kernels_info].startswith("还没有训练好的网络")
 
 
 def test_a_broken_checkpoint_is_said_without_the_servers_folders(tiny_checkpoint, tmp_path, work):
@@ -125,8 +124,8 @@ def test_a_page_built_while_its_first_network_is_broken_still_builds(tiny_checkp
     copy_checkpoint(tiny_checkpoint, os.path.join(checkpoints, "runs"), "good.keras")
     tab, blocks = built_tab(checkpoints, os.path.join(checkpoints, "runs"), work)
     assert blocks["feature-layer"].choices == []  # said when the tab is used
-    layers, blocks_list, *_ = tab.choose_checkpoint("run/good.keras", None, None, "en")
-    assert layers.choices and blocks_list.choices
+    chosen = tab.choose_checkpoint("run/good.keras", None, None, "en")
+    assert chosen[tab.layer].choices and chosen[tab.block].choices
 
 
 # -- Grad-CAM ----------------------------------------------------------------------------------------

@@ -137,7 +137,18 @@ def mistakes_tab(folder, runs, work, checkpoint=None):
 
     if checkpoint:
         copy_checkpoint(checkpoint, str(folder / "checkpoints"), "tiny_shipped.keras")
-    return MistakesTab(Context(CheckpointCatalog(str(folder / "checkpoints"), str(folder / "runs")), runs, None, work))
+    ctx = Context(CheckpointCatalog(str(folder / "checkpoints"), str(folder / "runs")), runs, None, work)
+    with gr.Blocks():  # built: its callbacks answer by component
+        ctx.language = gr.Radio(["en", "zh"], value="en")
+        tab = MistakesTab(ctx)
+        with gr.Tabs():
+            tab.build()
+    return tab
+
+
+def shown_parts(tab, answer):
+    """(status, matrix, pairs, shown) of a callback's answer (``{component: update}``)."""
+    return answer[tab.status], answer[tab.matrix], answer[tab.pairs], answer[tab.shown]
 
 
 def chinese(text):
@@ -154,7 +165,8 @@ def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tin
     data = load_cifar10(tiny_cifar[1])
     tab = mistakes_tab(tmp_path, FakeRuns(data), work, tiny_checkpoint)
     seen = []
-    status, matrix, pairs, shown = tab.mistakes("shipped/tiny_shipped.keras", lambda done, desc: seen.append(desc))
+    status, matrix, pairs, shown = shown_parts(tab, tab.mistakes("shipped/tiny_shipped.keras",
+                                                                 lambda done, desc: seen.append(desc)))
     assert seen and seen[-1] == f"Classifying the test pictures: {len(data.y_test)} of {len(data.y_test)}"
     assert status.startswith("**shipped: paper α 0.25 · test ") and "test pictures right" in status
     assert stray_marks(status) == []
@@ -162,7 +174,8 @@ def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tin
     assert re.search(r"<b>\w+ ↔ \w+</b>: \d+ mistakes?", pairs) and "true " in pairs
 
     monkeypatch.setattr(mistakes_module, "find_mistakes", None)  # drawn again, never computed again
-    checkpoints, status, matrix, pairs = tab.relabel("zh", "shipped/tiny_shipped.keras", shown)
+    again = tab.relabel("zh", "shipped/tiny_shipped.keras", shown)
+    checkpoints, status, matrix, pairs = again[tab.checkpoint], again[tab.status], again[tab.matrix], again[tab.pairs]
     assert checkpoints.choices[0][0].startswith("随附：paper α 0.25 · 测试 ")
     assert status.startswith("**随附：paper α 0.25 · 测试 ") and "张测试图片中答对" in status
     assert stray_marks(status) == []
@@ -170,8 +183,9 @@ def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tin
     assert re.search(r"<b>\w+ ↔ \w+</b>：\d+ 次错误", pairs)
     for text in (status, matrix, pairs):
         chinese(text)
-    assert tab.relabel("en", "shipped/tiny_shipped.keras", shown)[1:] == list(tab.render(shown, "en"))
-    assert tab.relabel("zh", "shipped/tiny_shipped.keras", None)[1:] == [gr.skip()] * 3  # nothing shown yet
+    english = tab.relabel("en", "shipped/tiny_shipped.keras", shown)
+    assert {key: value for key, value in english.items() if key is not tab.checkpoint} == tab.render(shown, "en")
+    assert list(tab.relabel("zh", "shipped/tiny_shipped.keras", None)) == [tab.checkpoint]  # nothing shown yet
 
 
 def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path, work):
@@ -179,24 +193,24 @@ def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path, wor
     from mobilenet.data import DataUnavailableError
 
     empty = mistakes_tab(tmp_path / "empty", FakeRuns(), work)
-    status, _, _, shown = empty.mistakes_when_ready(None)
+    status, _, _, shown = shown_parts(empty, empty.mistakes_when_ready(None))
     assert status == "No trained network yet: train one on the **Train** tab."
-    assert empty.render(shown, "zh")[0] == "还没有训练好的网络：请在**训练**页训练一个。"
+    assert empty.render(shown, "zh")[empty.status] == "还没有训练好的网络：请在**训练**页训练一个。"
 
     no_data = mistakes_tab(tmp_path / "no-data", FakeRuns(error=DataUnavailableError("set MOBILENET_CIFAR10")),
                            work, tiny_checkpoint)
-    status, matrix, pairs, shown = no_data.mistakes_when_ready("shipped/tiny_shipped.keras")
+    status, matrix, pairs, shown = shown_parts(no_data, no_data.mistakes_when_ready("shipped/tiny_shipped.keras"))
     assert status.startswith("**No test pictures.** The CIFAR-10 test pictures are not available")
     assert status.endswith("set MOBILENET_CIFAR10") and (matrix, pairs) == ("", "")
-    assert no_data.render(shown, "zh")[0].startswith("**没有测试图片**。本服务器上没有 CIFAR-10 测试图片")
+    assert no_data.render(shown, "zh")[no_data.status].startswith("**没有测试图片**。本服务器上没有 CIFAR-10 测试图片")
     with pytest.raises(gr.Error, match="MOBILENET_CIFAR10"):
         no_data.mistakes("shipped/tiny_shipped.keras")
 
-    status, _, _, shown = no_data.mistakes_when_ready("shipped/gone.keras")
+    status, _, _, shown = shown_parts(no_data, no_data.mistakes_when_ready("shipped/gone.keras"))
     assert status == "**Pick a checkpoint.** That checkpoint is not available any more: pick another one."
-    assert no_data.render(shown, "zh")[0] == "**请选择检查点**。这个检查点已经不可用：请换一个。"
+    assert no_data.render(shown, "zh")[no_data.status] == "**请选择检查点**。这个检查点已经不可用：请换一个。"
     for lang in ("en", "zh"):
-        assert stray_marks(no_data.render(shown, lang)[0]) == []
+        assert stray_marks(no_data.render(shown, lang)[no_data.status]) == []
 
 
 def test_the_confusion_matrix_words_are_translated_by_their_keys():

@@ -28,8 +28,9 @@ def test_start_trains_the_presets_recipe_with_the_panels_settings(tab, monkeypat
     started = []
     monkeypatch.setattr(tab.runs, "start", lambda config, *args, **kwargs: started.append(config))
     values = tab.preset_values(preset)
-    settings = dict(zip(["train_images", "epochs", "variant", "alpha", "depth", "batch_size", "learning_rate",
-                         "augmentation"], values))
+    assert list(values) == tab.preset_settings  # by name, every setting the panel shows
+    settings = {name: values[getattr(tab, name)] for name in ["train_images", "epochs", "variant", "alpha", "depth",
+                                                              "batch_size", "learning_rate", "augmentation"]}
     tab.start_training("Ann", settings["variant"], settings["alpha"], settings["depth"], settings["train_images"],
                        settings["epochs"], settings["batch_size"], settings["learning_rate"],
                        settings["augmentation"], preset, False, "en")

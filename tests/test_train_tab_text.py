@@ -14,8 +14,9 @@ from classroom.runs import (ACTIVE_STATES, NotYourRun, RunBusy, RunState, RunToo
 from classroom.teacher import TeacherKey
 from demo.i18n import TEXTS, t
 from demo.tabs import Context
-from demo.tabs.train import TrainTab, default_run_values
-from demo.tabs.train_view import CURVE_COLORS, data_message, progress_html, results_view, status_message, stop_reply
+from demo.tabs.train import TrainTab
+from demo.tabs.train_view import (CURVE_COLORS, data_message, default_run_values, progress_html, results_view,
+                                  status_message, stop_reply)
 from mobilenet.worker import describe_error
 
 CONFIG = {"variant": "paper", "alpha": 1.0, "depth": "shallow", "epochs": 3, "batch_size": 128,
@@ -155,13 +156,11 @@ def tab(tmp_path):
 def test_the_view_sends_everything_once_then_only_the_progress(tab):
     snapshot = tab.runs.snapshot()
     everything = tab.view(snapshot, None, "zh")
-    assert len(everything) == len(tab.view_outputs) and tab.relabel_outputs == tab.view_outputs
-    assert everything[1] == status_message(None, "zh")
-    assert tab.relabel("zh")[1] == everything[1] and tab.relabel_inputs == []
+    assert list(everything) == tab.view_outputs and tab.relabel_outputs == tab.view_outputs
+    assert everything[tab.status] == status_message(None, "zh")
+    assert tab.relabel("zh")[tab.status] == everything[tab.status] and tab.relabel_inputs == {}
     unchanged = tab.view(snapshot, snapshot["version"], "zh")
-    assert len(unchanged) == len(tab.view_outputs)
-    assert all(isinstance(update, dict) and update.get("__type__") == "update" and len(update) == 1
-               for update in unchanged)  # no run: not even the progress bar moves
+    assert unchanged == {}  # no run: not even the progress bar moves
     assert isinstance(tab.advanced, gr.Column) and isinstance(tab.teacher, gr.State)
 
 
@@ -208,11 +207,11 @@ def test_the_start_reply_is_cleared_when_the_run_ends(tab):
     assert tab.view_outputs[-1].elem_id == "train-reply"
     base = tab.runs.snapshot()
     for run in RUNS[1:]:
-        reply = tab.view({**base, "run": {**run, "seconds_left": None, "elapsed_s": 5}}, None, "en")[-1]
+        shown = tab.view({**base, "run": {**run, "seconds_left": None, "elapsed_s": 5}}, None, "en")
         if run["state"] in ACTIVE_STATES:
-            assert isinstance(reply, dict) and reply.get("__type__") == "update" and len(reply) == 1
+            assert tab.view_outputs[-1] not in shown
         else:
-            assert reply == ""
+            assert shown[tab.view_outputs[-1]] == ""
 
 
 def test_the_curves_have_no_empty_legend_and_their_epochs_do_not_overlap(tab):
