@@ -19,11 +19,13 @@ address). The machine's own address has no address cap (only the tab cap): it is
 browser, or a proxy on the same machine that does not say who its clients are. A class behind one school address counts as one address: their order among each
 other is first come, first served, and ``per_address`` bounds them together, so raise it
 (``MOBILENET_MAX_WAITING_PER_ADDRESS``) for a large class on a Space.
+
+Gradio has no public hook for either: how this queue takes Gradio's place is in
+``classroom.gradio_patches`` (``PolicyQueue``), with Gradio's other internals.
 """
 
-from gradio.queueing import Queue
-
 from classroom.clients import client_address, is_local
+from classroom.gradio_patches import PolicyQueue, install_queue, queue_every_event
 from classroom.settings import DEFAULTS
 
 PER_SESSION = DEFAULTS.max_waiting_per_session  # the reasons for both: classroom.settings
@@ -36,53 +38,35 @@ TOO_MANY_FROM_ADDRESS = ("Your computer (or network) already has {count} request
                          "{count} 个请求在排队：请等它们完成后再试。")
 
 
-class FairQueue(Queue):
+class FairQueue(PolicyQueue):
     """Gradio's queue with per-client caps and fair order (see the module docstring)."""
 
     per_session = PER_SESSION
     per_address = PER_ADDRESS
     trust_proxy = False  # whether X-Forwarded-For names the client (classroom.clients)
 
-    async def push(self, body, request, username):
+    def refusal(self, session, request, pending):
         address = client_address(request, self.trust_proxy)
-        session = body.session_hash
-        in_session = in_address = 0
-        for event in list(self.event_ids_to_events.values()):  # waiting or running
-            if session is not None and event.session_hash == session:
-                in_session += 1
-            if getattr(event, "client_address", None) == address:
-                in_address += 1
+        in_session = sum(1 for other, _ in pending if session is not None and other == session)
+        in_address = sum(1 for _, event in pending if getattr(event, "client_address", None) == address)
         if in_session >= self.per_session:
-            return False, TOO_MANY_FROM_TAB.format(count=in_session), "error"
+            return TOO_MANY_FROM_TAB.format(count=in_session)
         if in_address >= self.per_address and not is_local(address):
-            return False, TOO_MANY_FROM_ADDRESS.format(count=in_address), "error"
-        success, event_id, state = await super().push(body, request, username)
-        event = self.event_ids_to_events.get(event_id) if success else None
-        if event is not None:
-            event.client_address = address
-            self._place_fairly(event)
-        return success, event_id, state
+            return TOO_MANY_FROM_ADDRESS.format(count=in_address)
+        return None
 
-    def _place_fairly(self, event):
-        """Moves ``event`` (just appended to its line) behind the requests of its round."""
-        line = self.event_queue_per_concurrency_id[event.concurrency_id].queue
-        if not line or line[-1] is not event:
-            return  # already taken (a cached answer) or moved: leave it
-        line.pop()
+    def admitted(self, event, request):
+        event.client_address = client_address(request, self.trust_proxy)
+
+    def place(self, event, line):
+        """Behind the requests of its round: after its own address's, keeping their order."""
         mine = [getattr(e, "fair_round", 0) for e in line if getattr(e, "client_address", None) == event.client_address]
-        event.fair_round = max(mine, default=0) + 1  # after its own, keeping their order
-        place = next((i for i, e in enumerate(line) if getattr(e, "fair_round", 0) > event.fair_round), len(line))
-        line.insert(place, event)
+        event.fair_round = max(mine, default=0) + 1
+        return next((i for i, e in enumerate(line) if getattr(e, "fair_round", 0) > event.fair_round), len(line))
 
 
 def install(demo, per_session=PER_SESSION, per_address=PER_ADDRESS, trust_proxy=False):
     """Makes ``demo``'s queue (after ``demo.queue()``) a ``FairQueue`` with these caps and puts
     every event of ``demo`` in it; ``trust_proxy``: whether ``X-Forwarded-For`` names the client."""
-    for fn in demo.fns.values():
-        # Gradio makes some events unqueued (an example's loading, a step run only in the browser)
-        # and serves those on its direct routes even with api_open=False: past every cap
-        fn.queue = True
-    queue = demo._queue
-    queue.__class__ = FairQueue
-    queue.per_session, queue.per_address, queue.trust_proxy = per_session, per_address, trust_proxy
-    return demo
+    queue_every_event(demo)  # an unqueued event would be served past every cap
+    return install_queue(demo, FairQueue, per_session=per_session, per_address=per_address, trust_proxy=trust_proxy)

@@ -31,6 +31,7 @@ import urllib.parse
 import gradio as gr
 from gradio.i18n import I18nData
 
+from classroom.gradio_patches import LOCALE_SETTER_JS
 from classroom.visitors import UserText  # noqa: F401  (a visitor's name: localize escapes it)
 from demo import gradio_words
 from mobilenet.data import CLASS_NAMES
@@ -207,25 +208,8 @@ def _referring_language(scope):
 # ``PageLanguage`` (when Python serves the page, i.e. without server-side rendering), makes that
 # the page's language: ``?lang=``, else the browser's first supported one, else English, as
 # ``pick_language`` does on the server. Later (a switch, or a page rendered by Node) the page
-# calls Gradio's locale setter: the function of its i18n module (the one that sets
-# ``fallbackLocale``) that sets the locale store, imported again (the same module instance).
-_FIND_SETTER = r"""
-  const LOCALES = %s;
-  const find = async () => {
-    if (window.mobilenetLocaleSetter) return window.mobilenetLocaleSetter;
-    const names = performance.getEntriesByType("resource").map((e) => e.name).filter((n) => /\.js($|\?)/.test(n));
-    for (const name of names.sort((a, b) => /\/core-/.test(b) - /\/core-/.test(a))) {
-      try {
-        if (!(await (await fetch(name)).text()).includes("fallbackLocale")) continue;
-        const module = await import(name);
-        const setter = module.changeLocale || Object.values(module).find((f) => typeof f === "function"
-          && /^function\s*\w*\(\w+\)\s*\{\s*\w+\.set\(\w+\);?\s*\}$/.test(String(f)));
-        if (setter) return (window.mobilenetLocaleSetter = setter);
-      } catch (error) {}
-    }
-    return null;
-  };""" % json.dumps(LOCALES)
-
+# calls Gradio's locale setter, which Gradio does not make public: found by
+# ``classroom.gradio_patches.LOCALE_SETTER_JS``.
 PAGE_SCRIPT = """<script>
 (() => {
   const LOCALES = %s;
@@ -243,17 +227,18 @@ def set_locale_js(remember):
     """The ``js`` of an event whose first input is the language radio: Gradio's locale follows it
     (``remember``: and the address's ``?lang=``, so that a reload keeps it)."""
     return """async (lang, ...rest) => {%s
+  const LOCALES = %s;
   if (lang in LOCALES) {
     if (%s) {
       const url = new URL(window.location.href);
       url.searchParams.set("lang", lang);
       window.history.replaceState(null, "", url);
     }
-    const setter = await find();
+    const setter = await findLocaleSetter();
     if (setter) setter(LOCALES[lang]);
   }
   return [lang, ...rest];
-}""" % (_FIND_SETTER, "true" if remember else "false")
+}""" % (LOCALE_SETTER_JS, json.dumps(LOCALES), "true" if remember else "false")
 
 
 class PageLanguage:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mobilenet import checkpoints
+from mobilenet import checkpoints, keras_patches
 from mobilenet.config import TrainConfig  # noqa: F401 (defined apart so that the CLI loads no TensorFlow)
 from mobilenet.data import load_cifar10, make_dataset, stratified_subset
 from mobilenet.evaluate import (Stopped, compiled_forward, evaluate, evaluate_with_flip,
@@ -175,32 +175,6 @@ def _new_model(config, data, train_images):
     return model
 
 
-def _build_before_fit(model, images, labels):
-    """Under several workers (MultiWorkerMirroredStrategy), Keras 3.15's ``fit`` first takes a
-    batch from the distributed dataset and averages it across workers (``strategy.reduce``) only
-    to learn its shapes; that reduce fails on an (images, labels) pair ("Attempt to convert a
-    value (PerReplica ...)"). Give it the shapes from one picture instead, on this model only.
-    Its mean of the logged loss and accuracy across workers fails too (``axis=0`` of a scalar):
-    each step hands them over as 1-element vectors, whose mean over axis 0 is that mean."""
-    from mobilenet import distribute
-
-    if not distribute.multi_worker() or distribute.backend() != "tensorflow":
-        return
-    from mobilenet.data import make_dataset
-
-    sample = make_dataset(images, labels, 1).__iter__().__next__()
-    build = model._maybe_symbolic_build
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: build(data_batch=sample)
-    for name in ("train_step", "test_step"):
-        setattr(model, name, _logs_as_vectors(getattr(model, name)))
-
-
-def _logs_as_vectors(step):
-    import keras
-
-    return lambda data: {k: keras.ops.reshape(v, (1,)) for k, v in step(data).items()}
-
-
 def run_bn_momentum(config, steps_per_epoch):
     return config.bn_momentum or auto_bn_momentum(steps_per_epoch * config.epochs)
 
@@ -268,7 +242,7 @@ def _train(config, data, source, checkpoint_path, on_progress, should_stop, stat
 
     resumed = load_state(model, state_dir, config, len(train_idx)) if state_dir else None
     initial_epoch, history = (resumed["epoch"], resumed["history"]) if resumed else (0, [])
-    _build_before_fit(model, data.x_train[train_idx[:1]], data.y_train[train_idx[:1]])
+    keras_patches.fit_under_several_workers(model, data.x_train[train_idx[:1]], data.y_train[train_idx[:1]])
     emit({"event": "start", "epochs": config.epochs, "steps_per_epoch": steps_per_epoch,
           "total_steps": total_steps, "train_images": len(train_idx),
           "validation_images": len(val_idx), "initial_epoch": initial_epoch,

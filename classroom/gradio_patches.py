@@ -1,0 +1,109 @@
+"""Every place the app reaches into Gradio's internals, written for gradio 6.31.x.
+
+``tests/test_framework_patches.py`` checks that the installed Gradio still has the shape each
+patch relies on, and names what to check when an upgrade breaks one. Searched before deciding
+(gradio 6.31's docs and guides "Queuing" and "Internationalization", its issue threads, its
+source: ``gradio/queueing.py``, ``gradio/blocks.py``, the shipped ``templates/``):
+
+1. **A queue with an admission rule and an order of its own** (``PolicyQueue``,
+   ``install_queue``). Public: ``Blocks.queue(max_size=, default_concurrency_limit=)`` and an
+   event's ``concurrency_limit``/``concurrency_id``: one size limit for everyone and a FIFO line
+   per concurrency group; nothing caps one client, or orders the line by client.
+   ``Blocks.queue`` builds ``gradio.queueing.Queue`` itself (no class or hook to pass), so the
+   queue's class is swapped after ``demo.queue()`` for a subclass that overrides
+   ``Queue.push(body, request, username)``; it reads ``Queue.event_ids_to_events`` (the events
+   waiting or running), ``Event.session_hash`` and the waiting line
+   ``Queue.event_queue_per_concurrency_id[concurrency_id].queue`` (a list it reorders), and
+   keeps the app's own marks on Gradio's ``Event`` objects.
+2. **Every event queued** (``queue_every_event``): Gradio makes some events unqueued itself (an
+   example's loading, a step run only in the browser), and those are served on its direct
+   routes even with ``api_open=False``, past every cap. An event's public ``queue=`` argument
+   reaches only the events the app wires; so ``BlockFunction.queue`` is set on all of ``demo.fns``.
+3. **Gradio's locale, switched from the page** (``LOCALE_SETTER_JS``). Public: ``gr.I18n``
+   given to ``launch``, which translates in the browser's locale as the page starts, and
+   Gradio's Settings panel; nothing a page's ``js`` can call, no URL parameter. Gradio's i18n
+   module (the one that sets ``fallbackLocale``) has a one-line setter of its locale store:
+   exported as ``changeLocale`` from ``templates/frontend/assets/core-*.js`` (no server-side
+   rendering), under a minified name from ``templates/node/build/client/.../chunks/*.js``
+   (with it). The page finds that module among its loaded scripts and imports it again (the
+   same module instance), taking ``changeLocale`` or else the function whose source matches
+   ``LOCALE_SETTER_SOURCE``.
+"""
+
+import json
+
+from gradio.queueing import Queue
+
+WRITTEN_FOR = "gradio 6.31.x"
+
+
+class PolicyQueue(Queue):
+    """Gradio's queue, asking ``refusal`` before it takes an event and ``place`` where the new
+    event goes in its line (the default: where Gradio put it, at the end)."""
+
+    def refusal(self, session, request, pending):
+        """A message refusing a new event of ``session`` (``request``: its ``fastapi.Request``),
+        or None to take it; ``pending``: (session, event) of every event waiting or running."""
+        return None
+
+    def admitted(self, event, request):
+        """Called with each event taken, before ``place``: the time to mark it."""
+
+    def place(self, event, line):
+        """The index in ``line`` (its concurrency group's waiting events, without it) where
+        ``event`` goes."""
+        return len(line)
+
+    async def push(self, body, request, username):
+        pending = [(event.session_hash, event) for event in list(self.event_ids_to_events.values())]
+        message = self.refusal(body.session_hash, request, pending)
+        if message is not None:
+            return False, message, "error"
+        success, event_id, state = await super().push(body, request, username)
+        event = self.event_ids_to_events.get(event_id) if success else None
+        if event is not None:
+            self.admitted(event, request)
+            line = self.event_queue_per_concurrency_id[event.concurrency_id].queue
+            if line and line[-1] is event:  # else already taken (a cached answer) or moved: leave it
+                line.pop()
+                line.insert(self.place(event, line), event)
+        return success, event_id, state
+
+
+def install_queue(demo, queue_class, **attributes):
+    """Makes ``demo``'s queue (after ``demo.queue()``) a ``queue_class`` (a ``PolicyQueue``) with
+    these ``attributes`` set; returns ``demo``."""
+    queue = demo._queue
+    queue.__class__ = queue_class
+    for name, value in attributes.items():
+        setattr(queue, name, value)
+    return demo
+
+
+def queue_every_event(demo):
+    """Puts every event of ``demo`` in its queue, those Gradio made unqueued included."""
+    for fn in demo.fns.values():
+        fn.queue = True
+
+
+# A JavaScript regular expression (and a Python one: the test matches it against the shipped
+# files): the source of a one-argument function whose body only sets a store, ``function
+# y(e){r.set(e)}``.
+LOCALE_SETTER_SOURCE = r"^function\s*\w*\(\w+\)\s*\{\s*\w+\.set\(\w+\);?\s*\}$"
+
+# Declares ``findLocaleSetter()`` (async: Gradio's locale setter, or null) in a page's ``js``.
+LOCALE_SETTER_JS = r"""
+  const findLocaleSetter = async () => {
+    if (window.mobilenetLocaleSetter) return window.mobilenetLocaleSetter;
+    const names = performance.getEntriesByType("resource").map((e) => e.name).filter((n) => /\.js($|\?)/.test(n));
+    for (const name of names.sort((a, b) => /\/core-/.test(b) - /\/core-/.test(a))) {
+      try {
+        if (!(await (await fetch(name)).text()).includes("fallbackLocale")) continue;
+        const module = await import(name);
+        const setter = module.changeLocale || Object.values(module).find((f) => typeof f === "function"
+          && new RegExp(%s).test(String(f)));
+        if (setter) return (window.mobilenetLocaleSetter = setter);
+      } catch (error) {}
+    }
+    return null;
+  };""" % json.dumps(LOCALE_SETTER_SOURCE)
