@@ -25,6 +25,7 @@ from demo.tabs.train_view import status_message
 from mobilenet import checkpoints
 from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import file_sha256
+from mobilenet.run_spec import RunSpec
 from mobilenet.train import TrainConfig
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
@@ -47,7 +48,6 @@ DISK_FULL = ("the disk is full, so the checkpoint could not be saved (the checkp
 CHILD = r"""
 import os, sys, time
 from mobilenet import checkpoints
-from mobilenet.run_spec import RunSpec
 point, folder = sys.argv[1], sys.argv[2]
 
 def pause():

@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+import worker_faults
+from app_server import wait_until_ended
+from classroom.runs import TrainingRuns
 from mobilenet import worker
 from mobilenet.cli_commands import spec_from_args
 from mobilenet.cli_parser import build_parser
@@ -85,3 +88,22 @@ def test_the_standby_prepares_the_other_presets_only_once_no_run_trains(script, 
     pipe, done = FakePipe([job if step == "job" else step for step in script]), []
     assert worker._wait_for_job(pipe, ["quick"], done.append) is job
     assert done == prepared and pipe.polls == polls
+
+
+@pytest.mark.slow  # a worker process that loads TensorFlow
+def test_the_apps_spec_reaches_train_through_the_worker(tiny_cifar, tmp_path):
+    """The runs and the worker's pipe hand the spec on as it came (sized to the tiny data); its
+    devices are made in the worker before TensorFlow starts (2 logical CPU devices here)."""
+    runs = TrainingRuns(str(tmp_path), tiny_cifar[1], trainer=worker_faults.naming_its_options)
+    try:
+        runs.start(RunSpec("quick", {"alpha": 0.5, "train_size": 100, "validation_size": 20}, devices=2,
+                           weights_dtype="float16"), "Ann")
+        assert runs.snapshot()["run"]["spec"] == {
+            "recipe": "quick", "overrides": {"alpha": 0.5, "train_size": 100, "validation_size": 20},
+            "devices": 2, "weights_dtype": "float16"}  # what every viewer (and a class board) sees
+        run = wait_until_ended(runs)
+        assert run["state"] == "failed", run
+        assert run["error"]["detail"] == ("ValueError: devices=2 state_dir=None "
+                                          "weights_dtype=float16 alpha=0.5 train_size=100")
+    finally:
+        runs.close()
