@@ -12,141 +12,44 @@ Runs have owners: only the browser session that started a run, or the teacher
 (``classroom.teacher``), can stop it.
 A run that overruns ``max_run_minutes`` is stopped and saved. Finished runs are
 saved under ``runs_dir``; only the newest ``keep`` are kept so the disk cannot
-fill. With ``standby`` a loaded worker waits for the next Start; the next one is started
-as a run starts (memory allowing: ``STANDBY_MEMORY_MB``), so a run right after it starts as fast.
+fill. With ``standby`` a loaded worker waits for the next Start (``classroom.standby``); the
+next one is started as a run starts, so a run right after it starts as fast.
 
-Everything here is data, never display text: a run's ``RunState`` and finishing
-``Stage`` are enums, who stopped it is a visitor's name (or the time limit), a
-failure is a small dict (``failure_reason``), refusals are exceptions with
-attributes and ``stop`` answers a ``StopReply``. The Train tab
-(``demo.tabs.train``) words them, in the viewer's language. Progress reaches
-every viewer one way: ``watch`` (the page asks it every few seconds, API
-clients stream it).
+A run is asked for with a ``mobilenet.run_spec.RunSpec`` (a recipe, what differs from it, the
+devices), which goes on to the worker as it came, sized to the data (``fit_to_data``); the run's
+record keeps it, so every viewer can see what was run.
+
+Everything here is data, never display text (``classroom.run_record``: the run's ``RunState``
+and ``Stage``, the refusals, ``StopReply``, ``failure_reason``); the Train tab
+(``demo.tabs.train``) words it, in the viewer's language. Progress reaches every viewer one way:
+``watch`` (the page asks it every few seconds, API clients stream it).
 """
 
 import dataclasses
 import datetime
-import enum
 import glob
-import json
 import logging
 import os
-import signal
 import threading
 import time
 
+from classroom.run_record import (ACTIVE_STATES, NotYourRun, Run, RunBusy, RunState, RunTooLong, Stage,
+                                  StopOutcome, StopReply, failure_reason, public, record_trainer)
 from classroom.settings import DEFAULTS
-from mobilenet.checkpoints import atomic_write, checkpoint_paths
+from classroom.standby import Standby
+from mobilenet.checkpoints import checkpoint_paths
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.duration import estimate_seconds, speed_from_run
-from mobilenet.recipes import APP_PRESETS, RECIPES
 from mobilenet.train import fit_to_data
-from mobilenet.worker import TrainingWorker, WorkerExited, WorkerFailedToLoad, describe_exit
+from mobilenet.worker import WorkerExited, WorkerFailedToLoad
 
 log = logging.getLogger(__name__)
-
-
-class RunState(enum.StrEnum):
-    """Where a run is. A ``str``: snapshots stay JSON, and ``state == "finished"`` holds."""
-    STARTING = "starting"  # loading the data and the model
-    RUNNING = "running"
-    STOPPING = "stopping"  # Stop was pressed (or the time limit passed): it saves, then ends
-    STOPPED = "stopped"
-    FINISHED = "finished"
-    FAILED = "failed"
-
-
-ACTIVE_STATES = (RunState.STARTING, RunState.RUNNING, RunState.STOPPING)
-
-
-class Stage(enum.StrEnum):
-    """What a run does after its training steps (``mobilenet.train``'s "stage" events); the set
-    it evaluates on is ``Run.stage_split``."""
-    SWA = "swa"              # weight averaging (``mobilenet.weight_averaging``)
-    BATCHNORM = "batchnorm"  # re-estimating the BatchNorm statistics
-    EVALUATE = "evaluate"
-    SAVE = "save"
-
-
-class StopOutcome(enum.StrEnum):
-    """What a press of Stop did."""
-    NO_RUN = "no_run"      # nothing was training
-    STOPPING = "stopping"  # the run saves what it learned, then ends
-    SAVING = "saving"      # too late: the run is already saving and ends in a moment
-
-
-@dataclasses.dataclass(frozen=True)
-class StopReply:
-    outcome: StopOutcome
-    started_by: str | None = None  # whose run it was (a visitor's name)
-
 
 MAX_RUN_MINUTES = DEFAULTS.max_run_minutes  # the server's limit of one run (``classroom.settings``)
 KEEP_RUNS = DEFAULTS.keep_runs
 STOP_ANSWER_SECONDS = 5  # a stopping worker that sends nothing for this long is killed
 FINISH_AFTER_STOP_SECONDS = 60  # ... and one still finishing this long after Stop
 POLL_SECONDS = 0.25
-# What a standby worker holds (its RSS): TensorFlow, Keras and the default model traced, 1.0 GB
-# measured with the tests' tiny data, plus CIFAR-10 as uint8 (184 MB). While a run trains, the
-# next standby doubles the training memory: it starts only when twice this is available.
-STANDBY_MEMORY_MB = 1200
-
-
-class RunBusy(RuntimeError):
-    """Another run is training: ``who`` started it, ``seconds_left`` its ETA (None: just started)."""
-
-    def __init__(self, who, seconds_left):
-        super().__init__(who, seconds_left)
-        self.who, self.seconds_left = who, seconds_left
-
-
-class RunTooLong(RuntimeError):
-    """The settings would train for about ``estimate_s`` seconds here; a run may take ``limit_s``."""
-
-    def __init__(self, estimate_s, limit_s):
-        super().__init__(estimate_s, limit_s)
-        self.estimate_s, self.limit_s = estimate_s, limit_s
-
-
-class NotYourRun(PermissionError):
-    """Stop from someone who neither started the run (``who`` did) nor is the teacher."""
-
-    def __init__(self, who):
-        super().__init__(who)
-        self.who = who
-
-
-@dataclasses.dataclass
-class Run:
-    run_id: int
-    started_by: str
-    config: dict
-    owner: str | None = None  # the session that started it (None: anyone may stop it); never shown
-    started_by_teacher: bool = False
-    started_at: float = dataclasses.field(default_factory=time.time)
-    state: RunState = RunState.STARTING
-    total_steps: int = 0
-    steps_per_epoch: int = 0
-    train_images: int = 0
-    validation_images: int = 0
-    history: list = dataclasses.field(default_factory=list)  # "batch", "epoch" and "validation" events
-    latest: dict | None = None  # the last "batch"/"epoch" event
-    latest_at: float | None = None
-    stage: Stage | None = None
-    stage_split: str | None = None  # the set a Stage.EVALUATE runs on: "validation", "test", ...
-    stopped_by: str | None = None  # the visitor who pressed Stop
-    stopped_by_teacher: bool = False
-    stopped_by_time_limit: bool = False  # stopped by the server: it ran past max_run_minutes
-    checkpoint: str | None = None
-    metrics: dict | None = None
-    error: dict | None = None  # why it failed, or why a stopped run saved nothing: failure_reason
-    finished_at: float | None = None
-
-    def seconds_left(self):
-        """ETA of the training steps from the last progress event, or None before it."""
-        if not self.latest or self.latest.get("eta_s") is None:
-            return None
-        return max(0.0, self.latest["eta_s"] - (time.time() - self.latest_at))
 
 
 class TrainingRuns:
@@ -164,22 +67,24 @@ class TrainingRuns:
             Default False.
         trainer: a picklable function with ``mobilenet.train.train``'s signature that the
             worker calls instead of it (tests inject faults with it). Default None.
+        devices: the devices the standby workers are prepared for: the runs' own
+            (``Settings.train_devices``; a run on others waits for a worker of its own). Default
+            None (one).
     """
 
     def __init__(self, runs_dir, data_source=None, keep=KEEP_RUNS, on_checkpoint=None,
-                 max_run_minutes=MAX_RUN_MINUTES, standby=False, trainer=None):
+                 max_run_minutes=MAX_RUN_MINUTES, standby=False, trainer=None, devices=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
         self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
         self.speed = None  # this machine's training speed (cost units/s): measured, then each run
+        self._standby = Standby(data_source, devices, on_speed=self._measured)
         self._lock = threading.Condition()
         self._data_lock = threading.Lock()
         self._stop = threading.Event()
         self._run = None
         self._worker = None   # the worker of the current run
-        self._spare = None    # a loaded worker waiting for the next Start (with ``standby``)
-        self._closed = False
         self._next_id = 1
         self._data = None
         self._data_status = {"state": "unknown"}  # then "loading", "ready" or "unavailable"
@@ -224,45 +129,35 @@ class TrainingRuns:
 
     # -- workers ---------------------------------------------------------------------
     def prepare_worker(self, check_memory=False):
-        """Starts a standby worker now (loading TensorFlow and CIFAR-10, and timing this
-        machine once), so that the next Start trains at once. Needs ``standby``.
+        """Starts a standby worker now (loading TensorFlow and CIFAR-10, preparing the app's
+        presets and timing this machine once), so that the next Start trains at once. Needs
+        ``standby``.
 
-        A standby costs about ``STANDBY_MEMORY_MB`` (TensorFlow, CIFAR-10 and the default
-        model in its own process). ``check_memory``: only when the machine has that much
-        available beyond ``STANDBY_MEMORY_MB`` for the run beside it (a run starts the next
-        standby while it trains; when memory is short, the run's end starts it instead)."""
-        if check_memory and memory_available_mb() < 2 * STANDBY_MEMORY_MB:
-            return
-        with self._lock:
-            if self.standby and self._spare is None and not self._closed:
-                # the app's presets (the classroom run first: it times this machine) train
-                # from their first step at once
-                self._spare = TrainingWorker(self.data_source,
-                                             prepare=[RECIPES[name] for name in APP_PRESETS])
-                threading.Thread(target=self._read_speed, args=(self._spare,), daemon=True,
-                                 name="training-worker-speed").start()
+        Beside a training run it prepares that run's recipe only, and the other presets once the
+        run has ended (``classroom.standby``). ``check_memory``: only when the machine has the
+        memory for it beside the run (when memory is short, the run's end starts it instead)."""
+        if self.standby:
+            with self._lock:
+                run = self._run
+                beside = run.spec["recipe"] if run is not None and run.state in ACTIVE_STATES else None
+            self._standby.prepare(check_memory, beside)
 
-    def _read_speed(self, worker):
-        if worker.wait_ready(timeout=600) and worker.speed and self.speed is None:
-            self.speed = worker.speed["speed"]
-
-    def _take_worker(self):
-        with self._lock:
-            worker, self._spare = self._spare, None
-        return worker or TrainingWorker(self.data_source)
+    def _measured(self, speed):
+        if self.speed is None:  # a finished run's own speed wins
+            self.speed = speed
 
     def close(self):
         """Ends the workers (the current run's too): for a server that shuts down."""
+        self._standby.close()
         with self._lock:
-            self._closed = True
-            workers = [w for w in (self._spare, self._worker) if w is not None]
-            self._spare = None
-        for worker in workers:
+            worker = self._worker
+        if worker is not None:
             worker.kill()
 
     # -- start / stop ------------------------------------------------------------
-    def start(self, config, started_by, owner=None, teacher=False):
-        """Starts ``config`` (a ``TrainConfig``) in a worker process; returns the run id.
+    def start(self, spec, started_by, owner=None, teacher=False):
+        """Starts the run ``spec`` (a ``mobilenet.run_spec.RunSpec``) in a worker process; returns
+        the run id.
 
         ``owner`` (the browser session's id) is who may stop it, besides the teacher; None lets
         anyone stop it (runs started by the server's own code). ``teacher``: started by the
@@ -275,8 +170,9 @@ class TrainingRuns:
         with self._lock:
             if self._run is not None and self._run.state in ACTIVE_STATES:
                 raise RunBusy(self._run.started_by, self._run.seconds_left())
-            run = Run(self._next_id, str(started_by), dataclasses.asdict(config), owner=owner,
-                      started_by_teacher=bool(teacher))
+            config = spec.config()
+            run = Run(self._next_id, str(started_by), dataclasses.asdict(config), spec=spec.record(),
+                      owner=owner, started_by_teacher=bool(teacher))
             self._next_id += 1
             previous, self._run = self._run, run  # claims the slot before the slow part
             self._stop.clear()
@@ -285,6 +181,7 @@ class TrainingRuns:
             data = self.load_data()
             config = fit_to_data(config, len(data.x_train))
             config.validate(len(data.x_train))
+            spec = spec.with_config(config)
             self._check_length(config, len(data.x_train) - config.validation_size, len(data.x_test))
         except Exception:
             with self._lock:
@@ -292,11 +189,11 @@ class TrainingRuns:
                 self._changed()
             raise
         with self._lock:
-            run.config = dataclasses.asdict(config)
+            run.config, run.spec = dataclasses.asdict(config), spec.record()
             # known now (the worker's "start" event says the same later): the start line has them
             run.validation_images = config.validation_size
             run.train_images = config.train_size or len(data.x_train) - config.validation_size
-        threading.Thread(target=self._train, args=(run, config), name=f"train-{run.run_id}",
+        threading.Thread(target=self._train, args=(run, spec, config), name=f"train-{run.run_id}",
                          daemon=True).start()
         return run.run_id
 
@@ -332,18 +229,18 @@ class TrainingRuns:
         return StopReply(StopOutcome.STOPPING, run.started_by)
 
     # -- the run's thread: it feeds the worker's events to the viewers ---------------------
-    def _train(self, run, config):
+    def _train(self, run, spec, config):
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = os.path.join(self.runs_dir, f"{stamp}_run{run.run_id}_{config.variant}"
                                            f"_a{config.alpha:g}.keras")
         try:
-            worker = self._take_worker()
+            worker = self._standby.take(spec.devices)
             with self._lock:
                 self._worker = worker
             # The next standby loads while this run trains, so a Start right after it ends
             # trains at once too (it waited ~20 s for a standby started at the end).
             self.prepare_worker(check_memory=True)
-            worker.start(config, path, self.trainer)
+            worker.start(spec, path, self.trainer)
             outcome = self._follow(run, worker)
         except WorkerExited as exited:
             outcome = {"event": "exited", "exitcode": exited.exitcode}
@@ -357,8 +254,10 @@ class TrainingRuns:
                 worker, self._worker = self._worker, None
         if worker is not None:
             worker.close()
-        self.prepare_worker()  # when memory was short at the start: the next Start finds one soon
         self._finish(run, config, outcome)
+        # the standby prepares the other presets now (or starts, when memory was short beside
+        # the run), unless a Start came first
+        self.prepare_worker()
 
     def _follow(self, run, worker):
         """Feeds the worker's events to ``_record`` until its ``result``/``error``; stops it on
@@ -461,7 +360,7 @@ class TrainingRuns:
                     "version": self.version, "finished_runs": self.finished_runs,
                     "data": dict(self._data_status),
                     "run": public(run)})
-            view = {**self._snapshot[1], "worker_ready": bool(self._spare and self._spare.ready)}
+            view = {**self._snapshot[1], "worker_ready": self._standby.ready}
             if view["run"] is None:
                 return view
             run = self._run
@@ -482,56 +381,3 @@ class TrainingRuns:
                 self._lock.wait_for(lambda: self.version != seen_version, timeout=wait_s)
         return self.snapshot()
 
-
-def record_trainer(checkpoint, run):
-    """Writes who trained ``checkpoint`` into its JSON (``trained_by``: a visitor's name, plain
-    text; ``trained_by_teacher``), so the checkpoint list can say whose run each one is."""
-    json_path = checkpoint_paths(checkpoint)[1]
-    with open(json_path, encoding="utf-8") as f:
-        record = json.load(f)
-    record.update(trained_by=run.started_by, trained_by_teacher=run.started_by_teacher)
-
-    def write(path):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=1, ensure_ascii=False)
-    atomic_write(json_path, write)
-
-
-def memory_available_mb():
-    """The memory the system can give without swapping (Linux's MemAvailable); infinite where
-    it cannot be read (the standby is then started as if it fits)."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            return next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:")) / 1024
-    except (OSError, StopIteration, ValueError):
-        return float("inf")
-
-
-def public(run):
-    """What every viewer may see of ``run``: all but its owner's session id."""
-    if run is None:
-        return None
-    view = dataclasses.asdict(run)
-    del view["owner"]
-    return view
-
-
-def failure_reason(error):
-    """Why a run failed, as data every viewer may see (no server paths): ``{"reason": ...}``
-    with "out_of_memory", "disk_full", "killed" (SIGKILL, most often memory), "exited" (and
-    ``how``: ``mobilenet.worker.describe_exit``'s words), "io" (and ``detail``: the system's
-    words) or "error" (and ``detail``: the exception's type and message).
-
-    ``error`` is the worker's ``error`` dict (``mobilenet.worker.describe_error``) or its
-    ``exited`` dict (the process ended without a result)."""
-    if error.get("out_of_memory"):
-        return {"reason": "out_of_memory"}
-    if error.get("disk_full"):
-        return {"reason": "disk_full"}
-    if error["event"] == "exited":
-        if error["exitcode"] == -signal.SIGKILL:
-            return {"reason": "killed"}
-        return {"reason": "exited", "exitcode": error["exitcode"], "how": describe_exit(error["exitcode"])}
-    if error.get("errno") is not None:
-        return {"reason": "io", "detail": error.get("strerror") or error["type"]}
-    return {"reason": "error", "detail": f"{error['type']}: {error['message']}"}

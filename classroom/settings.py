@@ -48,6 +48,8 @@ class Settings:
     checkpoint_dir: str = _field("MOBILENET_CHECKPOINT_DIR", mobilenet.CHECKPOINT_DIR)  # shipped checkpoints
     runs_dir: str = _field("MOBILENET_RUNS_DIR", mobilenet.RUNS_DIR)  # runs trained in the app
     keep_runs: int = _field("MOBILENET_KEEP_RUNS", 5, 0)  # run checkpoints kept, oldest removed (0: none)
+    # Devices each run trains on, data parallel (GPUs, else logical CPU devices: mobilenet.distribute)
+    train_devices: int = _field("MOBILENET_TRAIN_DEVICES", 1, 1)
     # The Mobile tab's exported files; None: a folder in the system temp directory
     export_dir: str | None = _field("MOBILENET_EXPORT_DIR", None)
     # Requests waiting or running per browser tab: a page opening fires about 5 events at once;

@@ -8,6 +8,8 @@ values). Where the sources disagreed, the shipped checkpoint's JSON (its ``train
 GPU script; tests/test_recipes.py compares each recipe with that JSON.
 """
 
+import dataclasses
+
 from mobilenet.config import TrainConfig
 
 # The recipe of both: SGD + Nesterov, one cosine cycle after a linear warm-up, decoupled weight
@@ -20,13 +22,22 @@ _COMMON = dict(alpha=1.0, depth="full", optimizer="sgd", schedule="cosine", weig
                train_size=None, validation_size=2000, bn_recalibration_batches=0, tta=True, seed=1,
                progress_every=50, swa_epochs=24, swa_learning_rate=0.02, swa_batch_size=128)
 
+# The app's classroom run (what Start trains by default, and the CLI's train and sweep without
+# --recipe): about a minute on 2 cores. scripts/recipe_search.py measured what each of its
+# settings adds (docs/NOTEBOOK.md). Spelled out, so that TrainConfig's defaults (the library's)
+# can change without changing it.
+_CLASSROOM = TrainConfig(variant="cifar", alpha=0.25, depth="shallow", epochs=2, batch_size=128,
+                         learning_rate=3e-2, schedule="cosine", warmup_epochs=0.1, optimizer="adam",
+                         weight_decay=0.0, train_size=None, validation_size=1000, augmentation=False,
+                         flip=False, cutout=0, cutmix=0.0, label_smoothing=0.1, dropout=1e-3, ema=False,
+                         bn_momentum=None, bn_recalibration_batches=0, swa_epochs=0, tta=True, seed=0,
+                         progress_every=5)
+
 RECIPES = {
-    # The app's classroom run (what Start trains by default): about a minute on 2 cores.
-    # scripts/recipe_search.py measured what each of its settings adds (docs/NOTEBOOK.md).
-    "classroom": TrainConfig(),
+    "classroom": _CLASSROOM,
     # The app's quick run (?preset=quick): a third of the classroom run's pictures, for a queue of
     # students each trying one (51 % mean over 5 seeds, BENCHMARKS.md).
-    "quick": TrainConfig(epochs=1, train_size=35000),
+    "quick": dataclasses.replace(_CLASSROOM, epochs=1, train_size=35000),
     # checkpoints/mobilenet_cifar.json: 120 epochs on 2 CPU cores (scripts/train_shipped.sh
     # cifar, which agrees), then 24 averaging epochs (scripts/swa_finetune.py, now swa_epochs).
     "shipped-cifar": TrainConfig(variant="cifar", epochs=120, batch_size=128, learning_rate=0.1,
@@ -53,14 +64,12 @@ MEASURED = {
     "quick": {"mean": 0.5109, "min": 0.5033, "avx2_mean": 0.5211, "avx2_min": 0.4945, "seconds": 34},
 }
 
-# How the shipped checkpoints store their weights (the CLI's --float16 default with --recipe).
+# How the shipped checkpoints store their weights (a RunSpec's default, so the CLI's --float16's).
 WEIGHTS_DTYPE = {"shipped-cifar": "float16", "shipped-paper": "float16"}
 
 
 def recipe(name, **overrides):
     """The named recipe's ``TrainConfig`` with ``overrides``, validated."""
-    import dataclasses
-
     if name not in RECIPES:
         raise ValueError(f"`recipe` must be one of {tuple(RECIPES)}. Received: recipe={name!r}")
     return dataclasses.replace(RECIPES[name], **overrides).validate()

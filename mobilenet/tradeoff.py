@@ -129,15 +129,16 @@ def all_points(folders, texts=None):
 
 def sweep(data, out_dir=SWEEP_DIR, alphas=ALPHAS, config=None, on_progress=None,
           weights_dtype="float32"):
-    """Trains ``config`` (default: ``TrainConfig()``, the app's short run) once per α.
+    """Trains ``config`` (default: the classroom run, ``mobilenet.recipes``) once per α.
 
     Saves ``out_dir/alpha_<α>.keras``; an α whose checkpoint already holds the same
     training config is skipped, so an interrupted sweep resumes. Progress dicts are
     those of ``train`` with ``alpha`` added. Returns the checkpoint paths.
     """
-    from mobilenet.train import TrainConfig, train
+    from mobilenet.recipes import RECIPES
+    from mobilenet.train import train
 
-    base = config or TrainConfig()
+    base = config or RECIPES["classroom"]
     paths = []
     for alpha in alphas:
         run = dataclasses.replace(base, alpha=float(alpha)).validate(len(data.x_train))

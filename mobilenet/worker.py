@@ -7,8 +7,10 @@ the worker exits, and a crash (killed, out of memory) ends the worker, not the
 server.
 
 The worker starts at once, loads TensorFlow and CIFAR-10, says ``ready``, and
-then waits for one job, so a server can keep one waiting (a *standby*) and a
-Start trains within a second. It is used for one run and then exits.
+then waits for one job (a ``mobilenet.run_spec.RunSpec``), so a server can keep one
+waiting (a *standby*) and a Start trains within a second. It is used for one run and
+then exits. While it waits it can prepare (trace) more models, but only once its owner
+says that no run trains beside it (``machine_idle``): tracing beside a run slows it.
 
 The one progress stream stays: ``train()``'s progress dicts cross a pipe
 unchanged, followed by one ``result`` or ``error`` dict. Stop is an event the
@@ -32,6 +34,9 @@ import threading
 # Training yields to the web server: a student's Classify takes milliseconds and is
 # what the class waits for; training loses only those milliseconds (docs/RELIABILITY.md).
 WORKER_NICENESS = 5
+# After ``machine_idle`` the worker waits this long for a job before it prepares the next model:
+# a Start right after a run ends (the most likely one) finds the worker waiting, not tracing.
+IDLE_QUIET_SECONDS = 10
 
 
 class WorkerExited(RuntimeError):
@@ -58,22 +63,29 @@ class TrainingWorker:
             the worker waits for its job.
         cores: TensorFlow threads (default ``mobilenet.runtime.cpu_cores()``).
         niceness: added to the worker's scheduling niceness. Default ``WORKER_NICENESS``.
-        prepare: a ``TrainConfig`` (usually the default run), or a list of them (the app's
-            presets), whose model the worker builds and traces while it waits
-            (``mobilenet.train.prepare_model``), sized to the data it loaded as the app sizes its
-            runs (``mobilenet.train.fit_to_data``): a job of one of these configs then trains
-            from its first step at full speed. The steps it runs for the first time this
-            machine: a ``speed`` event before ``ready``. None: nothing prepared.
+        prepare: ``TrainConfig``s (a recipe, usually: the likely next run) whose models the worker
+            builds and traces before it says ``ready`` (``mobilenet.train.prepare_model``), sized
+            to the data it loaded as the app sizes its runs (``mobilenet.train.fit_to_data``): a
+            job of one of these configs then trains from its first step at full speed. The first
+            one's steps time this machine: a ``speed`` event before ``ready``. Default none.
+        prepare_when_idle: more ``TrainConfig``s, prepared one at a time after ``ready`` once the
+            owner calls ``machine_idle`` (a job that comes first takes the worker at once, one
+            that comes during a preparation waits for it, a few seconds). Default none.
+        devices: local devices the job may train on (``mobilenet.distribute.prepare``, before
+            TensorFlow starts: logical CPU devices where there is no GPU). None: one.
     """
 
-    def __init__(self, data_source=None, cores=None, niceness=WORKER_NICENESS, prepare=None):
+    def __init__(self, data_source=None, cores=None, niceness=WORKER_NICENESS, prepare=(),
+                 prepare_when_idle=(), devices=None):
         context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
         self._conn, child_conn = context.Pipe()
         self._stop = context.Event()
-        prepare = [dataclasses.asdict(config) for config in
-                   (prepare if isinstance(prepare, (list, tuple)) else [prepare])] if prepare is not None else None
+        self.devices = devices
+        prepare, later = ([dataclasses.asdict(config) for config in configs]
+                          for configs in (prepare, prepare_when_idle))
         self.process = context.Process(target=_worker_main, name="mobilenet-training", daemon=True,
-                                       args=(child_conn, self._stop, data_source, cores, niceness, prepare))
+                                       args=(child_conn, self._stop, data_source, cores, niceness,
+                                             prepare, later, devices))
         self.process.start()
         child_conn.close()
         self.ready = False
@@ -107,15 +119,22 @@ class TrainingWorker:
         else:
             self.startup_error = event
 
-    def start(self, config, checkpoint_path, trainer=None):
-        """Sends the job: ``train(config, checkpoint_path=...)`` (or ``trainer``, a picklable
-        function with ``train``'s signature, e.g. to inject a fault in a test)."""
+    def machine_idle(self):
+        """Tells the worker that no run trains beside it: it may prepare its ``prepare_when_idle``."""
+        try:
+            self._conn.send({"event": "machine_idle"})
+        except (OSError, ValueError):
+            pass  # it has ended: its owner finds out when it starts a job
+
+    def start(self, spec, checkpoint_path, trainer=None):
+        """Sends the job: ``train(spec.config(), checkpoint_path=..., **spec.train_options())``
+        for ``spec`` (a ``RunSpec``; or ``trainer``, a picklable function with ``train``'s
+        signature, e.g. to inject a fault in a test)."""
         if not self.wait_ready():
             if self.startup_error is None or self.startup_error["event"] == "exited":
                 raise WorkerExited(self.process.exitcode)
             raise WorkerFailedToLoad(self.startup_error)
-        self._conn.send({"config": dataclasses.asdict(config), "checkpoint_path": checkpoint_path,
-                         "trainer": trainer})
+        self._conn.send({"spec": spec, "checkpoint_path": checkpoint_path, "trainer": trainer})
         self.started_job = True
 
     def next_event(self, timeout):
@@ -178,48 +197,72 @@ def describe_error(error):
             "disk_full": isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)}
 
 
-def _worker_main(conn, stop, data_source, cores, niceness, prepare):
-    """The worker process: load, (prepare a model, timing it), wait for the job, train, report,
-    exit."""
+def _worker_main(conn, stop, data_source, cores, niceness, prepare, later, devices):
+    """The worker process: load, prepare (timing the first model), wait for the job (preparing
+    more while the machine is idle), train, report, exit."""
     try:
         os.nice(niceness)
     except OSError:
         pass
-    from mobilenet import runtime
+    from mobilenet import distribute, runtime
 
     try:
+        distribute.prepare(devices)  # before TensorFlow starts, as the CLI does
         runtime.set_threads(cores)
         from mobilenet.data import load_cifar10
         from mobilenet.duration import speed_from_run
         from mobilenet.train import TrainConfig, fit_to_data, prepare_model, train
 
         data = load_cifar10(data_source)
-        prepared = []
-        for index, fields in enumerate(prepare or []):
+
+        def prepare_one(fields):
             config = fit_to_data(TrainConfig(**fields), len(data.x_train))
-            prepared.append(prepare_model(config, data))
+            return config, prepare_model(config, data)
+
+        prepared = []
+        for index, fields in enumerate(prepare):
+            config, model = prepare_one(fields)
+            prepared.append(model)
             if index == 0:
-                conn.send({"event": "speed", "images_per_sec": prepared[0].images_per_sec,
-                           "speed": speed_from_run(config, prepared[0].images_per_sec)})
+                conn.send({"event": "speed", "images_per_sec": model.images_per_sec,
+                           "speed": speed_from_run(config, model.images_per_sec)})
     except Exception as error:  # the owner reports it; the traceback would only show paths
         conn.send(describe_error(error))
         return
     conn.send({"event": "ready", "cores": cores or runtime.cpu_cores(), "onednn": runtime.onednn_enabled()})
     try:
-        job = conn.recv()
+        job = _wait_for_job(conn, later, lambda fields: prepared.append(prepare_one(fields)[1]))
     except (EOFError, OSError):
         return  # the owner is gone
     if job is None:
         return
-    config = TrainConfig(**job["config"])
+    spec = job["spec"]
+    config = spec.config()
     # the prepared model of this config, if there is one (train() checks the match again)
-    match = next((model for model in prepared if model.config == job["config"]), None)
+    match = next((model for model in prepared if model.config == dataclasses.asdict(config)), None)
     trainer = job["trainer"] or functools.partial(train, prepared=match)
     try:
         result = trainer(config, data=data, checkpoint_path=job["checkpoint_path"],
-                         on_progress=conn.send, should_stop=stop.is_set)
+                         on_progress=conn.send, should_stop=stop.is_set, **spec.train_options())
     except Exception as error:
         conn.send(describe_error(error))
         return
     conn.send({"event": "result", "checkpoint": result.checkpoint, "metrics": result.metrics,
                "stopped": result.stopped, "duration_s": result.duration_s})
+
+
+def _wait_for_job(conn, later, prepare_one):
+    """The owner's job (None: none will come). Once told ``machine_idle``, prepares the ``later``
+    configs one at a time, each after ``IDLE_QUIET_SECONDS`` without a job."""
+    later, idle = list(later), False
+    while True:
+        if conn.poll(IDLE_QUIET_SECONDS if idle and later else None):
+            message = conn.recv()
+            if message is not None and message.get("event") == "machine_idle":
+                idle = True
+                continue
+            return message
+        try:
+            prepare_one(later.pop(0))
+        except Exception:  # a model not prepared only traces when it trains; the job still comes
+            pass

@@ -229,9 +229,9 @@ def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, tr
 
 
 def default_settings():
-    from mobilenet.train import TrainConfig
+    from mobilenet.recipes import RECIPES
 
-    defaults = TrainConfig()
+    defaults = RECIPES["classroom"]
     return {"variant": defaults.variant, "alpha": defaults.alpha, "depth": defaults.depth,
             "train_images": defaults.train_size or 50_000, "epochs": defaults.epochs, "batch_size": defaults.batch_size,
             "learning_rate": defaults.learning_rate, "augmentation": defaults.augmentation}

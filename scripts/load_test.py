@@ -111,9 +111,9 @@ def launch_here(args):
 
 def start_training(client, args, deadline):
     """Starts a run with the app's defaults (or the given settings); returns once it trains."""
-    from mobilenet.train import TrainConfig
+    from mobilenet.recipes import RECIPES
 
-    defaults = TrainConfig()
+    defaults = RECIPES["classroom"]
     settings = {"name": "load test", "variant": defaults.variant, "alpha": args.alpha or defaults.alpha,
                 "depth": defaults.depth, "train_images": args.train_images or defaults.train_size or 50_000,
                 "epochs": args.epochs or defaults.epochs, "batch_size": defaults.batch_size,

@@ -25,6 +25,7 @@ from demo.tabs.train_view import status_message
 from mobilenet import checkpoints
 from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import file_sha256
+from mobilenet.run_spec import RunSpec
 from mobilenet.train import TrainConfig
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
@@ -194,7 +195,7 @@ def test_a_full_disk_fails_the_run_clearly_and_keeps_old_checkpoints(where, tiny
     before = {name: file_sha256(os.path.join(runs_dir, name)) for name in os.listdir(runs_dir)}
     runs = TrainingRuns(runs_dir, tiny_cifar[1], keep=2, trainer=functools.partial(worker_faults.disk_full,
                                                                                    where))
-    runs.start(TINY, "Ann")
+    runs.start(RunSpec.of(TINY), "Ann")
     run = wait_until_ended(runs)
     assert run["state"] == "failed"
     assert status_message(run).startswith("The run by **Ann** failed") and DISK_FULL in status_message(run)
@@ -202,7 +203,7 @@ def test_a_full_disk_fails_the_run_clearly_and_keeps_old_checkpoints(where, tiny
     for path in old:
         load_checkpoint(path)
     runs.trainer = None
-    runs.start(TINY, "Bob")
+    runs.start(RunSpec.of(TINY), "Bob")
     assert wait_until_ended(runs)["state"] == "finished"
 
 
@@ -234,7 +235,7 @@ def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs
     # Stop while saving is refused by the server, so nothing waits for it.
     monkeypatch.setattr(runs, "trainer", None if moment == "saving" else
                         functools.partial(worker_faults.pausing, moment))
-    runs.start(TINY, "Ann")
+    runs.start(RunSpec.of(TINY), "Ann")
     run = wait_until_ended(runs)
     assert run["state"] == end_state, replies
     assert replies[0].outcome == (StopOutcome.SAVING if moment == "saving" else StopOutcome.STOPPING)
@@ -254,12 +255,12 @@ def test_stop_at_an_awkward_moment_leaves_the_app_consistent(moment, shared_runs
 
 def test_a_second_start_after_a_refused_one_still_works(shared_runs):
     runs, _ = shared_runs
-    runs.start(TINY, "Ann")
+    runs.start(RunSpec.of(TINY), "Ann")
     with pytest.raises(classroom.runs.RunBusy) as busy:
-        runs.start(TINY, "Bob")
+        runs.start(RunSpec.of(TINY), "Bob")
     assert busy.value.who == "Ann"
     assert wait_until_ended(runs)["state"] == "finished"
     with pytest.raises(ValueError, match="train_size"):
-        runs.start(TrainConfig(train_size=5), "Cy")  # a bad config does not take the slot
-    runs.start(TINY, "Cy")
+        runs.start(RunSpec.of(TrainConfig(train_size=5)), "Cy")  # a bad config does not take the slot
+    runs.start(RunSpec.of(TINY), "Cy")
     assert wait_until_ended(runs)["state"] == "finished"

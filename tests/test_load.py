@@ -11,6 +11,7 @@ from gradio_client.exceptions import AppError
 from app_server import running_app
 from classroom.runs import RunBusy, TrainingRuns
 from mobilenet.train import TrainConfig
+from mobilenet.run_spec import RunSpec
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -49,7 +50,7 @@ def at_once(calls):
 def test_starts_at_the_same_moment_make_exactly_one_run(tiny_cifar, tmp_path):
     runs = TrainingRuns(str(tmp_path), tiny_cifar[1])
     config = TrainConfig(alpha=0.25, epochs=1, batch_size=32, train_size=100, validation_size=20)
-    outcomes = at_once([lambda i=i: runs.start(config, f"student {i}") for i in range(8)])
+    outcomes = at_once([lambda i=i: runs.start(RunSpec.of(config), f"student {i}") for i in range(8)])
     assert sum(isinstance(o, int) for o in outcomes) == 1
     assert sum(isinstance(o, RunBusy) for o in outcomes) == 7
     while runs.snapshot()["run"]["state"] in ("starting", "running", "stopping"):

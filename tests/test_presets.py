@@ -26,7 +26,7 @@ def test_the_presets_are_recipes_and_the_quick_run_is_about_a_third_of_the_class
 @pytest.mark.parametrize("preset", APP_PRESETS)
 def test_start_trains_the_presets_recipe_with_the_panels_settings(tab, monkeypatch, preset):
     started = []
-    monkeypatch.setattr(tab.runs, "start", lambda config, *args, **kwargs: started.append(config))
+    monkeypatch.setattr(tab.runs, "start", lambda spec, *args, **kwargs: started.append(spec))
     values = tab.preset_values(preset)
     assert list(values) == tab.preset_settings  # by name, every setting the panel shows
     settings = {name: values[getattr(tab, name)] for name in ["train_images", "epochs", "variant", "alpha", "depth",
@@ -36,12 +36,14 @@ def test_start_trains_the_presets_recipe_with_the_panels_settings(tab, monkeypat
                        settings["augmentation"], preset, False, "en")
     recipe = RECIPES[preset]
     expected = dataclasses.replace(recipe, train_size=recipe.train_size or 50_000)
-    assert started == [expected]  # what the panel does not show (smoothing, TTA…) from the recipe
+    # what the panel does not show (smoothing, TTA…) from the recipe, named with the server's devices
+    assert [spec.config() for spec in started] == [expected]
+    assert (started[0].recipe, started[0].devices) == (preset, tab.ctx.settings.train_devices)
     # a changed setting still counts; an unknown preset (a hand-made request) is the classroom run
     tab.start_training("Ann", "paper", 0.5, "full", 1000, 3, 64, 0.01, True, "no-such-preset", False, "en")
-    assert started[-1] == dataclasses.replace(RECIPES["classroom"], variant="paper", alpha=0.5, depth="full",
-                                              train_size=1000, epochs=3, batch_size=64, learning_rate=0.01,
-                                              augmentation=True)
+    assert started[-1].recipe == "classroom" and started[-1].config() == dataclasses.replace(
+        RECIPES["classroom"], variant="paper", alpha=0.5, depth="full", train_size=1000, epochs=3, batch_size=64,
+        learning_rate=0.01, augmentation=True)
 
 
 @needs_chromium

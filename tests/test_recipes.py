@@ -36,7 +36,11 @@ def test_each_recipe_is_what_its_shipped_checkpoint_ran(name):
 
 
 def test_recipe_flags_override_only_what_is_given():
-    from mobilenet.__main__ import build_parser, config_from_args
+    from mobilenet.cli_commands import spec_from_args
+    from mobilenet.cli_parser import build_parser
+
+    def config_from_args(args):
+        return spec_from_args(args).config()
 
     parser = build_parser()
     assert config_from_args(parser.parse_args(["train", "--recipe", "shipped-paper"])) == \
@@ -45,7 +49,7 @@ def test_recipe_flags_override_only_what_is_given():
         ["train", "--recipe", "shipped-cifar", "--epochs", "3", "--no-ema", "--swa-batch-size", "auto"]))
     assert changed == dataclasses.replace(RECIPES["shipped-cifar"], epochs=3, ema=False,
                                           swa_batch_size=None)
-    assert config_from_args(parser.parse_args(["train"])) == TrainConfig()
+    assert config_from_args(parser.parse_args(["train"])) == RECIPES["classroom"]
     with pytest.raises(ValueError, match="recipe='nope'"):
         recipe("nope")
     with pytest.raises(ValueError, match="swa_epochs=-1"):

@@ -9,6 +9,7 @@ from app_server import copy_checkpoint
 import classroom.work
 from classroom.runs import TrainingRuns
 from mobilenet.train import TrainConfig
+from mobilenet.run_spec import RunSpec
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -23,7 +24,7 @@ def test_warm_loads_a_new_checkpoint_in_every_quick_worker(tiny_checkpoint, tmp_
 def test_runs_report_each_new_checkpoint(tiny_cifar, tmp_path):
     saved = []
     runs = TrainingRuns(str(tmp_path), tiny_cifar[1], on_checkpoint=saved.append)
-    runs.start(TrainConfig(alpha=0.25, epochs=1, batch_size=32, train_size=100, validation_size=20),
+    runs.start(RunSpec.of(TrainConfig(alpha=0.25, epochs=1, batch_size=32, train_size=100, validation_size=20)),
                "Ann")
     deadline = time.monotonic() + 120
     while not saved:

@@ -10,6 +10,7 @@ from classroom.runs import TrainingRuns
 from demo.tabs.train_view import status_message
 from mobilenet.checkpoints import read_metadata
 from mobilenet.train import TrainConfig
+from mobilenet.run_spec import RunSpec
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -21,10 +22,10 @@ LONG = TrainConfig(variant="cifar", alpha=0.5, depth="full", train_size=None, ep
 FIRST_STEP_BOUND_S = 10
 
 
-def first_step_seconds(runs, config, name, timeout=120):
+def first_step_seconds(runs, spec, name, timeout=120):
     """Seconds from ``start`` to the run's first training step ("batch" event)."""
     started = time.monotonic()
-    runs.start(config, name)
+    runs.start(spec, name)
     while not [e for e in runs.snapshot()["run"]["history"] if e["event"] == "batch"]:
         assert time.monotonic() - started < timeout, "no training step"
         time.sleep(0.05)
@@ -35,7 +36,7 @@ def test_the_run_after_a_run_starts_as_fast_as_the_first(tiny_cifar, tmp_path):
     runs = TrainingRuns(str(tmp_path), tiny_cifar[1], standby=True)
     try:
         runs.prepare_worker()
-        first = first_step_seconds(runs, LONG, "Ann")
+        first = first_step_seconds(runs, RunSpec.of(LONG), "Ann")
         deadline = time.monotonic() + 180
         while not runs.snapshot()["worker_ready"]:  # the next standby loads while Ann's run trains
             assert runs.snapshot()["run"]["state"] in ("running", "stopping"), "Ann's run ended first"
@@ -44,7 +45,7 @@ def test_the_run_after_a_run_starts_as_fast_as_the_first(tiny_cifar, tmp_path):
         runs.stop("Ann")
         assert wait_until_ended(runs)["state"] == "stopped"
 
-        second = first_step_seconds(runs, TrainConfig(), "Bob")  # the default run, at once
+        second = first_step_seconds(runs, RunSpec("classroom"), "Bob")  # the default run, at once
         print(f"Start -> first step: first run {first:.1f} s, the run after it {second:.1f} s")
         assert second < FIRST_STEP_BOUND_S
         run = wait_until_ended(runs)
@@ -58,13 +59,13 @@ def test_the_start_line_counts_the_training_images_before_the_worker_answers(tin
     """The start line names the number of training images from the first moment ("…" before)."""
     runs = TrainingRuns(str(tmp_path), tiny_cifar[1])
     try:
-        runs.start(TrainConfig(train_size=100, epochs=1, batch_size=32, validation_size=20), "Ann")
+        runs.start(RunSpec.of(TrainConfig(train_size=100, epochs=1, batch_size=32, validation_size=20)), "Ann")
         run = runs.snapshot()["run"]
         assert run["train_images"] == 100 and run["validation_images"] == 20
         assert "100 training images" in status_message(run) and "100 张训练图片" in status_message(run, "zh")
         run = wait_until_ended(runs)
         assert run["train_images"] == 100  # the worker's own count agrees
-        runs.start(TrainConfig(epochs=1), "Bob")  # all of the tiny data's 300, less a tenth held out
+        runs.start(RunSpec.of(TrainConfig(epochs=1)), "Bob")  # all of the tiny data's 300, less a tenth held out
         assert runs.snapshot()["run"]["train_images"] == 270  # shown at once as "270 training images"
         wait_until_ended(runs)
     finally:

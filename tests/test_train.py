@@ -45,7 +45,7 @@ def test_training_learns_streams_progress_and_round_trips(tiny_data, tmp_path):
     assert all(0 <= e["val_accuracy"] <= 1 and e["val_loss"] > 0 for e in middles)
     import io
 
-    from mobilenet.__main__ import ProgressPrinter
+    from mobilenet.cli_commands import ProgressPrinter
     printer = ProgressPrinter(io.StringIO())  # the CLI prints every kind of event
     for event in events:
         printer(event)

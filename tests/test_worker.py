@@ -18,6 +18,7 @@ from mobilenet import runtime
 from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import file_sha256
 from mobilenet.train import TrainConfig
+from mobilenet.run_spec import RunSpec
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -83,7 +84,7 @@ def test_a_worker_that_does_not_answer_stop_is_killed_and_the_run_reported_stopp
     before = {name: file_sha256(os.path.join(runs_dir, name)) for name in os.listdir(runs_dir)}
     runs = TrainingRuns(runs_dir, tiny_cifar[1], trainer=worker_faults.deaf)
     try:
-        runs.start(TINY, "Ann")
+        runs.start(RunSpec.of(TINY), "Ann")
         while not runs.snapshot()["run"]["history"]:
             time.sleep(0.1)  # it hangs after its first batch
         reply = runs.stop("Bob")
@@ -98,7 +99,7 @@ def test_a_worker_that_does_not_answer_stop_is_killed_and_the_run_reported_stopp
         assert {name: file_sha256(os.path.join(runs_dir, name)) for name in os.listdir(runs_dir)} == before
         load_checkpoint(old)
         runs.trainer = None
-        runs.start(TINY, "Cy")  # the slot is free again and the next run works
+        runs.start(RunSpec.of(TINY), "Cy")  # the slot is free again and the next run works
         assert wait_until_ended(runs)["state"] == "finished"
     finally:
         runs.close()
@@ -107,7 +108,7 @@ def test_a_worker_that_does_not_answer_stop_is_killed_and_the_run_reported_stopp
 def test_a_killed_worker_is_a_failed_run_and_the_next_run_works(tiny_cifar, tmp_path):
     runs = TrainingRuns(str(tmp_path), tiny_cifar[1], trainer=worker_faults.killed)
     try:
-        runs.start(TINY, "Ann")
+        runs.start(RunSpec.of(TINY), "Ann")
         run = wait_until_ended(runs)
         assert run["state"] == "failed" and run["checkpoint"] is None
         message = status_message(run)
@@ -116,7 +117,7 @@ def test_a_killed_worker_is_a_failed_run_and_the_next_run_works(tiny_cifar, tmp_
         assert "训练进程被终止了" in status_message(run, "zh")
         assert os.listdir(tmp_path) == []
         runs.trainer = None
-        runs.start(TINY, "Bob")
+        runs.start(RunSpec.of(TINY), "Bob")
         assert wait_until_ended(runs)["state"] == "finished"
     finally:
         runs.close()
@@ -134,8 +135,8 @@ def test_the_servers_memory_returns_after_each_run(tiny_cifar, tmp_path):
     try:
         runs.prepare_worker()
         for name in ("Ann", "Bob", "Cy", "Di", "Ed"):
-            runs.start(TrainConfig(alpha=1.0, depth="full", epochs=1, batch_size=32, train_size=400,
-                                   validation_size=50), name)
+            runs.start(RunSpec.of(TrainConfig(alpha=1.0, depth="full", epochs=1, batch_size=32, train_size=400,
+                                              validation_size=50)), name)
             assert wait_until_ended(runs)["state"] == "finished"
             after.append(rss_mb())
     finally:
@@ -156,7 +157,7 @@ def test_settings_beyond_the_time_limit_are_refused_with_the_estimate(tiny_cifar
         # the same refusal through start, which leaves the slot free
         runs.max_run_seconds = 1
         with pytest.raises(RunTooLong):
-            runs.start(TINY, "Ann")
+            runs.start(RunSpec.of(TINY), "Ann")
         assert runs.snapshot()["run"] is None
     finally:
         runs.close()
@@ -177,7 +178,7 @@ def test_a_run_that_overruns_the_limit_is_stopped_and_saved(tiny_cifar, tmp_path
     runs = TrainingRuns(str(tmp_path), tiny_cifar[1], trainer=functools.partial(worker_faults.pausing,
                                                                                 "first batch"))
     try:
-        runs.start(TINY, "Ann")
+        runs.start(RunSpec.of(TINY), "Ann")
         while not runs.snapshot()["run"]["history"]:
             time.sleep(0.1)  # it waits after its first batch
         runs.max_run_seconds = 1  # after the start's check: as if the estimate had been too low
@@ -198,7 +199,7 @@ def test_the_speed_is_measured_once_at_start(tiny_cifar, tmp_path):
         while runs.speed is None:
             assert time.monotonic() < deadline, "no speed was measured"
             time.sleep(0.2)
-        assert runs.speed > 0 and json.dumps(runs._spare.speed)
+        assert runs.speed > 0 and json.dumps(runs._standby.worker.speed)
     finally:
         runs.close()
 
@@ -220,12 +221,12 @@ def test_the_cost_model_counts_the_network_that_is_built(settings):
 def test_stop_before_training_began_ends_the_run_at_once(tiny_cifar, tmp_path):
     runs = TrainingRuns(str(tmp_path), tiny_cifar[1])  # no standby: the worker is still loading
     try:
-        runs.start(TINY, "Ann")
+        runs.start(RunSpec.of(TINY), "Ann")
         runs.stop("Ann")
         run = wait_until_ended(runs, timeout=30)
         assert run["state"] == "stopped" and run["checkpoint"] is None and os.listdir(tmp_path) == []
         assert status_message(run).endswith("stopped before training began; nothing was saved.")
-        runs.start(TINY, "Bob")
+        runs.start(RunSpec.of(TINY), "Bob")
         assert wait_until_ended(runs)["state"] == "finished"
     finally:
         runs.close()

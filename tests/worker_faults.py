@@ -87,3 +87,11 @@ def disk_full(where, config, **kwargs):
     else:
         checkpoints._write_json = lambda path, record: write_then_fail(path)
     return train(config, **kwargs)
+
+
+def naming_its_options(config, data=None, checkpoint_path=None, on_progress=None, should_stop=None,
+                       **options):
+    """Fails at once, naming what ``train`` was called with besides the run's plumbing: what the
+    run's description (``RunSpec``) became on the far side of the worker's pipe."""
+    given = " ".join(f"{name}={value}" for name, value in sorted(options.items()))
+    raise ValueError(f"{given} alpha={config.alpha} train_size={config.train_size}")

@@ -17,6 +17,7 @@ from mobilenet.duration import format_duration
 from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
 from mobilenet.recipes import APP_PRESETS, RECIPES
+from mobilenet.run_spec import RunSpec
 
 from classroom.clients import client_address
 from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
@@ -124,7 +125,9 @@ class TrainTab(Tab):
         teacher = self.is_teacher(teacher, request)
         who = visitor_name(name, teacher)
         try:
-            self.runs.start(config, who, owner=session_of(request), teacher=teacher)
+            spec = RunSpec.of(config, preset if preset in APP_PRESETS else "classroom",
+                              devices=self.ctx.settings.train_devices)
+            self.runs.start(spec, who, owner=session_of(request), teacher=teacher)
         except RunBusy as busy:
             when = (t("train.start.left", lang, duration=format_duration(busy.seconds_left))
                     if busy.seconds_left is not None else t("train.start.just_started", lang))
