@@ -119,7 +119,8 @@ def training_rows(variant, data, steps, repeats):
     """
     import keras
 
-    from mobilenet.data import make_dataset, preprocess
+    from mobilenet.batches import make_dataset
+    from mobilenet.data import preprocess
     from mobilenet.model import build_mobilenet
 
     def compiled_model(metrics, **kwargs):
@@ -177,7 +178,7 @@ def pipeline_rows(data, images, repeats):
     """images/s of the input pipeline alone (``make_dataset``: planned NumPy batches, run two
     at a time ahead of the step), plain and with the training augmentation, at batch 128:
     what the training step would wait for if it were infinitely fast."""
-    from mobilenet.data import make_dataset
+    from mobilenet.batches import make_dataset
 
     x, y = data.x_train[:images], data.y_train[:images]
     rows = []

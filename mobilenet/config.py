@@ -41,7 +41,7 @@ class TrainConfig:
     flip: bool = False              # without augmentation: mirror half the pictures, the other half
                                     # the next epoch (airbench's alternating flip)
     cutout: int = 0                 # side of a random grey square painted over (0: off)
-    cutmix: float = 0.0             # share of batches mixed by CutMix (0: off; mobilenet.data.cutmix)
+    cutmix: float = 0.0             # share of batches mixed by CutMix (0: off; mobilenet.batches.cutmix)
     label_smoothing: float = 0.1    # +2 points in the classroom run (5 seeds)
     dropout: float = 1e-3           # before the classifier
     ema: bool = False               # evaluate an exponential moving average of the weights

@@ -32,7 +32,7 @@ def fit_under_several_workers(model, images, labels):
 
     if not distribute.multi_worker() or distribute.backend() != "tensorflow":
         return
-    from mobilenet.data import make_dataset
+    from mobilenet.batches import make_dataset
 
     sample = make_dataset(images, labels, 1).__iter__().__next__()
     build = model._maybe_symbolic_build

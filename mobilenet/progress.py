@@ -18,7 +18,7 @@ def reseed_dropout(model, seed, epoch):
     saves no generator state with the weights, so without this a run resumed at an epoch drops
     other units than the run that went on (measured: the averaging phase ended 0.2-0.4 away in
     conv1/kernel); with it, an epoch's randomness is a function of (seed, epoch), as its
-    batches are (``mobilenet.data.BatchPlan``)."""
+    batches are (``mobilenet.batches.BatchPlan``)."""
     states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
     for index, state in enumerate(states):
         state.assign(np.array([(seed * 100_003 + epoch) % 2**31, index], dtype=state.dtype))

@@ -43,7 +43,8 @@ import numpy as np
 
 from mobilenet import checkpoints, keras_patches
 from mobilenet.config import TrainConfig  # noqa: F401 (defined apart so that the CLI loads no TensorFlow)
-from mobilenet.data import load_cifar10, make_dataset, stratified_subset
+from mobilenet.batches import make_dataset
+from mobilenet.data import load_cifar10, stratified_subset
 from mobilenet.evaluate import (Stopped, compiled_forward, evaluate, evaluate_with_flip,
                                  predict_probabilities, recalibrate_batchnorm,
                                  stored_weights_metrics, test_metrics, validation_loss)

@@ -9,7 +9,7 @@ over one pass of augmented training batches (augmented as in training: re-estima
 clean pictures cost the shipped cifar run 2.4 points).
 
 Each averaging epoch's pictures are a function of (``averaging_seed``, epoch), as the schedule's
-are of (seed, epoch) (``mobilenet.data.BatchPlan``), so a phase resumed from a saved state ends
+are of (seed, epoch) (``mobilenet.batches.BatchPlan``), so a phase resumed from a saved state ends
 with the same average as one that ran straight through.
 """
 
@@ -50,7 +50,7 @@ def running_mean(average, weights, count):
 def batchnorm_images(images, config):
     """The pictures the averaged weights' BN statistics are computed over: one pass of the
     training pictures, augmented when the run augments, in a seeded order."""
-    from mobilenet.data import augment
+    from mobilenet.batches import augment
 
     rng = np.random.default_rng(averaging_seed(config))
     images = images[rng.permutation(len(images))]
@@ -74,7 +74,7 @@ def average_weights(model, config, x_train, y_train, val_ds, resumed, emit, stop
 
     Returns (record, stopped); the record goes to the checkpoint's metadata as ``swa``.
     """
-    from mobilenet.data import make_dataset
+    from mobilenet.batches import make_dataset
     from mobilenet.evaluate import recalibrate_batchnorm
     from mobilenet.progress import ProgressCallback
 

@@ -8,8 +8,9 @@ from huggingface_hub import constants
 
 from cifar_fixture import add_bytes, batch_bytes
 from mobilenet import data, data_hub
-from mobilenet.data import (CLASS_NAMES, DataCorruptError, DataUnavailableError, augment,
-                            load_cifar10, make_dataset, preprocess, stratified_subset)
+from mobilenet.batches import augment, make_dataset
+from mobilenet.data import (CLASS_NAMES, DataCorruptError, DataUnavailableError, load_cifar10, preprocess,
+                            stratified_subset)
 
 
 def expected(arrays):
@@ -145,7 +146,7 @@ def test_cutout_paints_one_grey_square():
 
 
 def test_cutmix_pastes_one_box_and_mixes_the_labels_by_its_area():
-    from mobilenet.data import cutmix
+    from mobilenet.batches import cutmix
 
     n = 8
     images = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None, None] * 20, 32, 1).repeat(32, 2).repeat(3, 3)
@@ -173,7 +174,7 @@ def test_cutmix_pastes_one_box_and_mixes_the_labels_by_its_area():
 
 
 def test_batch_plan_is_a_function_of_seed_epoch_and_index(tiny_cifar):
-    from mobilenet.data import BatchPlan
+    from mobilenet.batches import BatchPlan
 
     loaded = load_cifar10(tiny_cifar[1])
     args = (loaded.x_train, loaded.y_train, 16, True, True, 3)
@@ -211,7 +212,8 @@ def test_describe_names_the_copy(tiny_cifar):
 
 
 def test_alternating_flip_shows_each_picture_both_ways_over_two_epochs():
-    from mobilenet.data import BatchPlan, preprocess
+    from mobilenet.batches import BatchPlan
+    from mobilenet.data import preprocess
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
