@@ -31,7 +31,7 @@ def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
 
 
 def test_the_classroom_rows_give_mean_spread_and_min_over_seeds():
-    from mobilenet.bench import _seeds, _spread
+    from mobilenet.bench_classroom import _seeds, _spread
 
     runs = [{"test_accuracy": a, "alone": a - 0.02, "flip": True, "wall_s": w, "images_per_sec": 2000}
             for a, w in ((0.66, 50.0), (0.64, 52.5), (0.65, 49.0))]
