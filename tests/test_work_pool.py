@@ -117,11 +117,13 @@ def test_workers_end_with_their_server(tmp_path):
 
 def test_a_request_waiting_behind_a_warm_up_is_timed_from_its_own_start():
     """A warm-up broadcast to the workers (a new checkpoint loading) is not the next request's time."""
-    pool = WorkPool("warming", 1, wall_seconds=1)
+    # A second of margin for the pipe and a loaded machine; the warm-up outlasts the whole wall
+    # limit, so a request timed from when it was sent would fail.
+    pool = WorkPool("warming", 1, wall_seconds=2)
     try:
         assert pool.call(pool_tasks.echo, "up") == "up"
-        pool.broadcast(pool_tasks.sleep, 2)
-        assert pool.call(pool_tasks.sleep, 0.5) == "slept"  # waited about 2 s, ran 0.5 s of its 1
+        pool.broadcast(pool_tasks.sleep, 3)
+        assert pool.call(pool_tasks.sleep, 0.5) == "slept"  # waited about 3 s, ran 0.5 s of its 2
         with pytest.raises(WorkFailed) as failed:
             pool.call(pool_tasks.sleep, 5)
         assert failed.value.phase == "started"  # its own time ran out, not a picture's
