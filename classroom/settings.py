@@ -50,6 +50,9 @@ class Settings:
     keep_runs: int = _field("MOBILENET_KEEP_RUNS", 5, 0)  # run checkpoints kept, oldest removed (0: none)
     # Devices each run trains on, data parallel (GPUs, else logical CPU devices: mobilenet.distribute)
     train_devices: int = _field("MOBILENET_TRAIN_DEVICES", 1, 1)
+    # Keep the next run's worker loaded and its model traced (about 1 GB) so that Start trains at
+    # once; off on a machine short of memory: each Start then loads one (about 10 s on 2 cores)
+    standby: bool = _field("MOBILENET_STANDBY", True)
     # The Mobile tab's exported files; None: a folder in the system temp directory
     export_dir: str | None = _field("MOBILENET_EXPORT_DIR", None)
     # Requests waiting or running per browser tab: a page opening fires about 5 events at once;

@@ -181,7 +181,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     # A new run's checkpoint is loaded (and converted to LiteRT) as soon as it is saved,
     # not when the first student classifies with it.
     runs = TrainingRuns(settings.runs_dir, settings.cifar10, keep=settings.keep_runs, on_checkpoint=work.warm,
-                        max_run_minutes=settings.max_run_minutes, standby=True,
+                        max_run_minutes=settings.max_run_minutes, standby=settings.standby,
                         devices=settings.train_devices)
     ctx = Context(catalog, runs, TeacherKey(settings.teacher_key), work, settings)
     tabs = [tab(ctx) for tab in TABS]

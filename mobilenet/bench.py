@@ -224,7 +224,7 @@ def main(argv=None):
     data = load_cifar10(args.data or os.environ.get(ENV_VAR, "").strip() or None)
     warmup, runs, steps, repeats = (3, 10, 2, 1) if args.smoke else (50, 500, 40, 5)
     images = data.x_test[:100]
-    classroom = classroom_rows(data.source, args.smoke) if "classroom" in args.only else []
+    classroom = classroom_rows(data.source, args.smoke, dict(os.environ)) if "classroom" in args.only else []
     rows = []
     for variant in ("paper", "cifar") if "latency" in args.only else ():
         latency, model = latency_rows(variant, images, warmup, runs)
