@@ -105,7 +105,7 @@ def batch_row(variant, model, images):
             f"{len(images)} images, batches of 500, compiled call, after one warm-up batch")
 
 
-def training_rows(variant, data, steps, repeats):
+def training_rows(variant, data, steps, repeats, size=None):
     """images/s of one epoch over the same images, five ways, timed in turns.
 
     Each way is warmed by one epoch (tracing), then the ways take turns for
@@ -116,7 +116,8 @@ def training_rows(variant, data, steps, repeats):
     per-step metric (the tutorial's Recall and AUC are computed once, on the test set, at the
     end of a run). "plain" is the tutorial's ``compile`` (accuracy, Recall, AUC) with stock
     Keras layers and ``fit`` on numpy arrays at batch 128; "plain, accuracy only" separates
-    the two causes of the difference.
+    the two causes of the difference. ``size``: the models' ``alpha`` and ``depth`` (default:
+    the full network; the smoke run's are small, to check the code in seconds).
     """
     import keras
 
@@ -125,7 +126,7 @@ def training_rows(variant, data, steps, repeats):
     from mobilenet.model import build_mobilenet
 
     def compiled_model(metrics, **kwargs):
-        model = build_mobilenet(variant=variant, **kwargs)
+        model = build_mobilenet(variant=variant, **(size or {}), **kwargs)
         model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=metrics)
         return model
 
@@ -232,8 +233,10 @@ def main(argv=None):
         rows.append(batch_row(variant, model, data.x_test[: 200 if args.smoke else 10000]))
     if "pipeline" in args.only:
         rows += pipeline_rows(data, 512 if args.smoke else 20_000, 1 if args.smoke else 3)
-    for variant in ("paper", "cifar") if "training" in args.only else ():
-        rows += training_rows(variant, data, steps, repeats)
+    # the smoke run: one variant, a small network (ten models are traced: minutes at full size)
+    for variant in (("paper",) if args.smoke else ("paper", "cifar")) if "training" in args.only else ():
+        rows += training_rows(variant, data, steps, repeats,
+                              {"alpha": 0.25, "depth": "shallow"} if args.smoke else None)
     rows += classroom
 
     import tensorflow as tf

@@ -72,7 +72,7 @@ class RunningApp(tuple):
 
 @contextlib.contextmanager
 def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_runs=5,
-                ssr_mode=False, quick_workers=1, settings=None):
+                ssr_mode=False, quick_workers=1, settings=None, standby=False):
     """Builds and launches the app in this process; yields a ``RunningApp``.
 
     ``old_runs`` copies of the shipped checkpoint are placed in the runs folder,
@@ -81,7 +81,12 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
     in front of the app; the URL is then Node's. ``quick_workers``: the app's quick worker
     processes (one is enough for most tests, and each costs seconds to start). ``settings``: the
     app's other settings (a ``classroom.settings.Settings``; default: the defaults).
+    ``standby``: the app's ``Settings.standby`` (on in the product): off unless a test needs it,
+    since the loaded next-run worker costs seconds of CPU at the start and after every run (the
+    session's ``shared_app`` keeps it on, as served).
     """
+    import dataclasses
+
     from classroom.settings import DEFAULTS
     from demo.ui import build_demo, launch_on_loopback
 
@@ -96,7 +101,9 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
             for file in checkpoint_paths(old):
                 os.utime(file, (stamp, stamp))
     demo = build_demo(checkpoint_dir=checkpoint_dir, runs_dir=runs_dir, data_source=data_source,
-                      keep_runs=keep_runs, quick_workers=quick_workers, settings=settings or DEFAULTS)
+                      keep_runs=keep_runs, quick_workers=quick_workers,
+                      settings=dataclasses.replace(settings or DEFAULTS, standby=standby))
+    assert demo.training_runs.standby is standby
     url = launch_on_loopback(demo, ssr=ssr_mode)
     if ssr_mode:  # Gradio falls back to plain serving when Node fails: a test must not pass so
         assert demo._node_is_proxy and not demo._ssr_degraded, "Gradio could not start SSR (Node)"

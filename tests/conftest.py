@@ -47,7 +47,8 @@ def shared_app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     (``app_server.running_app``)."""
     from app_server import running_app
 
-    with running_app(str(tmp_path_factory.mktemp("shared-app")), tiny_cifar[1], tiny_checkpoint) as app:
+    with running_app(str(tmp_path_factory.mktemp("shared-app")), tiny_cifar[1], tiny_checkpoint,
+                     standby=True) as app:  # as served: the next run's worker loaded
         yield app
 
 
