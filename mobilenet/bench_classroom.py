@@ -17,7 +17,7 @@ SMOKE_CONFIG = {"alpha": 0.25, "epochs": 1, "batch_size": 32, "train_size": 100,
 SEEDS = (0, 1, 2, 3, 4)  # one seed is one draw: the spread over five is what a class can expect
 
 
-def classroom_rows(data_path, smoke, environ, seeds=SEEDS):
+def classroom_rows(data_path, smoke, base_environ, seeds=SEEDS):
     """The app's presets (the classroom run, the quick run), per CPU mode: as the CLI over
     ``seeds`` (accuracy as the app answers: mean ± half the range, and the min), and through the
     app (Start → accuracy on screen, the app's seed 0).
@@ -25,7 +25,7 @@ def classroom_rows(data_path, smoke, environ, seeds=SEEDS):
     CLI: ``python -m mobilenet train --recipe PRESET --seed N`` in a fresh process, timed from the
     command to its end (TensorFlow start-up and data loading included). App: ``python app.py``
     in a fresh process; once its standby worker is ready, Start through the API with the preset,
-    timed until the snapshot shows the test accuracy, as a student sees it. ``environ``: the
+    timed until the snapshot shows the test accuracy, as a student sees it. ``base_environ``: the
     environment the runs start from (the entry point's), without its oneDNN settings.
     """
     import dataclasses
@@ -38,9 +38,9 @@ def classroom_rows(data_path, smoke, environ, seeds=SEEDS):
     rows = []
     for preset in APP_PRESETS[:1] if smoke else APP_PRESETS:
         config = recipe(preset, **(SMOKE_CONFIG if smoke else {}))
-        for mode, environ in modes.items():
-            env = {k: v for k, v in environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")}
-            env.update(environ)
+        for mode, cpu_environ in modes.items():
+            env = {k: v for k, v in base_environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")}
+            env.update(cpu_environ)
             with tempfile.TemporaryDirectory() as folder:
                 cli = [_cli_run(preset, dataclasses.replace(config, seed=seed), data_path, env, folder)
                        for seed in seeds]

@@ -52,7 +52,9 @@ def test_a_classmates_page_rendered_by_node_shows_hostile_names_as_plain_text(ss
     try:
         with recording_server() as target:
             classmate.goto(ssr_app[0])
-            show_hostile_names(ssr_app, classmate, target)
+            # The two that are markup (every kind, one run each, on the page without SSR:
+            # tests/test_plain_text.py); each run costs a worker process's start.
+            show_hostile_names(ssr_app, classmate, target, kinds=("image", "html"))
         assert target.hits == []
     finally:
         classmate.close()

@@ -45,13 +45,16 @@ def test_a_name_is_never_translated():
     assert "cat" in reply and "猫" not in reply
 
 
-def show_hostile_names(app, page, target):
-    """Starts runs through the API with names that point at ``target`` (a ``recording_server``);
-    ``page``, opened on ``app``, must show each name as typed."""
+def show_hostile_names(app, page, target, kinds=("image", "link", "html", "url", "www")):
+    """Starts runs through the API with names that point at ``target`` (a ``recording_server``),
+    one per kind in ``kinds`` (Markdown image and link, an HTML element, a bare URL and a www
+    address: what Markdown renderers turn into fetches or links); ``page``, opened on ``app``,
+    must show each name as typed."""
     expect = sync_api.expect
     address = f"127.0.0.1:{target.server_address[1]}"
-    names = [f"![](http://{address}/i)", f"[a](http://{address}/l)", f"<img src=//{address}/h>",
-             f"http://{address}/u", f"www.{address}"]
+    every = {"image": f"![](http://{address}/i)", "link": f"[a](http://{address}/l)",
+             "html": f"<img src=//{address}/h>", "url": f"http://{address}/u", "www": f"www.{address}"}
+    names = [every[kind] for kind in kinds]
     assert all(len(name) <= NAME_LENGTH for name in names)
     client = Client(app[0], verbose=False)
     page.get_by_role("tab", name="2 · Train").click()

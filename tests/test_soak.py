@@ -27,7 +27,7 @@ def test_a_class_of_students_and_two_who_try_things(tiny_cifar, tiny_checkpoint,
                                             "MOBILENET_CIFAR10": tiny_cifar[1]})
     try:
         settings = classroom_soak.default_settings()
-        report = classroom_soak.soak(url, server.pid, seconds=60, students=12, hostile_students=1,
+        report = classroom_soak.soak(url, server.pid, seconds=40, students=12, hostile_students=1,
                                      key="shipped/mobilenet_cifar.keras", training_settings=settings)
         assert server.poll() is None, "the server's process ended"
     finally:
