@@ -13,7 +13,7 @@ from app_server import running_app, wait_until_ended
 from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
 from demo.i18n import class_names
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]  # an app of its own, a browser: docs/TESTS.md
 SHORT_RUN = {"variant": "cifar", "alpha": 0.25, "depth": "shallow", "train_images": 300, "epochs": 1,
              "batch_size": 32, "learning_rate": 0.01, "augmentation": False}
 # Whether the chart of a plot block (its svg) ends inside the block

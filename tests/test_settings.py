@@ -126,6 +126,7 @@ def test_nothing_below_the_entry_points_reads_the_environment():
     assert readers - ENTRY_POINTS == LIBRARY_ENVIRONMENT, "read the environment in app.py (classroom.settings)"
 
 
+@pytest.mark.slow  # a process that loads the app (TensorFlow, Gradio)
 def test_the_app_refuses_a_bad_value_before_it_starts():
     environ = {**os.environ, "MOBILENET_KEEP_RUNS": "-1", "GRADIO_SERVER_PORT": "1"}  # a port it cannot open
     app = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=environ, capture_output=True, text=True,
