@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from mobilenet import CHECKPOINT_DIR  # sets oneDNN on (mobilenet.runtime)
-from mobilenet.bench_classroom import classroom_rows
+from mobilenet.bench_classroom import SEEDS, classroom_rows
 
 
 def percentiles(samples):
@@ -213,6 +213,8 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the command runs")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="measure only these sections (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS),
+                        help="the classroom section's CLI seeds (default: 0 1 2 3 4; the app trains its own, 0)")
     args = parser.parse_args(argv)
     minutes = sum(MINUTES[section] for section in args.only)
     if minutes > 20 and not args.smoke:
@@ -225,7 +227,7 @@ def main(argv=None):
     data = load_cifar10(args.data or os.environ.get(ENV_VAR, "").strip() or None)
     warmup, runs, steps, repeats = (3, 10, 2, 1) if args.smoke else (50, 500, 40, 5)
     images = data.x_test[:100]
-    classroom = classroom_rows(data.source, args.smoke, dict(os.environ)) if "classroom" in args.only else []
+    classroom = classroom_rows(data.source, args.smoke, dict(os.environ), tuple(args.seeds)) if "classroom" in args.only else []
     rows = []
     for variant in ("paper", "cifar") if "latency" in args.only else ():
         latency, model = latency_rows(variant, images, warmup, runs)
