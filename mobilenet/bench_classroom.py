@@ -45,7 +45,7 @@ def classroom_rows(data_path, smoke, base_environ, seeds=SEEDS):
                 cli = [_cli_run(preset, dataclasses.replace(config, seed=seed), data_path, env, folder)
                        for seed in seeds]
                 app = _app_run(preset, config, data_path, env, folder)
-            rows.append((f"{preset} run, {mode}: CLI, seeds {_seeds(seeds)}", _spread(cli),
+            rows.append((f"{preset} run, {mode}: CLI, seed{'s' if len(seeds) > 1 else ''} {_seeds(seeds)}", _spread(cli),
                          f"python -m mobilenet train --recipe {preset} --seed N, fresh process per seed: "
                          "wall time from the command to its end (start-up and data loading included)"))
             rows.append((f"{preset} run, {mode}: app, seed 0", _figure(app) + f"; app/CLI speed "
@@ -77,6 +77,11 @@ def _spread(results):
     alone = [r["alone"] * 100 for r in results]
     flips = sum(r["flip"] for r in results)
     mean = sum(accuracy) / len(accuracy)
+    if len(results) == 1:  # one draw: no spread to give
+        (result,) = results
+        return (f"{mean:.2f} % test accuracy ({'with' if result['flip'] else 'without'} flip TTA; "
+                f"the picture alone: {alone[0]:.2f} %); wall {result['wall_s']:.1f} s; "
+                f"{result['images_per_sec']:,.0f} images/s")
     return (f"{mean:.2f} % ± {(max(accuracy) - min(accuracy)) / 2:.2f}, min {min(accuracy):.2f} % "
             f"test accuracy ({flips} of {len(results)} with flip TTA; each picture alone: mean "
             f"{sum(alone) / len(alone):.2f} %, min {min(alone):.2f} %); wall ≤ "

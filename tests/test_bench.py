@@ -39,3 +39,12 @@ def test_the_classroom_rows_give_mean_spread_and_min_over_seeds():
     assert text.startswith("65.00 % ± 1.00, min 64.00 % test accuracy (3 of 3 with flip TTA")
     assert "each picture alone: mean 63.00 %, min 62.00 %" in text and "wall ≤ 52.5 s" in text
     assert _seeds((0, 1, 2, 3, 4)) == "0–4" and _seeds((0,)) == "0"
+
+
+def test_one_seed_gives_its_figure_without_a_spread():
+    from mobilenet.bench_classroom import _spread
+
+    text = _spread([{"test_accuracy": 0.6579, "alone": 0.6311, "flip": True, "wall_s": 62.3,
+                     "images_per_sec": 2047}])
+    assert text == ("65.79 % test accuracy (with flip TTA; the picture alone: 63.11 %); wall 62.3 s; "
+                    "2,047 images/s")
