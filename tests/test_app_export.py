@@ -11,6 +11,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
+from tab_support import built_alone
 from classroom.catalog import CheckpointCatalog
 from classroom.export_cache import KEEP_EXPORTS, ExportFolders
 from classroom.settings import Settings
@@ -169,13 +170,7 @@ class FakeRuns:
 def mobile_tab(root, work, data=None, export_dir=None):
     catalog = CheckpointCatalog(os.path.join(root, "checkpoints"), os.path.join(root, "runs"))
     settings = Settings(export_dir=export_dir or os.path.join(root, "cache"))
-    ctx = Context(catalog, FakeRuns(data), None, work, settings)
-    with gr.Blocks():  # built: its callbacks answer by component
-        ctx.language = gr.Radio(["en", "zh"], value="en")
-        tab = MobileTab(ctx)
-        with gr.Tabs():
-            tab.build()
-    return tab
+    return built_alone(MobileTab, Context(catalog, FakeRuns(data), None, work, settings))[0]
 
 
 def test_a_language_switch_writes_the_export_again_without_exporting(tmp_path, work):

@@ -17,6 +17,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint
+from tab_support import built_alone
 from i18n_support import stray_marks, untranslated
 from classroom.catalog import CheckpointCatalog
 from demo.i18n import TEXTS, class_name, t
@@ -57,12 +58,7 @@ def tab(tiny_checkpoint, tmp_path_factory, work):
     checkpoints = str(tmp_path_factory.mktemp("i18n-look-inside-tab"))
     copy_checkpoint(tiny_checkpoint, checkpoints, SHIPPED_NAME)
     catalog = CheckpointCatalog(checkpoints, os.path.join(checkpoints, "runs"))
-    with gr.Blocks():
-        language = gr.Radio(["en", "zh"], value="en")
-        built = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, work=work, language=language))
-        with gr.Tabs():
-            built.build()
-    return built
+    return built_alone(LookInsideTab, Context(catalog=catalog, runs=None, teacher_key=None, work=work))[0]
 
 
 @pytest.fixture(scope="module")

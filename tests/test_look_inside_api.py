@@ -16,6 +16,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from app_server import SHIPPED_NAME, copy_checkpoint
+from tab_support import built_alone
 from classroom.catalog import CheckpointCatalog
 from demo.tabs import Context
 from mobilenet.checkpoints import checkpoint_paths, model_args, read_metadata
@@ -58,12 +59,8 @@ def built_tab(checkpoint_dir, runs_dir, work):
     from demo.tabs.look_inside import LookInsideTab
 
     catalog = CheckpointCatalog(checkpoint_dir, runs_dir)
-    with gr.Blocks() as demo:
-        language = gr.Radio(["en", "zh"], value="en")
-        tab = LookInsideTab(Context(catalog=catalog, runs=None, teacher_key=None, work=work, language=language))
-        with gr.Tabs():
-            tab.build()
-    return tab, {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    tab, page = built_alone(LookInsideTab, Context(catalog=catalog, runs=None, teacher_key=None, work=work))
+    return tab, {block.elem_id: block for block in page.blocks.values() if getattr(block, "elem_id", None)}
 
 
 # -- the tab before any event: a page opened on it (?tab=look-inside) fires no tab.select -------------

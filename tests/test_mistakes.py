@@ -134,16 +134,12 @@ def mistakes_tab(folder, runs, work, checkpoint=None):
     from classroom.catalog import CheckpointCatalog
     from demo.tabs import Context
     from demo.tabs.mistakes import MistakesTab
+    from tab_support import built_alone
 
     if checkpoint:
         copy_checkpoint(checkpoint, str(folder / "checkpoints"), "tiny_shipped.keras")
-    ctx = Context(CheckpointCatalog(str(folder / "checkpoints"), str(folder / "runs")), runs, None, work)
-    with gr.Blocks():  # built: its callbacks answer by component
-        ctx.language = gr.Radio(["en", "zh"], value="en")
-        tab = MistakesTab(ctx)
-        with gr.Tabs():
-            tab.build()
-    return tab
+    return built_alone(MistakesTab, Context(CheckpointCatalog(str(folder / "checkpoints"), str(folder / "runs")),
+                                            runs, None, work))[0]
 
 
 def shown_parts(tab, answer):

@@ -9,6 +9,7 @@ import gradio as gr
 import pytest
 
 from i18n_support import stray_marks, untranslated
+from tab_support import built_alone
 from classroom.runs import (ACTIVE_STATES, NotYourRun, RunBusy, RunState, RunTooLong, Stage, StopOutcome, StopReply, TrainingRuns,
                        failure_reason)
 from classroom.teacher import TeacherKey
@@ -145,12 +146,7 @@ def tab(tmp_path):
     """The tab, built in a page of its own (with its language radio)."""
     ctx = Context(catalog=None, runs=TrainingRuns(str(tmp_path), str(tmp_path / "no-data")),
                   teacher_key=TeacherKey(""), work=None)
-    with gr.Blocks():
-        ctx.language = gr.Radio(["en", "zh"], value="en")
-        train = TrainTab(ctx)
-        with gr.Tabs():
-            train.build()
-    return train
+    return built_alone(TrainTab, ctx)[0]
 
 
 def test_the_view_sends_everything_once_then_only_the_progress(tab):
