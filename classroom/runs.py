@@ -76,6 +76,7 @@ class TrainingRuns:
                  max_run_minutes=MAX_RUN_MINUTES, standby=False, trainer=None, devices=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
+        self.on_end = None  # called (in the run's thread) with each run once it has ended (classroom.class_queue)
         self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
         self.speed = None  # this machine's training speed (cost units/s): measured, then each run
@@ -155,34 +156,30 @@ class TrainingRuns:
             worker.kill()
 
     # -- start / stop ------------------------------------------------------------
-    def start(self, spec, started_by, owner=None, teacher=False):
+    def start(self, spec, started_by, owner=None, teacher=False, run_id=None):
         """Starts the run ``spec`` (a ``mobilenet.run_spec.RunSpec``) in a worker process; returns
-        the run id.
+        the run id (``run_id`` when given: the class board's).
 
         ``owner`` (the browser session's id) is who may stop it, besides the teacher; None lets
         anyone stop it (runs started by the server's own code). ``teacher``: started by the
         teacher (shown with the teacher's badge).
 
-        Raises ``RunBusy`` while another run trains, ``RunTooLong`` when its estimated time
-        exceeds the server's limit, the package's data errors when CIFAR-10 is missing, and
-        ``ValueError`` for a bad config.
+        Raises ``RunBusy`` while another run trains, and what ``check`` raises.
         """
         with self._lock:
             if self._run is not None and self._run.state in ACTIVE_STATES:
                 raise RunBusy(self._run.started_by, self._run.seconds_left())
             config = spec.config()
-            run = Run(self._next_id, str(started_by), dataclasses.asdict(config), spec=spec.record(),
+            if run_id is None:
+                run_id = self._next_id
+            run = Run(run_id, str(started_by), dataclasses.asdict(config), spec=spec.record(),
                       owner=owner, started_by_teacher=bool(teacher))
-            self._next_id += 1
+            self._next_id = max(self._next_id, run_id) + 1
             previous, self._run = self._run, run  # claims the slot before the slow part
             self._stop.clear()
             self._changed()
         try:
-            data = self.load_data()
-            config = fit_to_data(config, len(data.x_train))
-            config.validate(len(data.x_train))
-            spec = spec.with_config(config)
-            self._check_length(config, len(data.x_train) - config.validation_size, len(data.x_test))
+            spec, config, data = self._checked(spec)
         except Exception:
             with self._lock:
                 self._run = previous
@@ -196,6 +193,22 @@ class TrainingRuns:
         threading.Thread(target=self._train, args=(run, spec, config), name=f"train-{run.run_id}",
                          daemon=True).start()
         return run.run_id
+
+    def check(self, spec):
+        """``(spec sized to the data, its estimated seconds here)``: what a run of ``spec`` would
+        be, checked as Start checks it (the class queue checks a run before it waits).
+
+        Raises ``RunTooLong`` when its estimated time exceeds the server's limit, the package's
+        data errors when CIFAR-10 is missing, and ``ValueError`` for a bad config."""
+        spec, config, data = self._checked(spec)
+        return spec, self.estimate_seconds(config, len(data.x_train) - config.validation_size, len(data.x_test))
+
+    def _checked(self, spec):
+        data = self.load_data()
+        config = fit_to_data(spec.config(), len(data.x_train))
+        config.validate(len(data.x_train))
+        self._check_length(config, len(data.x_train) - config.validation_size, len(data.x_test))
+        return spec.with_config(config), config, data
 
     def estimate_seconds(self, config, train_pool, test_images):
         """Seconds ``config`` would take here, from this machine's measured speed."""
@@ -255,6 +268,11 @@ class TrainingRuns:
         if worker is not None:
             worker.close()
         self._finish(run, config, outcome)
+        if self.on_end is not None:
+            try:
+                self.on_end(run)  # the class queue: the run's row on the board, then the next run
+            except Exception:
+                log.exception("after training run %s", run.run_id)
         # the standby prepares the other presets now (or starts, when memory was short beside
         # the run), unless a Start came first
         self.prepare_worker()
@@ -347,6 +365,18 @@ class TrainingRuns:
                     os.remove(file)
 
     # -- what viewers read -------------------------------------------------------------
+    def changed(self):
+        """Tells every viewer that something they see changed (the class queue's waiting runs)."""
+        with self._lock:
+            self._changed()
+
+    @property
+    def current(self):
+        """The run training now (a ``Run``; do not modify it), or None."""
+        with self._lock:
+            run = self._run
+            return run if run is not None and run.state in ACTIVE_STATES else None
+
     def _changed(self):
         self.version += 1
         self._lock.notify_all()

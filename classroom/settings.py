@@ -48,6 +48,11 @@ class Settings:
     checkpoint_dir: str = _field("MOBILENET_CHECKPOINT_DIR", mobilenet.CHECKPOINT_DIR)  # shipped checkpoints
     runs_dir: str = _field("MOBILENET_RUNS_DIR", mobilenet.RUNS_DIR)  # runs trained in the app
     keep_runs: int = _field("MOBILENET_KEEP_RUNS", 5, 0)  # run checkpoints kept, oldest removed (0: none)
+    # Runs that may wait for their turn while one trains (0: no queue: Start is refused while a
+    # run trains): one per browser tab, so a class of 30 each queuing one fits
+    queue_length: int = _field("MOBILENET_QUEUE_LENGTH", 40, 0)
+    # ... and their estimated minutes in all (a class of 30 quick runs is about 15)
+    queue_minutes: float = _field("MOBILENET_QUEUE_MINUTES", 60, 0, above=True)
     # Devices each run trains on, data parallel (GPUs, else logical CPU devices: mobilenet.distribute)
     train_devices: int = _field("MOBILENET_TRAIN_DEVICES", 1, 1)
     # Keep the next run's worker loaded and its model traced (about 1 GB) so that Start trains at

@@ -6,12 +6,15 @@ it from the environment; tests make their own, with temporary folders and a tiny
 """
 
 import dataclasses
+import threading
 
 import gradio as gr
 from starlette.middleware import Middleware
 
 from classroom import fair_queue, serve
+from classroom.board_store import BoardStore
 from classroom.catalog import CheckpointCatalog
+from classroom.class_queue import ClassQueue
 from classroom.inputs import CheckedBlocks
 from classroom.runs import TrainingRuns
 from classroom.settings import DEFAULTS
@@ -125,8 +128,22 @@ class Page:
             updates.update({self.train.preset: preset, **self.train.preset_values(preset)})
         return updates
 
+    def class_board(self, board_id: int | None = None) -> list[dict]:
+        """The class board's runs, newest first (one JSON record per run: ``name``, ``settings``,
+        ``test_accuracy``, ``seconds``, ``status`` and the rest of ``classroom.board_store``'s row);
+        ``board_id``: an earlier lesson's board (default: the current one)."""
+        return self.ctx.board.rows(board_id)
+
+    def run_queue(self) -> dict:
+        """The runs waiting their turn, with their places and estimated starts (``paused``: the
+        teacher has paused the queue)."""
+        return self.ctx.queue.view()
+
     def wire(self, demo, tab_strip):
         """The page's events (inside ``demo``, after the tabs are built)."""
+        # For scripts: the board and the queue as data (every call through the same queue and caps)
+        gr.api(self.class_board, api_name="class_board", concurrency_limit=4, concurrency_id="board_api")
+        gr.api(self.run_queue, api_name="run_queue", concurrency_limit=4, concurrency_id="board_api")
         language, train, classify = self.ctx.language, self.train, self.classify
         self.tab_strip, self.tab_items = tab_strip, [child for child in tab_strip.children if isinstance(child, gr.Tab)]
         self.seen = seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
@@ -183,7 +200,11 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     runs = TrainingRuns(settings.runs_dir, settings.cifar10, keep=settings.keep_runs, on_checkpoint=work.warm,
                         max_run_minutes=settings.max_run_minutes, standby=settings.standby,
                         devices=settings.train_devices)
-    ctx = Context(catalog, runs, TeacherKey(settings.teacher_key), work, settings)
+    # The class's runs: those waiting their turn and every one that ended, kept in SQLite beside
+    # the runs' checkpoints (a restart keeps the board and the queue)
+    board = BoardStore(settings.runs_dir)
+    queue = ClassQueue(runs, board, settings.queue_length, settings.queue_minutes)
+    ctx = Context(catalog, runs, TeacherKey(settings.teacher_key), work, settings, queue=queue, board=board)
     tabs = [tab(ctx) for tab in TABS]
     page = Page(ctx, tabs)
 
@@ -200,6 +221,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
 
     runs.preload_data()
     runs.prepare_worker()
+    threading.Thread(target=start_waiting_runs, args=(runs, queue), name="queue-after-restart", daemon=True).start()
     demo.training_runs, demo.work = runs, work  # so that whoever closes the app can end its workers
     demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
     demo.settings = settings  # for launch_options and whoever launches it
@@ -207,6 +229,16 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     # and with it the per-client caps and every concurrency limit; every call joins the queue.
     return fair_queue.install(demo.queue(max_size=256, api_open=False), settings.max_waiting_per_session,
                               settings.max_waiting_per_address, settings.trusted_proxy)
+
+
+def start_waiting_runs(runs, queue):
+    """Runs that waited when the server stopped: the first starts once CIFAR-10 is loaded (without
+    it they wait, and the page says why)."""
+    try:
+        runs.load_data()
+    except Exception:  # the Train panel says why the data is missing; they wait
+        return
+    queue.start_next()
 
 
 def launch_options(settings=DEFAULTS):

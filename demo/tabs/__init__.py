@@ -32,12 +32,19 @@ from demo.widgets import CheckpointPicker
 if typing.TYPE_CHECKING:
     import gradio as gr
 
+    from classroom.board_store import BoardStore
     from classroom.catalog import CheckpointCatalog
+    from classroom.class_queue import ClassQueue
     from classroom.runs import TrainingRuns
     from classroom.teacher import TeacherKey
     from classroom.work import Work
 
 PRIVATE = {"api_visibility": "private"}
+
+
+def session_of(request):
+    """The browser tab's session id (Gradio's ``session_hash``): the owner of the runs it starts."""
+    return getattr(request, "session_hash", None) or None
 
 
 @dataclasses.dataclass
@@ -48,6 +55,8 @@ class Context:
     teacher_key: TeacherKey
     work: Work  # every network a request runs, and every picture it reads, runs in these workers
     settings: Settings = DEFAULTS  # the server's (classroom.settings)
+    queue: ClassQueue = None  # the class's runs: the one training and those waiting (classroom.class_queue)
+    board: BoardStore = None  # the class board's rows (classroom.board_store)
     language: gr.Radio = None  # set by the page before the tabs are built
 
 

@@ -19,13 +19,16 @@ from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
 from mobilenet.recipes import APP_PRESETS, RECIPES
 from mobilenet.run_spec import RunSpec
 
+from classroom.class_queue import Queued
 from classroom.clients import client_address
+from classroom.run_queue import QueueFull
 from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
 from classroom import teacher_link
 from classroom.teacher import BADGE, HOLD_S, TooManyTries
 from classroom.visitors import NAME_LENGTH, visitor_name
 from demo.i18n import LANGUAGES, T, as_html, as_markdown, class_names, t
-from demo.tabs import PRIVATE, Tab
+from demo.tabs import PRIVATE, Tab, session_of
+from demo.tabs.train_queue import QueuePanel, queued_reply
 from demo.tabs.train_view import (CURVE_COLORS, curves, data_message, default_run_values, progress_html,
                                   results_view, status_message, stop_reply)
 
@@ -40,11 +43,6 @@ WATCH_WAIT_SECONDS = 2  # ... and one at least every 2 s (the ETA moves without 
 # Streams for API clients: each holds one of the server's request slots for as long as the run,
 # so at most 8 at once (the others wait for one to end); the page polls and never waits for these.
 WATCH_LIMIT = 8
-
-
-def session_of(request):
-    """The browser tab's session id (Gradio's ``session_hash``): the owner of the runs it starts."""
-    return getattr(request, "session_hash", None) or None
 
 
 def quoted(detail, lang):
@@ -90,7 +88,8 @@ class TrainTab(Tab):
             return {}
         shown = {self.teacher_box: gr.Accordion(open=True), self.key: gr.Textbox(value="", visible=not teacher),
                  self.sign_in_button: gr.Button(visible=not teacher), self.signed_in: gr.Markdown(visible=teacher),
-                 self.wrong_link: gr.Markdown(visible=wrong_link and not teacher)}
+                 self.wrong_link: gr.Markdown(visible=wrong_link and not teacher),
+                 self.queue_panel.teacher_box: gr.Column(visible=teacher)}
         return {self.teacher: True, **shown} if teacher else shown
 
     def is_teacher(self, teacher, request):
@@ -127,7 +126,12 @@ class TrainTab(Tab):
         try:
             spec = RunSpec.of(config, preset if preset in APP_PRESETS else "classroom",
                               devices=self.ctx.settings.train_devices)
-            self.runs.start(spec, who, owner=session_of(request), teacher=teacher)
+            answer = self.ctx.queue.submit(spec, who, owner=session_of(request), teacher=teacher,
+                                           address=client_address(request, self.ctx.settings.trusted_proxy))
+        except QueueFull as full:
+            raise gr.Error(t(f"train_queue.full_{full.reason}", lang, limit=full.limit if full.reason == "length"
+                             else format_duration(full.limit)),
+                           title=t("train_queue.full_title", lang)) from None
         except RunBusy as busy:
             when = (t("train.start.left", lang, duration=format_duration(busy.seconds_left))
                     if busy.seconds_left is not None else t("train.start.just_started", lang))
@@ -142,6 +146,8 @@ class TrainTab(Tab):
         except ValueError as error:
             raise gr.Error(t("train.start.check", lang, detail=quoted(error, lang)),
                            title=t("train.start.cannot_title", lang)) from None
+        if isinstance(answer, Queued):
+            return queued_reply(answer, lang)
         return t("train.start.started", lang, who=as_markdown(who))
 
     def stop_training(self, name, teacher=False, lang="en", request: gr.Request = None):
@@ -188,7 +194,8 @@ class TrainTab(Tab):
             self.results: gr.Column(visible=visible), self.summary: summary,
             self.per_class: gr.BarPlot(per_class, x_title=t("train.plot.class", lang),
                                        y_title=t("train.plot.accuracy", lang)),
-            self.confusion_section: gr.Column(visible=visible), self.confusion: confusion}
+            self.confusion_section: gr.Column(visible=visible), self.confusion: confusion,
+            **self.queue_panel.view(lang)}
         # Start's or Stop's answer ("Started…") is stale once the run has ended: cleared
         return everything if active else {**everything, self.reply: ""}
 
@@ -237,6 +244,8 @@ class TrainTab(Tab):
                         stop = gr.Button(T("train.stop_button"), variant="stop", elem_id="stop-training")
                     self.reply = reply = gr.Markdown(elem_id="train-reply")
                     self.teacher = teacher = gr.State(False)  # kept on the server: a client cannot set it
+                    self.queue_panel = QueuePanel(self)
+                    self.queue_panel.build(reply, teacher)
                     with gr.Accordion(T("train.teacher.title"), open=False, visible=self.ctx.teacher_key.enabled,
                                       elem_id="teacher-sign-in") as self.teacher_box:
                         self.signed_in = gr.Markdown(T("train.teacher.link_worked", badge=BADGE), visible=False,
@@ -247,7 +256,8 @@ class TrainTab(Tab):
                                                     elem_id="teacher-key")
                         self.sign_in_button = sign_in = gr.Button(T("train.teacher.sign_in"),
                                                                   elem_id="teacher-sign-in-button")
-                    self.teacher_outputs = [teacher, self.teacher_box, key, sign_in, self.signed_in, self.wrong_link]
+                    self.teacher_outputs = [teacher, self.teacher_box, key, sign_in, self.signed_in, self.wrong_link,
+                                            self.queue_panel.teacher_box]
                 with gr.Column(scale=2):
                     self.status = gr.Markdown(elem_id="run-status")
                     self.progress = gr.HTML(progress_html(None), elem_id="train-progress")
@@ -291,5 +301,6 @@ class TrainTab(Tab):
         gr.on([sign_in.click, key.submit], self.sign_in, inputs=[key, self.lang], outputs=[reply, *self.teacher_outputs],
               api_name="teacher_sign_in", concurrency_limit=None)
         self.view_outputs = [self.data_status, self.status, self.progress, self.loss_plot, self.accuracy_plot,
-                             self.results, self.summary, self.per_class, self.confusion_section, self.confusion, reply]
+                             self.results, self.summary, self.per_class, self.confusion_section, self.confusion, reply,
+                             *self.queue_panel.outputs]
         self.relabel_outputs = self.view_outputs

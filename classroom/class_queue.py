@@ -1,0 +1,225 @@
+"""The class's runs: one trains, the others wait their turn, and every one ends on the board.
+
+``ClassQueue`` sits between the Train tab and ``classroom.runs.TrainingRuns`` (the server's one
+training run). A Start while a run trains no longer gets "someone is training": the run waits
+in a fair queue (``classroom.run_queue``: round-robin by address, one waiting run per browser
+session) and starts when the run before it ends; the standby worker is ready by then, so it
+trains within a few seconds. Every run, waiting, training or ended, is a row of the class board
+(``classroom.board_store``: SQLite in the runs folder), so a restart of the server keeps the
+board and the waiting runs (a run that was training is marked interrupted).
+
+Who may do what: a student withdraws their own waiting run (their browser session's); the
+teacher pauses and resumes the queue, moves or removes any waiting run, and starts a new board
+for a new lesson. Everything here is data; ``demo.tabs.train`` and ``demo.tabs.board`` word it.
+"""
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+
+from classroom.board_rows import ended_fields, settings_of
+from classroom.run_queue import QueueFull, RunQueue, Waiting
+from classroom.run_record import RunBusy
+from mobilenet.run_spec import RunSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Started:
+    """Start's answer when the run trains at once."""
+    run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Queued:
+    """Start's answer when the run waits: its ``place`` (1 = next) and when it should start."""
+    run_id: int
+    place: int
+    start_in_s: float
+    replaced: bool = False  # it took the place of the session's earlier waiting run
+
+
+class ClassQueue:
+    """The class's runs (see the module's docstring).
+
+    Args:
+        runs: the server's ``TrainingRuns``.
+        store: the class board's ``BoardStore``.
+        max_length: the most runs that may wait (0: no queue: a Start while a run trains is
+            refused, as ``RunBusy``).
+        max_minutes: the most minutes of runs (estimated) that may wait.
+    """
+
+    def __init__(self, runs, store, max_length, max_minutes):
+        self.runs, self.store = runs, store
+        self.queue = RunQueue(max_length, 60 * max_minutes)
+        self._lock = threading.RLock()
+        runs.on_end = self._ended
+        store.mark_interrupted()  # a run training when the server stopped did not end
+        for row in store.waiting():  # the runs that waited before a restart wait again
+            spec = dict(row["spec"])
+            estimate_s = spec.pop("estimate_s", 0.0)
+            self.queue.add(Waiting(row["run_id"], row["name"], row["owner"], row["address"], row["teacher"],
+                                   estimate_s, row["queued_at"] or time.time(), RunSpec(**spec)))
+
+    # -- students ------------------------------------------------------------------------
+    def submit(self, spec, who, owner=None, address=None, teacher=False):
+        """Starts ``spec`` now, or queues it: ``Started`` or ``Queued``.
+
+        Raises what ``TrainingRuns.check`` raises (too long, no data, bad settings),
+        ``QueueFull`` beyond the queue's caps, and ``RunBusy`` when the queue is off."""
+        spec, estimate_s = self.runs.check(spec)  # before it waits: a run that could never start is refused now
+        with self._lock:
+            if not len(self.queue) and self.runs.current is None:
+                return Started(self._start(spec, who, owner, address, teacher))
+            if self.queue.max_length == 0:
+                current = self.runs.current
+                raise RunBusy(current.started_by, current.seconds_left()) if current else RunBusy(None, None)
+            mine = self.queue.mine(owner) if owner is not None else None
+            run_id = self.store.add_run(self._fields(spec, who, teacher, "waiting"), owner, address,
+                                        {**spec.record(), "estimate_s": estimate_s})
+            try:
+                place = self.queue.add(Waiting(run_id, str(who), owner, address, bool(teacher), estimate_s,
+                                               time.time(), spec))
+            except QueueFull:
+                self.store.update_run(run_id, status="withdrawn", note="queue_full")
+                raise
+            if mine is not None:
+                self.store.update_run(mine.run_id, status="withdrawn", note="replaced")
+            self._saved()
+            return Queued(run_id, place, self._start_in(run_id), replaced=mine is not None)
+
+    def withdraw(self, owner, teacher=False, run_id=None):
+        """Takes a waiting run out of the queue: the session's own (``run_id`` None), or any with
+        ``teacher``. Returns the ``Waiting`` removed, or None when the session has none waiting.
+        Raises ``NotYourRun`` for another's run."""
+        with self._lock:
+            if run_id is None:
+                mine = self.queue.mine(owner) if owner is not None else None
+                if mine is None:
+                    return None
+                run_id = mine.run_id
+            removed = self.queue.withdraw(run_id, owner, teacher)
+            self.store.update_run(run_id, status="withdrawn" if removed.owner == owner else "removed")
+            self._saved()
+            return removed
+
+    # -- the teacher ---------------------------------------------------------------------
+    def move(self, run_id, place, teacher=False):
+        with self._lock:
+            self.queue.move(run_id, place, teacher)
+            self._saved()
+
+    def pause(self, teacher=False):
+        with self._lock:
+            self.queue.pause(teacher)
+            self._saved()
+
+    def resume(self, teacher=False):
+        with self._lock:
+            self.queue.resume(teacher)
+            self._saved()
+        self.start_next()
+
+    def new_board(self, title=None):
+        """A new, empty board for a new lesson (the old ones stay, downloadable); the waiting runs
+        move with the class."""
+        with self._lock:
+            board_id = self.store.new_board(title)
+            self.runs.changed()
+            return board_id
+
+    # -- what viewers read -----------------------------------------------------------------
+    def view(self):
+        """The waiting runs as every viewer sees them (no session ids, no addresses)."""
+        with self._lock:
+            busy_s = self._busy_s()
+            return {"paused": self.queue.paused, "length": len(self.queue), "max_length": self.queue.max_length,
+                    "waiting": [{"run_id": w.run_id, "place": place, "name": w.who, "teacher": w.teacher,
+                                 "preset": w.payload.recipe, "settings": settings_of(w.payload.config()),
+                                 "estimate_s": round(w.estimate_s, 1), "start_in_s": round(start_in, 1)}
+                                for w, place, start_in in self.queue.places(time.time(), busy_s)]}
+
+    def mine(self, owner):
+        """The session's waiting run's id, or None."""
+        with self._lock:
+            waiting = self.queue.mine(owner) if owner is not None else None
+            return None if waiting is None else waiting.run_id
+
+    # -- runs start and end ---------------------------------------------------------------
+    def start_next(self):
+        """Starts the first waiting run when none trains and the queue is not paused; a run that
+        can no longer start (the data went missing, a setting no longer fits) is marked failed
+        and the next one tried."""
+        with self._lock:
+            while self.runs.current is None:
+                waiting = self.queue.pop_next()
+                if waiting is None:
+                    break
+                try:
+                    self._start(waiting.payload, waiting.who, waiting.owner, waiting.address, waiting.teacher,
+                                run_id=waiting.run_id)
+                except RunBusy:  # a run started another way (the server's own): first when it ends
+                    self.queue.add(waiting)
+                    self.queue.move(waiting.run_id, 1, teacher=True)
+                    self.store.update_run(waiting.run_id, status="waiting")
+                    break
+                except Exception as error:
+                    log.warning("waiting run %s could not start: %s", waiting.run_id, error)
+                    self.store.update_run(waiting.run_id, status="failed", note=f"{type(error).__name__}: {error}")
+                finally:
+                    self._saved()
+
+    def _start(self, spec, who, owner, address, teacher, run_id=None):
+        if run_id is None:
+            run_id = self.store.add_run(self._fields(spec, who, teacher, "training"), owner, address, spec.record())
+        else:
+            self.store.update_run(run_id, status="training", started_at=time.time())
+        try:
+            return self.runs.start(spec, who, owner=owner, teacher=teacher, run_id=run_id)
+        except Exception as error:
+            self.store.update_run(run_id, status="failed", note=f"{type(error).__name__}: {error}")
+            raise
+
+    def _ended(self, run):
+        """``TrainingRuns.on_end``: the run's results on the board, then the next run."""
+        self.store.update_run(run.run_id, **ended_fields(run))
+        self._files_removed()
+        self.start_next()
+
+    def _files_removed(self):
+        """Rows whose checkpoint the runs folder no longer holds (``keep``: oldest removed)."""
+        gone = [row["checkpoint"] for row in self.store.rows()
+                if row["checkpoint"] and not row["file_removed"]
+                and not os.path.exists(os.path.join(self.runs.runs_dir, row["checkpoint"]))]
+        if gone:
+            self.store.mark_files_removed(gone)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _fields(self, spec, who, teacher, status):
+        config = spec.config()
+        now = time.time()
+        return {"name": str(who), "teacher": bool(teacher), "status": status, "preset": spec.recipe,
+                "settings": settings_of(config), "seed": config.seed, "queued_at": now,
+                "started_at": now if status == "training" else None}
+
+    def _busy_s(self):
+        run = self.runs.current
+        if run is None:
+            return 0.0
+        left = run.seconds_left()
+        return left if left is not None else 60.0  # just started: about a classroom run
+
+    def _start_in(self, run_id):
+        for waiting, _, start_in in self.queue.places(time.time(), self._busy_s()):
+            if waiting.run_id == run_id:
+                return start_in
+        return 0.0
+
+    def _saved(self):
+        """The queue's order into the database, and every viewer told."""
+        self.store.set_places(self.queue.order())
+        self.runs.changed()

@@ -1,0 +1,138 @@
+"""The Train panel's queue: the runs waiting their turn, for every viewer, and what a student and
+the teacher can do with them.
+
+The queue itself is ``classroom.class_queue.ClassQueue`` (data); this module words it in the
+viewer's language and wires its buttons. A student withdraws their own waiting run (their browser
+tab's); the teacher moves or removes any waiting run, pauses and resumes the queue, and starts a
+new class board for a new lesson. Names are plain text: the table is a ``gr.Dataframe`` of
+strings, never Markdown.
+"""
+
+import functools
+
+import gradio as gr
+import pandas as pd
+
+from classroom.inputs import choices_change
+from classroom.run_queue import NotWaiting
+from classroom.run_record import NotYourRun
+from classroom.teacher import BADGE
+from demo.i18n import T, as_markdown, t
+from demo.tabs import session_of
+from mobilenet.duration import format_duration
+
+
+def person_text(name, teacher):
+    """A visitor's name as plain text (a table cell), with the teacher's badge."""
+    return f"{name} {BADGE}" if teacher else str(name)
+
+
+def setup_text(item, lang):
+    """A waiting run's settings, short: "quick · cifar α 0.25 shallow · 35,000 × 1"."""
+    s = item["settings"]
+    return t("train_queue.setup", lang, preset=t(f"train.preset_short_{item['preset']}", lang),
+             variant=s["variant"], alpha=s["alpha"], depth=s["depth"], images=f"{s['train_size'] or 50_000:,}",
+             epochs=s["epochs"])
+
+
+def queue_frame(view, lang):
+    """The waiting runs as a table of strings, in their order."""
+    columns = [t(f"train_queue.column_{name}", lang) for name in ("place", "who", "setup", "starts")]
+    rows = [[str(item["place"]), person_text(item["name"], item["teacher"]), setup_text(item, lang),
+             t("train_queue.in", lang, duration=format_duration(item["start_in_s"]))]
+            for item in view["waiting"]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def queue_heading(view, lang):
+    if not view["waiting"]:
+        return t("train_queue.empty", lang) + (t("train_queue.paused", lang) if view["paused"] else "")
+    return (t("train_queue.heading", lang, n=len(view["waiting"]), limit=view["max_length"])
+            + (t("train_queue.paused", lang) if view["paused"] else ""))
+
+
+def queued_reply(queued, lang):
+    """Start's answer for a run that waits."""
+    text = t("train_queue.queued", lang, place=queued.place, duration=format_duration(queued.start_in_s))
+    return text + (t("train_queue.replaced", lang) if queued.replaced else "")
+
+
+class QueuePanel:
+    """The queue's part of the Train tab (built inside it: ``build``)."""
+
+    def __init__(self, train_tab):
+        self.tab = train_tab
+        self.queue = train_tab.ctx.queue
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def withdraw(self, teacher=False, lang="en", request: gr.Request = None):
+        """Withdraws this browser tab's waiting run."""
+        if self.queue.withdraw(session_of(request)) is None:
+            return t("train_queue.none_waiting", lang)
+        return t("train_queue.withdrawn", lang)
+
+    def teacher_action(self, action, run_id, teacher=False, lang="en", request: gr.Request = None):
+        """The teacher's buttons: ``action`` on the waiting run ``run_id`` (a choice of the picker)."""
+        if not self.tab.is_teacher(teacher, request):
+            raise gr.Error(t("train_queue.teacher_only", lang), title=t("train_queue.teacher_only_title", lang))
+        try:
+            if action == "pause":
+                self.queue.pause(teacher=True)
+                return t("train_queue.done_pause", lang)
+            if action == "resume":
+                self.queue.resume(teacher=True)
+                return t("train_queue.done_resume", lang)
+            if action == "new_board":
+                self.queue.new_board()
+                return t("train_queue.done_new_board", lang)
+            waiting = {item["run_id"]: item for item in self.queue.view()["waiting"]}
+            picked = int(run_id) if str(run_id or "").isdigit() else None
+            if picked not in waiting:
+                raise gr.Error(t("train_queue.pick_first", lang))
+            place = waiting[picked]["place"]
+            if action == "remove":
+                self.queue.withdraw(None, teacher=True, run_id=picked)
+            else:
+                self.queue.move(picked, {"first": 1, "up": place - 1, "down": place + 1}[action], teacher=True)
+            return t(f"train_queue.done_{action}", lang, who=as_markdown(waiting[picked]["name"]))
+        except (NotWaiting, KeyError):
+            raise gr.Error(t("train_queue.pick_first", lang)) from None
+        except NotYourRun:  # the queue's own check, should the session's state be stale
+            raise gr.Error(t("train_queue.teacher_only", lang)) from None
+
+    def view(self, lang):
+        """Updates of ``outputs`` (the queue as it is now)."""
+        view = self.queue.view()
+        choices = [(f"{item['place']} · {person_text(item['name'], item['teacher'])}", str(item["run_id"]))
+                   for item in view["waiting"]]
+        return {self.heading: queue_heading(view, lang), self.table: queue_frame(view, lang),
+                self.table_box: gr.Column(visible=bool(view["waiting"])),
+                self.picker: gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)}
+
+    # -- layout ------------------------------------------------------------------------------
+    def build(self, reply, teacher):
+        """The queue under Start/Stop; ``reply`` is the Train tab's answer line, ``teacher`` its
+        teacher state."""
+        self.heading = gr.Markdown(elem_id="queue-heading")
+        with gr.Column(visible=False, elem_id="queue-box") as self.table_box:
+            self.table = gr.Dataframe(interactive=False, wrap=True, elem_id="queue-table", show_label=False)
+        withdraw = gr.Button(T("train_queue.withdraw"), size="sm", elem_id="queue-withdraw")
+        withdraw.click(self.withdraw, inputs=[teacher, self.tab.lang], outputs=reply, api_name="withdraw_run",
+                       concurrency_limit=None)
+        # The teacher's controls: shown on the teacher's page only (``TrainTab.teacher_view``)
+        with gr.Column(visible=False, elem_id="queue-teacher") as self.teacher_box:
+            gr.Markdown(T("train_queue.teacher_intro"))
+            self.picker = choices_change(gr.Dropdown([], label=T("train_queue.pick"), elem_id="queue-pick"))
+            with gr.Row():
+                buttons = {action: gr.Button(T(f"train_queue.button_{action}"), size="sm",
+                                             elem_id=f"queue-{action}".replace("_", "-"))
+                           for action in ("first", "up", "down", "remove")}
+            with gr.Row():
+                buttons.update({action: gr.Button(T(f"train_queue.button_{action}"), size="sm",
+                                                  elem_id=f"queue-{action}".replace("_", "-"))
+                                for action in ("pause", "resume", "new_board")})
+        for action, button in buttons.items():
+            # Only flags and a list change: never queued behind anything
+            button.click(functools.partial(self.teacher_action, action), inputs=[self.picker, teacher, self.tab.lang],
+                         outputs=reply, api_name=f"queue_{action}", concurrency_limit=None)
+        self.outputs = [self.heading, self.table, self.table_box, self.picker]
