@@ -59,11 +59,7 @@ class ClassQueue:
         self._lock = threading.RLock()
         runs.on_end = self._ended
         store.mark_interrupted()  # a run training when the server stopped did not end
-        for row in store.waiting():  # the runs that waited before a restart wait again
-            spec = dict(row["spec"])
-            estimate_s = spec.pop("estimate_s", 0.0)
-            self.queue.add(Waiting(row["run_id"], row["name"], row["owner"], row["address"], row["teacher"],
-                                   estimate_s, row["queued_at"] or time.time(), RunSpec(**spec)))
+        self.queue.restore([self._waiting(row) for row in store.waiting()])  # they wait again, in their order
 
     # -- students ------------------------------------------------------------------------
     def submit(self, spec, who, owner=None, address=None, teacher=False):
@@ -73,7 +69,7 @@ class ClassQueue:
         ``QueueFull`` beyond the queue's caps, and ``RunBusy`` when the queue is off."""
         spec, estimate_s = self.runs.check(spec)  # before it waits: a run that could never start is refused now
         with self._lock:
-            if not len(self.queue) and self.runs.current is None:
+            if not len(self.queue) and not self.queue.paused and self.runs.current is None:
                 return Started(self._start(spec, who, owner, address, teacher))
             if self.queue.max_length == 0:
                 current = self.runs.current
@@ -82,8 +78,8 @@ class ClassQueue:
             run_id = self.store.add_run(self._fields(spec, who, teacher, "waiting"), owner, address,
                                         {**spec.record(), "estimate_s": estimate_s})
             try:
-                place = self.queue.add(Waiting(run_id, str(who), owner, address, bool(teacher), estimate_s,
-                                               time.time(), spec))
+                place, _ = self.queue.add(Waiting(run_id=run_id, who=str(who), owner=owner, address=address,
+                                                  teacher=bool(teacher), estimate_s=estimate_s, payload=spec))
             except QueueFull:
                 self.store.update_run(run_id, status="withdrawn", note="queue_full")
                 raise
@@ -141,7 +137,7 @@ class ClassQueue:
                     "waiting": [{"run_id": w.run_id, "place": place, "name": w.who, "teacher": w.teacher,
                                  "preset": w.payload.recipe, "settings": settings_of(w.payload.config()),
                                  "estimate_s": round(w.estimate_s, 1), "start_in_s": round(start_in, 1)}
-                                for w, place, start_in in self.queue.places(time.time(), busy_s)]}
+                                for w, place, start_in in self.queue.places(busy_s)]}
 
     def mine(self, owner):
         """The session's waiting run's id, or None."""
@@ -199,6 +195,15 @@ class ClassQueue:
             self.store.mark_files_removed(gone)
 
     # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _waiting(row):
+        """A stored waiting run (``BoardStore.waiting``) as the queue holds it."""
+        spec = dict(row["spec"])
+        estimate_s = spec.pop("estimate_s", 0.0)
+        return Waiting(run_id=row["run_id"], who=row["name"], owner=row["owner"], address=row["address"],
+                       teacher=row["teacher"], estimate_s=estimate_s, queued_at=row["queued_at"] or time.time(),
+                       payload=RunSpec(**spec))
+
     def _fields(self, spec, who, teacher, status):
         config = spec.config()
         now = time.time()
@@ -214,7 +219,7 @@ class ClassQueue:
         return left if left is not None else 60.0  # just started: about a classroom run
 
     def _start_in(self, run_id):
-        for waiting, _, start_in in self.queue.places(time.time(), self._busy_s()):
+        for waiting, _, start_in in self.queue.places(self._busy_s()):
             if waiting.run_id == run_id:
                 return start_in
         return 0.0

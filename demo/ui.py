@@ -224,6 +224,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     threading.Thread(target=start_waiting_runs, args=(runs, queue), name="queue-after-restart", daemon=True).start()
     demo.training_runs, demo.work = runs, work  # so that whoever closes the app can end its workers
     demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
+    demo.board_store = board  # the class board's database (tests look at how it opened)
     demo.settings = settings  # for launch_options and whoever launches it
     # api_open=False: Gradio's direct REST routes (/run/<name>, /api/<name>) would skip the queue
     # and with it the per-client caps and every concurrency limit; every call joins the queue.

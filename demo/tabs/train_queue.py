@@ -122,7 +122,9 @@ class QueuePanel:
         # The teacher's controls: shown on the teacher's page only (``TrainTab.teacher_view``)
         with gr.Column(visible=False, elem_id="queue-teacher") as self.teacher_box:
             gr.Markdown(T("train_queue.teacher_intro"))
-            self.picker = choices_change(gr.Dropdown([], label=T("train_queue.pick"), elem_id="queue-pick"))
+            # any run id may come (a script's call): the callback looks it up in the queue
+            self.picker = choices_change(gr.Dropdown([], label=T("train_queue.pick"), allow_custom_value=True,
+                                                     elem_id="queue-pick"))
             with gr.Row():
                 buttons = {action: gr.Button(T(f"train_queue.button_{action}"), size="sm",
                                              elem_id=f"queue-{action}".replace("_", "-"))

@@ -1,0 +1,182 @@
+"""The class's runs through the running app: a Start while a run trains waits its turn (fair, one
+per browser tab, capped), every run ends on the class board, only the teacher reorders or removes
+another's run, and the board and the queue survive a restart of the server (a damaged database is
+moved aside and the board rebuilt from the checkpoints).
+
+Each ``gradio_client.Client`` is its own session, as each browser tab is; all come from one
+address, as a class behind a school router does.
+"""
+
+import os
+import time
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from app_server import running_app, wait_until_ended
+from classroom.settings import Settings
+
+pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+
+KEY = "the teacher key of the class queue's tests"
+TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 100, "epochs": 1,
+            "batch_size": 32, "learning_rate": 0.01, "augmentation": False}
+# Long enough to still be training while the others queue (the tiny data: 300 pictures)
+LONG_RUN = {**TINY_RUN, "variant": "cifar", "alpha": 0.5, "depth": "full", "train_images": 300, "epochs": 30,
+            "batch_size": 16}
+
+
+def start(client, name, **run):
+    return client.predict(name=name, **{**TINY_RUN, **run}, api_name="/start_training")
+
+
+def error_of(call):
+    with pytest.raises(AppError) as error:
+        call()
+    return str(error.value)
+
+
+def board(client):
+    return client.predict(api_name="/class_board")
+
+
+def waiting(client):
+    return client.predict(api_name="/run_queue")["waiting"]
+
+
+def wait_for(condition, timeout=240, what="the board"):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what} did not get there in {timeout} s"
+        time.sleep(0.5)
+    return value
+
+
+def as_teacher(url):
+    teacher = Client(url, verbose=False)
+    assert "You are the teacher" in teacher.predict(KEY, api_name="/teacher_sign_in")[0]
+    return teacher
+
+
+@pytest.fixture(scope="module")
+def class_app(tiny_cifar, tmp_path_factory):
+    """One app for the module, the next run's worker loaded as served (each test leaves the queue
+    empty and resumed, and no run training)."""
+    with running_app(str(tmp_path_factory.mktemp("queue")), tiny_cifar[1], standby=True,
+                     settings=Settings(teacher_key=KEY, queue_length=6)) as app:
+        yield app
+
+
+def test_two_students_queue_while_a_third_trains_and_all_three_end_on_the_board(class_app):
+    ann, bob, cleo = (Client(class_app[0], verbose=False) for _ in range(3))
+    assert start(ann, "Ann", **LONG_RUN).startswith("Started")
+    assert "place 1" in start(bob, "Bob")
+    assert "place 2" in start(cleo, "Cleo")
+    shown = waiting(ann)
+    assert [(item["name"], item["place"]) for item in shown] == [("Bob", 1), ("Cleo", 2)]
+    assert shown[0]["start_in_s"] < shown[1]["start_in_s"]
+    assert "owner" not in str(shown) and ann.session_hash not in str(shown)
+    # Ann's long run is stopped by Ann: the next starts by itself
+    assert ann.predict("Ann", api_name="/stop_training").startswith("Stopping")
+    def ended():
+        rows = [row for row in board(ann) if row["status"] in ("finished", "stopped")]
+        return rows if len(rows) == 3 else None
+    rows = wait_for(ended)
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["Ann"]["status"] == "stopped" and by_name["Bob"]["status"] == "finished"
+    assert by_name["Ann"]["started_at"] < by_name["Bob"]["started_at"] < by_name["Cleo"]["started_at"]
+    for row in (by_name["Bob"], by_name["Cleo"]):
+        assert 0 <= row["test_accuracy"] <= 1 and row["seconds"] > 0 and row["params"] > 0 and row["mult_adds"] > 0
+        assert row["settings"]["epochs"] == 1 and row["settings"]["train_size"] == 100 and row["preset"] == "classroom"
+    assert waiting(ann) == []
+    wait_until_ended(class_app.runs)
+
+
+def test_only_the_teacher_reorders_or_removes_another_students_run(class_app):
+    teacher = as_teacher(class_app[0])
+    bob, cleo, dan = (Client(class_app[0], verbose=False) for _ in range(3))
+    assert "paused" in teacher.predict(None, api_name="/queue_pause")
+    for client, name in ((bob, "Bob"), (cleo, "Cleo"), (dan, "Dan")):
+        assert "waits in the queue" in start(client, name)
+    ids = {item["name"]: str(item["run_id"]) for item in waiting(bob)}
+    for action in ("remove", "first", "up", "down", "pause", "resume", "new_board"):
+        assert "Only the teacher" in error_of(lambda: bob.predict(ids["Cleo"], api_name=f"/queue_{action}"))
+    assert [item["name"] for item in waiting(bob)] == ["Bob", "Cleo", "Dan"]
+    # a student withdraws their own run, and a new Start replaces their waiting one in its place
+    assert "replaced your earlier waiting run" in start(cleo, "Cleo", epochs=2)
+    assert [(item["name"], item["settings"]["epochs"]) for item in waiting(bob)] == [
+        ("Bob", 1), ("Cleo", 2), ("Dan", 1)]
+    assert bob.predict(api_name="/withdraw_run") == "Your waiting run was withdrawn."
+    assert bob.predict(api_name="/withdraw_run") == "You have no run waiting."
+    ids = {item["name"]: str(item["run_id"]) for item in waiting(bob)}
+    assert "now first" in teacher.predict(ids["Dan"], api_name="/queue_first")
+    assert [item["name"] for item in waiting(bob)] == ["Dan", "Cleo"]
+    assert "removed" in teacher.predict(ids["Cleo"], api_name="/queue_remove")
+    assert "still waiting" in error_of(lambda: teacher.predict(ids["Cleo"], api_name="/queue_up"))
+    assert "still waiting" in error_of(lambda: teacher.predict("not a run", api_name="/queue_up"))
+    statuses = {row["name"]: row["status"] for row in board(bob) if row["name"] in ("Bob", "Cleo")}
+    assert statuses == {"Bob": "withdrawn", "Cleo": "removed"}
+    assert "removed" in teacher.predict(ids["Dan"], api_name="/queue_remove")
+    assert "goes on" in teacher.predict(None, api_name="/queue_resume")
+    assert waiting(bob) == [] and class_app.runs.current is None
+
+
+def test_the_queues_caps_hold_under_a_flood(class_app):
+    teacher = as_teacher(class_app[0])
+    teacher.predict(None, api_name="/queue_pause")
+    students = [Client(class_app[0], verbose=False) for _ in range(9)]
+    answers = []
+    for i, client in enumerate(students):
+        try:
+            answers.append(start(client, f"S{i}"))
+        except AppError as refused:
+            answers.append(str(refused))
+    assert sum("waits in the queue" in answer for answer in answers) == 6
+    assert sum("6 runs are already waiting" in answer for answer in answers) == 3
+    # one tab pressing Start again and again keeps one place
+    for _ in range(5):
+        start(students[0], "S0")
+    assert len(waiting(teacher)) == 6 and [item["name"] for item in waiting(teacher)].count("S0") == 1
+    # a run longer than the server allows is refused before it waits
+    refused = error_of(lambda: start(students[7], "S7", train_images=50_000, epochs=30, alpha=1.0,
+                                     variant="cifar", depth="full"))
+    assert "would train for about" in refused
+    for item in waiting(teacher):
+        teacher.predict(str(item["run_id"]), api_name="/queue_remove")
+    teacher.predict(None, api_name="/queue_resume")
+    assert waiting(teacher) == []
+
+
+def test_the_board_and_the_queue_survive_a_restart_and_a_damaged_database(tiny_cifar, tmp_path):
+    settings = Settings(teacher_key=KEY)
+    with running_app(str(tmp_path), tiny_cifar[1], settings=settings) as app:
+        ann, bob = Client(app[0], verbose=False), Client(app[0], verbose=False)
+        assert start(ann, "Ann").startswith("Started")
+        wait_until_ended(app.runs)
+        assert start(ann, "Ann", **LONG_RUN).startswith("Started")
+        assert "place 1" in start(bob, "Bob")
+        wait_for(lambda: app.runs.current is not None and app.runs.current.state == "running", what="the run")
+        before = {row["run_id"]: row for row in board(ann)}
+    runs_dir = app[2]
+    # Bob's run waited, the teacher had not paused: it starts by itself after the restart
+    with running_app(str(tmp_path), tiny_cifar[1], settings=settings) as app:
+        client = Client(app[0], verbose=False)
+        after = {row["run_id"]: row for row in board(client)}
+        assert set(after) == set(before)
+        ann_long = next(row for row in after.values() if row["name"] == "Ann" and row["settings"]["epochs"] == 30)
+        assert ann_long["status"] == "interrupted" and ann_long["note"] == "server_restarted"
+        finished = next(row for row in after.values() if row["status"] == "finished")
+        assert finished == before[finished["run_id"]]
+        bob_row = wait_for(lambda: next(row for row in board(client) if row["name"] == "Bob"
+                                        and row["status"] in ("finished", "failed")), what="Bob's run")
+        assert bob_row["status"] == "finished"
+        wait_until_ended(app.runs)
+    with open(os.path.join(runs_dir, "class_board.sqlite3"), "wb") as f:
+        f.write(b"not a database " * 100)
+    with running_app(str(tmp_path), tiny_cifar[1], settings=settings) as app:
+        client = Client(app[0], verbose=False)
+        rebuilt = board(client)
+        assert sorted(row["name"] for row in rebuilt if row["status"] == "finished") == ["Ann", "Bob"]
+        assert any(name.startswith("class_board.damaged-") for name in os.listdir(runs_dir))
+        assert app.demo.board_store.recovered["rebuilt_runs"] == 2
