@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from classroom import board_file
 from classroom.board_file import FILE_NAME
 from classroom.board_store import BoardStore
 
@@ -376,3 +377,17 @@ def test_a_second_damage_in_the_same_second_keeps_both_files(runs_dir):
         store.close()
     assert moved == ["class_board.damaged-20260302-093000.sqlite3", "class_board.damaged-20260302-093000-2.sqlite3"]
     assert all(os.path.exists(os.path.join(runs_dir, name)) for name in moved)
+
+
+def test_a_busy_file_is_not_taken_for_a_damaged_one(tmp_path, monkeypatch):
+    BoardStore(str(tmp_path)).close()
+    holder = sqlite3.connect(str(tmp_path / FILE_NAME), isolation_level=None)  # a backup, a shell
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        monkeypatch.setattr(board_file, "BUSY_TIMEOUT_MS", 50)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            BoardStore(str(tmp_path))
+    finally:
+        holder.close()
+    assert not [name for name in os.listdir(tmp_path) if "damaged" in name]
