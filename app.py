@@ -16,7 +16,7 @@ from classroom import serve
 from classroom.settings import Settings
 from classroom.teacher import startup_lines
 from demo.i18n import too_many_connections
-from demo.ui import build_demo, launch_options
+from demo.ui import build_demo, close_app, launch_options
 
 
 def main():
@@ -36,8 +36,7 @@ def main():
     try:
         demo.block_thread()
     finally:
-        demo.training_runs.close()
-        demo.work.close()
+        close_app(demo)
 
 
 if __name__ == "__main__":

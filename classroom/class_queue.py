@@ -20,7 +20,7 @@ import threading
 import time
 
 from classroom.board_rows import ended_fields, settings_of
-from classroom.run_queue import QueueFull, RunQueue, Waiting
+from classroom.run_queue import RunQueue, Waiting
 from classroom.run_record import RunBusy
 from mobilenet.run_spec import RunSpec
 
@@ -75,14 +75,12 @@ class ClassQueue:
                 current = self.runs.current
                 raise RunBusy(current.started_by, current.seconds_left()) if current else RunBusy(None, None)
             mine = self.queue.mine(owner) if owner is not None else None
+            waiting = Waiting(run_id=0, who=str(who), owner=owner, address=address, teacher=bool(teacher),
+                              estimate_s=estimate_s, payload=spec)
+            self.queue.check(waiting)  # QueueFull: refused before it has a row on the board
             run_id = self.store.add_run(self._fields(spec, who, teacher, "waiting"), owner, address,
                                         {**spec.record(), "estimate_s": estimate_s})
-            try:
-                place, _ = self.queue.add(Waiting(run_id=run_id, who=str(who), owner=owner, address=address,
-                                                  teacher=bool(teacher), estimate_s=estimate_s, payload=spec))
-            except QueueFull:
-                self.store.update_run(run_id, status="withdrawn", note="queue_full")
-                raise
+            place, _ = self.queue.add(dataclasses.replace(waiting, run_id=run_id))
             if mine is not None:
                 self.store.update_run(mine.run_id, status="withdrawn", note="replaced")
             self._saved()
@@ -151,7 +149,7 @@ class ClassQueue:
         can no longer start (the data went missing, a setting no longer fits) is marked failed
         and the next one tried."""
         with self._lock:
-            while self.runs.current is None:
+            while self.runs.current is None and not self.runs.closing:
                 waiting = self.queue.pop_next()
                 if waiting is None:
                     break
@@ -182,6 +180,9 @@ class ClassQueue:
 
     def _ended(self, run):
         """``TrainingRuns.on_end``: the run's results on the board, then the next run."""
+        if self.runs.closing:  # the server is stopping: the run was cut short, the others wait for its restart
+            self.store.update_run(run.run_id, status="interrupted", note="server_stopped", finished_at=time.time())
+            return
         self.store.update_run(run.run_id, **ended_fields(run))
         self._files_removed()
         self.start_next()

@@ -130,13 +130,8 @@ class RunQueue:
         Raises ``QueueFull`` (not for the teacher's runs; a replacement is counted without the
         run it replaces) and ``ValueError`` when its ``run_id`` already waits."""
         replaced = self.mine(waiting.owner)
-        others = [w for w in self._waiting if w is not replaced]
-        self._check_new(waiting, others)
-        if not waiting.teacher:
-            if len(others) >= self.max_length:
-                raise QueueFull("length", self.max_length)
-            if sum(w.estimate_s for w in others) + waiting.estimate_s > self.max_total_s:
-                raise QueueFull("time", self.max_total_s)
+        self._check_new(waiting, [w for w in self._waiting if w is not replaced])
+        self.check(waiting)
         if replaced is not None:
             index = self._waiting.index(replaced)
             self._waiting[index] = waiting
@@ -144,6 +139,16 @@ class RunQueue:
         index = self._fair_index(waiting.address)
         self._waiting.insert(index, waiting)
         return Added(index + 1, None)
+
+    def check(self, waiting):
+        """Raises ``QueueFull`` when ``add(waiting)`` would (before the caller makes its record)."""
+        replaced = self.mine(waiting.owner)
+        others = [w for w in self._waiting if w is not replaced]
+        if not waiting.teacher:
+            if len(others) >= self.max_length:
+                raise QueueFull("length", self.max_length)
+            if sum(w.estimate_s for w in others) + waiting.estimate_s > self.max_total_s:
+                raise QueueFull("time", self.max_total_s)
 
     def withdraw(self, run_id, owner, teacher=False):
         """Takes run ``run_id`` out of the queue and returns it: its owner's or the teacher's.

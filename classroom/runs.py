@@ -50,6 +50,7 @@ KEEP_RUNS = DEFAULTS.keep_runs
 STOP_ANSWER_SECONDS = 5  # a stopping worker that sends nothing for this long is killed
 FINISH_AFTER_STOP_SECONDS = 60  # ... and one still finishing this long after Stop
 POLL_SECONDS = 0.25
+CLOSE_WAIT_SECONDS = 5  # a closing server waits this long for the run it ended to be recorded
 
 
 class TrainingRuns:
@@ -76,6 +77,7 @@ class TrainingRuns:
                  max_run_minutes=MAX_RUN_MINUTES, standby=False, trainer=None, devices=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
+        self.closing = False  # set by close: no run starts any more
         self.on_end = None  # called (in the run's thread) with each run once it has ended (classroom.class_queue)
         self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
@@ -86,6 +88,7 @@ class TrainingRuns:
         self._stop = threading.Event()
         self._run = None
         self._worker = None   # the worker of the current run
+        self._thread = None  # the current (or last) run's thread
         self._next_id = 1
         self._data = None
         self._data_status = {"state": "unknown"}  # then "loading", "ready" or "unavailable"
@@ -149,11 +152,14 @@ class TrainingRuns:
 
     def close(self):
         """Ends the workers (the current run's too): for a server that shuts down."""
+        self.closing = True  # the run it ends did not fail: the server stopped it
         self._standby.close()
         with self._lock:
-            worker = self._worker
+            worker, thread = self._worker, self._thread
         if worker is not None:
             worker.kill()
+        if thread is not None:  # the run's end is recorded (the board says it was interrupted)
+            thread.join(CLOSE_WAIT_SECONDS)
 
     # -- start / stop ------------------------------------------------------------
     def start(self, spec, started_by, owner=None, teacher=False, run_id=None):
@@ -190,8 +196,9 @@ class TrainingRuns:
             # known now (the worker's "start" event says the same later): the start line has them
             run.validation_images = config.validation_size
             run.train_images = config.train_size or len(data.x_train) - config.validation_size
-        threading.Thread(target=self._train, args=(run, spec, config), name=f"train-{run.run_id}",
-                         daemon=True).start()
+        self._thread = threading.Thread(target=self._train, args=(run, spec, config), name=f"train-{run.run_id}",
+                                        daemon=True)
+        self._thread.start()
         return run.run_id
 
     def check(self, spec):

@@ -232,6 +232,14 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
                               settings.max_waiting_per_address, settings.trusted_proxy)
 
 
+def close_app(demo):
+    """Ends what ``build_demo`` started: the training run (marked interrupted on the board), the
+    worker processes, the class board's database (its WAL folded back into the file)."""
+    demo.training_runs.close()
+    demo.work.close()
+    demo.board_store.close()
+
+
 def start_waiting_runs(runs, queue):
     """Runs that waited when the server stopped: the first starts once CIFAR-10 is loaded (without
     it they wait, and the page says why)."""

@@ -56,6 +56,7 @@ def measure(requests):
     finally:
         for demo, work, _ in apps.values():
             demo.training_runs.close()
+            demo.board_store.close()
             work.close()
             demo.close()
 

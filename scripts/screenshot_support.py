@@ -32,7 +32,7 @@ def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1
     from playwright.sync_api import sync_playwright
 
     from classroom.settings import Settings
-    from demo.ui import build_demo, launch_on_loopback
+    from demo.ui import build_demo, close_app, launch_on_loopback
 
     os.makedirs(DOCS, exist_ok=True)
     options = {"runs_dir": runs_dir or tempfile.mkdtemp(prefix="mobilenet-lab-runs-")}
@@ -54,6 +54,5 @@ def app_page(checkpoint_dir=None, runs_dir=None, timeout_ms=120_000, viewport=(1
             finally:
                 browser.close()
     finally:
-        demo.training_runs.close()
-        demo.work.close()
+        close_app(demo)
         demo.close()

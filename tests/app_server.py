@@ -88,7 +88,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
     import dataclasses
 
     from classroom.settings import DEFAULTS
-    from demo.ui import build_demo, launch_on_loopback
+    from demo.ui import build_demo, close_app, launch_on_loopback
 
     checkpoint_dir = os.path.join(root, "checkpoints")
     runs_dir = os.path.join(checkpoint_dir, "runs")
@@ -112,8 +112,7 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
         app.runs, app.demo = demo.training_runs, demo
         yield app
     finally:
-        demo.training_runs.close()
-        demo.work.close()
+        close_app(demo)
         demo.close()
 
 

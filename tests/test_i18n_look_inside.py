@@ -194,7 +194,7 @@ def test_a_language_switch_writes_the_texts_again_without_the_network(tab, monke
 @pytest.fixture(scope="module")
 def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     """(the built app, its URL) with the tiny checkpoint shipped and one sweep point."""
-    from demo.ui import build_demo, launch_on_loopback
+    from demo.ui import build_demo, close_app, launch_on_loopback
 
     root = str(tmp_path_factory.mktemp("i18n-look-inside"))
     checkpoints = os.path.join(root, "checkpoints")
@@ -204,8 +204,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
                       data_source=tiny_cifar[1])
     url = launch_on_loopback(demo)
     yield demo, url
-    demo.training_runs.close()
-    demo.work.close()
+    close_app(demo)
     demo.close()
 
 

@@ -15,7 +15,7 @@ import gradio as gr
 import pytest
 from gradio.blocks import Block
 
-from demo.ui import build_demo
+from demo.ui import build_demo, close_app
 from test_train_tab_text import RUNS
 
 
@@ -25,8 +25,7 @@ def demo(tiny_cifar, tmp_path_factory):
     built = build_demo(checkpoint_dir=str(folder / "checkpoints"), runs_dir=str(folder / "runs"),
                        data_source=tiny_cifar[1])
     yield built
-    built.training_runs.close()
-    built.work.close()
+    close_app(built)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from demo.tabs import Tab
-from demo.ui import TABS
+from demo.ui import TABS, close_app
 
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo")
 # The app's API: what scripts, tests and API clients call (docs/RELIABILITY.md lists the limits).
@@ -67,5 +67,4 @@ def test_every_event_is_in_the_api_or_private_and_relabel_fits(tiny_cifar, tmp_p
         details = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "checkpoint-details"]
         assert [block.value for block in details] in ([""], [None])
     finally:
-        demo.training_runs.close()
-        demo.work.close()
+        close_app(demo)
