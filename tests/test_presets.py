@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from browser_support import browser_page, needs_chromium
+from classroom.class_queue import Started
 from mobilenet.recipes import APP_PRESETS, RECIPES
 from mobilenet.train import fit_to_data
 from test_train_tab_text import tab  # noqa: F401 (the Train tab built in a page of its own)
@@ -26,7 +27,7 @@ def test_the_presets_are_recipes_and_the_quick_run_is_about_a_third_of_the_class
 @pytest.mark.parametrize("preset", APP_PRESETS)
 def test_start_trains_the_presets_recipe_with_the_panels_settings(tab, monkeypatch, preset):
     started = []
-    monkeypatch.setattr(tab.runs, "start", lambda spec, *args, **kwargs: started.append(spec))
+    monkeypatch.setattr(tab.ctx.queue, "submit", lambda spec, *args, **kwargs: started.append(spec) or Started(1))
     values = tab.preset_values(preset)
     assert list(values) == tab.preset_settings  # by name, every setting the panel shows
     settings = {name: values[getattr(tab, name)] for name in ["train_images", "epochs", "variant", "alpha", "depth",

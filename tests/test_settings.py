@@ -23,7 +23,8 @@ READS_ENVIRONMENT = re.compile(r"\bos\.environ\b|\bos\.getenv\b|\bgetenv\(")
 ENVIRONMENT = {
     "MOBILENET_CIFAR10": " /data/cifar-10-python.tar.gz ", "MOBILENET_TEACHER_KEY": "a key",
     "MOBILENET_MAX_RUN_MINUTES": "2.5", "MOBILENET_CHECKPOINT_DIR": "/srv/checkpoints",
-    "MOBILENET_RUNS_DIR": "/srv/runs", "MOBILENET_KEEP_RUNS": "3", "MOBILENET_TRAIN_DEVICES": "2", "MOBILENET_STANDBY": "0",
+    "MOBILENET_RUNS_DIR": "/srv/runs", "MOBILENET_KEEP_RUNS": "3", "MOBILENET_QUEUE_LENGTH": "0",
+    "MOBILENET_QUEUE_MINUTES": "90", "MOBILENET_TRAIN_DEVICES": "2", "MOBILENET_STANDBY": "0",
     "MOBILENET_EXPORT_DIR": "/srv/export",
     "MOBILENET_MAX_WAITING_PER_SESSION": "4", "MOBILENET_MAX_WAITING_PER_ADDRESS": "120",
     "MOBILENET_MAX_CONNECTIONS_PER_ADDRESS": "300", "MOBILENET_UPLOADS_PER_MINUTE": "60",
@@ -36,7 +37,7 @@ def test_every_variable_is_parsed_into_its_field():
     parsed = Settings.from_environ(ENVIRONMENT)
     assert parsed == Settings(
         cifar10="/data/cifar-10-python.tar.gz", teacher_key="a key", max_run_minutes=2.5,
-        checkpoint_dir="/srv/checkpoints", runs_dir="/srv/runs", keep_runs=3, train_devices=2, standby=False, export_dir="/srv/export",
+        checkpoint_dir="/srv/checkpoints", runs_dir="/srv/runs", keep_runs=3, queue_length=0, queue_minutes=90, train_devices=2, standby=False, export_dir="/srv/export",
         max_waiting_per_session=4, max_waiting_per_address=120, max_connections_per_address=300,
         uploads_per_minute=60, upload_mb_per_minute=0.5, upload_budget_mb=1000, trusted_proxy=True, ssr=True)
     assert set(ENVIRONMENT) == set(settings.variables()), "a setting this test does not parse"

@@ -14,6 +14,8 @@ from classroom.runs import (ACTIVE_STATES, NotYourRun, RunBusy, RunState, RunToo
                        failure_reason)
 from classroom.teacher import TeacherKey
 from demo.i18n import TEXTS, t
+from classroom.board_store import BoardStore
+from classroom.class_queue import ClassQueue
 from demo.tabs import Context
 from demo.tabs.train import TrainTab
 from demo.tabs.train_view import (CURVE_COLORS, data_message, default_run_values, progress_html, results_view,
@@ -144,15 +146,16 @@ def test_watch_answers_at_once_when_the_page_is_behind_and_waits_otherwise(tmp_p
 @pytest.fixture
 def tab(tmp_path):
     """The tab, built in a page of its own (with its language radio)."""
-    ctx = Context(catalog=None, runs=TrainingRuns(str(tmp_path), str(tmp_path / "no-data")),
-                  teacher_key=TeacherKey(""), work=None)
+    runs = TrainingRuns(str(tmp_path), str(tmp_path / "no-data"))
+    ctx = Context(catalog=None, runs=runs, teacher_key=TeacherKey(""), work=None,
+                  queue=ClassQueue(runs, BoardStore(str(tmp_path)), max_length=40, max_minutes=60))
     return built_alone(TrainTab, ctx)[0]
 
 
 def test_the_view_sends_everything_once_then_only_the_progress(tab):
     snapshot = tab.runs.snapshot()
     everything = tab.view(snapshot, None, "zh")
-    assert list(everything) == tab.view_outputs and tab.relabel_outputs == tab.view_outputs
+    assert set(everything) == set(tab.view_outputs) and tab.relabel_outputs == tab.view_outputs
     assert everything[tab.status] == status_message(None, "zh")
     assert tab.relabel("zh")[tab.status] == everything[tab.status] and tab.relabel_inputs == {}
     unchanged = tab.view(snapshot, snapshot["version"], "zh")
@@ -179,7 +182,7 @@ def test_refused_starts_say_why_in_the_pages_language(tab, monkeypatch, refusal,
     def refuse(*args, **kwargs):
         raise refusal
 
-    monkeypatch.setattr(tab.runs, "start", refuse)
+    monkeypatch.setattr(tab.ctx.queue, "submit", refuse)
     for lang, expected in (("en", english), ("zh", chinese)):
         with pytest.raises(gr.Error) as error:
             tab.start_training("Bob", "paper", 0.25, "shallow", 100, 1, 32, 0.01, False, "classroom", False, lang)
@@ -200,14 +203,14 @@ def test_stop_from_someone_else_says_who_can(tab, monkeypatch):
 def test_the_start_reply_is_cleared_when_the_run_ends(tab):
     """"Started. Ann's run is training…" under the buttons is stale once the run has ended (and
     a later refusal's badge would be drawn over it): the refresh clears it, not before."""
-    assert tab.view_outputs[-1].elem_id == "train-reply"
+    assert tab.reply.elem_id == "train-reply"
     base = tab.runs.snapshot()
     for run in RUNS[1:]:
         shown = tab.view({**base, "run": {**run, "seconds_left": None, "elapsed_s": 5}}, None, "en")
         if run["state"] in ACTIVE_STATES:
-            assert tab.view_outputs[-1] not in shown
+            assert tab.reply not in shown
         else:
-            assert shown[tab.view_outputs[-1]] == ""
+            assert shown[tab.reply] == ""
 
 
 def test_the_curves_have_no_empty_legend_and_their_epochs_do_not_overlap(tab):

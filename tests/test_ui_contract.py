@@ -16,7 +16,10 @@ DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 API = {"summary", "start_training", "stop_training", "teacher_sign_in", "watch_training", "refresh",
        "classify", "classify_when_ready", "describe_checkpoint", "choose_checkpoint", "look_when_ready",
        "grad_cam", "feature_maps", "depthwise_kernels", "mistakes", "mistakes_when_ready", "export",
-       "tradeoff", "open_mobile", "set_language"}
+       "tradeoff", "open_mobile", "set_language",
+       # the class's runs (demo.tabs.train_queue, demo.ui): the queue and the board
+       "withdraw_run", "queue_first", "queue_up", "queue_down", "queue_remove", "queue_pause", "queue_resume",
+       "queue_new_board", "class_board", "run_queue"}
 # Keras and TensorFlow are the library's business: the tabs call mobilenet's functions.
 MODEL_MODULES = ("keras", "tensorflow")
 

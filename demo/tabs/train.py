@@ -12,7 +12,6 @@ import time
 
 import gradio as gr
 
-from mobilenet.data import DataCorruptError, DataUnavailableError
 from mobilenet.duration import format_duration
 from mobilenet.model import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
@@ -21,14 +20,13 @@ from mobilenet.run_spec import RunSpec
 
 from classroom.class_queue import Queued
 from classroom.clients import client_address
-from classroom.run_queue import QueueFull
-from classroom.runs import ACTIVE_STATES, NotYourRun, RunBusy, RunTooLong
+from classroom.runs import ACTIVE_STATES, NotYourRun
 from classroom import teacher_link
 from classroom.teacher import BADGE, HOLD_S, TooManyTries
 from classroom.visitors import NAME_LENGTH, visitor_name
 from demo.i18n import LANGUAGES, T, as_html, as_markdown, class_names, t
 from demo.tabs import PRIVATE, Tab, session_of
-from demo.tabs.train_queue import QueuePanel, queued_reply
+from demo.tabs.train_queue import START_REFUSALS, QueuePanel, queued_reply, start_refusal
 from demo.tabs.train_view import (CURVE_COLORS, curves, data_message, default_run_values, progress_html,
                                   results_view, status_message, stop_reply)
 
@@ -43,12 +41,6 @@ WATCH_WAIT_SECONDS = 2  # ... and one at least every 2 s (the ETA moves without 
 # Streams for API clients: each holds one of the server's request slots for as long as the run,
 # so at most 8 at once (the others wait for one to end); the page polls and never waits for these.
 WATCH_LIMIT = 8
-
-
-def quoted(detail, lang):
-    """The package's own words (an error) in a message: as they are, or in a code span beside
-    Chinese."""
-    return str(detail) if lang == "en" else f"`{detail}`"
 
 
 class TrainTab(Tab):
@@ -128,24 +120,8 @@ class TrainTab(Tab):
                               devices=self.ctx.settings.train_devices)
             answer = self.ctx.queue.submit(spec, who, owner=session_of(request), teacher=teacher,
                                            address=client_address(request, self.ctx.settings.trusted_proxy))
-        except QueueFull as full:
-            raise gr.Error(t(f"train_queue.full_{full.reason}", lang, limit=full.limit if full.reason == "length"
-                             else format_duration(full.limit)),
-                           title=t("train_queue.full_title", lang)) from None
-        except RunBusy as busy:
-            when = (t("train.start.left", lang, duration=format_duration(busy.seconds_left))
-                    if busy.seconds_left is not None else t("train.start.just_started", lang))
-            raise gr.Error(t("train.start.busy", lang, who=as_html(busy.who), when=when),
-                           title=t("train.start.busy_title", lang)) from None
-        except RunTooLong as too_long:
-            raise gr.Error(t("train.start.too_long", lang, estimate=format_duration(too_long.estimate_s),
-                             limit=format_duration(too_long.limit_s)),
-                           title=t("train.start.too_long_title", lang)) from None
-        except (DataUnavailableError, DataCorruptError) as error:
-            raise gr.Error(quoted(error, lang), title=t("train.start.no_data_title", lang)) from None
-        except ValueError as error:
-            raise gr.Error(t("train.start.check", lang, detail=quoted(error, lang)),
-                           title=t("train.start.cannot_title", lang)) from None
+        except START_REFUSALS as refused:
+            raise start_refusal(refused, lang) from None
         if isinstance(answer, Queued):
             return queued_reply(answer, lang)
         return t("train.start.started", lang, who=as_markdown(who))

@@ -14,12 +14,16 @@ import gradio as gr
 import pandas as pd
 
 from classroom.inputs import choices_change
-from classroom.run_queue import NotWaiting
-from classroom.run_record import NotYourRun
+from classroom.run_queue import NotWaiting, QueueFull
+from classroom.run_record import NotYourRun, RunBusy, RunTooLong
 from classroom.teacher import BADGE
-from demo.i18n import T, as_markdown, t
+from demo.i18n import T, as_html, as_markdown, t
 from demo.tabs import session_of
+from mobilenet.cifar10 import DataCorruptError, DataUnavailableError
 from mobilenet.duration import format_duration
+
+# What Start may answer instead of starting or queuing a run (``ClassQueue.submit``)
+START_REFUSALS = (QueueFull, RunBusy, RunTooLong, DataUnavailableError, DataCorruptError, ValueError)
 
 
 def person_text(name, teacher):
@@ -49,6 +53,30 @@ def queue_heading(view, lang):
         return t("train_queue.empty", lang) + (t("train_queue.paused", lang) if view["paused"] else "")
     return (t("train_queue.heading", lang, n=len(view["waiting"]), limit=view["max_length"])
             + (t("train_queue.paused", lang) if view["paused"] else ""))
+
+
+def quoted(detail, lang):
+    """The package's own words (an error) in a message: as they are, or in a code span beside
+    Chinese."""
+    return str(detail) if lang == "en" else f"`{detail}`"
+
+
+def start_refusal(error, lang):
+    """The ``gr.Error`` a refused Start shows (one of ``START_REFUSALS``), in ``lang``."""
+    if isinstance(error, QueueFull):
+        limit = error.limit if error.reason == "length" else format_duration(error.limit)
+        return gr.Error(t(f"train_queue.full_{error.reason}", lang, limit=limit), title=t("train_queue.full_title", lang))
+    if isinstance(error, RunBusy):  # no queue on this server (``MOBILENET_QUEUE_LENGTH=0``)
+        when = (t("train.start.left", lang, duration=format_duration(error.seconds_left))
+                if error.seconds_left is not None else t("train.start.just_started", lang))
+        return gr.Error(t("train.start.busy", lang, who=as_html(error.who), when=when),
+                        title=t("train.start.busy_title", lang))
+    if isinstance(error, RunTooLong):
+        return gr.Error(t("train.start.too_long", lang, estimate=format_duration(error.estimate_s),
+                          limit=format_duration(error.limit_s)), title=t("train.start.too_long_title", lang))
+    if isinstance(error, (DataUnavailableError, DataCorruptError)):
+        return gr.Error(quoted(error, lang), title=t("train.start.no_data_title", lang))
+    return gr.Error(t("train.start.check", lang, detail=quoted(error, lang)), title=t("train.start.cannot_title", lang))
 
 
 def queued_reply(queued, lang):
