@@ -3,7 +3,7 @@
 A tab is a ``Tab`` subclass in ``demo/tabs/<name>.py`` with its texts in ``<name>.toml`` beside
 it (``demo.i18n``). Its methods are its callbacks; ``build`` only lays out components and wires
 events, and reads nothing from other tabs: what tabs share comes in the ``Context``
-(the catalog, the runs, the worker pools, the settings, the language radio) or from ``demo.widgets``.
+(the catalog, the runs, the worker pools, the settings, the language radio, the class board) or from ``demo.widgets``.
 
 Outputs by name: a callback that updates several components returns ``{component: update}``
 (Gradio matches each key to the event's ``outputs``; a component left out keeps what it shows),
@@ -58,6 +58,7 @@ class Context:
     queue: ClassQueue = None  # the class's runs: the one training and those waiting (classroom.class_queue)
     board: BoardStore = None  # the class board's rows (classroom.board_store)
     language: gr.Radio = None  # set by the page before the tabs are built
+    board: BoardStore = None  # the class board's runs (rows, boards, current_board, csv, version)
 
 
 class Tab:
