@@ -1,4 +1,4 @@
-"""The MobileNet Lab app: the page (header, language) and its six tabs (``demo.tabs``).
+"""The MobileNet Lab app: the page (header, language) and its seven tabs (``demo.tabs``).
 
 ``build_demo(settings=...)`` builds it with a ``classroom.settings.Settings`` (``app.py`` reads
 it from the environment; tests make their own, with temporary folders and a tiny dataset);
@@ -26,13 +26,14 @@ from demo.i18n import LANGUAGES, T, request_language, static_text
 from demo.tabs import PRIVATE, Context
 from mobilenet.recipes import APP_PRESETS
 from demo.tabs.architecture import ArchitectureTab
+from demo.tabs.board import BoardTab
 from demo.tabs.classify import ClassifyTab
 from demo.tabs.look_inside import LookInsideTab
 from demo.tabs.mistakes import MistakesTab
 from demo.tabs.mobile import MobileTab
 from demo.tabs.train import TrainTab
 
-TABS = (ArchitectureTab, TrainTab, ClassifyTab, LookInsideTab, MistakesTab, MobileTab)
+TABS = (ArchitectureTab, TrainTab, ClassifyTab, LookInsideTab, MistakesTab, MobileTab, BoardTab)
 REFRESH_SECONDS = 2  # how often every open page asks for the shared run's progress
 
 # System fonts only: the page must look right in a classroom without internet access.
@@ -53,8 +54,9 @@ CSS = """
 #network-input img { padding-top: 2.2rem; box-sizing: border-box; object-fit: contain; }
 /* A plot's chart takes what its label leaves: Gradio sizes the chart to the whole block, so the
    label (two lines on a phone) pushed the x axis and its title out of the block */
-#loss-plot, #accuracy-plot, #per-class { display: flex !important; flex-direction: column; }
-#loss-plot .vega-embed, #accuracy-plot .vega-embed, #per-class .vega-embed {
+#loss-plot, #accuracy-plot, #per-class, #board-scatter, #board-curves { display: flex !important; flex-direction: column; }
+#loss-plot .vega-embed, #accuracy-plot .vega-embed, #per-class .vega-embed, #board-scatter .vega-embed,
+#board-curves .vega-embed {
   flex: 1 1 0; min-height: 0; height: auto !important; }
 .show-all-checkpoints { min-width: min(240px, 100%) !important; }
 #timing { min-width: min(160px, 100%) !important; }
@@ -85,19 +87,37 @@ class Page:
         self.ctx, self.tabs = ctx, tabs
         self.train = next(tab for tab in tabs if isinstance(tab, TrainTab))
         self.classify = next(tab for tab in tabs if isinstance(tab, ClassifyTab))
+        self.board = next(tab for tab in tabs if isinstance(tab, BoardTab))
         self.tab_strip, self.tab_items = None, []  # the gr.Tabs and the gr.Tab of each tab, once built
         self.seen = None  # the gr.State of what this browser was last sent, once built
 
-    def refresh(self, seen, checkpoint, lang="en"):
+    def refresh(self, seen, checkpoint, board=0, x_axis="mult_adds", colour="variant", picked=None, chosen=None,
+                lang="en"):
         """What changed for this browser since ``seen``: the shared run (``classroom.runs``'s progress,
-        rendered by the Train tab) and, when a run saved a checkpoint, the Classify list."""
+        rendered by the Train tab), the class board (its tab's pickers: ``board`` … ``chosen``) and,
+        when a run saved a checkpoint, the Classify list."""
         seen = seen if isinstance(seen, dict) else {}
         snapshot = self.ctx.runs.watch(seen.get("version"), 0)
+        board_version = self.ctx.board.version  # read before the rows: a change meanwhile is sent next time
         updates = {**self.train.view(snapshot, seen.get("version"), lang),
-                   self.seen: {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"]}}
+                   **self.board.view(seen.get("board_version"), lang, board=board, x_axis=x_axis, colour=colour,
+                                     picked=picked, chosen=chosen),
+                   self.seen: {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"],
+                               "board_version": board_version}}
         if seen.get("finished_runs") != snapshot["finished_runs"]:
             updates[self.classify.checkpoint] = self.classify.picker.choices(checkpoint, lang)
         return updates
+
+    def try_settings(self, settings, lang="en"):
+        """A class board run's settings in the Train panel, and the Train tab opened."""
+        if not settings:  # nothing tried yet (the State's first value): nothing changes
+            return {self.tab_strip: gr.Tabs()}
+        train = self.train
+        return {train.preset: settings["preset"], train.train_images: settings["train_size"],
+                train.epochs: settings["epochs"], train.variant: settings["variant"], train.alpha: settings["alpha"],
+                train.depth: settings["depth"], train.batch_size: settings["batch_size"],
+                train.learning_rate: settings["learning_rate"], train.augmentation: settings["augmentation"],
+                self.tab_strip: gr.Tabs(selected=train.tab_id)}
 
     def relabel(self, values):
         """Every tab's texts in the language ``values`` (``{component: value}`` of the language
@@ -150,8 +170,10 @@ class Page:
         timer = gr.Timer(REFRESH_SECONDS)
         # Every open page polls; the answer is a cheap copy of shared state (or "no change"),
         # so no limit: thirty students must not queue behind each other to see the curve.
-        gr.on([demo.load, timer.tick], self.refresh, inputs=[seen, classify.checkpoint, language],
-              outputs=[*train.view_outputs, classify.checkpoint, seen], api_name="refresh",
+        board = self.board
+        gr.on([demo.load, timer.tick], self.refresh,
+              inputs=[seen, classify.checkpoint, *board.view_inputs.values(), language],
+              outputs=[*train.view_outputs, *board.view_outputs, classify.checkpoint, seen], api_name="refresh",
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
         demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, train.preset,
                                            *train.preset_settings, *train.teacher_outputs],
@@ -159,6 +181,10 @@ class Page:
             None, inputs=language, js=i18n.set_locale_js(remember=False), show_progress="hidden", **PRIVATE).then(
             classify.describe_checkpoint, inputs=[classify.checkpoint, language], outputs=classify.details,
             show_progress="hidden", concurrency_limit=None, **PRIVATE)
+        # "Try these settings": the Train panel gets the run's settings, and the page its Train tab
+        board.try_event.success(self.try_settings, inputs=[board.try_settings, language],
+                                outputs=[tab_strip, train.preset, *train.preset_settings], show_progress="hidden",
+                                concurrency_limit=None, **PRIVATE)
         # One handler for a language switch: the browser switches Gradio's locale (static texts),
         # the server writes again what callbacks wrote. Some of it is model work (a table, a
         # classification of the picture shown): a few at a time. Its inputs are a set: Gradio
@@ -213,7 +239,7 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
             gr.Markdown(T("page.header"))
             ctx.language = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value="en",
                                     label=T("page.language"), elem_id="language", scale=0, min_width=160)
-        # "wrap": on a phone all six tab names show (on two lines), none hidden behind a "…" menu
+        # "wrap": on a phone all seven tab names show (on two lines), none hidden behind a "…" menu
         with gr.Tabs(overflow_behavior="wrap") as tab_strip:
             for tab in tabs:
                 tab.build()

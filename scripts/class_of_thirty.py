@@ -30,6 +30,7 @@ from demo.ui import build_demo, close_app, launch_on_loopback  # noqa: E402
 from mobilenet.recipes import RECIPES  # noqa: E402
 
 QUICK = RECIPES["quick"]
+TEACHER_KEY = "the simulated class's teacher key"
 
 
 def start_quick(url, name):
@@ -45,7 +46,7 @@ def start_quick(url, name):
 
 
 def serve(runs_dir, data):
-    demo = build_demo(runs_dir=runs_dir, data_source=data, settings=Settings(standby=True, teacher_key="thirty"))
+    demo = build_demo(runs_dir=runs_dir, data_source=data, settings=Settings(standby=True, teacher_key=TEACHER_KEY))
     return demo, launch_on_loopback(demo)
 
 
@@ -72,7 +73,7 @@ def main():
         # The teacher holds the queue while the class presses Start, so that the order is known
         # before the first run starts; then lets it go.
         teacher = Client(url, verbose=False)
-        teacher.predict("thirty", api_name="/teacher_sign_in")
+        teacher.predict(TEACHER_KEY, api_name="/teacher_sign_in")
         teacher.predict(None, api_name="/queue_pause")
         names = [f"Student {i + 1:02d}" for i in range(args.students)]
         with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:

@@ -56,7 +56,6 @@ class Context:
     work: Work  # every network a request runs, and every picture it reads, runs in these workers
     settings: Settings = DEFAULTS  # the server's (classroom.settings)
     queue: ClassQueue = None  # the class's runs: the one training and those waiting (classroom.class_queue)
-    board: BoardStore = None  # the class board's rows (classroom.board_store)
     language: gr.Radio = None  # set by the page before the tabs are built
     board: BoardStore = None  # the class board's runs (rows, boards, current_board, csv, version)
 
