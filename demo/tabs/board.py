@@ -17,7 +17,7 @@ from gradio.utils import get_upload_folder
 from classroom.inputs import choices_change
 from demo.i18n import T, as_markdown, t
 from demo.tabs import PRIVATE, Tab
-from demo.tabs.board_view import (COLOURS, GROUP_COLUMNS, TABLE_COLUMNS, X_AXES, board_choices, board_table,
+from demo.tabs.board_view import (COLOURS, GROUP_COLUMNS, TABLE_COLUMNS, X_AXES, board_choices, board_table, board_title,
                                   curves_frame, finished, group_table, run_choices, run_label, scatter_frame,
                                   settings_of, summary, with_curves)
 from demo.widgets import empty
@@ -46,9 +46,9 @@ class BoardTab(Tab):
         boards = {entry["board_id"] for entry in self.ctx.board.boards()}
         return board if type(board) is int and board != CURRENT and board in boards else None
 
-    def title(self, board_id):
+    def title(self, board_id, lang="en"):
         wanted = self.ctx.board.current_board() if board_id is None else board_id
-        return next((entry["title"] for entry in self.ctx.board.boards() if entry["board_id"] == wanted), "")
+        return next((board_title(entry, lang) for entry in self.ctx.board.boards() if entry["board_id"] == wanted), "")
 
     @staticmethod
     def run_ids(picked):
@@ -69,7 +69,7 @@ class BoardTab(Tab):
         keep = type(chosen) is int and chosen in [run_id for _, run_id in choices]
         return {self.board_picker: gr.Dropdown(board_choices(self.ctx.board.boards(), self.ctx.board.current_board(),
                                                              lang), value=CURRENT if board_id is None else board_id),
-                self.summary: summary(rows, self.title(board_id), lang),
+                self.summary: summary(rows, self.title(board_id, lang), lang),
                 self.table: board_table(rows, lang), self.groups: group_table(rows, lang),
                 self.scatter: self.scatter_value(rows, x_axis, colour, lang),
                 self.picked: gr.Dropdown(run_choices(rows, lang, finished_only=True), value=picked, multiselect=True),

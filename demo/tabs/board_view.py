@@ -224,13 +224,18 @@ def settings_of(row):
     return {"preset": row["preset"], **{key: row["settings"][key] for key in SETTING_KEYS}}
 
 
+def board_title(board, lang):
+    """A board's name: the teacher's title, else "Lesson N"."""
+    return board["title"] or t("board.lesson", lang, n=board["board_id"])
+
+
 def board_choices(boards, current, lang):
     """``[(label, board id)]`` for the board picker: the current board (0: whichever is current
     when the page asks), then the old ones, newest first."""
     now = [board for board in boards if board["board_id"] == current]
     old = sorted((board for board in boards if board["board_id"] != current), key=lambda board: -board["board_id"])
-    choices = [(t("board.picker.current", lang, title=board["title"], runs=board["runs"]), 0) for board in now]
-    return choices + [(t("board.picker.old", lang, title=board["title"], runs=board["runs"],
+    choices = [(t("board.picker.current", lang, title=board_title(board, lang), runs=board["runs"]), 0) for board in now]
+    return choices + [(t("board.picker.old", lang, title=board_title(board, lang), runs=board["runs"],
                          date=time.strftime("%Y-%m-%d %H:%M", time.localtime(board["started_at"]))), board["board_id"])
                       for board in old]
 

@@ -172,8 +172,8 @@ class TrainTab(Tab):
                                        y_title=t("train.plot.accuracy", lang)),
             self.confusion_section: gr.Column(visible=visible), self.confusion: confusion,
             **self.queue_panel.view(lang)}
-        # Start's or Stop's answer ("Started…") is stale once the run has ended: cleared
-        return everything if active else {**everything, self.reply: ""}
+        # Start's or Stop's answer ("Started…") is stale once the run has ended and none waits: cleared
+        return everything if active or self.ctx.queue.view()["waiting"] else {**everything, self.reply: ""}
 
     def relabel(self, lang):
         return self.view(self.runs.watch(), None, lang)
@@ -221,7 +221,7 @@ class TrainTab(Tab):
                     self.reply = reply = gr.Markdown(elem_id="train-reply")
                     self.teacher = teacher = gr.State(False)  # kept on the server: a client cannot set it
                     self.queue_panel = QueuePanel(self)
-                    self.queue_panel.build(reply, teacher)
+                    self.queue_panel.build_controls(reply, teacher)
                     with gr.Accordion(T("train.teacher.title"), open=False, visible=self.ctx.teacher_key.enabled,
                                       elem_id="teacher-sign-in") as self.teacher_box:
                         self.signed_in = gr.Markdown(T("train.teacher.link_worked", badge=BADGE), visible=False,
@@ -237,6 +237,7 @@ class TrainTab(Tab):
                 with gr.Column(scale=2):
                     self.status = gr.Markdown(elem_id="run-status")
                     self.progress = gr.HTML(progress_html(None), elem_id="train-progress")
+                    self.queue_panel.build_table()
                     # No legend: the plots' labels name the colours (Gradio's legend under a 260 px
                     # plot showed its title only); slanted epoch labels do not run into each other.
                     curve_style = {"color": "curve", "color_map": CURVE_COLORS, "colors_in_legend": [],

@@ -137,13 +137,22 @@ class QueuePanel:
                 self.table_box: gr.Column(visible=bool(view["waiting"])),
                 self.picker: gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)}
 
+    @property
+    def outputs(self):
+        """What ``view`` updates (once both parts are built)."""
+        return [self.heading, self.table, self.table_box, self.picker]
+
     # -- layout ------------------------------------------------------------------------------
-    def build(self, reply, teacher):
-        """The queue under Start/Stop; ``reply`` is the Train tab's answer line, ``teacher`` its
-        teacher state."""
+    def build_table(self):
+        """The waiting runs, for everyone: under the run's progress, where the table has room."""
         self.heading = gr.Markdown(elem_id="queue-heading")
         with gr.Column(visible=False, elem_id="queue-box") as self.table_box:
-            self.table = gr.Dataframe(interactive=False, wrap=True, elem_id="queue-table", show_label=False)
+            self.table = gr.Dataframe(interactive=False, wrap=True, elem_id="queue-table", show_label=False,
+                                      column_widths=["10%", "25%", "45%", "20%"])
+
+    def build_controls(self, reply, teacher):
+        """Withdraw, and the teacher's controls, under Start/Stop; ``reply`` is the Train tab's
+        answer line, ``teacher`` its teacher state."""
         withdraw = gr.Button(T("train_queue.withdraw"), size="sm", elem_id="queue-withdraw")
         withdraw.click(self.withdraw, inputs=[teacher, self.tab.lang], outputs=reply, api_name="withdraw_run",
                        concurrency_limit=None)
@@ -165,4 +174,3 @@ class QueuePanel:
             # Only flags and a list change: never queued behind anything
             button.click(functools.partial(self.teacher_action, action), inputs=[self.picker, teacher, self.tab.lang],
                          outputs=reply, api_name=f"queue_{action}", concurrency_limit=None)
-        self.outputs = [self.heading, self.table, self.table_box, self.picker]
