@@ -34,17 +34,20 @@ def test_start_trains_the_presets_recipe_with_the_panels_settings(tab, monkeypat
                                                               "batch_size", "learning_rate", "augmentation"]}
     tab.start_training("Ann", settings["variant"], settings["alpha"], settings["depth"], settings["train_images"],
                        settings["epochs"], settings["batch_size"], settings["learning_rate"],
-                       settings["augmentation"], preset, False, "en")
+                       settings["augmentation"], preset, None, False, "en")
     recipe = RECIPES[preset]
     expected = dataclasses.replace(recipe, train_size=recipe.train_size or 50_000)
     # what the panel does not show (smoothing, TTA…) from the recipe, named with the server's devices
     assert [spec.config() for spec in started] == [expected]
     assert (started[0].recipe, started[0].devices) == (preset, tab.ctx.settings.train_devices)
     # a changed setting still counts; an unknown preset (a hand-made request) is the classroom run
-    tab.start_training("Ann", "paper", 0.5, "full", 1000, 3, 64, 0.01, True, "no-such-preset", False, "en")
+    tab.start_training("Ann", "paper", 0.5, "full", 1000, 3, 64, 0.01, True, "no-such-preset", None, False, "en")
     assert started[-1].recipe == "classroom" and started[-1].config() == dataclasses.replace(
         RECIPES["classroom"], variant="paper", alpha=0.5, depth="full", train_size=1000, epochs=3, batch_size=64,
         learning_rate=0.01, augmentation=True)
+    # a seed of the student's own: the same settings, another draw (None: the recipe's)
+    tab.start_training("Ann", "paper", 0.5, "full", 1000, 3, 64, 0.01, True, preset, 7, False, "en")
+    assert started[-1].config().seed == 7 and started[-2].config().seed == RECIPES["classroom"].seed
 
 
 @needs_chromium

@@ -168,7 +168,7 @@ def test_stop_with_no_run_and_sign_in_without_a_key_answer_in_the_pages_language
     with pytest.raises(gr.Error, match="这台服务器没有教师密钥"):
         asyncio.run(tab.sign_in("key", "zh"))
     with pytest.raises(gr.Error, match="Fill in the learning rate"):
-        tab.start_training("Ann", "paper", 0.25, "shallow", 100, 1, 32, None, False, "classroom", False, "en")
+        tab.start_training("Ann", "paper", 0.25, "shallow", 100, 1, 32, None, False, "classroom", None, False, "en")
 
 
 @pytest.mark.parametrize("refusal, english, chinese", [
@@ -185,7 +185,7 @@ def test_refused_starts_say_why_in_the_pages_language(tab, monkeypatch, refusal,
     monkeypatch.setattr(tab.ctx.queue, "submit", refuse)
     for lang, expected in (("en", english), ("zh", chinese)):
         with pytest.raises(gr.Error) as error:
-            tab.start_training("Bob", "paper", 0.25, "shallow", 100, 1, 32, 0.01, False, "classroom", False, lang)
+            tab.start_training("Bob", "paper", 0.25, "shallow", 100, 1, 32, 0.01, False, "classroom", None, False, lang)
         assert expected in error.value.message and untranslated(error.value.title if lang == "zh" else "") == []
 
 

@@ -97,7 +97,7 @@ class TrainTab(Tab):
                 self.augmentation: config.augmentation}
 
     def start_training(self, name, variant, alpha, depth, train_images, epochs, batch_size,
-                       learning_rate, augmentation, preset="classroom", teacher=False, lang="en",
+                       learning_rate, augmentation, preset="classroom", seed=None, teacher=False, lang="en",
                        request: gr.Request = None):
         """Starts a run on the server, or says why not. The run belongs to this browser tab (its
         session): only it, or the teacher, can stop it.
@@ -105,14 +105,14 @@ class TrainTab(Tab):
         The settings shown replace those of the recipe ``preset`` (``mobilenet.recipes``: what
         the panel does not show, such as label smoothing, comes from it). Gradio has already
         checked the radios, dropdown and slider against their choices and ranges; an emptied
-        number box arrives as None.
+        number box arrives as None (the seed: the recipe's).
         """
         if learning_rate is None:
             raise gr.Error(t("train.start.no_learning_rate", lang))
         config = dataclasses.replace(
             RECIPES[preset if preset in APP_PRESETS else "classroom"], variant=variant, alpha=float(alpha), depth=depth, train_size=int(train_images),
             epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
-            augmentation=bool(augmentation))
+            augmentation=bool(augmentation), **({} if seed is None else {"seed": int(seed)}))
         teacher = self.is_teacher(teacher, request)
         who = visitor_name(name, teacher)
         try:
@@ -212,6 +212,10 @@ class TrainTab(Tab):
                         self.learning_rate = learning_rate = gr.Number(
                             DEFAULTS.learning_rate, label=T("train.learning_rate"), minimum=1e-5, maximum=1.0,
                             step=1e-4, elem_id="train-learning-rate")
+                        # A run's random draw (initial weights, batches): the class board puts runs
+                        # that differ only by it side by side, so the class sees how much is luck
+                        self.seed = seed = gr.Number(DEFAULTS.seed, precision=0, minimum=0, maximum=2**31 - 1,
+                                                     label=T("train.seed"), info=T("train.seed_info"), elem_id="train-seed")
                         self.augmentation = augmentation = gr.Checkbox(
                             DEFAULTS.augmentation, label=T("train.augmentation"), info=T("train.augmentation_info"),
                             elem_id="train-augmentation")
@@ -263,7 +267,7 @@ class TrainTab(Tab):
             gr.api(self.watch_training, api_name="watch_training", concurrency_limit=WATCH_LIMIT)
 
         settings = [name, variant, alpha, depth, train_images, epochs, batch_size, learning_rate, augmentation,
-                    preset]
+                    preset, seed]
         self.preset_settings = [train_images, epochs, variant, alpha, depth, batch_size, learning_rate, augmentation]
         # a preset fills the controls with its recipe's values (changed values still count)
         preset.input(self.preset_values, inputs=[preset, self.lang], outputs=self.preset_settings,
