@@ -83,6 +83,9 @@ def test_two_students_queue_while_a_third_trains_and_all_three_end_on_the_board(
         rows = [row for row in board(ann) if row["status"] in ("finished", "stopped")]
         return rows if len(rows) == 3 else None
     rows = wait_for(ended)
+    gaps = sorted(rows, key=lambda row: row["started_at"])
+    # the next run starts as the last one ends (a standby worker ready)
+    assert all(later["started_at"] - earlier["finished_at"] < 3 for earlier, later in zip(gaps, gaps[1:]))
     by_name = {row["name"]: row for row in rows}
     assert by_name["Ann"]["status"] == "stopped" and by_name["Bob"]["status"] == "finished"
     assert by_name["Ann"]["started_at"] < by_name["Bob"]["started_at"] < by_name["Cleo"]["started_at"]
@@ -176,3 +179,7 @@ def test_the_board_and_the_queue_survive_a_restart_and_a_damaged_database(tiny_c
         assert sorted(row["name"] for row in rebuilt if row["status"] == "finished") == ["Ann", "Bob"]
         assert any(name.startswith("class_board.damaged-") for name in os.listdir(runs_dir))
         assert app.demo.board_store.recovered["rebuilt_runs"] == 2
+        # the board says so, in the page's language
+        board_tab = next(tab for tab in app.demo.app_tabs if tab.tab_id == "board")
+        assert "database file was damaged" in board_tab.show(lang="en")[board_tab.summary]
+        assert "数据库文件已损坏" in board_tab.show(lang="zh")[board_tab.summary]

@@ -19,7 +19,7 @@ from demo.i18n import T, as_markdown, t
 from demo.tabs import PRIVATE, Tab
 from demo.tabs.board_view import (COLOURS, GROUP_COLUMNS, TABLE_COLUMNS, X_AXES, board_choices, board_table, board_title,
                                   curves_frame, finished, group_table, run_choices, run_label, scatter_frame,
-                                  settings_of, summary, with_curves)
+                                  recovered_note, settings_of, summary, with_curves)
 from demo.widgets import empty
 
 CURRENT = 0  # the board picker's value for "the current board", whichever it is when the page asks
@@ -69,7 +69,7 @@ class BoardTab(Tab):
         keep = type(chosen) is int and chosen in [run_id for _, run_id in choices]
         return {self.board_picker: gr.Dropdown(board_choices(self.ctx.board.boards(), self.ctx.board.current_board(),
                                                              lang), value=CURRENT if board_id is None else board_id),
-                self.summary: summary(rows, self.title(board_id, lang), lang),
+                self.summary: summary(rows, self.title(board_id, lang), lang) + recovered_note(self.ctx.board.recovered, lang),
                 self.table: board_table(rows, lang), self.groups: group_table(rows, lang),
                 self.scatter: self.scatter_value(rows, x_axis, colour, lang),
                 self.picked: gr.Dropdown(run_choices(rows, lang, finished_only=True), value=picked, multiselect=True),

@@ -240,6 +240,15 @@ def board_choices(boards, current, lang):
                       for board in old]
 
 
+def recovered_note(recovered, lang="en"):
+    """What the server did with a damaged database file at its start (``BoardStore.recovered``),
+    or ""."""
+    if not recovered:
+        return ""
+    return t("board.recovered", lang, moved_to=as_markdown(recovered["moved_to"]), runs=recovered["rebuilt_runs"],
+             reason=as_markdown(recovered["reason"]))
+
+
 def summary(rows, title, lang="en"):
     """One Markdown line: the board's title and how many runs are in each state, or that it is
     empty."""
