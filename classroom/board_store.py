@@ -202,6 +202,14 @@ class BoardStore:
                        " WHERE status = 'training'")
         return ids
 
+    def forget_waiting(self, run_id):
+        """Deletes a run that never trained (withdrawn or removed from the queue): the board keeps
+        what was trained, and a student pressing Start and Withdraw in a loop adds nothing to the
+        file. Raises ``KeyError`` unless the run is waiting."""
+        with self._transaction() as db:
+            if db.execute("DELETE FROM runs WHERE run_id = ? AND status = 'waiting'", (run_id,)).rowcount != 1:
+                raise KeyError(run_id)
+
     def mark_files_removed(self, checkpoint_names):
         """The rows of these checkpoints (file names) say their files were removed (the disk
         budget); their results stay."""

@@ -78,11 +78,13 @@ class ClassQueue:
             waiting = Waiting(run_id=0, who=str(who), owner=owner, address=address, teacher=bool(teacher),
                               estimate_s=estimate_s, payload=spec)
             self.queue.check(waiting)  # QueueFull: refused before it has a row on the board
-            run_id = self.store.add_run(self._fields(spec, who, teacher, "waiting"), owner, address,
-                                        {**spec.record(), "estimate_s": estimate_s})
+            fields, stored = self._fields(spec, who, teacher, "waiting"), {**spec.record(), "estimate_s": estimate_s}
+            if mine is None:
+                run_id = self.store.add_run(fields, owner, address, stored)
+            else:  # the session's new Start takes its waiting run's place and row: a Start in a loop adds nothing
+                run_id = mine.run_id
+                self.store.update_run(run_id, spec=stored, **{k: v for k, v in fields.items() if k != "queued_at"})
             place, _ = self.queue.add(dataclasses.replace(waiting, run_id=run_id))
-            if mine is not None:
-                self.store.update_run(mine.run_id, status="withdrawn", note="replaced")
             self._saved()
             return Queued(run_id, place, self._start_in(run_id), replaced=mine is not None)
 
@@ -97,7 +99,7 @@ class ClassQueue:
                     return None
                 run_id = mine.run_id
             removed = self.queue.withdraw(run_id, owner, teacher)
-            self.store.update_run(run_id, status="withdrawn" if removed.owner == owner else "removed")
+            self.store.forget_waiting(run_id)  # it never trained: nothing for the board
             self._saved()
             return removed
 

@@ -391,3 +391,13 @@ def test_a_busy_file_is_not_taken_for_a_damaged_one(tmp_path, monkeypatch):
     finally:
         holder.close()
     assert not [name for name in os.listdir(tmp_path) if "damaged" in name]
+
+
+def test_a_run_that_never_trained_can_be_forgotten_and_only_such_a_run(store):
+    waiting, training = store.add_run(asked("Ann")), store.add_run(asked("Bo", status="training"))
+    store.forget_waiting(waiting)
+    assert [row["run_id"] for row in store.rows()] == [training] and store.waiting() == []
+    for run_id in (waiting, training):  # gone, or trained: the board keeps what was trained
+        with pytest.raises(KeyError):
+            store.forget_waiting(run_id)
+    assert [row["run_id"] for row in store.rows()] == [training]

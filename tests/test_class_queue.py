@@ -63,7 +63,7 @@ def as_teacher(url):
 def class_app(tiny_cifar, tmp_path_factory):
     """One app for the module, the next run's worker loaded as served (each test leaves the queue
     empty and resumed, and no run training)."""
-    with running_app(str(tmp_path_factory.mktemp("queue")), tiny_cifar[1], standby=True,
+    with running_app(str(tmp_path_factory.mktemp("queue")), tiny_cifar[1], standby=True, keep_runs=2,
                      settings=Settings(teacher_key=KEY, queue_length=6)) as app:
         yield app
 
@@ -88,6 +88,8 @@ def test_two_students_queue_while_a_third_trains_and_all_three_end_on_the_board(
     assert all(later["started_at"] - earlier["finished_at"] < 3 for earlier, later in zip(gaps, gaps[1:]))
     by_name = {row["name"]: row for row in rows}
     assert by_name["Ann"]["status"] == "stopped" and by_name["Bob"]["status"] == "finished"
+    # the disk budget (two run checkpoints kept here): the oldest file goes, its row stays
+    assert by_name["Ann"]["file_removed"] and not by_name["Bob"]["file_removed"] and by_name["Ann"]["checkpoint"]
     assert by_name["Ann"]["started_at"] < by_name["Bob"]["started_at"] < by_name["Cleo"]["started_at"]
     for row in (by_name["Bob"], by_name["Cleo"]):
         assert 0 <= row["test_accuracy"] <= 1 and row["seconds"] > 0 and row["params"] > 0 and row["mult_adds"] > 0
@@ -118,8 +120,13 @@ def test_only_the_teacher_reorders_or_removes_another_students_run(class_app):
     assert "removed" in teacher.predict(ids["Cleo"], api_name="/queue_remove")
     assert "still waiting" in error_of(lambda: teacher.predict(ids["Cleo"], api_name="/queue_up"))
     assert "still waiting" in error_of(lambda: teacher.predict("not a run", api_name="/queue_up"))
-    statuses = {row["name"]: row["status"] for row in reversed(board(bob)) if row["name"] in ("Bob", "Cleo")}
-    assert statuses == {"Bob": "withdrawn", "Cleo": "removed"}
+    # runs that never trained leave nothing on the board (a Start/Withdraw loop adds no rows)
+    assert {row["run_id"] for row in board(bob)} & {int(ids["Cleo"])} == set()
+    rows_before = len(board(bob))
+    for _ in range(5):
+        start(bob, "Bob")
+        bob.predict(api_name="/withdraw_run")
+    assert len(board(bob)) == rows_before
     assert "removed" in teacher.predict(ids["Dan"], api_name="/queue_remove")
     assert "goes on" in teacher.predict(None, api_name="/queue_resume")
     assert waiting(bob) == [] and class_app.runs.current is None
