@@ -185,8 +185,8 @@ class ClassQueue:
         if self.runs.closing:  # the server is stopping: the run was cut short, the others wait for its restart
             self.store.update_run(run.run_id, status="interrupted", note="server_stopped", finished_at=time.time())
             return
+        self._files_removed()  # first: a viewer who sees this run ended sees the files it displaced gone
         self.store.update_run(run.run_id, **ended_fields(run))
-        self._files_removed()
         self.start_next()
 
     def _files_removed(self):
