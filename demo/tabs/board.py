@@ -174,8 +174,9 @@ class BoardTab(Tab):
                 self.picked = picked = choices_change(gr.Dropdown(
                     [], value=[], multiselect=True, label=T("board.picked"), scale=1, min_width=240,
                     elem_id="board-picked"))
+                # slanted epoch labels do not run into each other (as the Train tab's curves)
                 self.curves = gr.LinePlot(x="epoch", y="accuracy", color="run", y_lim=[0, 100], height=320,
-                                          label=T("board.curves"), scale=3, elem_id="board-curves")
+                                          x_label_angle=-40, label=T("board.curves"), scale=3, elem_id="board-curves")
             with gr.Row(equal_height=True):
                 self.chosen = chosen = choices_change(gr.Dropdown([], value=None, label=T("board.try.run"), scale=3,
                                                                   elem_id="board-try-run"))
