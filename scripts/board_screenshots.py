@@ -45,8 +45,8 @@ def main():
         demo.training_runs.load_data()
         teacher = Client(url, verbose=False)
         teacher.predict(KEY, api_name="/teacher_sign_in")
-        for name, settings in zip(NAMES, SETTINGS):
-            Client(url, verbose=False).predict(name=name, **{**BASE, **settings}, api_name="/start_training")
+        for seed, (name, settings) in enumerate(zip(NAMES, SETTINGS)):  # each their own draw
+            Client(url, verbose=False).predict(name=name, **{**BASE, **settings}, seed=seed, api_name="/start_training")
             if name == NAMES[0]:
                 time.sleep(1)  # Ann's trains; the others wait their turn
         with sync_playwright() as playwright:
