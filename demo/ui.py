@@ -89,24 +89,26 @@ class Page:
         self.classify = next(tab for tab in tabs if isinstance(tab, ClassifyTab))
         self.board = next(tab for tab in tabs if isinstance(tab, BoardTab))
         self.tab_strip, self.tab_items = None, []  # the gr.Tabs and the gr.Tab of each tab, once built
-        self.seen = None  # the gr.State of what this browser was last sent, once built
+        self.seen = self.board_seen = None  # the gr.State of what this browser was last sent, once built
 
-    def refresh(self, seen, checkpoint, board=0, x_axis="mult_adds", colour="variant", picked=None, chosen=None,
-                lang="en"):
+    def refresh(self, seen, checkpoint, lang="en"):
         """What changed for this browser since ``seen``: the shared run (``classroom.runs``'s progress,
-        rendered by the Train tab), the class board (its tab's pickers: ``board`` … ``chosen``) and,
-        when a run saved a checkpoint, the Classify list."""
+        rendered by the Train tab) and, when a run saved a checkpoint, the Classify list."""
         seen = seen if isinstance(seen, dict) else {}
         snapshot = self.ctx.runs.watch(seen.get("version"), 0)
-        board_version = self.ctx.board.version  # read before the rows: a change meanwhile is sent next time
         updates = {**self.train.view(snapshot, seen.get("version"), lang),
-                   **self.board.view(seen.get("board_version"), lang, board=board, x_axis=x_axis, colour=colour,
-                                     picked=picked, chosen=chosen),
-                   self.seen: {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"],
-                               "board_version": board_version}}
+                   self.seen: {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"]}}
         if seen.get("finished_runs") != snapshot["finished_runs"]:
             updates[self.classify.checkpoint] = self.classify.picker.choices(checkpoint, lang)
         return updates
+
+    def refresh_board(self, seen_version, board=0, x_axis="mult_adds", colour="variant", picked=None, chosen=None,
+                      lang="en"):
+        """The class board if it changed since ``seen_version`` (its own event: ``/refresh`` keeps its inputs)."""
+        version = self.ctx.board.version  # read before the rows: a change meanwhile is sent next time
+        return {**self.board.view(seen_version if isinstance(seen_version, int) else None, lang, board=board,
+                                  x_axis=x_axis, colour=colour, picked=picked, chosen=chosen),
+                self.board_seen: version}
 
     def try_settings(self, settings, lang="en"):
         """A class board run's settings in the Train panel, and the Train tab opened."""
@@ -148,33 +150,22 @@ class Page:
             updates.update({self.train.preset: preset, **self.train.preset_values(preset)})
         return updates
 
-    def class_board(self, board_id: int | None = None) -> list[dict]:
-        """The class board's runs, newest first (one JSON record per run: ``name``, ``settings``,
-        ``test_accuracy``, ``seconds``, ``status`` and the rest of ``classroom.board_store``'s row);
-        ``board_id``: an earlier lesson's board (default: the current one)."""
-        return self.ctx.board.rows(board_id)
-
-    def run_queue(self) -> dict:
-        """The runs waiting their turn, with their places and estimated starts (``paused``: the
-        teacher has paused the queue)."""
-        return self.ctx.queue.view()
-
     def wire(self, demo, tab_strip):
         """The page's events (inside ``demo``, after the tabs are built)."""
-        # For scripts: the board and the queue as data (every call through the same queue and caps)
-        gr.api(self.class_board, api_name="class_board", concurrency_limit=4, concurrency_id="board_api")
-        gr.api(self.run_queue, api_name="run_queue", concurrency_limit=4, concurrency_id="board_api")
         language, train, classify = self.ctx.language, self.train, self.classify
         self.tab_strip, self.tab_items = tab_strip, [child for child in tab_strip.children if isinstance(child, gr.Tab)]
         self.seen = seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
         timer = gr.Timer(REFRESH_SECONDS)
         # Every open page polls; the answer is a cheap copy of shared state (or "no change"),
         # so no limit: thirty students must not queue behind each other to see the curve.
-        board = self.board
-        gr.on([demo.load, timer.tick], self.refresh,
-              inputs=[seen, classify.checkpoint, *board.view_inputs.values(), language],
-              outputs=[*train.view_outputs, *board.view_outputs, classify.checkpoint, seen], api_name="refresh",
+        gr.on([demo.load, timer.tick], self.refresh, inputs=[seen, classify.checkpoint, language],
+              outputs=[*train.view_outputs, classify.checkpoint, seen], api_name="refresh",
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
+        board = self.board  # the class board, live the same way (its pickers' values looked up, not trusted)
+        self.board_seen = board_seen = gr.State(None)  # the board's version this browser was last sent
+        gr.on([demo.load, timer.tick], self.refresh_board, inputs=[board_seen, *board.view_inputs.values(), language],
+              outputs=[*board.view_outputs, board_seen], show_progress="hidden", preprocess=False,
+              concurrency_limit=None, **PRIVATE)
         demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, train.preset,
                                            *train.preset_settings, *train.teacher_outputs],
                   show_progress="hidden", concurrency_limit=None, **PRIVATE).then(
@@ -249,9 +240,8 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     runs.prepare_worker()
     threading.Thread(target=start_waiting_runs, args=(runs, queue), name="queue-after-restart", daemon=True).start()
     demo.training_runs, demo.work = runs, work  # so that whoever closes the app can end its workers
-    demo.app_tabs = tabs  # the tabs' objects (tests call their callbacks on the running app)
-    demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
-    demo.board_store = board  # the class board's database (tests look at how it opened)
+    demo.app_tabs = tabs  # the tabs' objects (tests call their callbacks on the running app)    demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
+    demo.board_store = board  # the class board's database (closed by close_app)
     demo.settings = settings  # for launch_options and whoever launches it
     # api_open=False: Gradio's direct REST routes (/run/<name>, /api/<name>) would skip the queue
     # and with it the per-client caps and every concurrency limit; every call joins the queue.

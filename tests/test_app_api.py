@@ -190,16 +190,16 @@ def test_training_run_streams_progress_and_lands_in_the_classifier(client, app):
     assert not os.path.exists(os.path.join(runs_dir, "old_run_0.keras"))
 
 
-def test_stop_ends_the_run_and_keeps_a_checkpoint_and_a_second_start_is_refused(client, app):
+def test_stop_ends_the_run_and_keeps_a_checkpoint_and_a_second_start_waits_its_turn(client, app):
     assert start(client, "Ann", epochs=30).startswith("Started")
     job = client.submit(api_name="/watch_training")
     for snapshot in job:  # wait for the first progress event
         if snapshot["run"]["latest"]:
             break
 
-    other = Client(app[0], verbose=False)  # another student
-    with pytest.raises(AppError, match="Ann is training"):
-        start(other, "Bob", epochs=1)
+    other = Client(app[0], verbose=False)  # another student: queued (tests/test_class_queue.py), withdrawn
+    assert "place 1" in start(other, "Bob", epochs=1)
+    assert other.predict(api_name="/withdraw_run") == "Your waiting run was withdrawn."
     assert len(classify(other, PHOTO)[0]["confidences"]) == 5  # classifying works meanwhile
     with pytest.raises(AppError, match="Only Ann, who started this run, or the teacher can stop it"):
         other.predict("Bob", api_name="/stop_training")  # not Bob's run

@@ -105,10 +105,10 @@ def test_the_refresh_names_the_train_tabs_outputs_whatever_the_run(demo, page, m
     (refresh,) = events(demo, "refresh")
     snapshot = {**page.ctx.runs.snapshot(), "run": run}
     monkeypatch.setattr(page.ctx.runs, "watch", lambda *args: snapshot)
-    first = page.refresh(None, None, lang="zh")
+    first = page.refresh(None, None, "zh")
     assert_fits(refresh, first)
     assert {*page.train.view_outputs, page.classify.checkpoint, page.seen} - set(first) <= {page.train.reply}
-    again = page.refresh(first[page.seen], None, lang="zh")  # nothing new: the moving ETA at most
+    again = page.refresh(first[page.seen], None, "zh")  # nothing new: the moving ETA at most
     assert_fits(refresh, again)
     assert set(again) <= {page.train.progress, page.seen}
 

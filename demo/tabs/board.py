@@ -56,6 +56,15 @@ class BoardTab(Tab):
         return [run_id for run_id in picked if type(run_id) is int] if isinstance(picked, list) else []
 
     # -- callbacks ----------------------------------------------------------------------------------
+    def class_board(self, board_id: int | None = None) -> list[dict]:
+        """The class board's runs, newest first (one JSON record per run: ``name``, ``settings``,
+        ``test_accuracy``, ``seconds``, ``status`` and the rest of ``classroom.board_store``'s row);
+        ``board_id``: an earlier lesson's board (default: the current one)."""
+        if board_id is not None and (type(board_id) is not int or board_id not in [
+                entry["board_id"] for entry in self.ctx.board.boards()]):
+            raise gr.Error(f"No class board has the id {str(board_id)[:40]!r}: leave it out for the current one.")
+        return self.ctx.board.rows(board_id)
+
     def show(self, board=CURRENT, x_axis="mult_adds", colour="variant", picked=None, chosen=None, lang="en"):
         """Updates of ``view_outputs``: the board ``board`` as it is now, in ``lang``, each picker
         keeping the viewer's choice while the board still lists it."""
@@ -149,6 +158,8 @@ class BoardTab(Tab):
         boards = board_choices(self.ctx.board.boards(), self.ctx.board.current_board(), "en")
         with gr.Tab(T("board.tab"), id=self.tab_id) as tab:
             gr.Markdown(T("board.intro"))
+            # For scripts: the board as data (through the same queue and caps as every call)
+            gr.api(self.class_board, api_name="class_board", concurrency_limit=4, concurrency_id="board_api")
             with gr.Row(equal_height=True):
                 self.board_picker = board = choices_change(gr.Dropdown(
                     boards, value=CURRENT if boards else None, label=T("board.picker.label"), scale=3,

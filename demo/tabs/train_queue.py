@@ -128,6 +128,10 @@ class QueuePanel:
         except NotYourRun:  # the queue's own check, should the session's state be stale
             raise gr.Error(t("train_queue.teacher_only", lang)) from None
 
+    def run_queue(self) -> dict:
+        """The runs waiting their turn, their places and estimated starts (``paused``: by the teacher)."""
+        return self.queue.view()
+
     def view(self, lang):
         """Updates of ``outputs`` (the queue as it is now)."""
         view = self.queue.view()
@@ -153,6 +157,7 @@ class QueuePanel:
     def build_controls(self, reply, teacher):
         """Withdraw, and the teacher's controls, under Start/Stop; ``reply`` is the Train tab's
         answer line, ``teacher`` its teacher state."""
+        gr.api(self.run_queue, api_name="run_queue", concurrency_limit=4, concurrency_id="board_api")  # for scripts
         withdraw = gr.Button(T("train_queue.withdraw"), size="sm", elem_id="queue-withdraw")
         withdraw.click(self.withdraw, inputs=[teacher, self.tab.lang], outputs=reply, api_name="withdraw_run",
                        concurrency_limit=None)
