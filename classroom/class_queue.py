@@ -135,7 +135,7 @@ class ClassQueue:
             busy_s = self._busy_s()
             return {"paused": self.queue.paused, "length": len(self.queue), "max_length": self.queue.max_length,
                     "waiting": [{"run_id": w.run_id, "place": place, "name": w.who, "teacher": w.teacher,
-                                 "preset": w.payload.recipe, "settings": settings_of(w.payload.config()),
+                                 "preset": w.payload.recipe, "settings": self._settings(w.payload.config()),
                                  "estimate_s": round(w.estimate_s, 1), "start_in_s": round(start_in, 1)}
                                 for w, place, start_in in self.queue.places(busy_s)]}
 
@@ -211,8 +211,16 @@ class ClassQueue:
         config = spec.config()
         now = time.time()
         return {"name": str(who), "teacher": bool(teacher), "status": status, "preset": spec.recipe,
-                "settings": settings_of(config), "seed": config.seed, "queued_at": now,
+                "settings": self._settings(config), "seed": config.seed, "queued_at": now,
                 "started_at": now if status == "training" else None}
+
+    def _settings(self, config):
+        """The settings the Train panel shows; "all" training images as the number the run trains on
+        (a run is checked against the data before it gets here: they are loaded)."""
+        settings = settings_of(config)
+        if settings["train_size"] is None:
+            settings["train_size"] = len(self.runs.load_data().x_train) - config.validation_size
+        return settings
 
     def _busy_s(self):
         run = self.runs.current

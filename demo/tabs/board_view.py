@@ -61,7 +61,8 @@ def preset_name(preset, lang):
 def settings_text(settings, lang):
     """A run's settings in one short line."""
     return t("board.settings", lang, variant=settings["variant"], alpha=settings["alpha"], depth=settings["depth"],
-             images=settings["train_size"], epochs=settings["epochs"], batch=settings["batch_size"],
+             images=f"{settings['train_size']:,}" if settings["train_size"] else t("board.all_images", lang),
+             epochs=settings["epochs"], batch=settings["batch_size"],
              lr=settings["learning_rate"], augmentation=t("board.augmented", lang) if settings["augmentation"] else "")
 
 

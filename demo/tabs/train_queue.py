@@ -35,7 +35,7 @@ def setup_text(item, lang):
     """A waiting run's settings, short: "quick · cifar α 0.25 shallow · 35,000 × 1"."""
     s = item["settings"]
     return t("train_queue.setup", lang, preset=t(f"train.preset_short_{item['preset']}", lang),
-             variant=s["variant"], alpha=s["alpha"], depth=s["depth"], images=f"{s['train_size'] or 50_000:,}",
+             variant=s["variant"], alpha=s["alpha"], depth=s["depth"], images=f"{s['train_size']:,}",
              epochs=s["epochs"])
 
 
