@@ -67,6 +67,7 @@ class ListBoard:
 
     def __init__(self, rows_by_board, titles, current):
         self.rows_by_board, self.titles, self.current, self.version = rows_by_board, titles, current, 1
+        self.recovered = None  # as a store that opened its file without damage
 
     def rows(self, board_id=None):
         return [dict(row) for row in self.rows_by_board.get(self.current if board_id is None else board_id, [])]
