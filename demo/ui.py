@@ -240,7 +240,8 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
     runs.prepare_worker()
     threading.Thread(target=start_waiting_runs, args=(runs, queue), name="queue-after-restart", daemon=True).start()
     demo.training_runs, demo.work = runs, work  # so that whoever closes the app can end its workers
-    demo.app_tabs = tabs  # the tabs' objects (tests call their callbacks on the running app)    demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
+    demo.app_tabs = tabs  # the tabs' objects (tests call their callbacks on the running app)
+    demo.teacher_key = ctx.teacher_key  # for the teacher link (classroom.teacher_link) and app.py's start-up lines
     demo.board_store = board  # the class board's database (closed by close_app)
     demo.settings = settings  # for launch_options and whoever launches it
     # api_open=False: Gradio's direct REST routes (/run/<name>, /api/<name>) would skip the queue
