@@ -10,14 +10,12 @@ worker's progress dicts. ``stop`` asks the worker to stop within a step and
 save; a worker that does not answer within ``STOP_ANSWER_SECONDS`` is killed.
 Runs have owners: only the browser session that started a run, or the teacher
 (``classroom.teacher``), can stop it.
-A run that overruns ``max_run_minutes`` is stopped and saved. Finished runs are
-saved under ``runs_dir``; only the newest ``keep`` are kept so the disk cannot
-fill. With ``standby`` a loaded worker waits for the next Start (``classroom.standby``); the
-next one is started as a run starts, so a run right after it starts as fast.
+A run that overruns ``max_run_minutes`` is stopped and saved, in ``runs_dir`` (the newest
+``keep`` kept). With ``standby`` a loaded worker waits for the next Start (``classroom.standby``).
+Runs waiting their turn are ``classroom.class_queue``'s (it hears of each run's end: ``on_end``).
 
-A run is asked for with a ``mobilenet.run_spec.RunSpec`` (a recipe, what differs from it, the
-devices), which goes on to the worker as it came, sized to the data (``fit_to_data``); the run's
-record keeps it, so every viewer can see what was run.
+A run is asked for with a ``mobilenet.run_spec.RunSpec``, which goes on to the worker as it
+came, sized to the data (``fit_to_data``); the run's record keeps it.
 
 Everything here is data, never display text (``classroom.run_record``: the run's ``RunState``
 and ``Stage``, the refusals, ``StopReply``, ``failure_reason``); the Train tab
@@ -27,7 +25,6 @@ and ``Stage``, the refusals, ``StopReply``, ``failure_reason``); the Train tab
 
 import dataclasses
 import datetime
-import glob
 import logging
 import os
 import threading
@@ -37,7 +34,7 @@ from classroom.run_record import (ACTIVE_STATES, NotYourRun, Run, RunBusy, RunSt
                                   StopOutcome, StopReply, failure_reason, public, record_trainer)
 from classroom.settings import DEFAULTS
 from classroom.standby import Standby
-from mobilenet.checkpoints import checkpoint_paths
+from mobilenet.checkpoints import keep_newest
 from mobilenet.data import DataCorruptError, DataUnavailableError, load_cifar10
 from mobilenet.duration import estimate_seconds, speed_from_run
 from mobilenet.train import fit_to_data
@@ -77,8 +74,7 @@ class TrainingRuns:
                  max_run_minutes=MAX_RUN_MINUTES, standby=False, trainer=None, devices=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
-        self.closing = False  # set by close: no run starts any more
-        self.on_end = None  # called (in the run's thread) with each run once it has ended (classroom.class_queue)
+        self.closing, self.on_end = False, None  # closing: set by close; on_end(run): called as each run ends
         self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
         self.speed = None  # this machine's training speed (cost units/s): measured, then each run
@@ -163,15 +159,10 @@ class TrainingRuns:
 
     # -- start / stop ------------------------------------------------------------
     def start(self, spec, started_by, owner=None, teacher=False, run_id=None):
-        """Starts the run ``spec`` (a ``mobilenet.run_spec.RunSpec``) in a worker process; returns
-        the run id (``run_id`` when given: the class board's).
-
-        ``owner`` (the browser session's id) is who may stop it, besides the teacher; None lets
-        anyone stop it (runs started by the server's own code). ``teacher``: started by the
-        teacher (shown with the teacher's badge).
-
-        Raises ``RunBusy`` while another run trains, and what ``check`` raises.
-        """
+        """Starts the run ``spec`` (a ``RunSpec``) in a worker process; returns the run id
+        (``run_id`` when given: the class board's). ``owner`` (the browser session) may stop it,
+        besides the teacher; None: anyone. ``teacher``: started by the teacher (the badge).
+        Raises ``RunBusy`` while another run trains, and what ``check`` raises."""
         with self._lock:
             if self._run is not None and self._run.state in ACTIVE_STATES:
                 raise RunBusy(self._run.started_by, self._run.seconds_left())
@@ -202,11 +193,9 @@ class TrainingRuns:
         return run.run_id
 
     def check(self, spec):
-        """``(spec sized to the data, its estimated seconds here)``: what a run of ``spec`` would
-        be, checked as Start checks it (the class queue checks a run before it waits).
-
-        Raises ``RunTooLong`` when its estimated time exceeds the server's limit, the package's
-        data errors when CIFAR-10 is missing, and ``ValueError`` for a bad config."""
+        """``(spec sized to the data, its estimated seconds here)``, checked as Start checks it
+        (the class queue checks a run before it waits). Raises ``RunTooLong`` beyond the server's
+        limit, the package's data errors without CIFAR-10, ``ValueError`` for a bad config."""
         spec, config, data = self._checked(spec)
         return spec, self.estimate_seconds(config, len(data.x_train) - config.validation_size, len(data.x_test))
 
@@ -324,7 +313,7 @@ class TrainingRuns:
         if kind == "result" and outcome["checkpoint"]:
             record_trainer(outcome["checkpoint"], run)
         if kind == "result":
-            self._remove_old_runs()
+            keep_newest(self.runs_dir, self.keep)  # the oldest run checkpoints removed
             latest = run.history[-1] if run.history else {}
             if latest.get("images_per_sec"):
                 self.speed = speed_from_run(config, latest["images_per_sec"])
@@ -361,15 +350,6 @@ class TrainingRuns:
             elif kind == "stage" and event["name"] in set(Stage):
                 run.stage, run.stage_split = Stage(event["name"]), event.get("split")
             self._changed()
-
-    def _remove_old_runs(self):
-        """Keeps the newest ``keep`` checkpoints of ``runs_dir`` (weights + JSON)."""
-        weights = sorted(glob.glob(os.path.join(glob.escape(self.runs_dir), "*.keras")),
-                         key=os.path.getmtime, reverse=True)
-        for old in weights[self.keep:]:
-            for file in checkpoint_paths(old):
-                if os.path.exists(file):
-                    os.remove(file)
 
     # -- what viewers read -------------------------------------------------------------
     def changed(self):

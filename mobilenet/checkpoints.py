@@ -19,6 +19,7 @@ removes the temporary files of old crashes.
 """
 
 import datetime
+import glob
 import json
 import os
 import platform
@@ -47,6 +48,16 @@ def checkpoint_paths(path):
         if path.endswith(suffix):
             path = path[: -len(suffix)]
     return path + ".keras", path + ".json"
+
+
+def keep_newest(folder, keep):
+    """Removes all but the newest ``keep`` checkpoints of ``folder`` (weights and JSON), oldest
+    first: a folder of runs the disk cannot fill."""
+    weights = sorted(glob.glob(os.path.join(glob.escape(folder), "*.keras")), key=os.path.getmtime, reverse=True)
+    for old in weights[keep:]:
+        for file in checkpoint_paths(old):
+            if os.path.exists(file):
+                os.remove(file)
 
 
 def model_args(model_config):
