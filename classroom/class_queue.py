@@ -22,6 +22,7 @@ import time
 from classroom.board_rows import ended_fields, settings_of
 from classroom.run_queue import RunQueue, Waiting
 from classroom.run_record import RunBusy
+from mobilenet.cifar10 import DataCorruptError, DataUnavailableError
 from mobilenet.run_spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Queued:
     place: int
     start_in_s: float
     replaced: bool = False  # it took the place of the session's earlier waiting run
+    paused: bool = False  # the teacher has paused the queue
 
 
 class ClassQueue:
@@ -86,7 +88,7 @@ class ClassQueue:
                 self.store.update_run(run_id, spec=stored, **{k: v for k, v in fields.items() if k != "queued_at"})
             place, _ = self.queue.add(dataclasses.replace(waiting, run_id=run_id))
             self._saved()
-            return Queued(run_id, place, self._start_in(run_id), replaced=mine is not None)
+            return Queued(run_id, place, self._start_in(run_id), replaced=mine is not None, paused=self.queue.paused)
 
     def withdraw(self, owner, teacher=False, run_id=None):
         """Takes a waiting run out of the queue: the session's own (``run_id`` None), or any with
@@ -219,7 +221,10 @@ class ClassQueue:
         (a run is checked against the data before it gets here: they are loaded)."""
         settings = settings_of(config)
         if settings["train_size"] is None:
-            settings["train_size"] = len(self.runs.load_data().x_train) - config.validation_size
+            try:
+                settings["train_size"] = len(self.runs.load_data().x_train) - config.validation_size
+            except (DataUnavailableError, DataCorruptError):  # waiting runs after a restart without the data
+                pass  # None: "all"
         return settings
 
     def _busy_s(self):

@@ -41,7 +41,7 @@ def test_three_browsers_see_the_queue_and_the_board_change(tiny_cifar, tmp_path,
             page.locator("#train-images input[type=number]").fill("100")
             page.locator("#train-images input[type=number]").press("Enter")
             page.locator("#start-training").click()
-            expect(page.locator("#train-reply")).to_contain_text("waits in the queue")
+            expect(page.locator("#train-reply")).to_contain_text("paused the queue, so your run waits")
         for page in pages:  # every page sees both runs waiting, in order, names as typed
             table = page.locator("#queue-table")
             expect(table).to_contain_text(STUDENTS[0])

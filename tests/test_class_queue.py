@@ -104,7 +104,7 @@ def test_only_the_teacher_reorders_or_removes_another_students_run(class_app):
     bob, cleo, dan = (Client(class_app[0], verbose=False) for _ in range(3))
     assert "paused" in teacher.predict(None, api_name="/queue_pause")
     for client, name in ((bob, "Bob"), (cleo, "Cleo"), (dan, "Dan")):
-        assert "waits in the queue" in start(client, name)
+        assert "The teacher has paused the queue, so your run waits" in start(client, name)
     ids = {item["name"]: str(item["run_id"]) for item in waiting(bob)}
     for action in ("remove", "first", "up", "down", "pause", "resume", "new_board"):
         assert "Only the teacher" in error_of(lambda: bob.predict(ids["Cleo"], api_name=f"/queue_{action}"))
@@ -143,7 +143,7 @@ def test_the_queues_caps_hold_under_a_flood(class_app):
             answers.append(start(client, f"S{i}"))
         except AppError as refused:
             answers.append(str(refused))
-    assert sum("waits in the queue" in answer for answer in answers) == 6
+    assert sum("paused the queue, so your run waits" in answer for answer in answers) == 6
     assert sum("6 runs are already waiting" in answer for answer in answers) == 3
     # one tab pressing Start again and again keeps one place
     for _ in range(5):

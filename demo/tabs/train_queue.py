@@ -35,7 +35,7 @@ def setup_text(item, lang):
     """A waiting run's settings, short: "quick · cifar α 0.25 shallow · 35,000 × 1"."""
     s = item["settings"]
     return t("train_queue.setup", lang, preset=t(f"train.preset_short_{item['preset']}", lang),
-             variant=s["variant"], alpha=s["alpha"], depth=s["depth"], images=f"{s['train_size']:,}",
+             variant=s["variant"], alpha=s["alpha"], depth=s["depth"], images=f"{s['train_size']:,}" if s["train_size"] else t("train_queue.all_images", lang),
              epochs=s["epochs"])
 
 
@@ -81,7 +81,8 @@ def start_refusal(error, lang):
 
 def queued_reply(queued, lang):
     """Start's answer for a run that waits."""
-    text = t("train_queue.queued", lang, place=queued.place, duration=format_duration(queued.start_in_s))
+    text = t("train_queue.queued_paused" if queued.paused else "train_queue.queued", lang, place=queued.place,
+             duration=format_duration(queued.start_in_s))
     return text + (t("train_queue.replaced", lang) if queued.replaced else "")
 
 
