@@ -115,7 +115,8 @@ class QueuePanel:
                 self.queue.new_board()
                 return t("train_queue.done_new_board", lang)
             waiting = {item["run_id"]: item for item in self.queue.view()["waiting"]}
-            picked = int(run_id) if str(run_id or "").isdigit() else None
+            text = str(run_id or "")
+            picked = int(text) if text.isascii() and text.isdigit() and len(text) < 16 else None
             if picked not in waiting:
                 raise gr.Error(t("train_queue.pick_first", lang))
             place = waiting[picked]["place"]
