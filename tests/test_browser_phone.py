@@ -1,4 +1,4 @@
-"""The page on a 390 × 844 phone (all six tabs, wide things scroll inside the page, none wider
+"""The page on a 390 × 844 phone (all seven tabs, wide things scroll inside the page, none wider
 than the screen) and Gradio's own words on the 中文 page (toast titles, the footer)."""
 
 import os
@@ -70,14 +70,14 @@ def open_phone(browser, url, ssr):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_all_six_tabs_show_on_a_phone_and_nothing_is_wider_than_it(browser, app_url, ssr, lang):
+def test_all_seven_tabs_show_on_a_phone_and_nothing_is_wider_than_it(browser, app_url, ssr, lang):
     expect = sync_api.expect
     context, phone = open_phone(browser, f"{app_url}?lang={lang}&tab=mistakes", ssr)
     try:
         expect(phone.locator("#mistakes-confusion svg")).to_be_visible(timeout=120_000)
         tabs = phone.get_by_role("tab")
-        expect(tabs).to_have_count(6)
-        for index in range(6):
+        expect(tabs).to_have_count(7)
+        for index in range(7):
             box = tabs.nth(index).bounding_box()
             assert box and 0 <= box["x"] and box["x"] + box["width"] <= 390, (index, box)
         expect(phone.get_by_role("button", name="More tabs")).to_have_count(0)
@@ -96,6 +96,10 @@ def test_all_six_tabs_show_on_a_phone_and_nothing_is_wider_than_it(browser, app_
         header = phone.locator("#export-table th").first
         assert header.bounding_box()["width"] >= 150
         screenshot(phone, f"6-mobile-phone-{lang}")
+        phone.get_by_role("tab", name="7 · " + ("Class board" if lang == "en" else "全班看板")).click()
+        expect(phone.locator("#board-table")).to_be_visible()
+        assert phone.evaluate(TOO_WIDE) == []  # the board's tables scroll inside themselves
+        screenshot(phone, f"7-board-phone-{lang}")
     finally:
         context.close()
 
