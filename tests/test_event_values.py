@@ -161,12 +161,14 @@ def test_a_fixed_dropdown_of_an_unpreprocessed_event_is_checked(app, capfd):
     assert message == 'Language · 语言: "klingon" is not one of the choices ("en", "zh").'
 
 
-def test_every_unchecked_choice_is_a_checkpoint_list(app):
-    """Only controls whose choices change while a page is open escape the check, and never the language."""
+def test_every_unchecked_choice_is_a_list_that_changes_while_a_page_is_open(app):
+    """Only controls whose choices change while a page is open escape the check, and never the language:
+    the checkpoint lists, Look inside's layers and blocks, the class board's boards and runs (their
+    callbacks look each value up)."""
     unchecked = {block.elem_id for fn in app.demo.fns.values() if not fn.preprocess for block in fn.inputs
                  if isinstance(block, (gr.Radio, gr.Dropdown)) and getattr(block, "choices_change", False)}
     assert unchecked == {"checkpoint", "look-checkpoint", "export-checkpoint", "mistakes-checkpoint",
-                         "feature-layer", "kernel-block"}
+                         "feature-layer", "kernel-block", "board-picker", "board-picked", "board-try-run"}
 
 
 # -- ranges, without preprocessing -------------------------------------------------------------------------
