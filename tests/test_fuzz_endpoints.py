@@ -192,7 +192,7 @@ def test_every_endpoint_answers_every_value(app, endpoints, capfd):
 
 SHIPPED = f"shipped/{SHIPPED_NAME}"
 NAMED = {"name": "Ann", "variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "epochs": 1,
-         "batch_size": 32, "learning_rate": 0.01, "augmentation": False, "preset": "classroom",
+         "batch_size": 32, "learning_rate": 0.01, "augmentation": False, "preset": "classroom", "seed": 0,
          "lang": "en"}
 
 
@@ -232,7 +232,7 @@ FOUND_BY_HAND = {
                      'Your name (optional, shown to others while you train) needs text, not ["Ann"].'),
     "not_an_example": ("load_example", [99], "CIFAR-10 test pictures (32×32, one per class): 99 is not one "
                                              "of the examples."),
-    "too_few_values": ("start_training", ["Ann", HUGE], "This event takes 11 values; 2 were sent."),
+    "too_few_values": ("start_training", ["Ann", HUGE], "This event takes 12 values; 2 were sent."),
     "in_chinese": ("start_training", settings_with(epochs=math.nan, lang="zh"), "轮次（epoch）需要一个数，而不是 NaN。"),
 }
 
