@@ -7,7 +7,7 @@ Starts ``python app.py`` as its own process (so a crash of the server is seen as
 the default training run through the app's API, then has ``--students`` simulated students,
 each its own gradio_client session, do what students do until time is up: classify an example
 picture, press Look (Grad-CAM, then feature maps), two of them press Look at the same moment,
-open Mistakes, switch the page's language, press Start (refused while a run trains, or started
+open Mistakes, switch the page's language, press Start (queued while a run trains, or started
 when none does) and Stop (refused: not theirs). ``--hostile`` of them send instead: a progressive
 JPEG whose scans repeat a thousand times and a PNG of 1.6 million empty chunks (refused before
 decoding), a call to the queue-skipping ``/gradio_api/run/classify`` route, a language switch with
@@ -109,9 +109,9 @@ class Tally:
 def language_switch(lang, key, alpha=1.0):
     """The language switch's values as a page sends them (in the order the page made its
     components: the switch's inputs are a set, ``demo.ui``): the language, the Architecture tab's
-    variant, α and depth, Classify's network and picture, Look inside's network and layer, and
-    the Mistakes and Mobile networks."""
-    return lang, "paper", alpha, "full", key, None, key, None, key, key
+    variant, α and depth, Classify's network and picture, Look inside's network and layer, the
+    Mistakes and Mobile networks, and the class board's board, axis, colour and runs picked."""
+    return lang, "paper", alpha, "full", key, None, key, None, key, key, 0, "mult_adds", "variant", [], None
 
 
 def honest(url, tally, deadline, seed, key, training_settings):
