@@ -120,8 +120,10 @@ def test_only_the_teacher_reorders_or_removes_another_students_run(class_app):
     assert [item["name"] for item in waiting(bob)] == ["Dan", "Cleo"]
     assert "removed" in teacher.predict(ids["Cleo"], api_name="/queue_remove")
     assert "still waiting" in error_of(lambda: teacher.predict(ids["Cleo"], api_name="/queue_up"))
-    for hostile in ("not a run", "²", "9" * 5000, "-1"):  # a script's values: a message, never a traceback
+    for hostile in ("not a run", "²", "-1", "9" * 15):  # a script's values: a message, never a traceback
         assert "still waiting" in error_of(lambda: teacher.predict(hostile, api_name="/queue_up"))
+    # (a value too long for any choice is refused at the door, by the checks every event goes through)
+    assert "is not one of the choices" in error_of(lambda: teacher.predict("9" * 5000, api_name="/queue_up"))
     # runs that never trained leave nothing on the board (a Start/Withdraw loop adds no rows)
     assert {row["run_id"] for row in board(bob)} & {int(ids["Cleo"])} == set()
     rows_before = len(board(bob))
