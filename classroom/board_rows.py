@@ -8,19 +8,19 @@ network) and its curves, thinned to what a plot of a few runs needs.
 
 import time
 
+from classroom.board_store import SETTINGS_FIELDS  # the settings a row keeps
 from classroom.run_record import RunState
 from mobilenet.analysis import architecture_tables
 from mobilenet.inference import answer_accuracy
 
-SHOWN_SETTINGS = ("variant", "alpha", "depth", "train_size", "epochs", "batch_size", "learning_rate", "augmentation")
 MAX_CURVE_POINTS = 200  # a row stays small however long its run was
 STATUS = {RunState.FINISHED: "finished", RunState.STOPPED: "stopped", RunState.FAILED: "failed"}
 
 
 def settings_of(config):
     """The settings the Train panel shows, of a ``TrainConfig`` (or its dict)."""
-    values = config if isinstance(config, dict) else {name: getattr(config, name) for name in SHOWN_SETTINGS}
-    return {name: values[name] for name in SHOWN_SETTINGS}
+    values = config if isinstance(config, dict) else {name: getattr(config, name) for name in SETTINGS_FIELDS}
+    return {name: values[name] for name in SETTINGS_FIELDS}
 
 
 def cost_of(config):

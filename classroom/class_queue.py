@@ -15,7 +15,6 @@ for a new lesson. Everything here is data; ``demo.tabs.train`` and ``demo.tabs.b
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 
@@ -141,12 +140,6 @@ class ClassQueue:
                                  "estimate_s": round(w.estimate_s, 1), "start_in_s": round(start_in, 1)}
                                 for w, place, start_in in self.queue.places(busy_s)]}
 
-    def mine(self, owner):
-        """The session's waiting run's id, or None."""
-        with self._lock:
-            waiting = self.queue.mine(owner) if owner is not None else None
-            return None if waiting is None else waiting.run_id
-
     # -- runs start and end ---------------------------------------------------------------
     def start_next(self):
         """Starts the first waiting run when none trains and the queue is not paused; a run that
@@ -165,9 +158,8 @@ class ClassQueue:
                     self.queue.move(waiting.run_id, 1, teacher=True)
                     self.store.update_run(waiting.run_id, status="waiting")
                     break
-                except Exception as error:
+                except Exception as error:  # its row says failed (``_start``): the next one is tried
                     log.warning("waiting run %s could not start: %s", waiting.run_id, error)
-                    self.store.update_run(waiting.run_id, status="failed", note=f"{type(error).__name__}: {error}")
                 finally:
                     self._saved()
 
@@ -182,22 +174,16 @@ class ClassQueue:
             self.store.update_run(run_id, status="failed", note=f"{type(error).__name__}: {error}")
             raise
 
-    def _ended(self, run):
-        """``TrainingRuns.on_end``: the run's results on the board, then the next run."""
+    def _ended(self, run, removed):
+        """``TrainingRuns.on_end``: the run's results on the board (and the rows of the checkpoints
+        its files displaced, on any board, marked), then the next run."""
         if self.runs.closing:  # the server is stopping: the run was cut short, the others wait for its restart
             self.store.update_run(run.run_id, status="interrupted", note="server_stopped", finished_at=time.time())
             return
-        self._files_removed()  # first: a viewer who sees this run ended sees the files it displaced gone
+        if removed:  # first: a viewer who sees this run ended sees the files it displaced gone
+            self.store.mark_files_removed(removed)
         self.store.update_run(run.run_id, **ended_fields(run))
         self.start_next()
-
-    def _files_removed(self):
-        """Rows whose checkpoint the runs folder no longer holds (``keep``: oldest removed)."""
-        gone = [row["checkpoint"] for row in self.store.rows()
-                if row["checkpoint"] and not row["file_removed"]
-                and not os.path.exists(os.path.join(self.runs.runs_dir, row["checkpoint"]))]
-        if gone:
-            self.store.mark_files_removed(gone)
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod

@@ -74,7 +74,7 @@ class TrainingRuns:
                  max_run_minutes=MAX_RUN_MINUTES, standby=False, trainer=None, devices=None):
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
-        self.closing, self.on_end = False, None  # closing: set by close; on_end(run): called as each run ends
+        self.closing, self.on_end = False, None  # closing: set by close; on_end(run, removed): see _train
         self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
         self.speed = None  # this machine's training speed (cost units/s): measured, then each run
@@ -263,15 +263,13 @@ class TrainingRuns:
                 worker, self._worker = self._worker, None
         if worker is not None:
             worker.close()
-        self._finish(run, config, outcome)
+        removed = self._finish(run, config, outcome)
         if self.on_end is not None:
             try:
-                self.on_end(run)  # the class queue: the run's row on the board, then the next run
+                self.on_end(run, removed)  # the class queue: the run's row, the files it displaced, the next run
             except Exception:
                 log.exception("after training run %s", run.run_id)
-        # the standby prepares the other presets now (or starts, when memory was short beside
-        # the run), unless a Start came first
-        self.prepare_worker()
+        self.prepare_worker()  # the other presets now (or a standby if memory was short), unless a Start came first
 
     def _follow(self, run, worker):
         """Feeds the worker's events to ``_record`` until its ``result``/``error``; stops it on
@@ -309,11 +307,12 @@ class TrainingRuns:
             self._record(run, event)
 
     def _finish(self, run, config, outcome):
-        kind = outcome["event"]
+        """Records how the run ended; returns the old run checkpoints' file names removed for it."""
+        kind, removed = outcome["event"], []
         if kind == "result" and outcome["checkpoint"]:
             record_trainer(outcome["checkpoint"], run)
         if kind == "result":
-            keep_newest(self.runs_dir, self.keep)  # the oldest run checkpoints removed
+            removed = keep_newest(self.runs_dir, self.keep)  # the oldest run checkpoints
             latest = run.history[-1] if run.history else {}
             if latest.get("images_per_sec"):
                 self.speed = speed_from_run(config, latest["images_per_sec"])
@@ -334,6 +333,7 @@ class TrainingRuns:
             self._changed()
         if self.on_checkpoint and kind == "result" and outcome["checkpoint"]:
             self.on_checkpoint(outcome["checkpoint"])
+        return removed
 
     def _record(self, run, event):
         with self._lock:

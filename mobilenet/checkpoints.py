@@ -52,12 +52,13 @@ def checkpoint_paths(path):
 
 def keep_newest(folder, keep):
     """Removes all but the newest ``keep`` checkpoints of ``folder`` (weights and JSON), oldest
-    first: a folder of runs the disk cannot fill."""
+    first: a folder of runs the disk cannot fill. Returns the removed weights' file names."""
     weights = sorted(glob.glob(os.path.join(glob.escape(folder), "*.keras")), key=os.path.getmtime, reverse=True)
     for old in weights[keep:]:
         for file in checkpoint_paths(old):
             if os.path.exists(file):
                 os.remove(file)
+    return [os.path.basename(old) for old in weights[keep:]]
 
 
 def model_args(model_config):

@@ -13,17 +13,17 @@ import time
 
 import pandas as pd
 
+from classroom.board_store import SETTINGS_FIELDS  # the settings a row keeps
 from classroom.teacher import BADGE
 from demo.i18n import as_markdown, t
 from demo.widgets import COUNT, empty, present
 
-SETTING_KEYS = ("variant", "alpha", "depth", "train_size", "epochs", "batch_size", "learning_rate", "augmentation")
 ACTIVE = ("training", "waiting")  # listed first: what the class is watching
 # What the board lists, in the summary's order; a withdrawn or removed run never trained: it is no
 # experiment of the class, and the queue shows it while it waits.
 STATUSES = (*ACTIVE, "finished", "stopped", "failed", "interrupted")
 X_AXES = ("mult_adds", "seconds")
-COLOURS = (*SETTING_KEYS, "preset", "name")  # what the scatter's points can be coloured by
+COLOURS = (*SETTINGS_FIELDS, "preset", "name")  # what the scatter's points can be coloured by
 # Tableau 10: told apart by most colour-blind viewers; more categories than colours cycle
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#bab0ac")
@@ -115,7 +115,7 @@ def board_table(rows, lang="en"):
 
 def setting_key(row):
     """What makes two runs "the same settings": the preset and the settings, seed aside."""
-    return row["preset"], tuple(row["settings"][key] for key in SETTING_KEYS)
+    return row["preset"], tuple(row["settings"][key] for key in SETTINGS_FIELDS)
 
 
 def group_table(rows, lang="en"):
@@ -222,7 +222,7 @@ def run_choices(rows, lang, finished_only=False):
 
 def settings_of(row):
     """What "Try these settings" puts in the Train panel."""
-    return {"preset": row["preset"], **{key: row["settings"][key] for key in SETTING_KEYS}}
+    return {"preset": row["preset"], **{key: row["settings"][key] for key in SETTINGS_FIELDS}}
 
 
 def board_title(board, lang):

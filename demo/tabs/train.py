@@ -162,6 +162,7 @@ class TrainTab(Tab):
         axis = {"x_title": t("train.plot.epoch", lang), "x_lim": [0, run["config"]["epochs"]] if run else None,
                 "color_map": CURVE_COLORS}
         visible, summary, per_class, confusion = results_view(run, lang)
+        queue = self.ctx.queue.view()
         everything = {
             self.data_status: data_message(snapshot["data"], lang), self.status: status_message(run, lang),
             self.progress: progress_html(run, lang),
@@ -171,9 +172,9 @@ class TrainTab(Tab):
             self.per_class: gr.BarPlot(per_class, x_title=t("train.plot.class", lang),
                                        y_title=t("train.plot.accuracy", lang)),
             self.confusion_section: gr.Column(visible=visible), self.confusion: confusion,
-            **self.queue_panel.view(lang)}
+            **self.queue_panel.view(queue, lang)}
         # Start's or Stop's answer ("Started…") is stale once the run has ended and none waits: cleared
-        return everything if active or self.ctx.queue.view()["waiting"] else {**everything, self.reply: ""}
+        return everything if active or queue["waiting"] else {**everything, self.reply: ""}
 
     def relabel(self, lang):
         return self.view(self.runs.watch(), None, lang)

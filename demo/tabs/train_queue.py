@@ -134,9 +134,8 @@ class QueuePanel:
         """The runs waiting their turn, their places and estimated starts (``paused``: by the teacher)."""
         return self.queue.view()
 
-    def view(self, lang):
-        """Updates of ``outputs`` (the queue as it is now)."""
-        view = self.queue.view()
+    def view(self, view, lang):
+        """Updates of ``outputs`` from ``view`` (``ClassQueue.view``: the queue as it is now)."""
         choices = [(f"{item['place']} · {person_text(item['name'], item['teacher'])}", str(item["run_id"]))
                    for item in view["waiting"]]
         return {self.heading: queue_heading(view, lang), self.table: queue_frame(view, lang),
