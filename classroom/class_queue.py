@@ -58,7 +58,7 @@ class ClassQueue:
         self.runs, self.store = runs, store
         self.queue = RunQueue(max_length, 60 * max_minutes)
         self._lock = threading.RLock()
-        runs.on_end = self._ended
+        runs.on_end, runs.run_waits = self._ended, lambda: len(self.queue) > 0
         store.mark_interrupted()  # a run training when the server stopped did not end
         self.queue.restore([self._waiting(row) for row in store.waiting()])  # they wait again, in their order
 
@@ -87,6 +87,7 @@ class ClassQueue:
                 self.store.update_run(run_id, spec=stored, **{k: v for k, v in fields.items() if k != "queued_at"})
             place, _ = self.queue.add(dataclasses.replace(waiting, run_id=run_id))
             self._saved()
+            self.runs.prepare_worker(check_memory=True)  # the next run's worker loads now, beside the run
             return Queued(run_id, place, self._start_in(run_id), replaced=mine is not None, paused=self.queue.paused)
 
     def withdraw(self, owner, teacher=False, run_id=None):

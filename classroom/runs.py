@@ -75,6 +75,7 @@ class TrainingRuns:
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
         self.closing, self.on_end = False, None  # closing: set by close; on_end(run, removed): see _train
+        self.run_waits = lambda: False  # the class queue's: whether a run waits for this one's end
         self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
         self.speed = None  # this machine's training speed (cost units/s): measured, then each run
@@ -246,9 +247,8 @@ class TrainingRuns:
             worker = self._standby.take(spec.devices)
             with self._lock:
                 self._worker = worker
-            # The next standby loads while this run trains, so a Start right after it ends
-            # trains at once too (it waited ~20 s for a standby started at the end).
-            self.prepare_worker(check_memory=True)
+            if self.run_waits():  # the next standby loads beside this run only for a run that waits:
+                self.prepare_worker(check_memory=True)  # it takes a sixth of the run's speed on 2 cores
             worker.start(spec, path, self.trainer)
             outcome = self._follow(run, worker)
         except WorkerExited as exited:

@@ -2,8 +2,8 @@
 
 A worker takes ~20 s to load TensorFlow and CIFAR-10 and ~7 s (2 cores) to trace a model's
 training step; a standby has done both before the Start comes, so the run trains from its first
-step. ``classroom.runs`` starts the next one while a run trains (memory allowing:
-``STANDBY_MEMORY_MB``), so a run right after it starts as fast.
+step. ``classroom.runs`` starts the next one when a run ends, or while it trains if another run
+waits in the class queue (memory allowing: ``STANDBY_MEMORY_MB``), so that run starts as fast.
 
 What it prepares, and when: tracing beside a run takes the run's cores (the quick run trained at
 0.69 of the CLI's speed while a standby traced every preset beside it). So a standby started

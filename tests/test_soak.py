@@ -1,7 +1,8 @@
 """A short classroom soak through ``python app.py`` in its own process (scripts/classroom_soak.py):
 students classify, look (two at once), open Mistakes, switch language, start and stop runs, while
 a few send hostile files and calls. The server must be the same process at the end, no honest
-request may fail, honest Classify p95 stays under 5 s and server + workers under 6 GB."""
+request may fail, honest Classify p95 stays under 5 s and server + workers under 5 GB (their PSS:
+a page shared by several processes counted once; summed RSS was 6.0 GB where PSS was 3.3)."""
 
 import os
 import sys
@@ -16,7 +17,7 @@ import classroom_soak  # noqa: E402
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 P95_BOUND_S = 5.0  # 2 shared cores in CI, a run training beside; the script's own bound is 2 s
-RSS_BOUND_GB = 6.0
+MEMORY_BOUND_GB = 5.0
 
 
 def test_a_class_of_students_and_two_who_try_things(tiny_cifar, tiny_checkpoint, tmp_path):
@@ -34,7 +35,7 @@ def test_a_class_of_students_and_two_who_try_things(tiny_cifar, tiny_checkpoint,
         server.terminate()
         server.wait(timeout=60)
     print(report)
-    assert classroom_soak.check(report, P95_BOUND_S, RSS_BOUND_GB) == []
+    assert classroom_soak.check(report, P95_BOUND_S, MEMORY_BOUND_GB) == []
     assert report["actions"].get("two looks", 0) >= 3 and report["actions"].get("hostile round", 0) >= 1
     hostile = " ".join(report["hostile"])
     assert "answered" not in hostile, report["hostile"]

@@ -1,5 +1,6 @@
-"""Back-to-back runs start as fast as the first: while a run trains, the next standby worker
-loads (``TrainingRuns.prepare_worker``), so a Start right after a run ends trains at once."""
+"""Back-to-back runs start as fast as the first: while a run trains and another waits for it (the
+class queue's ``run_waits``), the next standby worker loads (``TrainingRuns.prepare_worker``), so
+the waiting run trains at once; while nobody waits, the run has the machine to itself."""
 
 import time
 
@@ -37,6 +38,10 @@ def test_the_run_after_a_run_starts_as_fast_as_the_first(tiny_cifar, tmp_path):
     try:
         runs.prepare_worker()
         first = first_step_seconds(runs, RunSpec.of(LONG), "Ann")
+        time.sleep(3)  # nobody waits: no standby loads beside Ann's run, which keeps every core
+        assert runs._standby.worker is None and runs.snapshot()["run"]["state"] == "running"
+        runs.run_waits = lambda: True  # Bob's Start waits in the class queue, which says so:
+        runs.prepare_worker(check_memory=True)
         deadline = time.monotonic() + 180
         while not runs.snapshot()["worker_ready"]:  # the next standby loads while Ann's run trains
             assert runs.snapshot()["run"]["state"] in ("running", "stopping"), "Ann's run ended first"
