@@ -300,8 +300,9 @@ def main(argv=None):
     parser.add_argument("--hostile", type=int, default=2)
     parser.add_argument("--log", help="a file for the server's output")
     # On 2 cores that the 30 students' own clients share with the server, a training run and the
-    # workers (measured: p95 2.6 s; 7.4 GB summed RSS at the end with real CIFAR-10, BENCHMARKS.md)
-    parser.add_argument("--p95-bound", type=float, default=3.0, help="seconds (default 3)")
+    # workers (measured: p95 2.6 to 3.9 s on two days; 4.8 to 5.4 GB PSS at the end with real
+    # CIFAR-10, BENCHMARKS.md)
+    parser.add_argument("--p95-bound", type=float, default=5.0, help="seconds (default 5)")
     parser.add_argument("--memory-bound-gb", type=float, default=8.0, help="server + workers, PSS (default 8)")
     args = parser.parse_args(argv)
     from mobilenet import runtime
