@@ -58,7 +58,7 @@ class ClassQueue:
         self.runs, self.store = runs, store
         self.queue = RunQueue(max_length, 60 * max_minutes)
         self._lock = threading.RLock()
-        runs.on_end, runs.run_waits = self._ended, lambda: len(self.queue) > 0
+        runs.on_end, runs.waiting_recipe = self._ended, self._next_recipe
         store.mark_interrupted()  # a run training when the server stopped did not end
         self.queue.restore([self._waiting(row) for row in store.waiting()])  # they wait again, in their order
 
@@ -87,7 +87,7 @@ class ClassQueue:
                 self.store.update_run(run_id, spec=stored, **{k: v for k, v in fields.items() if k != "queued_at"})
             place, _ = self.queue.add(dataclasses.replace(waiting, run_id=run_id))
             self._saved()
-            self.runs.prepare_worker(check_memory=True)  # the next run's worker loads now, beside the run
+            self.runs.prepare_worker(check_memory=True, recipe=self._next_recipe())  # its worker loads now
             return Queued(run_id, place, self._start_in(run_id), replaced=mine is not None, paused=self.queue.paused)
 
     def withdraw(self, owner, teacher=False, run_id=None):
@@ -187,6 +187,12 @@ class ClassQueue:
         self.start_next()
 
     # -- helpers -------------------------------------------------------------------------
+    def _next_recipe(self):
+        """``TrainingRuns.waiting_recipe``: the recipe of the run that trains next, None if none waits."""
+        with self._lock:
+            places = self.queue.places()
+            return places[0].waiting.payload.recipe if places else None
+
     @staticmethod
     def _waiting(row):
         """A stored waiting run (``BoardStore.waiting``) as the queue holds it."""

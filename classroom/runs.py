@@ -75,7 +75,7 @@ class TrainingRuns:
         self.runs_dir, self.data_source, self.keep = runs_dir, data_source, keep
         self.on_checkpoint = on_checkpoint  # called (in the run's thread) with each new checkpoint
         self.closing, self.on_end = False, None  # closing: set by close; on_end(run, removed): see _train
-        self.run_waits = lambda: False  # the class queue's: whether a run waits for this one's end
+        self.waiting_recipe = lambda: None  # the class queue's: the recipe of the run waiting for this one
         self.max_run_seconds = 60 * max_run_minutes
         self.standby, self.trainer = standby, trainer  # trainer: a picklable stand-in for train()
         self.speed = None  # this machine's training speed (cost units/s): measured, then each run
@@ -129,18 +129,17 @@ class TrainingRuns:
             self._changed()
 
     # -- workers ---------------------------------------------------------------------
-    def prepare_worker(self, check_memory=False):
+    def prepare_worker(self, check_memory=False, recipe=None):
         """Starts a standby worker now (loading TensorFlow and CIFAR-10, preparing the app's
         presets and timing this machine once), so that the next Start trains at once. Needs
-        ``standby``.
-
-        Beside a training run it prepares that run's recipe only, and the other presets once the
-        run has ended (``classroom.standby``). ``check_memory``: only when the machine has the
-        memory for it beside the run (when memory is short, the run's end starts it instead)."""
+        ``standby``. Beside a training run it prepares ``recipe`` (the waiting run's; default the
+        running one's) only, the other presets once the run has ended (``classroom.standby``).
+        ``check_memory``: only when the machine has the memory for it beside the run (when memory
+        is short, the run's end starts it instead)."""
         if self.standby:
             with self._lock:
                 run = self._run
-                beside = run.spec["recipe"] if run is not None and run.state in ACTIVE_STATES else None
+                beside = (recipe or run.spec["recipe"]) if run is not None and run.state in ACTIVE_STATES else None
             self._standby.prepare(check_memory, beside)
 
     def _measured(self, speed):
@@ -247,8 +246,9 @@ class TrainingRuns:
             worker = self._standby.take(spec.devices)
             with self._lock:
                 self._worker = worker
-            if self.run_waits():  # the next standby loads beside this run only for a run that waits:
-                self.prepare_worker(check_memory=True)  # it takes a sixth of the run's speed on 2 cores
+            waiting = self.waiting_recipe()  # the next standby loads beside this run only for a run that
+            if waiting:  # waits (it takes a sixth of the run's speed on 2 cores); else at the run's end
+                self.prepare_worker(check_memory=True, recipe=waiting)
             worker.start(spec, path, self.trainer)
             outcome = self._follow(run, worker)
         except WorkerExited as exited:

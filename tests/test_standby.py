@@ -1,5 +1,5 @@
 """Back-to-back runs start as fast as the first: while a run trains and another waits for it (the
-class queue's ``run_waits``), the next standby worker loads (``TrainingRuns.prepare_worker``), so
+class queue's ``waiting_recipe``), the next standby worker loads (``TrainingRuns.prepare_worker``), so
 the waiting run trains at once; while nobody waits, the run has the machine to itself."""
 
 import time
@@ -40,8 +40,8 @@ def test_the_run_after_a_run_starts_as_fast_as_the_first(tiny_cifar, tmp_path):
         first = first_step_seconds(runs, RunSpec.of(LONG), "Ann")
         time.sleep(3)  # nobody waits: no standby loads beside Ann's run, which keeps every core
         assert runs._standby.worker is None and runs.snapshot()["run"]["state"] == "running"
-        runs.run_waits = lambda: True  # Bob's Start waits in the class queue, which says so:
-        runs.prepare_worker(check_memory=True)
+        runs.waiting_recipe = lambda: "classroom"  # Bob's Start waits in the class queue, which says so:
+        runs.prepare_worker(check_memory=True, recipe="classroom")
         deadline = time.monotonic() + 180
         while not runs.snapshot()["worker_ready"]:  # the next standby loads while Ann's run trains
             assert runs.snapshot()["run"]["state"] in ("running", "stopping"), "Ann's run ended first"
