@@ -87,8 +87,10 @@ class ClassQueue:
                 self.store.update_run(run_id, spec=stored, **{k: v for k, v in fields.items() if k != "queued_at"})
             place, _ = self.queue.add(dataclasses.replace(waiting, run_id=run_id))
             self._saved()
-            self.runs.prepare_worker(check_memory=True, recipe=self._next_recipe())  # its worker loads now
-            return Queued(run_id, place, self._start_in(run_id), replaced=mine is not None, paused=self.queue.paused)
+            queued = Queued(run_id, place, self._start_in(run_id), replaced=mine is not None, paused=self.queue.paused)
+            recipe = self._next_recipe()
+        self.runs.prepare_worker(check_memory=True, recipe=recipe)  # the next run's worker loads now, outside the lock
+        return queued
 
     def withdraw(self, owner, teacher=False, run_id=None):
         """Takes a waiting run out of the queue: the session's own (``run_id`` None), or any with

@@ -235,11 +235,12 @@ def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, tr
                 tally.fail("student", error)
     alive = os.path.exists(f"/proc/{server_pid}") and httpx.get(f"{url}config", timeout=30).status_code == 200
     latencies = sorted(tally.classify_s)
+    memory_end = memory_by_kind(server_pid)
     return {"alive": alive, "failures": tally.failures, "actions": tally.actions, "classify": len(latencies),
             "classify_p50_s": statistics.median(latencies) if latencies else None,
             "classify_p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else None,
-            "memory_start_gb": memory_start / 1e9, "memory_end_gb": memory_bytes(server_pid) / 1e9,
-            "memory_end_by_kind_gb": {kind: round(size / 1e9, 2) for kind, size in memory_by_kind(server_pid).items()},
+            "memory_start_gb": memory_start / 1e9, "memory_end_gb": sum(memory_end.values()) / 1e9,
+            "memory_end_by_kind_gb": {kind: round(size / 1e9, 2) for kind, size in memory_end.items()},
             "rss_end_gb": memory_bytes(server_pid, "rss") / 1e9,
             "hostile": sorted(set(tally.hostile))}
 

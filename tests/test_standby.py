@@ -40,8 +40,7 @@ def test_the_run_after_a_run_starts_as_fast_as_the_first(tiny_cifar, tmp_path):
         first = first_step_seconds(runs, RunSpec.of(LONG), "Ann")
         time.sleep(3)  # nobody waits: no standby loads beside Ann's run, which keeps every core
         assert runs._standby.worker is None and runs.snapshot()["run"]["state"] == "running"
-        runs.waiting_recipe = lambda: "classroom"  # Bob's Start waits in the class queue, which says so:
-        runs.prepare_worker(check_memory=True, recipe="classroom")
+        runs.prepare_worker(check_memory=True, recipe="classroom")  # as the class queue does when Bob's Start waits
         deadline = time.monotonic() + 180
         while not runs.snapshot()["worker_ready"]:  # the next standby loads while Ann's run trains
             assert runs.snapshot()["run"]["state"] in ("running", "stopping"), "Ann's run ended first"
