@@ -12,6 +12,7 @@ import signal
 import sys
 
 import mobilenet  # noqa: F401  first: sets oneDNN on and TensorFlow's log level (mobilenet.runtime)
+from mobilenet import worker_start
 from classroom import serve
 from classroom.settings import Settings
 from classroom.teacher import startup_lines
@@ -27,6 +28,8 @@ def main():
         settings = Settings.from_environ(os.environ)
     except ValueError as error:
         parser.error(str(error))
+    # training workers fork from a process that has loaded these once (mobilenet.worker_start)
+    worker_start.preload("classroom.serve", "demo.ui")
     demo = build_demo(settings=settings)
     # Returns once it serves, with the bounds at the door set (classroom.serve.launch).
     _, url, share_url = serve.launch(demo, launch_options(settings), settings, too_many_connections(),

@@ -261,9 +261,9 @@ class TrainingRuns:
         finally:
             with self._lock:
                 worker, self._worker = self._worker, None
+        removed = self._finish(run, config, outcome)  # on screen before the worker has exited
         if worker is not None:
-            worker.close()
-        removed = self._finish(run, config, outcome)
+            worker.close()  # seconds: TensorFlow's exit; the next run waits for its memory
         if self.on_end is not None:
             try:
                 self.on_end(run, removed)  # the class queue: the run's row, the files it displaced, the next run

@@ -28,6 +28,7 @@ import numpy as np
 
 from mobilenet import CHECKPOINT_DIR  # sets oneDNN on (mobilenet.runtime)
 from mobilenet.bench_classroom import SEEDS, classroom_rows
+from mobilenet.recipes import APP_PRESETS
 
 
 def percentiles(samples):
@@ -215,6 +216,8 @@ def main(argv=None):
                         help="measure only these sections (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS),
                         help="the classroom section's CLI seeds (default: 0 1 2 3 4; the app trains its own, 0)")
+    parser.add_argument("--presets", nargs="+", choices=APP_PRESETS, default=list(APP_PRESETS),
+                        help="the classroom section's presets (default: all the app offers)")
     args = parser.parse_args(argv)
     minutes = sum(MINUTES[section] for section in args.only)
     if minutes > 20 and not args.smoke:
@@ -227,7 +230,8 @@ def main(argv=None):
     data = load_cifar10(args.data or os.environ.get(ENV_VAR, "").strip() or None)
     warmup, runs, steps, repeats = (3, 10, 2, 1) if args.smoke else (50, 500, 40, 5)
     images = data.x_test[:100]
-    classroom = classroom_rows(data.source, args.smoke, dict(os.environ), tuple(args.seeds)) if "classroom" in args.only else []
+    classroom = classroom_rows(data.source, args.smoke, dict(os.environ), tuple(args.seeds),
+                               tuple(args.presets)) if "classroom" in args.only else []
     rows = []
     for variant in ("paper", "cifar") if "latency" in args.only else ():
         latency, model = latency_rows(variant, images, warmup, runs)

@@ -123,7 +123,7 @@ class ProgressPrinter:
             if event["test_accuracy"] is not None:
                 flip = event.get("test_accuracy_tta")
                 self._line(f"test accuracy: {event['test_accuracy'] * 100:.2f}%" + (
-                    "" if flip is None else f"; with flip TTA {flip * 100:.2f}%"
+                    "" if flip is None else f"; with TTA ({event.get('tta_views') or 'mirror'}) {flip * 100:.2f}%"
                     + (" (how the app answers with this checkpoint)" if event.get("answers_with_flip") else "")))
             self._line(f"checkpoint: {event['checkpoint']} ({event['duration_s']:.0f} s)")
 
@@ -150,12 +150,13 @@ def run_evaluate(args):
     from mobilenet.data import CLASS_NAMES, load_cifar10
     from mobilenet.evaluate import evaluate
 
-    model, _ = load_checkpoint(args.checkpoint)
+    model, metadata = load_checkpoint(args.checkpoint)
     data = load_cifar10(args.data)
-    report = evaluate(model, data.x_test, data.y_test, tta=args.tta)
+    views = (metadata.get("metrics") or {}).get("tta_views", "mirror")  # as the checkpoint measured it
+    report = evaluate(model, data.x_test, data.y_test, tta=args.tta, views=views)
     print(f"checkpoint: {args.checkpoint}")
     print(f"test images: {report['images']:,} ({data.source})")
-    print(f"test accuracy{' (flip TTA)' if args.tta else ''}: {report['accuracy'] * 100:.2f}%")
+    print(f"test accuracy{f' (TTA: {views})' if args.tta else ''}: {report['accuracy'] * 100:.2f}%")
     print("\nper-class accuracy:")
     for name, accuracy in report["per_class_accuracy"].items():
         print(f"  {name:<11}{accuracy * 100:6.2f}%")

@@ -47,7 +47,8 @@ TRAIN_HELP = {
     "swa_epochs": "epochs of weight averaging (SWA) after the schedule (0: off)",
     "swa_learning_rate": "constant learning rate of the averaging epochs ('auto': learning rate / 5)",
     "swa_batch_size": "batch size of the averaging epochs ('auto': the batch size)",
-    "tta": "also report test accuracy with flip test-time augmentation",
+    "tta": "also report test accuracy with test-time augmentation (the app answers so where it helps)",
+    "tta_views": "what test-time augmentation averages: mirror, or mirror_shift (also two copies shifted by a pixel)",
     "seed": "random seed",
     "progress_every": "steps between progress updates",
 }

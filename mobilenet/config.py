@@ -11,6 +11,7 @@ VARIANTS = ("paper", "cifar")   # mobilenet.model builds both
 DEPTHS = ("full", "shallow")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
+TTA_VIEWS = ("mirror", "mirror_shift")  # mobilenet.tta.KINDS (this module loads no NumPy)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class TrainConfig:
     swa_learning_rate: float | None = None  # constant during averaging; None: learning_rate / 5
     swa_batch_size: int | None = None       # batch size during averaging; None: batch_size
     tta: bool = True                # also measure flip test-time augmentation (the app answers with it where it helps)
+    tta_views: str = "mirror"       # what TTA averages: "mirror", or "mirror_shift" (also shifted copies; mobilenet.tta)
     seed: int = 0
     progress_every: int = 5         # emit a "batch" event every this many steps
 
@@ -67,6 +69,8 @@ class TrainConfig:
             bad("depth", f"must be one of {DEPTHS}")
         if self.optimizer not in OPTIMIZERS:
             bad("optimizer", f"must be one of {OPTIMIZERS}")
+        if self.tta_views not in TTA_VIEWS:
+            bad("tta_views", f"must be one of {TTA_VIEWS}")
         if self.schedule not in SCHEDULES:
             bad("schedule", f"must be one of {SCHEDULES}")
         if not isinstance(self.cutout, int) or not 0 <= self.cutout <= 32:

@@ -12,6 +12,8 @@ ones; the machine's own speed (cost units per second) comes from a measurement:
 a few steps timed when the server starts, then each finished run.
 """
 
+from mobilenet.tta import view_count
+
 # Cost units of one layer's fixed work per step, in activation values (fitted, see above).
 LAYER_STEP_COST = 50_000
 # Evaluation runs the forward pass only: about a third of a training step's work.
@@ -68,9 +70,9 @@ def estimate_seconds(config, train_images, test_images=10_000, speed=None):
     cost = cost_per_image(config)
     trained = train_images * config.epochs
     # validation at each epoch's end (and half way through it in runs of up to 2 epochs), then
-    # validation and test once more at the end, twice over with flip TTA (the mirror images)
+    # validation and test once more at the end, once per TTA view (mobilenet.tta)
     checks = config.epochs * (2 if config.epochs <= 2 else 1)
-    final = (config.validation_size + test_images) * (2 if config.tta else 1)
+    final = (config.validation_size + test_images) * (view_count(config.tta_views) if config.tta else 1)
     evaluated = (config.validation_size * checks + final) * EVALUATION_SHARE
     return (trained + evaluated) * cost / speed + FIXED_SECONDS * REFERENCE_SPEED / speed
 

@@ -1,7 +1,9 @@
-"""Accuracy, per-class accuracy and confusion matrix, with optional flip test-time augmentation."""
+"""Accuracy, per-class accuracy and confusion matrix, with optional test-time augmentation
+(``mobilenet.tta``: the mirror image, or the mirror image and shifted copies)."""
 
 import numpy as np
 
+from mobilenet import tta as views_of
 from mobilenet.data import CLASS_NAMES, preprocess
 
 
@@ -31,22 +33,22 @@ def compiled_forward(model):
 
 
 def predict_probabilities(model, images, batch_size=500, tta=False, should_stop=None,
-                          forward=None):
+                          forward=None, views="mirror"):
     """Class probabilities for uint8 images ``(N, 32, 32, 3)``.
 
-    ``tta`` averages the prediction of each image and its mirror image.
+    ``tta`` averages the prediction of each image's ``views`` (``mobilenet.tta``).
     """
-    plain, averaged = _predict(model, images, batch_size, should_stop, forward, flip=tta)
+    plain, averaged = _predict(model, images, batch_size, should_stop, forward, views if tta else None)
     return averaged if tta else plain
 
 
-def predict_with_flip(model, images, batch_size=500, should_stop=None, forward=None):
-    """``(plain, averaged)`` in one pass: the probabilities of each image alone, and their mean
-    with its mirror image's (what ``predict_probabilities(tta=True)`` gives)."""
-    return _predict(model, images, batch_size, should_stop, forward, flip=True)
+def predict_with_flip(model, images, batch_size=500, should_stop=None, forward=None, views="mirror"):
+    """``(plain, averaged)`` in one pass: the probabilities of each image alone, and the mean of
+    its ``views`` (what ``predict_probabilities(tta=True)`` gives)."""
+    return _predict(model, images, batch_size, should_stop, forward, views)
 
 
-def _predict(model, images, batch_size, should_stop, forward, flip):
+def _predict(model, images, batch_size, should_stop, forward, views):
     forward = forward or compiled_forward(model)
     plain, averaged = [], []
     for start in range(0, len(images), batch_size):
@@ -55,11 +57,12 @@ def _predict(model, images, batch_size, should_stop, forward, flip):
         x = preprocess(images[start:start + batch_size])
         probs = np.asarray(forward(x))
         plain.append(probs)
-        if flip:
-            averaged.append((probs + np.asarray(forward(x[:, :, ::-1, :]))) / 2)
+        if views:  # the picture's own answer is the first view's
+            others = np.asarray(forward(views_of.views(x, views)[len(x):]))
+            averaged.append(views_of.combine(np.concatenate([probs, others]), views))
     empty = np.zeros((0, model.output_shape[-1]))
     joined = [np.concatenate(parts) if parts else empty for parts in (plain, averaged)]
-    return joined[0], (joined[1] if flip else None)
+    return joined[0], (joined[1] if views else None)
 
 
 def classification_report(probabilities, labels, class_names=CLASS_NAMES):
@@ -104,21 +107,22 @@ def _micro_auc(probabilities, labels):
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def evaluate(model, images, labels, tta=False, batch_size=500, should_stop=None, forward=None):
+def evaluate(model, images, labels, tta=False, batch_size=500, should_stop=None, forward=None,
+             views="mirror"):
     """``classification_report`` of ``model`` on uint8 ``images`` with int ``labels``
     (``forward``: a ``compiled_forward(model)`` to reuse, else one is traced)."""
     probs = predict_probabilities(model, images, batch_size, tta=tta, should_stop=should_stop,
-                                  forward=forward)
+                                  forward=forward, views=views)
     return classification_report(probs, labels)
 
 
-def evaluate_with_flip(model, images, labels, tta=False, should_stop=None, forward=None):
-    """``(report, flip-TTA accuracy)``: ``evaluate``'s report of the images alone and, with
-    ``tta``, the accuracy of the answers averaged with the mirror images' (else None), from
-    one pass: the images alone are run once, not once more for the TTA figure."""
+def evaluate_with_flip(model, images, labels, tta=False, should_stop=None, forward=None, views="mirror"):
+    """``(report, TTA accuracy)``: ``evaluate``'s report of the images alone and, with ``tta``,
+    the accuracy of the answers averaged over each image's ``views`` (else None), from one pass:
+    the images alone are run once, not once more for the TTA figure."""
     if not tta:
         return evaluate(model, images, labels, should_stop=should_stop, forward=forward), None
-    plain, averaged = predict_with_flip(model, images, should_stop=should_stop, forward=forward)
+    plain, averaged = predict_with_flip(model, images, should_stop=should_stop, forward=forward, views=views)
     return classification_report(plain, labels), classification_report(averaged, labels)["accuracy"]
 
 
@@ -133,17 +137,19 @@ def validation_loss(probabilities, labels, label_smoothing=0.0):
 
 
 def test_metrics(model, images, labels, tta=False, should_stop=None, forward=None,
-                 answers_with_flip=False):
+                 answers_with_flip=False, views="mirror"):
     """The test-set fields of a checkpoint's ``metrics``: accuracy, per-class accuracy,
-    confusion matrix, the tutorial's recall and AUC, and with ``tta`` the flip-TTA accuracy.
+    confusion matrix, the tutorial's recall and AUC, and with ``tta`` the TTA accuracy over
+    each picture's ``views`` (recorded as ``tta_views``).
 
-    ``answers_with_flip`` (with ``tta``): the app will answer with the picture and its mirror
-    image averaged (``mobilenet.inference.flip_helps``), so the per-class accuracy and the
-    confusion matrix are those of these answers, and ``answers_with_flip`` says so."""
+    ``answers_with_flip`` (with ``tta``): the app will answer with the views averaged
+    (``mobilenet.inference.flip_helps``), so the per-class accuracy and the confusion matrix are
+    those of these answers, and ``answers_with_flip`` says so."""
     if not tta:
         test, averaged = evaluate(model, images, labels, should_stop=should_stop, forward=forward), None
     else:
-        plain, averaged = predict_with_flip(model, images, should_stop=should_stop, forward=forward)
+        plain, averaged = predict_with_flip(model, images, should_stop=should_stop, forward=forward,
+                                            views=views)
         test = classification_report(plain, labels)
         averaged = classification_report(averaged, labels)
     answers = averaged if averaged is not None and answers_with_flip else test
@@ -153,13 +159,14 @@ def test_metrics(model, images, labels, tta=False, should_stop=None, forward=Non
     if averaged is not None:
         metrics["test_accuracy_tta"] = averaged["accuracy"]
         metrics["answers_with_flip"] = bool(answers_with_flip)
+        metrics["tta_views"] = views
     return metrics
 
 
-def stored_weights_metrics(restored, images, labels, tta=False):
-    """Test accuracy (and with ``tta`` flip-TTA accuracy) of ``restored``: the weights as a
-    float16 checkpoint gives them back (``checkpoints.float16_round_trip``)."""
-    test, flipped = evaluate_with_flip(restored, images, labels, tta)
+def stored_weights_metrics(restored, images, labels, tta=False, views="mirror"):
+    """Test accuracy (and with ``tta`` the TTA accuracy over ``views``) of ``restored``: the
+    weights as a float16 checkpoint gives them back (``checkpoints.float16_round_trip``)."""
+    test, flipped = evaluate_with_flip(restored, images, labels, tta, views=views)
     metrics = {"test_accuracy_float16_storage": test["accuracy"]}
     if tta:
         metrics["test_accuracy_tta_float16_storage"] = flipped

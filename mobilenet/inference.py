@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from mobilenet import tta as tta_views
 from mobilenet.checkpoints import atomic_write, load_checkpoint
 from mobilenet.data import CLASS_NAMES, IMAGE_SIZE, preprocess
 from mobilenet.image_checks import check_structure
@@ -122,9 +123,10 @@ class Classifier:
     ``"auto"`` (default) takes LiteRT when ``ai-edge-litert`` is installed.
     Either is traced and warmed at load, and safe to call from many threads.
 
-    ``tta``: with ``True`` each answer is the mean of the picture's and its mirror image's
-    (both in one call of batch 2); ``"auto"`` (default) does so where the checkpoint measured
-    better that way (``flip_helps``). ``self.tta`` says which.
+    ``tta``: with ``True`` each answer is the mean over the picture's views (its mirror image,
+    and shifted copies where the checkpoint measured with them: ``self.views``, ``mobilenet.tta``),
+    in one call; ``"auto"`` (default) does so where the checkpoint measured better that way
+    (``flip_helps``). ``self.tta`` says which.
     """
 
     def __init__(self, model, metadata=None, path=None, class_names=CLASS_NAMES, engine="auto",
@@ -139,7 +141,9 @@ class Classifier:
             engine = "litert" if _litert_available() else "keras"
         self.engine = engine
         self.tta = flip_helps(self.metadata) if tta == "auto" else tta
-        batch = 2 if self.tta else 1
+        # the views the checkpoint's TTA figure was measured with (older ones: the mirror image)
+        self.views = (self.metadata.get("metrics") or {}).get("tta_views", "mirror") if self.tta else None
+        batch = tta_views.view_count(self.views) if self.tta else 1
         self._forward = _litert_forward(model, self.metadata.get("weights_sha256"), batch) \
             if engine == "litert" else _keras_forward(model, batch)
         self._forward(np.zeros((batch, IMAGE_SIZE, IMAGE_SIZE, 3), np.float32))
@@ -152,7 +156,7 @@ class Classifier:
     def _answer(self, small):
         x = np.asarray(preprocess(small[None]))
         if self.tta:
-            return self._forward(np.concatenate([x, x[:, :, ::-1, :]])).mean(axis=0)
+            return tta_views.combine(self._forward(tta_views.views(x, self.views)), self.views)[0]
         return self._forward(x)[0]
 
     def probabilities(self, image, channel_order="rgb"):
@@ -175,7 +179,7 @@ class Classifier:
         order = np.argsort(probs)[::-1][:k]
         return {"top_k": [(self.class_names[i], float(probs[i])) for i in order],
                 "probabilities": dict(zip(self.class_names, map(float, probs))),
-                "network_input": small, "milliseconds": elapsed_ms, "tta": self.tta}
+                "network_input": small, "milliseconds": elapsed_ms, "tta": self.tta, "views": self.views}
 
 
 def _keras_forward(model, batch=1):

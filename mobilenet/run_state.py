@@ -15,7 +15,7 @@ STATE_FILE = "state.json"
 LEGACY_CONFIG = {"depth": "full", "swa_epochs": 0, "swa_learning_rate": None, "swa_batch_size": None,
                   "sync_batchnorm": False, "cutmix": 0.0, "flip": False}
 # Settings of what happens after the last epoch (or of the display): a resumed run may change them.
-AFTER_TRAINING = ("progress_every", "bn_recalibration_batches", "tta")
+AFTER_TRAINING = ("progress_every", "bn_recalibration_batches", "tta", "tta_views")
 
 
 def save_state(model, state_dir, config, epoch, history, swa=None, average=None):

@@ -119,3 +119,26 @@ def describe():
     onednn = "on" if onednn_enabled() else "off"
     return (f"{cpu_description()}, {cpu_cores()} cores used, oneDNN {onednn}"
             + (f" (ONEDNN_MAX_CPU_ISA={cap})" if cap and onednn == "on" else ""))
+
+
+# Variables that TensorFlow, Keras, oneDNN, the C allocator or Python read when they load: a
+# process that loaded them under other values cannot take new ones (mobilenet.worker_start).
+LOAD_TIME_PREFIXES = ("TF_", "TENSORFLOW", "KERAS_", "ONEDNN_", "DNNL_", "CUDA_", "XLA_", "JAX_",
+                      "OMP_", "KMP_", "MKL_", "MALLOC_", "LD_", "PYTHON")
+
+
+def environment(environ=os.environ):
+    """A copy of this process's environment, for a worker to run under (``adopt_environment``)."""
+    return dict(environ)
+
+
+def load_time_environment(environ=os.environ):
+    """The variables of ``environ`` that libraries read when they load (``LOAD_TIME_PREFIXES``)."""
+    return {name: value for name, value in environ.items() if name.startswith(LOAD_TIME_PREFIXES)}
+
+
+def adopt_environment(values, environ=os.environ):
+    """Makes ``values`` this process's environment (a worker forked from a process that started
+    earlier takes its owner's current one)."""
+    environ.clear()
+    environ.update(values)

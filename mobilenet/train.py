@@ -304,7 +304,8 @@ def _train(config, data, source, checkpoint_path, on_progress, should_stop, stat
         # the accuracy of the weights as the checkpoint will restore them, measured before saving
         emit({"event": "stage", "name": "evaluate", "split": "test (float16 storage)"})
         metrics.update(stored_weights_metrics(checkpoints.float16_round_trip(model),
-                                              data.x_test, data.y_test, tta=config.tta))
+                                              data.x_test, data.y_test, tta=config.tta,
+                                              views=config.tta_views))
     if checkpoint_path:
         emit({"event": "stage", "name": "save"})
         metadata = checkpoint_metadata(config, bn_momentum, metrics, history, swa, stopped, duration,
@@ -313,7 +314,7 @@ def _train(config, data, source, checkpoint_path, on_progress, should_stop, stat
                                                       weights_dtype=weights_dtype, overwrite=True)
     emit({"event": "done", "checkpoint": checkpoint_path, "test_accuracy": metrics.get("test_accuracy"),
           "test_accuracy_tta": metrics.get("test_accuracy_tta"),
-          "answers_with_flip": metrics.get("answers_with_flip", False),
+          "answers_with_flip": metrics.get("answers_with_flip", False), "tta_views": metrics.get("tta_views"),
           "validation_accuracy": metrics.get("validation_accuracy"), "stopped": stopped,
           "duration_s": round(duration, 1)})
     return TrainResult(checkpoint_path, metrics, history, stopped, duration)
@@ -349,9 +350,10 @@ def _final_metrics(model, data, val_idx, config, stopped, stop, emit, forward=No
     metrics = {}
     if len(val_idx):
         emit({"event": "stage", "name": "evaluate", "split": "validation"})
-        # with tta, the flip-TTA accuracy decides whether the app answers with the mirror image too
+        # with tta, the TTA accuracy decides whether the app answers with the views averaged
         val, flipped = evaluate_with_flip(model, data.x_train[val_idx], data.y_train[val_idx],
-                                          tta=config.tta and not stopped, forward=forward)
+                                          tta=config.tta and not stopped, forward=forward,
+                                          views=config.tta_views)
         metrics["validation_accuracy"] = val["accuracy"]
         if flipped is not None:
             metrics["validation_accuracy_tta"] = flipped
@@ -363,7 +365,7 @@ def _final_metrics(model, data, val_idx, config, stopped, stop, emit, forward=No
         # with tta the app answers as the validation pictures measured better (flip_helps)
         flip = metrics.get("validation_accuracy_tta", -1) > metrics.get("validation_accuracy", 1)
         metrics.update(test_metrics(model, data.x_test, data.y_test, tta=config.tta, should_stop=stop,
-                                    forward=forward, answers_with_flip=flip))
+                                    forward=forward, answers_with_flip=flip, views=config.tta_views))
     except Stopped:
         metrics.update(test_accuracy=None, stopped_during_evaluation=True)
     return metrics

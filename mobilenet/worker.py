@@ -18,17 +18,18 @@ worker checks every training step (``train(should_stop=...)``); a worker that
 does not answer is killed by its owner (``kill``), which never damages a
 checkpoint: every save is atomic.
 
-The worker is started with ``spawn``, which imports the parent's main script again in
-the child: a script that builds the app (or creates a worker) at module level needs
+The worker is forked from a fork server that has loaded TensorFlow once, or spawned
+(``mobilenet.worker_start``); either imports the parent's main script again in a fresh
+process: a script that builds the app (or creates a worker) at module level needs
 Python's ``if __name__ == "__main__":`` guard, as ``app.py`` has.
 """
 
 import dataclasses
 import errno
 import functools
-import multiprocessing
 import os
 import signal
+import sys
 import threading
 
 # Training yields to the web server: a student's Classify takes milliseconds and is
@@ -77,7 +78,10 @@ class TrainingWorker:
 
     def __init__(self, data_source=None, cores=None, niceness=WORKER_NICENESS, prepare=(),
                  prepare_when_idle=(), devices=None):
-        context = multiprocessing.get_context("spawn")  # never fork a process that runs TensorFlow
+        from mobilenet import runtime, worker_start
+
+        context = worker_start.context()  # forked from a loaded fork server, or spawned: never from a process that runs TensorFlow
+        self.start_method = context.get_start_method()  # "forkserver" or "spawn"
         self._conn, child_conn = context.Pipe()
         self._stop = context.Event()
         self.devices = devices
@@ -85,7 +89,7 @@ class TrainingWorker:
                           for configs in (prepare, prepare_when_idle))
         self.process = context.Process(target=_worker_main, name="mobilenet-training", daemon=True,
                                        args=(child_conn, self._stop, data_source, cores, niceness,
-                                             prepare, later, devices))
+                                             prepare, later, devices, runtime.environment()))
         self.process.start()
         child_conn.close()
         self.ready = False
@@ -197,14 +201,16 @@ def describe_error(error):
             "disk_full": isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)}
 
 
-def _worker_main(conn, stop, data_source, cores, niceness, prepare, later, devices):
+def _worker_main(conn, stop, data_source, cores, niceness, prepare, later, devices, environment):
     """The worker process: load, prepare (timing the first model), wait for the job (preparing
     more while the machine is idle), train, report, exit."""
+    from mobilenet import distribute, runtime
+
+    runtime.adopt_environment(environment)  # the owner's now (a fork server's may be older)
     try:
         os.nice(niceness)
     except OSError:
         pass
-    from mobilenet import distribute, runtime
 
     try:
         distribute.prepare(devices)  # before TensorFlow starts, as the CLI does
@@ -233,9 +239,9 @@ def _worker_main(conn, stop, data_source, cores, niceness, prepare, later, devic
     try:
         job = _wait_for_job(conn, later, lambda fields: prepared.append(prepare_one(fields)[1]))
     except (EOFError, OSError):
-        return  # the owner is gone
+        _exit_now()  # the owner is gone
     if job is None:
-        return
+        _exit_now()
     spec = job["spec"]
     config = spec.config()
     # the prepared model of this config, if there is one (train() checks the match again)
@@ -246,9 +252,21 @@ def _worker_main(conn, stop, data_source, cores, niceness, prepare, later, devic
                          on_progress=conn.send, should_stop=stop.is_set, **spec.train_options())
     except Exception as error:
         conn.send(describe_error(error))
-        return
+        _exit_now()
     conn.send({"event": "result", "checkpoint": result.checkpoint, "metrics": result.metrics,
                "stopped": result.stopped, "duration_s": result.duration_s})
+    _exit_now()
+
+
+def _exit_now():
+    """Ends the worker without Python's and TensorFlow's shutdown (1-2 s of CPU on 2 cores, which
+    the next run would wait for): its last message is in the pipe, its checkpoint saved and closed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 def _wait_for_job(conn, later, prepare_one):

@@ -36,7 +36,7 @@ def test_the_classroom_rows_give_mean_spread_and_min_over_seeds():
     runs = [{"test_accuracy": a, "alone": a - 0.02, "flip": True, "wall_s": w, "images_per_sec": 2000}
             for a, w in ((0.66, 50.0), (0.64, 52.5), (0.65, 49.0))]
     text = _spread(runs)
-    assert text.startswith("65.00 % ± 1.00, min 64.00 % test accuracy (3 of 3 with flip TTA")
+    assert text.startswith("65.00 % ± 1.00, min 64.00 % test accuracy (3 of 3 with TTA")
     assert "each picture alone: mean 63.00 %, min 62.00 %" in text and "wall ≤ 52.5 s" in text
     assert _seeds((0, 1, 2, 3, 4)) == "0–4" and _seeds((0,)) == "0"
 
@@ -46,5 +46,5 @@ def test_one_seed_gives_its_figure_without_a_spread():
 
     text = _spread([{"test_accuracy": 0.6579, "alone": 0.6311, "flip": True, "wall_s": 62.3,
                      "images_per_sec": 2047}])
-    assert text == ("65.79 % test accuracy (with flip TTA; the picture alone: 63.11 %); wall 62.3 s; "
+    assert text == ("65.79 % test accuracy (with TTA; the picture alone: 63.11 %); wall 62.3 s; "
                     "2,047 images/s")

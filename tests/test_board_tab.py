@@ -118,7 +118,7 @@ def test_the_table_lists_every_run_newest_first_with_its_status_in_words():
     assert list(frame["status"][:6]) == ["waiting", "training", "interrupted", "failed", "stopped", "finished"]
     by_id = frame.set_index("run_id")
     assert by_id.loc[3, "status"] == "finished · file removed" and by_id.loc[7, "who"] == "王老师 🎓"
-    assert by_id.loc[2, "tta"] == "flip TTA" and by_id.loc[1, "tta"] == ""
+    assert by_id.loc[2, "tta"] == "TTA" and by_id.loc[1, "tta"] == ""
     assert by_id.loc[1, "accuracy"] == pytest.approx(80.0) and by_id.loc[1, "mult_adds"] == pytest.approx(12.5)
     assert by_id.loc[1, "settings"] == ("cifar α 0.5 shallow · 5,000 images × 3 epochs · batch 128 · lr 0.002"
                                         " · augmented")

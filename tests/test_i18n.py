@@ -189,7 +189,7 @@ def test_the_shipped_checkpoint_line_shows_the_accuracy_of_what_the_app_does(lan
     entry = CheckpointEntry("shipped/x", DEFAULT_CHECKPOINT, "shipped", metadata)
     assert entry.flip and entry.test_accuracy == metadata["metrics"]["test_accuracy_tta"]
     details = checkpoint_details(entry, lang)
-    assert f"{entry.test_accuracy:.1%}" in details and ("flip TTA" if lang == "en" else "翻转 TTA") in details
+    assert f"{entry.test_accuracy:.1%}" in details and ("with flip TTA" if lang == "en" else "使用翻转 TTA") in details
     assert ("+ 24 epochs of weight averaging" if lang == "en" else "另加 24 轮权重平均") in details
     assert details.count("**") == 8 and stray_marks(details) == [], details
 

@@ -4,6 +4,7 @@ import gradio as gr
 import pandas as pd
 
 from mobilenet.display import enlarge
+from mobilenet.tta import shifted
 
 from classroom import work
 from demo.i18n import T, class_name, localize, t
@@ -24,7 +25,8 @@ def checkpoint_details(entry, lang):
     model, config = metadata.get("model", {}), metadata.get("train_config") or {}
     accuracy, images = entry.test_accuracy, (metadata.get("dataset") or {}).get("train_images_used")
     measured = (t("classify.details.not_measured", lang) if accuracy is None else
-                t("classify.details.accuracy_tta" if entry.flip else "classify.details.accuracy", lang,
+                t(("classify.details.accuracy_tta_shift" if shifted(metadata) else "classify.details.accuracy_tta")
+                  if entry.flip else "classify.details.accuracy", lang,
                   accuracy=accuracy))
     lines = [measured,
              t("classify.details.created", lang, created=localize(format_created(metadata.get("created")), lang)),
@@ -53,7 +55,8 @@ class ClassifyTab(Tab):
         column, probability = t("classify.class", lang), t("classify.probability", lang)
         everything = pd.DataFrame(sorted(((class_name(name, lang), p) for name, p in result["probabilities"].items()),
                                          key=lambda kv: -kv[1]), columns=[column, probability])
-        timing = t("classify.timing_tta" if result["tta"] else "classify.timing", lang, ms=result["milliseconds"],
+        timing = t(("classify.timing_tta_shift" if result.get("views") == "mirror_shift" else "classify.timing_tta")
+                   if result["tta"] else "classify.timing", lang, ms=result["milliseconds"],
                    width=result["width"], height=result["height"])
         top = {class_name(name, lang): p for name, p in result["top_k"]}
         shown = picture_file(enlarge(result["network_input"], SHOWN_SIZE), "network_input.png")

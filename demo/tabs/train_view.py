@@ -14,6 +14,7 @@ from mobilenet.data import CLASS_NAMES
 from mobilenet.duration import format_duration
 from mobilenet.inference import answer_accuracy
 from mobilenet.recipes import MEASURED, MEASURED_ON, RECIPES
+from mobilenet.tta import shifted
 
 from classroom.runs import RunState, StopOutcome
 from classroom.teacher import BADGE
@@ -122,7 +123,8 @@ def status_message(run, lang="en"):
                 + t("train.status.saved", lang))
     accuracy, flip = answer_accuracy({"metrics": metrics})
     return (t("train.status.finished", lang, accuracy=accuracy, **values)
-            + (t("train.status.with_flip", lang) if flip else "") + checked + t("train.status.try_it", lang))
+            + (t("train.status.with_flip_shift" if shifted({"metrics": metrics}) else "train.status.with_flip", lang)
+               if flip else "") + checked + t("train.status.try_it", lang))
 
 
 def progress_html(run, lang="en"):
@@ -205,5 +207,6 @@ def results_view(run, lang="en"):
     accuracy, flip = answer_accuracy({"metrics": metrics})
     summary = t("train.results", lang, accuracy=accuracy, images=metrics.get("test_images", 0))
     if flip:
-        summary += t("train.results_flip", lang, alone=metrics["test_accuracy"])
+        summary += t("train.results_flip_shift" if shifted({"metrics": metrics}) else "train.results_flip", lang,
+                     alone=metrics["test_accuracy"])
     return True, summary, per_class, confusion_frame(metrics["confusion_matrix"], lang)

@@ -1,0 +1,49 @@
+"""How a training worker's process starts: forked from a process that has loaded TensorFlow once.
+
+A fresh interpreter per worker (``spawn``) loads TensorFlow, Keras and the package again for
+every run, and the entry point's script with them (``app.py`` imports Gradio): 6 s of CPU on 2
+cores before the worker can load CIFAR-10, each time a run starts or a standby is made, taken
+from the run that trains beside it. Here a *fork server* (Python's ``forkserver``) loads them
+once: a clean process, started from the executable like ``spawn`` (none of the web server's
+threads or locks), that forks each worker. A worker then starts with TensorFlow imported but not
+yet running (no thread pool, no device set up: the worker sizes them), in a tenth of a second.
+
+Libraries read some variables once, when they load (oneDNN's, Keras' backend: ``runtime.
+LOAD_TIME_PREFIXES``). A worker is forked only while those are what they were when the fork
+server started; otherwise (a test or a bench that changes ``ONEDNN_MAX_CPU_ISA`` between runs)
+it is spawned, as before. Either way it runs under its owner's current environment
+(``mobilenet.worker`` passes it, the worker adopts it).
+"""
+
+import multiprocessing
+import threading
+
+from mobilenet import runtime
+
+# What the fork server loads for every worker it forks: TensorFlow, Keras and the package's
+# training modules; ``preload`` adds the entry point's own (a worker imports the owner's main
+# script again, as ``spawn`` does: what that script imports is then loaded already).
+PRELOAD = ["mobilenet.train", "mobilenet.data", "mobilenet.duration", "mobilenet.distribute"]
+
+_lock = threading.Lock()
+_modules = list(PRELOAD)
+_server_environment = None  # the load-time variables the fork server started under
+
+
+def preload(*modules):
+    """Adds ``modules`` (names) to what the fork server loads; before the first worker starts."""
+    with _lock:
+        _modules.extend(name for name in modules if name not in _modules)
+
+
+def context():
+    """The ``multiprocessing`` context for the next worker: the fork server's, or ``spawn``."""
+    global _server_environment
+    current = runtime.load_time_environment()
+    with _lock:
+        if _server_environment is None:
+            multiprocessing.get_context("forkserver").set_forkserver_preload(list(_modules))
+            _server_environment = current  # the server starts with the first worker, as it is now
+        if current == _server_environment:
+            return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
