@@ -16,7 +16,7 @@ from mobilenet.data import load_cifar10
 from mobilenet.model import build_mobilenet
 from mobilenet.tradeoff import (PAPER_RESOLUTION_SERIES, PAPER_WIDTH_SERIES, all_points,
                                 measured_points, paper_points, sweep, tradeoff_svg)
-from mobilenet.train import TrainConfig
+from mobilenet.recipes import recipe
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -76,7 +76,7 @@ def test_sweep_command_trains_each_alpha_once(tiny_cifar, tmp_path):
 
     stamps = {name: os.path.getmtime(os.path.join(out, name)) for name in os.listdir(out)}
     events = []
-    paths = sweep(load_cifar10(tiny_cifar[0]), out, alphas=(0.25, 0.5), config=TrainConfig(**TINY),
+    paths = sweep(load_cifar10(tiny_cifar[0]), out, alphas=(0.25, 0.5), config=recipe("classroom", **TINY),
                   on_progress=events.append)  # same settings: nothing to train again
     assert events == [] and [os.path.basename(p) for p in paths] == ["alpha_0.25.keras", "alpha_0.5.keras"]
     assert {name: os.path.getmtime(os.path.join(out, name)) for name in os.listdir(out)} == stamps
