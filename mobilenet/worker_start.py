@@ -11,11 +11,13 @@ yet running (no thread pool, no device set up: the worker sizes them), in a tent
 Libraries read some variables once, when they load (oneDNN's, Keras' backend: ``runtime.
 LOAD_TIME_PREFIXES``). A worker is forked only while those are what they were when the fork
 server started; otherwise (a test or a bench that changes ``ONEDNN_MAX_CPU_ISA`` between runs)
-it is spawned, as before. Either way it runs under its owner's current environment
+it is spawned, as before; so it is off Linux (no fork server on Windows; macOS frameworks are
+not safe to fork). Either way it runs under its owner's current environment
 (``mobilenet.worker`` passes it, the worker adopts it).
 """
 
 import multiprocessing
+import sys
 import threading
 
 from mobilenet import runtime
@@ -37,8 +39,11 @@ def preload(*modules):
 
 
 def context():
-    """The ``multiprocessing`` context for the next worker: the fork server's, or ``spawn``."""
+    """The ``multiprocessing`` context for the next worker: the fork server's, or ``spawn`` (also
+    off Linux: Windows has no fork server, and macOS frameworks are not safe to fork once loaded)."""
     global _server_environment
+    if not sys.platform.startswith("linux") or "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
     current = runtime.load_time_environment()
     with _lock:
         if _server_environment is None:

@@ -15,6 +15,11 @@ def test_a_worker_forks_while_the_libraries_load_time_settings_are_unchanged(mon
     assert worker_start.context().get_start_method() == "spawn"
     monkeypatch.undo()
     assert worker_start.context().get_start_method() == "forkserver"
+    monkeypatch.setattr("multiprocessing.get_all_start_methods", lambda: ["spawn"])  # Windows
+    assert worker_start.context().get_start_method() == "spawn"
+    monkeypatch.undo()
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert worker_start.context().get_start_method() == "spawn"
 
 
 @pytest.mark.slow
