@@ -140,9 +140,9 @@ class Classifier:
         if engine == "auto":
             engine = "litert" if _litert_available() else "keras"
         self.engine = engine
-        self.tta = flip_helps(self.metadata) if tta == "auto" else tta
-        # the views the checkpoint's TTA figure was measured with (older ones: the mirror image)
-        self.views = (self.metadata.get("metrics") or {}).get("tta_views", "mirror") if self.tta else None
+        recorded = (self.metadata.get("metrics") or {}).get("tta_views", "mirror")  # older ones: the mirror
+        self.tta = bool(flip_helps(self.metadata) if tta == "auto" else tta) and recorded in tta_views.KINDS
+        self.views = recorded if self.tta else None  # as measured; a kind unknown here: the picture alone
         batch = tta_views.view_count(self.views) if self.tta else 1
         self._forward = _litert_forward(model, self.metadata.get("weights_sha256"), batch) \
             if engine == "litert" else _keras_forward(model, batch)

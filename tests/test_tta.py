@@ -57,3 +57,5 @@ def test_the_app_answers_each_picture_as_the_run_measured_it(tiny_checkpoint, ti
     assert classifier.classify(images[0])["views"] == "mirror_shift"
     del metadata["metrics"]["tta_views"]  # a checkpoint measured before the shifted copies
     assert Classifier(model, metadata, engine=engine).views == "mirror"
+    metadata["metrics"]["tta_views"] = "rotate"  # a kind this version does not know: the picture alone
+    assert Classifier(model, metadata, engine=engine).tta is False
