@@ -149,10 +149,11 @@ def run_evaluate(args):
     from mobilenet.checkpoints import load_checkpoint
     from mobilenet.data import CLASS_NAMES, load_cifar10
     from mobilenet.evaluate import evaluate
+    from mobilenet.tta import recorded_views
 
     model, metadata = load_checkpoint(args.checkpoint)
     data = load_cifar10(args.data)
-    views = (metadata.get("metrics") or {}).get("tta_views", "mirror")  # as the checkpoint measured it
+    views = recorded_views(metadata)  # as the checkpoint measured it
     report = evaluate(model, data.x_test, data.y_test, tta=args.tta, views=views)
     print(f"checkpoint: {args.checkpoint}")
     print(f"test images: {report['images']:,} ({data.source})")

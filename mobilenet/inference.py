@@ -140,7 +140,7 @@ class Classifier:
         if engine == "auto":
             engine = "litert" if _litert_available() else "keras"
         self.engine = engine
-        recorded = (self.metadata.get("metrics") or {}).get("tta_views", "mirror")  # older ones: the mirror
+        recorded = tta_views.recorded_views(self.metadata)
         self.tta = bool(flip_helps(self.metadata) if tta == "auto" else tta) and recorded in tta_views.KINDS
         self.views = recorded if self.tta else None  # as measured; a kind unknown here: the picture alone
         batch = tta_views.view_count(self.views) if self.tta else 1

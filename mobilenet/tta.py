@@ -44,6 +44,12 @@ def combine(probabilities, kind):
     return mirror if kind == "mirror" else 0.5 * mirror + 0.5 * parts[2:].mean(axis=0)
 
 
+def recorded_views(metadata):
+    """The views a checkpoint's (or a run's) TTA figure was measured with; "mirror" for those
+    measured before the kinds were recorded."""
+    return ((metadata or {}).get("metrics") or {}).get("tta_views", "mirror")
+
+
 def shifted(metadata):
     """Whether a checkpoint's (or a run's) TTA figure was measured with the shifted copies too."""
-    return ((metadata or {}).get("metrics") or {}).get("tta_views") == "mirror_shift"
+    return recorded_views(metadata) == "mirror_shift"
