@@ -17,6 +17,7 @@ import collections
 import os
 
 from classroom.work_pool import WorkPool, cpu_budget, report
+from mobilenet import worker_start
 
 DECODE_CPU_S = 3  # a picture that needs more CPU than this to decode is hostile or broken
 QUICK_CPU_S, QUICK_WALL_S = 20, 60  # a request may load a checkpoint (seconds) before it answers
@@ -65,6 +66,8 @@ class Work:
             _init(data_source, cores)
             self.quick = self.long = InProcess()
             return
+        # Where workers fork from a fork server (mobilenet.worker_start), it loads these for them.
+        worker_start.preload("classroom.work", "mobilenet.inference", "mobilenet.explain")
         sizes = pool_sizes(cores, machine_memory_gb())
         warm = (warm_networks, ([first_checkpoint],)) if first_checkpoint else None
         threads = max(1, cores // 2)

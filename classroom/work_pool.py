@@ -3,9 +3,12 @@ taking the server down with them.
 
 The server serves a whole class from one process. Decoding a student's picture and running a
 network for a request (Classify, Grad-CAM, feature maps, Mistakes, export) happen in a
-``WorkPool`` instead: each of its *slots* is a one-process ``loky`` executor (spawned, so nothing
-of the server's threads or locks is copied into it), and a slot runs one request at a time, so
-TensorFlow's thread-unsafe parts (the gradient tape of Grad-CAM) never see two requests at once.
+``WorkPool`` instead: each of its *slots* is a one-process ``loky`` executor, and a slot runs one
+request at a time, so TensorFlow's thread-unsafe parts (the gradient tape of Grad-CAM) never see
+two requests at once. Its worker is forked from the fork server that has loaded TensorFlow once
+(``mobilenet.worker_start``: a clean process, none of the server's threads or locks), ready in a
+tenth of a second, or, where there is none, a fresh interpreter (loky's own start) that loads
+TensorFlow itself: seconds of CPU for every new worker, and again after every crash.
 
 Bounds, per request:
 
@@ -31,7 +34,9 @@ when they survive pickling, else as a ``RuntimeError`` with the same message.
 """
 
 import contextlib
+import ctypes
 import logging
+import multiprocessing
 import os
 import pickle
 import queue
@@ -42,12 +47,17 @@ import threading
 import time
 
 import loky
-from loky.backend.context import get_context
 from loky.process_executor import BrokenProcessPool, TerminatedWorkerError
+
+from mobilenet import runtime, worker_start
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # how often a waiting request looks at its worker's progress reports
+# Two malloc arenas, not eight per core: TensorFlow's threads would each reserve 64 MB of address
+# space, which the memory cap counts.
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's malloc.h
 _progress = None  # in a worker: its slot's progress queue
 
 
@@ -95,12 +105,18 @@ def _cpu_used():
     return usage.ru_utime + usage.ru_stime
 
 
-def _worker_init(progress, memory_mb, niceness, initializer, initargs):
-    """A new worker: its progress queue, no core files, its niceness, the app's initializer (which
-    loads TensorFlow), then its memory cap measured from there."""
+def _worker_init(progress, memory_mb, niceness, initializer, initargs, environment=None):
+    """A new worker: its owner's environment (a forked one: ``environment``), its progress queue,
+    no core files, its niceness, the app's initializer (which loads TensorFlow), then its memory
+    cap measured from there."""
     global _progress
+    forked = environment is not None  # from the fork server, which started earlier
+    if forked:
+        runtime.adopt_environment(environment)
+        _limit_malloc_arenas(MALLOC_ARENAS)
     _progress = progress
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+    watch = (_exit_with_server, ()) if forked else (_exit_with_parent, (os.getppid(),))
+    threading.Thread(target=watch[0], args=watch[1], daemon=True, name="parent-watch").start()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a worker killed for CPU leaves no core file
     signal.signal(signal.SIGPROF, _past_cpu_budget)
     if niceness:
@@ -116,6 +132,13 @@ def _worker_init(progress, memory_mb, niceness, initializer, initargs):
         resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
 
 
+def _limit_malloc_arenas(count):
+    """glibc's ``mallopt(M_ARENA_MAX, count)``: what ``MALLOC_ARENA_MAX`` says to a process that
+    starts, for one that was forked (no-op where the C library has no ``mallopt``)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, count)
+
+
 def _past_cpu_budget(signum, frame):
     """Says in the server's log what the worker had used, then ends as the timer's default would."""
     print(f"request worker {os.getpid()}: past its CPU budget ({_cpu_used():.2f} s of CPU in all)",
@@ -129,6 +152,14 @@ def _exit_with_parent(parent, every_s=1.0):
     crashed): an orphan would keep its memory, and its CPU, for nobody."""
     while os.getppid() == parent:
         time.sleep(every_s)
+    os._exit(0)
+
+
+def _exit_with_server():
+    """``_exit_with_parent`` for a worker forked from the fork server: its parent is that server,
+    which lives on while any of its workers does, so the worker waits on the pipe its owner holds
+    open for it (``multiprocessing.parent_process()``), closed however the owner ends."""
+    multiprocessing.parent_process().join()
     os._exit(0)
 
 
@@ -192,7 +223,6 @@ class WorkPool:
         self._init = (initializer, initargs, niceness)
         self._warm, self.recycle_after = warm, recycle_after
         self.start_seconds = start_seconds or 2 * wall_seconds
-        self._context = get_context("loky")
         self._slots = [_Slot(number) for number in range(size)]
         self._free = queue.Queue()
         self._lock = threading.Lock()
@@ -205,14 +235,15 @@ class WorkPool:
     def _start(self, slot):
         # A SimpleQueue writes each report to the pipe before ``report`` returns (a Queue hands it
         # to a feeder thread): every report is there to read by the time the task's answer is.
-        slot.progress = self._context.SimpleQueue()
+        context = worker_start.context(fallback="loky")
+        forked = worker_start.forked(context)
+        slot.progress = context.SimpleQueue()
         initializer, initargs, niceness = self._init
-        # Two malloc arenas, not eight per core: TensorFlow's threads would each reserve 64 MB
-        # of address space, which the memory cap counts.
         slot.executor = loky.ProcessPoolExecutor(
-            max_workers=1, context=self._context, initializer=_worker_init,
-            initargs=(slot.progress, self.memory_mb, niceness, initializer, initargs),
-            env={"MALLOC_ARENA_MAX": "2"})
+            max_workers=1, context=context, initializer=_worker_init,
+            initargs=(slot.progress, self.memory_mb, niceness, initializer, initargs,
+                      runtime.environment() if forked else None),
+            env={"MALLOC_ARENA_MAX": str(MALLOC_ARENAS)})  # a fresh interpreter's (loky's start)
         slot.generation += 1
         slot.calls = 0
         if self._warm is not None:

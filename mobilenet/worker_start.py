@@ -38,12 +38,13 @@ def preload(*modules):
         _modules.extend(name for name in modules if name not in _modules)
 
 
-def context():
-    """The ``multiprocessing`` context for the next worker: the fork server's, or ``spawn`` (also
-    off Linux: Windows has no fork server, and macOS frameworks are not safe to fork once loaded)."""
+def context(fallback="spawn"):
+    """The ``multiprocessing`` context for the next worker: the fork server's, or ``fallback``'s
+    (a fresh interpreter: ``spawn``, or ``loky`` for a loky executor), also off Linux: Windows has
+    no fork server, and macOS frameworks are not safe to fork once loaded."""
     global _server_environment
     if not sys.platform.startswith("linux") or "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
+        return multiprocessing.get_context(fallback)
     current = runtime.load_time_environment()
     with _lock:
         if _server_environment is None:
@@ -51,4 +52,9 @@ def context():
             _server_environment = current  # the server starts with the first worker, as it is now
         if current == _server_environment:
             return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context(fallback)
+
+
+def forked(context):
+    """Whether ``context`` (from ``context()``) forks its workers from the fork server."""
+    return context.get_start_method() == "forkserver"

@@ -45,25 +45,54 @@ BROKEN_WORDS = """selector => {
 }"""
 
 
+_shared = []  # [(Playwright's manager, its browser)] while a module's tests use one
+
+
+def shared_browser():
+    """The headless Chromium of the module being run, launched on first use; each page gets a
+    context of its own (its own cookies and storage: a fresh browser's). Closed after the module's
+    last test (``close_shared_browser``, from ``tests/conftest.py``): Playwright's sync API runs
+    an event loop in this thread while it is open, where ``asyncio.run`` cannot."""
+    if _shared and not _shared[0][1].is_connected():  # crashed: a new one
+        close_shared_browser()
+    if not _shared:
+        manager = sync_api.sync_playwright()
+        playwright = manager.start()
+        try:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except BaseException:
+            manager.__exit__(None, None, None)
+            raise
+        _shared.append((manager, browser))
+    return _shared[0][1]
+
+
+def close_shared_browser():
+    while _shared:
+        manager, browser = _shared.pop()
+        with contextlib.suppress(Exception):
+            browser.close()
+        manager.__exit__(None, None, None)
+
+
 @contextlib.contextmanager
 def browser_page(url, timeout_ms=30_000, ssr=False):
-    """A 1366×900 page of a fresh headless Chromium, opened at ``url`` (served with SSR or not:
-    ``ssr`` only names its screenshots)."""
+    """A 1366×900 page in a context of its own (a fresh browser's cookies) of the module's
+    Chromium, opened at ``url`` (served with SSR or not: ``ssr`` only names its screenshots)."""
     os.makedirs(ARTIFACTS, exist_ok=True)
     # Assertions wait as long as actions: an answer computed in a worker process on two cores that
     # a training run and a test suite share can take longer than Playwright's 5 s default.
     sync_api.expect.set_options(timeout=timeout_ms)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.set_default_timeout(timeout_ms)
-            page.ssr = ssr
-            page.goto(url)
-            yield page
-        finally:
-            browser.close()
+    context = shared_browser().new_context(viewport={"width": 1366, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        page.ssr = ssr
+        page.goto(url)
+        yield page
+    finally:
+        with contextlib.suppress(Exception):
+            context.close()
 
 
 def screenshot(page, name):

@@ -13,6 +13,15 @@ from cifar_fixture import write_tiny_cifar  # noqa: E402
 APP_FIXTURES = {"shared_app", "app_without_cifar10"}
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a module's last test (and its fixtures' teardown): its shared Chromium closed."""
+    yield
+    support = sys.modules.get("browser_support")  # imported by the browser modules only
+    if support and (nextitem is None or nextitem.module is not item.module):
+        support.close_shared_browser()
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if APP_FIXTURES & set(getattr(item, "fixturenames", ())):

@@ -1,12 +1,13 @@
-"""The class's runs in three browsers at once, as served and behind SSR: the teacher pauses the
-queue, two students press Start, every page shows both runs waiting; the teacher resumes, both
-train in turn, and the class board of every page lists them, names as typed (plain text).
+"""The class's runs in three browsers at once: the teacher pauses the queue, two students press
+Start, every page shows both runs waiting; the teacher resumes, both train in turn, and the class
+board of every page lists them, names as typed (plain text). Behind SSR, the board rendered by
+Node: ``tests/test_browser_ssr.py``.
 """
 
 import pytest
 
 from app_server import running_app, wait_until_ended
-from browser_support import CHROMIUM, CHROMIUM_ARGS, RENDERINGS, needs_chromium, screenshot, sync_api
+from browser_support import needs_chromium, screenshot, shared_browser, sync_api
 
 pytestmark = [needs_chromium, pytest.mark.slow]  # an app of its own, browsers: docs/TESTS.md
 
@@ -14,20 +15,17 @@ KEY = "the teacher key of the class board's browser test"
 STUDENTS = ("Ann", "**Bo** <b>x</b>")  # the second name is Markdown and HTML: shown as typed
 
 
-@pytest.mark.parametrize("ssr", RENDERINGS)
-def test_three_browsers_see_the_queue_and_the_board_change(tiny_cifar, tmp_path, ssr):
+def test_three_browsers_see_the_queue_and_the_board_change(tiny_cifar, tmp_path):
     from classroom.settings import Settings
 
     expect = sync_api.expect
     expect.set_options(timeout=90_000)
-    with running_app(str(tmp_path), tiny_cifar[1], ssr_mode=ssr, settings=Settings(teacher_key=KEY)) as app, \
-            sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with running_app(str(tmp_path), tiny_cifar[1], settings=Settings(teacher_key=KEY)) as app:
+        browser = shared_browser()
         pages = []
         for _ in range(3):  # three browser contexts: three students' own cookies and sessions
             page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
             page.set_default_timeout(90_000)
-            page.ssr = ssr
             pages.append(page)
         teacher, students = pages[0], pages[1:]
         teacher.goto(f"{app[0]}gradio_api/teacher?tab=train&key={KEY}")  # the teacher link: a cookie, then the page
@@ -59,4 +57,5 @@ def test_three_browsers_see_the_queue_and_the_board_change(tiny_cifar, tmp_path,
             expect(board).to_contain_text(STUDENTS[1])
             assert page.locator("#board-table b").count() == 0  # the <b> stayed text
         screenshot(pages[2], "class-board")
-        browser.close()
+        for page in pages:
+            page.context.close()

@@ -10,7 +10,7 @@ import pytest
 from gradio_client import Client
 
 from app_server import running_app, wait_until_ended
-from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import browser_page, needs_chromium, screenshot, sync_api
 from demo.i18n import class_names
 
 pytestmark = [needs_chromium, pytest.mark.slow]  # an app of its own, a browser: docs/TESTS.md
@@ -20,13 +20,19 @@ SHORT_RUN = {"variant": "cifar", "alpha": 0.25, "depth": "shallow", "train_image
 CHART_INSIDE = "b => b.querySelector('svg.marks').getBoundingClientRect().bottom <= b.getBoundingClientRect().bottom + 1"
 
 
-@pytest.fixture(scope="module", params=RENDERINGS)
-def finished(tiny_cifar, tmp_path_factory, request):
-    """(URL, ssr) of an app whose run has finished and been tested."""
-    with running_app(str(tmp_path_factory.mktemp("train-results")), tiny_cifar[1], ssr_mode=request.param) as app:
-        Client(app[0], verbose=False).predict(name="Ann", **SHORT_RUN, api_name="/start_training")
-        assert wait_until_ended(app.runs)["state"] == "finished"
-        yield app[0], request.param
+def finish_a_short_run(app, name="Ann"):
+    """Trains ``SHORT_RUN`` on ``app`` (a ``RunningApp``) through its API; waits for it to end."""
+    Client(app[0], verbose=False).predict(name=name, **SHORT_RUN, api_name="/start_training")
+    assert wait_until_ended(app.runs)["state"] == "finished"
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_cifar, tmp_path_factory):
+    """(URL, ssr) of an app whose run has finished and been tested (behind SSR:
+    ``tests/test_browser_ssr.py`` collects the test below with its own)."""
+    with running_app(str(tmp_path_factory.mktemp("train-results")), tiny_cifar[1]) as app:
+        finish_a_short_run(app)
+        yield app[0], False
 
 
 def bar_names(page):

@@ -17,7 +17,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
-from browser_support import RENDERINGS, browser_page, needs_chromium, screenshot, sync_api
+from browser_support import browser_page, needs_chromium, screenshot, sync_api
 from classroom.settings import Settings
 from classroom.teacher import (HOLD_S, WRONG_PER_MINUTE, WRONG_PER_MINUTE_OVERALL, TeacherKey, TooManyTries,
                                startup_lines)
@@ -173,16 +173,12 @@ def test_a_teacher_cookie_expires_and_belongs_to_its_key():
     assert not any(key.holds_cookie(bad) for bad in (None, "", "1.2", "x" * 200, "１２.ab", made + "0"))
 
 
-@pytest.fixture(params=RENDERINGS)
-def served(request, app, tiny_cifar, tmp_path_factory):
-    """(URL, ssr): the module's app, or one behind Gradio's server-side rendering, where Node serves
-    the pages and forwards only Gradio's own routes to Python."""
-    if not request.param:
-        yield app[0], False
-        return
-    with running_app(str(tmp_path_factory.mktemp("teacher-ssr")), tiny_cifar[1], ssr_mode=True,
-                     settings=Settings(teacher_key=KEY)) as running:
-        yield running[0], True
+@pytest.fixture
+def served(app):
+    """(URL, ssr): the module's app. Behind Gradio's server-side rendering (Node serves the pages
+    and forwards only Gradio's own routes to Python), ``tests/test_browser_ssr.py`` collects the
+    test below with its own app."""
+    return app[0], False
 
 
 @needs_chromium

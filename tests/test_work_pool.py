@@ -102,7 +102,8 @@ def test_workers_end_with_their_server(tmp_path):
     script = tmp_path / "server.py"
     script.write_text("import sys, time\nsys.path[:0] = %r\nimport pool_tasks\n"
                       "from classroom.work_pool import WorkPool\n"
-                      "pool = WorkPool('orphans', 2)\nprint(*pool.pids(), flush=True)\ntime.sleep(600)\n"
+                      "if __name__ == '__main__':\n"
+                      "    pool = WorkPool('orphans', 2)\n    print(*pool.pids(), flush=True)\n    time.sleep(600)\n"
                       % [os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))])
     server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     workers = [int(pid) for pid in server.stdout.readline().split()]
