@@ -15,13 +15,29 @@ PLAIN_ENV = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LE
 
 
 def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "mobilenet", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=600, env={**os.environ, **(env or {})})
+    return together([args], env=env)[0]
 
 
 def plain_cli(*args, **env):
-    return subprocess.run([sys.executable, "-m", "mobilenet", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=600, env={**PLAIN_ENV, **env})
+    return together([args], env=env, plain=True)[0]
+
+
+def together(commands, env=None, plain=False):
+    """Runs ``python -m mobilenet ARGS`` for each of ``commands`` at the same time (each loads
+    TensorFlow on its own: the suite's two cores do two at once); their ``CompletedProcess``es."""
+    environ = {**(PLAIN_ENV if plain else os.environ), **(env or {})}
+    processes = [subprocess.Popen([sys.executable, "-m", "mobilenet", *args], cwd=ROOT, text=True, env=environ,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args in commands]
+    results = []
+    for args, process in zip(commands, processes):
+        try:
+            out, err = process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+            raise
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    return results
 
 
 @pytest.mark.parametrize("command", ((), *((name,) for name in COMMANDS)), ids=lambda c: " ".join(c) or "top")
@@ -53,13 +69,13 @@ def test_verbose_goes_before_or_after_the_command():
 
 @pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_a_command_prints_no_tensorflow_notices_unless_asked():
-    quiet = plain_cli("summary", "--alpha", "0.25")
+    quiet, verbose = together([("summary", "--alpha", "0.25"), ("summary", "--alpha", "0.25", "--verbose")],
+                              plain=True)
     assert quiet.returncode == 0 and "total params: " in quiet.stdout
     assert quiet.stderr == ""
     assert "I0000" not in quiet.stdout and "absl" not in quiet.stdout
     # TensorFlow 2.21's oneDNN notice, which no TF_CPP_MIN_LOG_LEVEL silences (mobilenet.notices).
-    for loud in (plain_cli("summary", "--alpha", "0.25", "--verbose"),
-                 plain_cli("summary", "--alpha", "0.25", TF_CPP_MIN_LOG_LEVEL="0")):
+    for loud in (verbose, plain_cli("summary", "--alpha", "0.25", TF_CPP_MIN_LOG_LEVEL="0")):
         assert loud.returncode == 0 and "oneDNN custom operations are on" in loud.stderr
 
 
@@ -91,13 +107,13 @@ def test_a_publish_mistake_is_one_line_without_tensorflow():
 
 @pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_summary_prints_the_table_and_totals():
-    out = cli("summary", "--variant", "paper").stdout
-    assert "conv_dw_13_bn" in out and "predictions" in out
-    assert "total params: 3,239,114" in out and "mult-adds: 11,596,288" in out
-    out = cli("summary", "--variant", "cifar", "--alpha", "0.5").stdout
-    assert "total params: 834,666" in out
-    out = cli("summary", "--input-size", "224", "--classes", "1000").stdout
-    assert "total params: 4,253,864" in out and "(568.7 M)" in out
+    paper, half, imagenet = (result.stdout for result in together([
+        ("summary", "--variant", "paper"), ("summary", "--variant", "cifar", "--alpha", "0.5"),
+        ("summary", "--input-size", "224", "--classes", "1000")]))
+    assert "conv_dw_13_bn" in paper and "predictions" in paper
+    assert "total params: 3,239,114" in paper and "mult-adds: 11,596,288" in paper
+    assert "total params: 834,666" in half
+    assert "total params: 4,253,864" in imagenet and "(568.7 M)" in imagenet
 
 
 @pytest.mark.slow  # a subprocess that loads TensorFlow
@@ -141,10 +157,12 @@ def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
     import json
 
     out = str(tmp_path / "recipe.keras")
-    result = cli("train", "--recipe", "shipped-cifar", "--data", tiny_cifar[0], "--epochs", "1",
-                 "--warmup-epochs", "0.5", "--swa-epochs", "1", "--train-size", "all",
-                 "--validation-size", "20", "--batch-size", "32", "--alpha", "0.25", "--cutmix", "0.5",
-                 "--out", out)
+    result, bad = together([
+        ("train", "--recipe", "shipped-cifar", "--data", tiny_cifar[0], "--epochs", "1",
+         "--warmup-epochs", "0.5", "--swa-epochs", "1", "--train-size", "all",
+         "--validation-size", "20", "--batch-size", "32", "--alpha", "0.25", "--cutmix", "0.5",
+         "--out", out),
+        ("train", "--data", tiny_cifar[0], "--cutmix", "2", "--out", str(tmp_path / "refused.keras"))])
     assert result.returncode == 0, result.stderr
     assert "epoch 1/1" in result.stdout and "averaging epoch 1/1" in result.stdout
     with open(out.replace(".keras", ".json")) as f:
@@ -155,7 +173,6 @@ def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
         ("sgd", 8, 0.02, True)  # the recipe's
     assert meta["weights_dtype"] == "float16" and [h["epoch"] for h in meta["swa"]["history"]] == [1]
     assert config["cutmix"] == 0.5 and meta["metrics"]["validation_accuracy_tta"] is not None  # recipe's tta
-    bad = cli("train", "--data", tiny_cifar[0], "--cutmix", "2", "--out", out)
     assert bad.returncode != 0 and "`cutmix` must be a number from 0 (off) to 1" in bad.stderr
 
 

@@ -12,6 +12,7 @@ start magnifies rounding (measured on either path: 4e-6 after one plain step on 
 purpose; the step's loss agrees within 0.1.
 """
 
+import concurrent.futures
 import json
 import os
 import socket
@@ -51,6 +52,57 @@ def _finish(process):
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output[-3000:]
     return output
+
+
+def _ended(process):
+    """(exit status, output) of a process expected to fail."""
+    output, _ = process.communicate(timeout=600)
+    return process.returncode, output
+
+
+def _two_workers(data, folder):
+    """MultiWorkerMirroredStrategy: two processes, one CPU device each, talking over loopback;
+    their outputs."""
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes = []
+    for index in range(2):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        (folder / f"tmp{index}").mkdir()
+        processes.append(_train(data, folder / "run.keras", *ONE_STEP, "--sync-batchnorm",
+                                env=_environment(TF_CONFIG=config, TMPDIR=str(folder / f"tmp{index}")),
+                                wait=False))
+    return [_finish(process) for process in processes]
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_cifar, tmp_path_factory):
+    """Every training process of this module, started at once, two at a time (each is one
+    process that waits on its own: the suite's second core does the next), by name: a future of
+    its output. ``folder`` holds their checkpoints."""
+    data, folder = tiny_cifar[1], tmp_path_factory.mktemp("distribute")
+    jax = _environment(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    jobs = {
+        "one": lambda: _train(data, folder / "one.keras", *ONE_STEP, "--sync-batchnorm"),
+        "two": lambda: _train(data, folder / "two.keras", *ONE_STEP, "--sync-batchnorm", "--devices", "2"),
+        "own-1": lambda: _train(data, folder / "own-1.keras", *ONE_STEP, "--devices", "1"),
+        "own-2": lambda: _train(data, folder / "own-2.keras", *ONE_STEP, "--devices", "2"),
+        "workers": lambda: _two_workers(data, (folder / "workers").mkdir() or folder / "workers"),
+        "jax": lambda: _train(data, folder / "jax.keras", *ONE_STEP, "--devices", "2", "--augmentation",
+                              "--cutout", "8", "--swa-epochs", "1", "--state-dir", str(folder / "state"),
+                              env=jax, python=("-c", WITHOUT_TENSORFLOW)),
+        # a single-device JAX run refuses devices it does not have
+        "jax-refused": lambda: _ended(_train(data, folder / "no.keras", *ONE_STEP, "--devices", "2",
+                                             env=_environment(KERAS_BACKEND="jax"),
+                                             python=("-c", WITHOUT_TENSORFLOW), wait=False)),
+    }
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        futures["folder"] = folder
+        yield futures
+        for future in futures.values():
+            if isinstance(future, concurrent.futures.Future):
+                future.cancel()
 
 
 def _weights(path):
@@ -96,61 +148,45 @@ def _free_ports(n):
 
 
 @pytest.fixture(scope="module")
-def one_device(tiny_cifar, tmp_path_factory):
-    out = tmp_path_factory.mktemp("one") / "one.keras"
-    _train(tiny_cifar[1], out, *ONE_STEP, "--sync-batchnorm")
-    return _weights(out)
+def one_device(runs):
+    runs["one"].result()
+    return _weights(runs["folder"] / "one.keras")
 
 
-def test_two_cpu_devices_take_the_step_of_one(tiny_cifar, one_device, tmp_path):
-    out = tmp_path / "two.keras"
-    _train(tiny_cifar[1], out, *ONE_STEP, "--sync-batchnorm", "--devices", "2")
-    weights, meta = _weights(out)
+def test_two_cpu_devices_take_the_step_of_one(runs, one_device):
+    runs["two"].result()
+    weights, meta = _weights(runs["folder"] / "two.keras")
     _assert_same_step(weights, one_device)
     assert meta["train_config"]["sync_batchnorm"] is True
 
 
-def test_per_device_batchnorm_differs_only_a_little(tiny_cifar, tmp_path):
+def test_per_device_batchnorm_differs_only_a_little(runs):
     losses = []
     for devices in ("1", "2"):
-        out = tmp_path / f"{devices}.keras"
-        _train(tiny_cifar[1], out, *ONE_STEP, "--devices", devices)
-        losses.append(_weights(out)[1]["history"][0]["loss"])
+        runs[f"own-{devices}"].result()
+        losses.append(_weights(runs["folder"] / f"own-{devices}.keras")[1]["history"][0]["loss"])
     assert abs(losses[0] - losses[1]) < 0.1, losses
 
 
-def test_two_workers_on_localhost_train_one_model(tiny_cifar, one_device, tmp_path):
-    """MultiWorkerMirroredStrategy: two processes, one CPU device each, talking over loopback;
-    the chief writes the checkpoint, the other worker leaves nothing behind."""
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    processes = []
-    for index in range(2):
-        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        (tmp_path / f"tmp{index}").mkdir()
-        processes.append(_train(tiny_cifar[1], tmp_path / "run.keras", *ONE_STEP, "--sync-batchnorm",
-                                env=_environment(TF_CONFIG=config, TMPDIR=str(tmp_path / f"tmp{index}")),
-                                wait=False))
-    outputs = [_finish(process) for process in processes]
-    weights, meta = _weights(tmp_path / "run.keras")
+def test_two_workers_on_localhost_train_one_model(runs, one_device):
+    """The chief writes the checkpoint, the other worker leaves nothing behind."""
+    outputs = runs["workers"].result()
+    folder = runs["folder"] / "workers"
+    weights, meta = _weights(folder / "run.keras")
     _assert_same_step(weights, one_device)
-    assert "test accuracy" in outputs[1] and os.listdir(tmp_path / "tmp1") == []
-    assert sorted(os.listdir(tmp_path)) == ["run.json", "run.keras", "tmp0", "tmp1"]
+    assert "test accuracy" in outputs[1] and os.listdir(folder / "tmp1") == []
+    assert sorted(os.listdir(folder)) == ["run.json", "run.keras", "tmp0", "tmp1"]
 
 
-def test_the_jax_backend_trains_on_two_devices_without_tensorflow(tiny_cifar, one_device, tmp_path):
+def test_the_jax_backend_trains_on_two_devices_without_tensorflow(tiny_cifar, runs, one_device):
     """The same train() on KERAS_BACKEND=jax, TensorFlow made unimportable, 2 host devices; the
     checkpoint loads here (TensorFlow) and measures what the JAX run measured."""
     from mobilenet.checkpoints import load_checkpoint
     from mobilenet.data import load_cifar10
     from mobilenet.evaluate import evaluate
 
-    out = tmp_path / "jax.keras"
-    state = tmp_path / "state"
-    env = _environment(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    output = _train(tiny_cifar[1], out, *ONE_STEP, "--devices", "2", "--augmentation",
-                    "--cutout", "8", "--swa-epochs", "1", "--state-dir", str(state),
-                    env=env, python=("-c", WITHOUT_TENSORFLOW))
+    output = runs["jax"].result()
+    out = runs["folder"] / "jax.keras"
     assert "test accuracy" in output
     weights, meta = _weights(out)
     assert meta["versions"]["backend"] == "jax" and "tensorflow" not in meta["versions"]
@@ -162,10 +198,6 @@ def test_the_jax_backend_trains_on_two_devices_without_tensorflow(tiny_cifar, on
     assert weights.keys() == one_device[0].keys()  # the same variables, by the same names
 
     # a single-device JAX run refuses devices it does not have, with the way to make them
-    env = _environment(KERAS_BACKEND="jax")
-    process = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, "train", "--data",
-                              tiny_cifar[1], "--out", str(tmp_path / "no.keras"), *ONE_STEP,
-                              "--devices", "2"], cwd=ROOT, env=env, text=True, capture_output=True,
-                             timeout=600)
-    assert process.returncode != 0
-    assert "--xla_force_host_platform_device_count=2" in process.stdout + process.stderr
+    status, output = runs["jax-refused"].result()
+    assert status != 0
+    assert "--xla_force_host_platform_device_count=2" in output
