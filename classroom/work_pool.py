@@ -58,6 +58,7 @@ POLL_S = 0.05  # how often a waiting request looks at its worker's progress repo
 # space, which the memory cap counts.
 MALLOC_ARENAS = 2
 M_ARENA_MAX = -8  # glibc's malloc.h
+WORKER_NAME = "mobilenet-work"  # what ``top`` shows for a request worker (``worker_start.name_process``)
 _progress = None  # in a worker: its slot's progress queue
 
 
@@ -115,6 +116,7 @@ def _worker_init(progress, memory_mb, niceness, initializer, initargs, environme
         runtime.adopt_environment(environment)
         _limit_malloc_arenas(MALLOC_ARENAS)
     _progress = progress
+    worker_start.name_process(WORKER_NAME)
     watch = (_exit_with_server, ()) if forked else (_exit_with_parent, (os.getppid(),))
     threading.Thread(target=watch[0], args=watch[1], daemon=True, name="parent-watch").start()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a worker killed for CPU leaves no core file

@@ -38,6 +38,7 @@ WORKER_NICENESS = 5
 # After ``machine_idle`` the worker waits this long for a job before it prepares the next model:
 # a Start right after a run ends (the most likely one) finds the worker waiting, not tracing.
 IDLE_QUIET_SECONDS = 10
+WORKER_NAME = "mobilenet-train"  # what ``top`` shows for a training worker (``worker_start.name_process``)
 
 
 class WorkerExited(RuntimeError):
@@ -204,9 +205,10 @@ def describe_error(error):
 def _worker_main(conn, stop, data_source, cores, niceness, prepare, later, devices, environment):
     """The worker process: load, prepare (timing the first model), wait for the job (preparing
     more while the machine is idle), train, report, exit."""
-    from mobilenet import distribute, runtime
+    from mobilenet import distribute, runtime, worker_start
 
     runtime.adopt_environment(environment)  # the owner's now (a fork server's may be older)
+    worker_start.name_process(WORKER_NAME)
     try:
         os.nice(niceness)
     except OSError:

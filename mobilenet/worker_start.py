@@ -16,6 +16,8 @@ not safe to fork). Either way it runs under its owner's current environment
 (``mobilenet.worker`` passes it, the worker adopts it).
 """
 
+import contextlib
+import ctypes
 import multiprocessing
 import sys
 import threading
@@ -27,6 +29,7 @@ from mobilenet import runtime
 # script again, as ``spawn`` does: what that script imports is then loaded already).
 PRELOAD = ["mobilenet.train", "mobilenet.data", "mobilenet.duration", "mobilenet.distribute"]
 
+PR_SET_NAME = 15  # linux/prctl.h
 _lock = threading.Lock()
 _modules = list(PRELOAD)
 _server_environment = None  # the load-time variables the fork server started under
@@ -58,3 +61,12 @@ def context(fallback="spawn"):
 def forked(context):
     """Whether ``context`` (from ``context()``) forks its workers from the fork server."""
     return context.get_start_method() == "forkserver"
+
+
+def name_process(name):
+    """Names this process ``name`` (Linux's ``comm``, 15 characters: what ``top``, ``ps -o comm``
+    and ``/proc/PID/comm`` show), since a worker forked from the fork server keeps the server's
+    command line; a no-op elsewhere."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)

@@ -85,17 +85,25 @@ def process_memory(process):
 
 def memory_by_kind(pid, which="pss"):
     """Memory (bytes; ``which``: "pss" or "rss") of the server and its workers, by kind: server,
-    request workers (loky), training workers (multiprocessing), other."""
+    request workers, training workers, the fork server they fork from, other. A forked worker
+    keeps the fork server's command line: it is known by the name it gives itself (``comm``)."""
+    from classroom.work_pool import WORKER_NAME as REQUEST
+    from mobilenet.worker import WORKER_NAME as TRAINING
+
     kinds = {}
     for process in processes_under(pid):
         try:
             rss, pss = process_memory(process)
             with open(f"/proc/{process}/cmdline", "rb") as f:
                 command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{process}/comm") as f:
+                name = f.read().strip()
         except OSError:
             continue
-        kind = ("server" if process == pid else "request workers" if "loky" in command
-                else "training workers" if "multiprocessing" in command else "other")
+        kind = ("server" if process == pid else "request workers" if name == REQUEST or "loky" in command
+                else "training workers" if name == TRAINING else "fork server" if "forkserver" in command
+                else "training workers" if "multiprocessing" in command and "resource_tracker" not in command
+                else "other")
         kinds[kind] = kinds.get(kind, 0) + (pss if which == "pss" else rss)
     return kinds
 
