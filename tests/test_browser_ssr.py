@@ -19,6 +19,7 @@ from test_browser import (  # noqa: F401 (collected here, behind SSR)
     test_architecture_panel_shows_the_table_and_follows_alpha,
     test_browser_language_decides_when_the_url_does_not,
 )
+from test_browser_class_board import STUDENTS
 from test_browser_look_inside import test_look_inside_shows_where_the_network_looks  # noqa: F401
 from test_browser_train_results import (  # noqa: F401
     finish_a_short_run,
@@ -38,7 +39,7 @@ def ssr_app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
         yield app
 
 
-NAME = "**Bo** <b>x</b>"  # Markdown and HTML: shown as typed
+NAME = STUDENTS[1]  # Markdown and HTML: shown as typed
 
 
 @pytest.fixture(scope="module")

@@ -48,21 +48,22 @@ def _train(data, out, *flags, env=None, python=("-m", "mobilenet"), wait=True):
     return _finish(process) if wait else process
 
 
-def _finish(process):
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output[-3000:]
-    return output
-
-
 def _ended(process):
-    """(exit status, output) of a process expected to fail."""
+    """(exit status, output) of a process, once it has ended."""
     output, _ = process.communicate(timeout=600)
     return process.returncode, output
+
+
+def _finish(process):
+    status, output = _ended(process)
+    assert status == 0, output[-3000:]
+    return output
 
 
 def _two_workers(data, folder):
     """MultiWorkerMirroredStrategy: two processes, one CPU device each, talking over loopback;
     their outputs."""
+    folder.mkdir()
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
@@ -87,7 +88,7 @@ def runs(tiny_cifar, tmp_path_factory):
         "two": lambda: _train(data, folder / "two.keras", *ONE_STEP, "--sync-batchnorm", "--devices", "2"),
         "own-1": lambda: _train(data, folder / "own-1.keras", *ONE_STEP, "--devices", "1"),
         "own-2": lambda: _train(data, folder / "own-2.keras", *ONE_STEP, "--devices", "2"),
-        "workers": lambda: _two_workers(data, (folder / "workers").mkdir() or folder / "workers"),
+        "workers": lambda: _two_workers(data, folder / "workers"),
         "jax": lambda: _train(data, folder / "jax.keras", *ONE_STEP, "--devices", "2", "--augmentation",
                               "--cutout", "8", "--swa-epochs", "1", "--state-dir", str(folder / "state"),
                               env=jax, python=("-c", WITHOUT_TENSORFLOW)),
