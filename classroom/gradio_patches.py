@@ -35,6 +35,12 @@ source: ``gradio/queueing.py``, ``gradio/blocks.py``, the shipped ``templates/``
    event measured with 40 functions, on the 2 cores that serve the class. Public: the
    undocumented ``GRADIO_ANALYTICS_CACHE_FREQUENCY`` variable, read when the queue is built; the
    subclass the app already installs answers the cached (empty) summary instead.
+5. **Node stopped with the app** (``stop_server_side_rendering``). With server-side rendering
+   Gradio starts a Node process (``Blocks.node_process``) and stops it only when this process
+   gets SIGTERM or SIGINT (``gradio/node_server.py``'s ``install_shutdown_handlers``, replaced by
+   ``app.py``'s own SIGTERM handler); ``Blocks.close()`` leaves it running, so an app closed any
+   other way left Node serving the port. Public: nothing; the app stops it with
+   ``gradio.node_server.stop_node_process`` when it closes.
 """
 
 import json
@@ -118,3 +124,12 @@ LOCALE_SETTER_JS = r"""
     }
     return null;
   };""" % json.dumps(LOCALE_SETTER_SOURCE)
+
+
+def stop_server_side_rendering(demo):
+    """Stops the Node process of ``demo``'s server-side rendering, if it started one (patch 5)."""
+    from gradio.node_server import stop_node_process
+
+    node = getattr(demo, "node_process", None)
+    if node is not None and node.poll() is None:
+        stop_node_process(node)

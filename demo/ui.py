@@ -11,12 +11,12 @@ import threading
 import gradio as gr
 from starlette.middleware import Middleware
 
-from classroom import fair_queue, serve
+from classroom import fair_queue, gradio_patches, serve
 from classroom.board_store import BoardStore
 from classroom.catalog import CheckpointCatalog
 from classroom.class_queue import ClassQueue
 from classroom.inputs import CheckedBlocks
-from classroom.runs import TrainingRuns
+from classroom.runs import ACTIVE_STATES, TrainingRuns
 from classroom.settings import DEFAULTS
 from classroom.teacher import TeacherKey
 from classroom.work import Work
@@ -96,8 +96,15 @@ class Page:
         rendered by the Train tab) and, when a run saved a checkpoint, the Classify list."""
         seen = seen if isinstance(seen, dict) else {}
         snapshot = self.ctx.runs.watch(seen.get("version"), 0)
-        updates = {**self.train.view(snapshot, seen.get("version"), lang),
-                   self.seen: {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"]}}
+        run = snapshot["run"]
+        shown_run = [run.get("run_id"), str(run["state"])] if run else None
+        # A run ended that this page last saw otherwise (training, or not at all): its Start's or
+        # Stop's answer is stale. Not on the page's first refresh, nor again later: a reply given
+        # since (the teacher's "paused") stays, whichever answer reaches the page first.
+        ended = bool(seen) and run is not None and run["state"] not in ACTIVE_STATES and seen.get("run") != shown_run
+        updates = {**self.train.view(snapshot, seen.get("version"), lang, run_ended=ended),
+                   self.seen: {"version": snapshot["version"], "finished_runs": snapshot["finished_runs"],
+                               "run": shown_run}}
         if seen.get("finished_runs") != snapshot["finished_runs"]:
             updates[self.classify.checkpoint] = self.classify.picker.choices(checkpoint, lang)
         return updates
@@ -252,7 +259,9 @@ def build_demo(checkpoint_dir=None, runs_dir=None, data_source=None, keep_runs=N
 
 def close_app(demo):
     """Ends what ``build_demo`` started: the training run (marked interrupted on the board), the
-    worker processes, the class board's database (its WAL folded back into the file)."""
+    worker processes, the class board's database (its WAL folded back into the file), and Node
+    when the page was rendered on the server."""
+    gradio_patches.stop_server_side_rendering(demo)
     demo.training_runs.close()
     demo.work.close()
     demo.board_store.close()

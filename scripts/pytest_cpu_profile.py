@@ -6,8 +6,11 @@ each test (its setup, call and teardown), the CPU used by the pytest process and
 below it (request and training workers, the fork server, Chromium, Node, CLI subprocesses) from
 ``/proc``, and its wall time, one JSON line per test::
 
-    PYTHONPATH=scripts python -m pytest -p pytest_cpu_profile        # writes test-artifacts/cpu-per-test.jsonl
-    python scripts/pytest_cpu_profile.py test-artifacts/cpu-per-test.jsonl   # by module, then the top tests
+    PYTHONPATH=scripts python -m pytest -p pytest_cpu_profile        # writes test-artifacts/cpu-per-test*.jsonl
+    python scripts/pytest_cpu_profile.py test-artifacts/cpu-per-test*.jsonl   # by module, then the top tests
+
+Under pytest-xdist (``pytest.ini``'s ``-n 2``) each test process writes its own file
+(``cpu-per-test-gw0.jsonl``, ...) and counts its own tree; the summary reads them together.
 
 Linux only. A process that ends during a test takes its CPU out of the tree's sum unless its
 parent (in the tree) reaped it, so a test can show a little less, or even negative, CPU when a
@@ -53,8 +56,11 @@ _log = None
 
 def pytest_configure(config):
     global _log
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None and getattr(config.option, "numprocesses", None):
+        return  # the controller of pytest-xdist's processes runs no test
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    _log = open(OUT, "w")
+    _log = open(OUT.replace(".jsonl", f"-{worker}.jsonl") if worker else OUT, "w")
 
 
 try:
@@ -71,8 +77,8 @@ except ImportError:  # the summary below needs no pytest
     pass
 
 
-def summary(path, top=30):
-    rows = [json.loads(line) for line in open(path)]
+def summary(paths, top=30):
+    rows = [json.loads(line) for path in paths for line in open(path)]
     modules = collections.defaultdict(lambda: [0.0, 0.0, 0])
     for row in rows:
         module = modules[row["test"].split("::")[0]]
@@ -91,4 +97,6 @@ def summary(path, top=30):
 
 
 if __name__ == "__main__":
-    print(summary(sys.argv[1] if len(sys.argv) > 1 else OUT))
+    import glob
+
+    print(summary(sys.argv[1:] or glob.glob(OUT.replace(".jsonl", "*.jsonl"))))

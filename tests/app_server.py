@@ -112,8 +112,10 @@ def running_app(root, data_source, shipped_checkpoint=None, old_runs=0, keep_run
         app.runs, app.demo = demo.training_runs, demo
         yield app
     finally:
+        node = getattr(demo, "node_process", None)
         close_app(demo)
         demo.close()
+        assert node is None or node.poll() is not None, "Node (server-side rendering) outlived the app"
 
 
 @contextlib.contextmanager

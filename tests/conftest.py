@@ -50,14 +50,15 @@ def tiny_checkpoint(tiny_cifar, tmp_path_factory):
 @pytest.fixture(scope="session")
 def shared_app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
     """One running app with the default settings (the tiny data, ``tiny_checkpoint`` shipped) for
-    every module that needs no setting of its own: starting one costs seconds of CPU (its worker
-    processes load TensorFlow, the standby worker traces a training step). Tests leave it as they
-    found it: no run left training. Modules with their own settings start their own
-    (``app_server.running_app``)."""
+    every module that needs no setting of its own: starting one costs seconds of CPU. Tests leave
+    it as they found it: no run left training. Modules with their own settings start their own
+    (``app_server.running_app``). Without the standby worker: its runs train the tests' tiny
+    settings, which no standby prepares, and a standby traced the classroom and quick recipes
+    again after each of them (about 6 s of CPU per run); the standby is checked where it is the
+    subject (``test_standby``, ``test_class_queue``, ``test_worker``, the bench)."""
     from app_server import running_app
 
-    with running_app(str(tmp_path_factory.mktemp("shared-app")), tiny_cifar[1], tiny_checkpoint,
-                     standby=True) as app:  # as served: the next run's worker loaded
+    with running_app(str(tmp_path_factory.mktemp("shared-app")), tiny_cifar[1], tiny_checkpoint) as app:
         yield app
 
 

@@ -15,6 +15,7 @@ import asyncio
 import glob
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import re
 
@@ -119,6 +120,26 @@ def test_the_queue_computes_no_statistics_for_the_monitoring_dashboard():
     assert queue.cached_event_analytics_summary == {"functions": {}}
     assert Queue.compute_analytics_summary(queue, records)["functions"]["f"], gradio_changed(
         "what Queue.compute_analytics_summary computes", "gradio/queueing.py")
+
+
+def test_node_is_stopped_by_the_function_the_app_calls():
+    import subprocess
+    import sys
+
+    from gradio import node_server
+
+    assert callable(getattr(node_server, "stop_node_process", None)), gradio_changed(
+        "gradio.node_server.stop_node_process (how the app stops Node when it closes)", "gradio/node_server.py")
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    class Demo:
+        node_process = process
+
+    gradio_patches.stop_server_side_rendering(Demo)
+    assert process.poll() is not None
+    gradio_patches.stop_server_side_rendering(Demo)  # stopped already: nothing to do
+    assert "self.node_process" in inspect.getsource(gr.Blocks.launch), gradio_changed(
+        "Blocks.node_process (the Node process of server-side rendering)", "Blocks.launch in gradio/blocks.py")
 
 
 def test_every_event_is_queued():

@@ -113,6 +113,25 @@ def test_the_refresh_names_the_train_tabs_outputs_whatever_the_run(demo, page, m
     assert set(again) <= {page.train.progress, page.seen}
 
 
+def test_a_reply_is_cleared_once_when_the_run_it_answered_ends(page, monkeypatch):
+    """The refresh clears Start's or Stop's answer when a run this page saw training (or did not
+    see at all) has ended, once: not on the page's first refresh, which may reach the page after
+    a click's answer (the teacher's "The queue is paused" was wiped so under load), nor on a
+    later one (the teacher paused the queue after the run ended)."""
+    training, finished = ({**RUNS[2], "run_id": 7}, {**RUNS[-1], "run_id": 7})
+    snapshots = iter([{**page.ctx.runs.snapshot(), "version": version, "run": run}
+                      for version, run in enumerate([finished, training, finished, finished, {**finished, "run_id": 8}])])
+    monkeypatch.setattr(page.ctx.runs, "watch", lambda *args: next(snapshots))
+    first = page.refresh(None, None, "en")  # the page opens after a run ended: nothing to clear
+    assert page.train.reply not in first
+    seen = page.refresh(first[page.seen], None, "en")[page.seen]  # a run trains
+    ended = page.refresh(seen, None, "en")
+    assert ended[page.train.reply] == ""
+    later = page.refresh(ended[page.seen], None, "en")  # the queue paused: the version moved, no run ended
+    assert page.train.status in later and page.train.reply not in later
+    assert page.refresh(later[page.seen], None, "en")[page.train.reply] == ""  # a run the page never saw training
+
+
 @pytest.mark.parametrize("query", [{}, {"tab": "train", "preset": "quick", "simple": "1", "lang": "zh"},
                                    {"tab": "no-such-tab", "preset": "classroom"}], ids=["plain", "quick", "unknown"])
 def test_opening_the_page_names_what_it_sets(demo, page, query):

@@ -155,7 +155,9 @@ def tab(tmp_path):
 def test_the_view_sends_everything_once_then_only_the_progress(tab):
     snapshot = tab.runs.snapshot()
     everything = tab.view(snapshot, None, "zh")
-    assert set(everything) == set(tab.view_outputs) and tab.relabel_outputs == tab.view_outputs
+    # all but the reply under the buttons, cleared only when a run ended (``run_ended``)
+    assert set(everything) == set(tab.view_outputs) - {tab.reply} and tab.relabel_outputs == tab.view_outputs
+    assert set(tab.view(snapshot, None, "zh", run_ended=True)) == set(tab.view_outputs)
     assert everything[tab.status] == status_message(None, "zh")
     assert tab.relabel("zh")[tab.status] == everything[tab.status] and tab.relabel_inputs == {}
     unchanged = tab.view(snapshot, snapshot["version"], "zh")
@@ -202,15 +204,18 @@ def test_stop_from_someone_else_says_who_can(tab, monkeypatch):
 
 def test_the_start_reply_is_cleared_when_the_run_ends(tab):
     """"Started. Ann's run is training…" under the buttons is stale once the run has ended (and
-    a later refusal's badge would be drawn over it): the refresh clears it, not before."""
+    a later refusal's badge would be drawn over it): the refresh clears it, not before, and only
+    when told the run ended since the page last looked (``demo.ui.Page.refresh``)."""
     assert tab.reply.elem_id == "train-reply"
     base = tab.runs.snapshot()
     for run in RUNS[1:]:
-        shown = tab.view({**base, "run": {**run, "seconds_left": None, "elapsed_s": 5}}, None, "en")
+        snapshot = {**base, "run": {**run, "seconds_left": None, "elapsed_s": 5}}
+        shown = tab.view(snapshot, None, "en", run_ended=True)
         if run["state"] in ACTIVE_STATES:
             assert tab.reply not in shown
         else:
             assert shown[tab.reply] == ""
+        assert tab.reply not in tab.view(snapshot, None, "en")  # a first look, a language change
 
 
 def test_the_curves_have_no_empty_legend_and_their_epochs_do_not_overlap(tab):

@@ -150,10 +150,11 @@ class TrainTab(Tab):
             time.sleep(WATCH_SECONDS)
             snapshot = self.runs.watch(snapshot["version"], WATCH_WAIT_SECONDS)
 
-    def view(self, snapshot, seen_version, lang="en"):
+    def view(self, snapshot, seen_version, lang="en", run_ended=False):
         """Updates of ``view_outputs`` from ``snapshot`` for a page that has ``seen_version``
         (None: everything, e.g. after a language change; unchanged: only the moving ETA, or
-        nothing)."""
+        nothing). ``run_ended``: the run ended since the page last looked (its Start's or Stop's
+        answer is cleared, unless a run waits)."""
         run = snapshot["run"]
         active = run is not None and run["state"] in ACTIVE_STATES
         if seen_version is not None and seen_version == snapshot["version"]:
@@ -174,7 +175,7 @@ class TrainTab(Tab):
             self.confusion_section: gr.Column(visible=visible), self.confusion: confusion,
             **self.queue_panel.view(queue, lang)}
         # Start's or Stop's answer ("Started…") is stale once the run has ended and none waits: cleared
-        return everything if active or queue["waiting"] else {**everything, self.reply: ""}
+        return {**everything, self.reply: ""} if run_ended and not (active or queue["waiting"]) else everything
 
     def relabel(self, lang):
         return self.view(self.runs.watch(), None, lang)
