@@ -1,7 +1,13 @@
 import os
 import sys
+import tempfile
 
 import pytest
+
+try:
+    import fcntl  # the locks of `alone` tests (below): Linux and macOS
+except ImportError:
+    fcntl = None
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
@@ -11,6 +17,46 @@ from cifar_fixture import write_tiny_cifar  # noqa: E402
 # A test that uses one of these running apps is in the slow tier wherever it is
 # (docs/TESTS.md); modules that start apps of their own say so with ``pytestmark``.
 APP_FIXTURES = {"shared_app", "app_without_cifar10"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under the two test processes (pytest.ini), a test marked ``alone`` (it bounds a latency or
+    a time) runs while the other process runs none: every test holds a shared lock on one file
+    from its setup to its teardown, an ``alone`` one an exclusive lock. A gate lock taken before
+    either keeps the other process from starting test after test while an ``alone`` one waits
+    (flock alone would let a stream of shared locks starve it)."""
+    locks = _machine_locks(item.config)
+    if locks is None:
+        yield
+        return
+    gate, machine = locks
+    alone = item.get_closest_marker("alone") is not None
+    fcntl.flock(gate, fcntl.LOCK_EX)
+    if not alone:
+        fcntl.flock(gate, fcntl.LOCK_UN)
+    fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(machine, fcntl.LOCK_UN)
+        if alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+_locks = []
+
+
+def _machine_locks(config):
+    """(gate, machine) lock files shared by this run's test processes; None without pytest-xdist."""
+    run = getattr(config, "workerinput", {}).get("testrunuid")
+    if run is None or fcntl is None:
+        return None
+    if not _locks:
+        folder = os.path.join(tempfile.gettempdir(), f"mobilenet-tests-{run}")
+        os.makedirs(folder, exist_ok=True)
+        _locks.extend(open(os.path.join(folder, name), "a") for name in ("gate.lock", "machine.lock"))
+    return _locks
 
 
 @pytest.hookimpl(hookwrapper=True)

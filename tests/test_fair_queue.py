@@ -19,7 +19,7 @@ from classroom import fair_queue
 from classroom.settings import Settings
 from test_load import load_script
 
-pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the tiers, and latency bounds: docs/TESTS.md
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")

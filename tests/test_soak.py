@@ -14,7 +14,7 @@ from app_server import copy_checkpoint
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 import classroom_soak  # noqa: E402
 
-pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the tiers, and time bounds: docs/TESTS.md
 
 P95_BOUND_S = 5.0  # 2 shared cores in CI, a run training beside; the script's own bound is 2 s
 MEMORY_BOUND_GB = 5.0

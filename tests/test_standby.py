@@ -13,7 +13,7 @@ from mobilenet.checkpoints import read_metadata
 from mobilenet.train import TrainConfig
 from mobilenet.run_spec import RunSpec
 
-pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
+pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the tiers, and time bounds: docs/TESTS.md
 
 # Long enough that the next standby is loaded while it trains (the tiny data: 300 pictures).
 LONG = TrainConfig(variant="cifar", alpha=0.5, depth="full", train_size=None, epochs=30,
