@@ -33,6 +33,12 @@ MAX_BODY = 1_000_000  # bytes of any other request's body; the page's biggest is
 CONNECTIONS_PER_ADDRESS = DEFAULTS.max_connections_per_address
 UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour (Blocks' delete_cache);
 # between those sweeps: a total budget (oldest removed first) and a rate per client (upload_guard)
+# Sessions whose state the server keeps (launch's state_session_capacity; Gradio's default 10,000).
+# Every page and every API call made without a session starts one, which holds a copy of every
+# component's config: 355 KB measured with this app's 197 blocks (1,500 API calls grew the server
+# by 533 MB), so 10,000 let a script grow the server by 3.5 GB. Past this many the least recently
+# used is dropped: an open page asks for progress every 2 s, so it stays among the recent ones.
+SESSIONS_KEPT = 1000
 
 
 def server_options(settings=DEFAULTS, middleware=(), upload_refusal=None, body_refusal=None):
@@ -45,7 +51,8 @@ def server_options(settings=DEFAULTS, middleware=(), upload_refusal=None, body_r
     # mcp_server=False whatever $GRADIO_MCP_SERVER says: MCP tool calls reach the queue from the
     # server's own address, which has no per-address cap
     return {"max_file_size": MAX_UPLOAD, "app_kwargs": app_kwargs, "max_threads": MAX_THREADS,
-            "ssr_mode": settings.ssr, "num_workers": 0, "mcp_server": False}
+            "ssr_mode": settings.ssr, "num_workers": 0, "mcp_server": False,
+            "state_session_capacity": SESSIONS_KEPT}
 
 
 def launch(demo, options, settings=DEFAULTS, busy=connections.BUSY, **launch_args):

@@ -46,3 +46,11 @@ def test_the_app_serves_everything_itself_unless_told_otherwise(monkeypatch):
     options = launch_options()
     assert options["ssr_mode"] is False and options["num_workers"] == 0
     assert launch_options(Settings.from_environ({"MOBILENET_SSR": "1"}))["ssr_mode"] is True
+
+
+def test_the_running_server_keeps_a_bounded_number_of_sessions(shared_app):
+    """Gradio's session states, 355 KB each here: ``classroom.serve.SESSIONS_KEPT`` at most
+    (its size and Gradio's eviction: ``test_ui_contract.py``)."""
+    from classroom import serve
+
+    assert shared_app.demo.state_holder.capacity == serve.SESSIONS_KEPT < 10_000

@@ -52,22 +52,55 @@ def test_a_tab_lays_out_and_wires_only_with_its_callbacks_defined_before(tab):
     assert inner == []  # build defines no callback of its own
 
 
-def test_every_event_is_in_the_api_or_private_and_relabel_fits(tiny_cifar, tmp_path):
+@pytest.fixture(scope="module")
+def demo(tiny_cifar, tmp_path_factory):
     from demo.ui import build_demo
 
-    demo = build_demo(checkpoint_dir=str(tmp_path / "checkpoints"), runs_dir=str(tmp_path / "runs"),
-                      data_source=tiny_cifar[1])
+    folder = tmp_path_factory.mktemp("ui-contract")
+    built = build_demo(checkpoint_dir=str(folder / "checkpoints"), runs_dir=str(folder / "runs"),
+                       data_source=tiny_cifar[1])
+    yield built
+    close_app(built)
+
+
+def test_the_server_keeps_a_bounded_number_of_sessions(demo):
+    """Every page and every API call without a session makes Gradio keep a session state holding
+    a copy of every component's config; ``classroom.serve.SESSIONS_KEPT`` of them at most, the
+    least recently used dropped first (a page asks for progress every 2 s)."""
+    import tracemalloc
+
+    from gradio.state_holder import SessionState, StateHolder
+
+    from classroom import serve
+    from demo.ui import launch_options
+
+    assert launch_options()["state_session_capacity"] == serve.SESSIONS_KEPT  # the running app: test_headers.py
+    tracemalloc.start()
     try:
-        public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility != "private"}
-        assert {name for name in public if not name.startswith("load_example")} == API  # gr.Examples' own
-        (set_language,) = [fn for fn in demo.fns.values() if fn.api_name == "set_language"]
-        page = set_language.fn.__self__
-        values = {component: component.value for component in set_language.inputs}
-        answer = page.relabel({**values, page.ctx.language: "zh"})  # by name: tests/test_outputs_by_name.py
-        assert answer and set(answer) <= set(set_language.outputs)
-        assert len({tab.tab_id for tab in page.tabs}) == len(TABS)
-        # written by the page's load in its language: built in English, it flashed on a Chinese page
-        details = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "checkpoint-details"]
-        assert [block.value for block in details] in ([""], [None])
+        before = tracemalloc.get_traced_memory()[0]
+        sessions = [SessionState(demo) for _ in range(3)]
+        per_session = (tracemalloc.get_traced_memory()[0] - before) / len(sessions)
     finally:
-        close_app(demo)
+        tracemalloc.stop()
+    # what the comment beside SESSIONS_KEPT says: 355 KB each, 1,000 of them well under 500 MB
+    assert 100_000 < per_session and serve.SESSIONS_KEPT * per_session < 500e6, per_session
+    holder = StateHolder()
+    holder.set_blocks(demo)
+    holder.capacity = 3  # Gradio's eviction, at a size a test can fill
+    for session in ("a", "b", "c", "a", "d", "e"):
+        holder[session]
+    assert list(holder.session_data) == ["a", "d", "e"]  # b and c, the least recently used, dropped
+
+
+def test_every_event_is_in_the_api_or_private_and_relabel_fits(demo):
+    public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility != "private"}
+    assert {name for name in public if not name.startswith("load_example")} == API  # gr.Examples' own
+    (set_language,) = [fn for fn in demo.fns.values() if fn.api_name == "set_language"]
+    page = set_language.fn.__self__
+    values = {component: component.value for component in set_language.inputs}
+    answer = page.relabel({**values, page.ctx.language: "zh"})  # by name: tests/test_outputs_by_name.py
+    assert answer and set(answer) <= set(set_language.outputs)
+    assert len({tab.tab_id for tab in page.tabs}) == len(TABS)
+    # written by the page's load in its language: built in English, it flashed on a Chinese page
+    details = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "checkpoint-details"]
+    assert [block.value for block in details] in ([""], [None])
