@@ -234,6 +234,14 @@ def test_an_empty_board_says_so(lang, words):
     assert shown[tab.scatter].value is None and shown[tab.curves].value is None
 
 
+def test_the_summary_counts_one_run_in_the_singular():
+    from demo.tabs.board_view import summary
+
+    assert summary([row(1, "Ann", status="stopped")], "Lesson 1") == "**Lesson 1**: 1 run (1 stopped)."
+    assert summary([row(1, "Ann"), row(2, "Bo")], "Lesson 1").startswith("**Lesson 1**: 2 runs (")
+    assert summary([row(1, "Ann", status="stopped")], "Lesson 1", "zh").startswith("**Lesson 1**：1 次训练（")
+
+
 def test_the_view_follows_the_stores_version_and_each_viewers_pickers(store):
     tab, page = board_tab(store)
     assert tab.view(store.version, "en") == {}

@@ -259,4 +259,5 @@ def summary(rows, title, lang="en"):
     counts = {status: sum(row["status"] == status for row in shown) for status in STATUSES}
     parts = t("board.separator", lang).join(t(f"board.count.{status}", lang, count=count)
                                             for status, count in counts.items() if count)
-    return t("board.summary", lang, title=as_markdown(title), runs=len(shown), counts=parts)
+    key = "board.summary_one" if len(shown) == 1 else "board.summary"
+    return t(key, lang, title=as_markdown(title), runs=len(shown), counts=parts)
