@@ -124,6 +124,18 @@ def app_without_cifar10(tiny_checkpoint, tmp_path_factory):
         yield app
 
 
+@pytest.fixture(scope="module")
+def built_demo(tiny_cifar, tmp_path_factory):
+    """The app's page built, not launched (its callbacks called directly), for one module."""
+    from demo.ui import build_demo, close_app
+
+    folder = tmp_path_factory.mktemp("built-demo")
+    built = build_demo(checkpoint_dir=str(folder / "checkpoints"), runs_dir=str(folder / "runs"),
+                       data_source=tiny_cifar[1])
+    yield built
+    close_app(built)
+
+
 @pytest.fixture(scope="session")
 def work(tiny_cifar):
     """The app's worker pools (one quick worker, one long) for tabs built on their own in a test;

@@ -15,17 +15,12 @@ import gradio as gr
 import pytest
 from gradio.blocks import Block
 
-from demo.ui import build_demo, close_app
 from test_train_tab_text import RUNS
 
 
 @pytest.fixture(scope="module")
-def demo(tiny_cifar, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("outputs-by-name")
-    built = build_demo(checkpoint_dir=str(folder / "checkpoints"), runs_dir=str(folder / "runs"),
-                       data_source=tiny_cifar[1])
-    yield built
-    close_app(built)
+def demo(built_demo):
+    return built_demo
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from demo.tabs import Tab
-from demo.ui import TABS, close_app
+from demo.ui import TABS
 
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo")
 # The app's API: what scripts, tests and API clients call (docs/RELIABILITY.md lists the limits).
@@ -53,14 +53,8 @@ def test_a_tab_lays_out_and_wires_only_with_its_callbacks_defined_before(tab):
 
 
 @pytest.fixture(scope="module")
-def demo(tiny_cifar, tmp_path_factory):
-    from demo.ui import build_demo
-
-    folder = tmp_path_factory.mktemp("ui-contract")
-    built = build_demo(checkpoint_dir=str(folder / "checkpoints"), runs_dir=str(folder / "runs"),
-                       data_source=tiny_cifar[1])
-    yield built
-    close_app(built)
+def demo(built_demo):
+    return built_demo
 
 
 def test_the_server_keeps_a_bounded_number_of_sessions(demo):
