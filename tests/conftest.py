@@ -1,3 +1,4 @@
+import functools
 import os
 import sys
 import tempfile
@@ -26,11 +27,11 @@ def pytest_runtest_protocol(item, nextitem):
     from its setup to its teardown, an ``alone`` one an exclusive lock. A gate lock taken before
     either keeps the other process from starting test after test while an ``alone`` one waits
     (flock alone would let a stream of shared locks starve it)."""
-    locks = _machine_locks(item.config)
-    if locks is None:
+    run = getattr(item.config, "workerinput", {}).get("testrunuid")  # pytest-xdist's, shared by its processes
+    if run is None or fcntl is None:
         yield
         return
-    gate, machine = locks
+    gate, machine = _machine_locks(run)
     alone = item.get_closest_marker("alone") is not None
     fcntl.flock(gate, fcntl.LOCK_EX)
     if not alone:
@@ -44,19 +45,12 @@ def pytest_runtest_protocol(item, nextitem):
             fcntl.flock(gate, fcntl.LOCK_UN)
 
 
-_locks = []
-
-
-def _machine_locks(config):
-    """(gate, machine) lock files shared by this run's test processes; None without pytest-xdist."""
-    run = getattr(config, "workerinput", {}).get("testrunuid")
-    if run is None or fcntl is None:
-        return None
-    if not _locks:
-        folder = os.path.join(tempfile.gettempdir(), f"mobilenet-tests-{run}")
-        os.makedirs(folder, exist_ok=True)
-        _locks.extend(open(os.path.join(folder, name), "a") for name in ("gate.lock", "machine.lock"))
-    return _locks
+@functools.cache
+def _machine_locks(run):
+    """(gate, machine) lock files shared by the test processes of pytest-xdist's run ``run``."""
+    folder = os.path.join(tempfile.gettempdir(), f"mobilenet-tests-{run}")
+    os.makedirs(folder, exist_ok=True)
+    return tuple(open(os.path.join(folder, name), "a") for name in ("gate.lock", "machine.lock"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -125,7 +119,7 @@ def app_without_cifar10(tiny_checkpoint, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def built_demo(tiny_cifar, tmp_path_factory):
+def demo(tiny_cifar, tmp_path_factory):
     """The app's page built, not launched (its callbacks called directly), for one module."""
     from demo.ui import build_demo, close_app
 

@@ -19,11 +19,6 @@ from test_train_tab_text import RUNS
 
 
 @pytest.fixture(scope="module")
-def demo(built_demo):
-    return built_demo
-
-
-@pytest.fixture(scope="module")
 def page(demo):
     (event,) = events(demo, "relabel")
     return event.fn.__self__

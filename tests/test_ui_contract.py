@@ -52,11 +52,6 @@ def test_a_tab_lays_out_and_wires_only_with_its_callbacks_defined_before(tab):
     assert inner == []  # build defines no callback of its own
 
 
-@pytest.fixture(scope="module")
-def demo(built_demo):
-    return built_demo
-
-
 def test_the_server_keeps_a_bounded_number_of_sessions(demo):
     """Every page and every API call without a session makes Gradio keep a session state holding
     a copy of every component's config; ``classroom.serve.SESSIONS_KEPT`` of them at most, the
