@@ -12,7 +12,7 @@ import os
 import sys
 
 import mobilenet  # noqa: F401 (sets oneDNN on before TensorFlow loads: mobilenet.runtime)
-from mobilenet.cli_commands import notices_held_back
+from mobilenet.cli_commands import check_before_tensorflow, notices_held_back
 from mobilenet.cli_parser import build_parser
 
 # Failures that are the user's to fix: one line, no traceback. Named, not imported: importing
@@ -41,6 +41,7 @@ def main(argv=None):
         if args.tensorflow:
             from mobilenet.notices import start_tensorflow
 
+            check_before_tensorflow(args)  # a typo answers in a fraction of a second
             with notices_held_back(args):
                 start_tensorflow()
         return args.run(args)

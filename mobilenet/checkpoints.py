@@ -27,7 +27,6 @@ import tempfile
 import time
 
 from mobilenet.data import file_sha256
-from mobilenet.model import build_mobilenet
 
 FORMAT = "mobilenet-lab-checkpoint/1"
 _UMASK = os.umask(0)  # read once, at import: setting it later would race other threads
@@ -193,6 +192,8 @@ def load_checkpoint(path):
     if file_sha256(weights_path) != record.get("weights_sha256"):
         raise CheckpointError(f"checkpoint weights '{weights_path}' are truncated or were "
                               "modified (SHA-256 differs from its .json)")
+    from mobilenet.model import build_mobilenet  # here: reading a checkpoint's JSON loads no Keras
+
     try:
         model = build_mobilenet(**model_args(record["model"]))
         model.load_weights(weights_path)

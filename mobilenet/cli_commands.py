@@ -24,6 +24,27 @@ def notices_held_back(args):
     return held_back() if args.quiet else contextlib.nullcontext()
 
 
+def check_before_tensorflow(args):
+    """Checks what the user typed before TensorFlow starts (about 5 s of CPU): a bad value, a
+    missing checkpoint or data folder is answered at once, with the message the command would
+    give (each check raises what the command itself raises: ``main`` prints it as one line)."""
+    from mobilenet.checkpoints import read_metadata
+    from mobilenet.config import validate_model_args
+    from mobilenet.data import check_source
+
+    if args.command == "summary":
+        validate_model_args(classes=args.classes, input_shape=(args.input_size, args.input_size, 3),
+                            alpha=args.alpha, variant=args.variant, depth=args.depth)
+    elif args.command == "train":
+        spec_from_args(args).config()
+    elif args.command == "sweep":
+        sweep_config(args)
+    if getattr(args, "checkpoint", None):
+        read_metadata(args.checkpoint)
+    if getattr(args, "data", None):
+        check_source(args.data)
+
+
 def run_summary(args):
     import pandas as pd
 
@@ -232,8 +253,7 @@ def run_sweep(args):
     from mobilenet.data import load_cifar10
     from mobilenet.tradeoff import SWEEP_DIR, measured_points, sweep
 
-    config = dataclasses.replace(RECIPES["classroom"], **{name: getattr(args, name) for name in CONFIG_FIELDS
-                                                          if name != "alpha"}).validate()
+    config = sweep_config(args)
     data = load_cifar10(args.data)
     printer, current = ProgressPrinter(sys.stdout), [None]
 
@@ -253,6 +273,12 @@ def run_sweep(args):
         print(f"{row['alpha']:>5g}{row['accuracy_%']:>14.2f}%{row['mult_adds'] / 1e6:>12.2f} M"
               f"{row['relative_mult_adds']:>10.3f}")
     return 0
+
+
+def sweep_config(args):
+    """The sweep's base config: the classroom run with the flags given (its α aside), validated."""
+    return dataclasses.replace(RECIPES["classroom"], **{name: getattr(args, name) for name in CONFIG_FIELDS
+                                                        if name != "alpha"}).validate()
 
 
 def run_publish_space(args):

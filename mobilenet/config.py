@@ -14,6 +14,30 @@ SCHEDULES = ("constant", "cosine")
 TTA_VIEWS = ("mirror", "mirror_shift")  # mobilenet.tta.KINDS (this module loads no NumPy)
 
 
+def validate_model_args(classes=10, input_shape=(32, 32, 3), alpha=1.0, dropout=1e-3, variant="paper",
+                        bn_momentum=0.99, depth="full"):
+    """Raises ValueError quoting the first of ``mobilenet.model.build_mobilenet``'s arguments
+    that it cannot build (here, without Keras: the CLI checks them before TensorFlow starts)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"`variant` must be one of {VARIANTS}. Received: variant={variant!r}")
+    if depth not in DEPTHS:
+        raise ValueError(f"`depth` must be one of {DEPTHS}. Received: depth={depth!r}")
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 2:
+        raise ValueError(f"`classes` must be an integer >= 2. Received: classes={classes!r}")
+    shape_ok = (isinstance(input_shape, (tuple, list)) and len(input_shape) == 3
+                and all(isinstance(d, int) and not isinstance(d, bool) for d in input_shape))
+    if not shape_ok or input_shape[0] < 32 or input_shape[1] < 32 or input_shape[2] < 1:
+        raise ValueError("`input_shape` must be (height, width, channels) with height and "
+                         f"width >= 32 and channels >= 1. Received: input_shape={input_shape!r}")
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 1 / 32 <= alpha <= 4:
+        raise ValueError("`alpha` must be a number between 1/32 and 4 (the paper uses "
+                         f"0.25, 0.5, 0.75, 1.0). Received: alpha={alpha!r}")
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    if not isinstance(bn_momentum, (int, float)) or not 0 < bn_momentum < 1:
+        raise ValueError(f"`bn_momentum` must be in (0, 1). Received: bn_momentum={bn_momentum!r}")
+
+
 @dataclass
 class TrainConfig:
     """Settings of one run. The defaults are the library's: today the same values as the

@@ -60,6 +60,19 @@ def load_cifar10(source=None):
     return _load_path(_resolve_local(path))
 
 
+def check_source(source):
+    """Raises what ``load_cifar10(source)`` would raise now when ``source`` is a local path that
+    holds no CIFAR-10 (``DataUnavailableError``), without reading it; None, ``"hf"`` and paths that
+    hold it pass. The CLI checks ``--data`` with it before TensorFlow starts."""
+    from mobilenet import data_hub
+
+    if not source or str(source) == HUB_SOURCE:
+        return
+    path = os.path.abspath(os.path.expanduser(str(source)))
+    if not data_hub.hub_files_in_folder(path):
+        _resolve_local(path)
+
+
 def _load_found_automatically():
     """What is on this machine (Keras' cache, then huggingface_hub's), else a download: the Hub
     first, the official URL second."""

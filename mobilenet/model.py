@@ -16,7 +16,7 @@ used. ``seed_bn_bug=True`` rebuilds the tutorial's exact graph for comparison.
 import keras
 from keras import layers
 
-from mobilenet.config import DEPTHS, VARIANTS
+from mobilenet.config import validate_model_args
 from mobilenet.layers import BatchNormalization
 
 # (pointwise filters, depthwise stride) of the 13 depthwise separable blocks.
@@ -88,7 +88,7 @@ def build_mobilenet(
         A ``keras.Model`` mapping float32 images (see
         ``mobilenet.data.preprocess``) to class probabilities.
     """
-    _validate(classes, input_shape, alpha, dropout, variant, bn_momentum, depth)
+    validate_model_args(classes, input_shape, alpha, dropout, variant, bn_momentum, depth)
     name = name or f"mobilenet_{variant}_{alpha:g}" + ("_shallow" if depth == "shallow" else "")
 
     bn_class = BatchNormalization if fused_batchnorm else layers.BatchNormalization
@@ -135,24 +135,3 @@ def last_spatial_layer(model):
                   and layer.output.shape[1] is not None
                   and layer.output.shape[1] * layer.output.shape[2] > 1]
     return candidates[-1]
-
-
-def _validate(classes, input_shape, alpha, dropout, variant, bn_momentum, depth):
-    if variant not in VARIANTS:
-        raise ValueError(f"`variant` must be one of {VARIANTS}. Received: variant={variant!r}")
-    if depth not in DEPTHS:
-        raise ValueError(f"`depth` must be one of {DEPTHS}. Received: depth={depth!r}")
-    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 2:
-        raise ValueError(f"`classes` must be an integer >= 2. Received: classes={classes!r}")
-    shape_ok = (isinstance(input_shape, (tuple, list)) and len(input_shape) == 3
-                and all(isinstance(d, int) and not isinstance(d, bool) for d in input_shape))
-    if not shape_ok or input_shape[0] < 32 or input_shape[1] < 32 or input_shape[2] < 1:
-        raise ValueError("`input_shape` must be (height, width, channels) with height and "
-                         f"width >= 32 and channels >= 1. Received: input_shape={input_shape!r}")
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 1 / 32 <= alpha <= 4:
-        raise ValueError("`alpha` must be a number between 1/32 and 4 (the paper uses "
-                         f"0.25, 0.5, 0.75, 1.0). Received: alpha={alpha!r}")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
-    if not isinstance(bn_momentum, (int, float)) or not 0 < bn_momentum < 1:
-        raise ValueError(f"`bn_momentum` must be in (0, 1). Received: bn_momentum={bn_momentum!r}")

@@ -116,11 +116,25 @@ def test_summary_prints_the_table_and_totals():
     assert "total params: 4,253,864" in imagenet and "(568.7 M)" in imagenet
 
 
-@pytest.mark.slow  # a subprocess that loads TensorFlow
-def test_summary_rejects_bad_values_clearly():
-    result = cli("summary", "--alpha", "0")
+def before_tensorflow(*args, **env):
+    """``python -m mobilenet ARGS`` for a mistake the CLI answers before TensorFlow starts: the
+    ``CompletedProcess``, whose ``loaded`` says whether TensorFlow or Keras was imported."""
+    code = ("import sys; from mobilenet.__main__ import main\n"
+            "try: status = main(sys.argv[1:])\n"
+            "except SystemExit as exit: status = exit.code\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}))\n"
+            "sys.exit(status)")
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, text=True, capture_output=True,
+                            timeout=60, env={**os.environ, **env})
+    *result.stdout_lines, loaded = result.stdout.splitlines() or [""]
+    result.loaded = loaded != "[]"
+    return result
+
+
+def test_summary_rejects_bad_values_clearly_before_tensorflow_starts():
+    result = before_tensorflow("summary", "--alpha", "0")
     assert result.returncode == 2 and "error: `alpha`" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and not result.loaded
 
 
 @pytest.mark.slow  # trains in a subprocess
@@ -157,12 +171,10 @@ def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
     import json
 
     out = str(tmp_path / "recipe.keras")
-    result, bad = together([
-        ("train", "--recipe", "shipped-cifar", "--data", tiny_cifar[0], "--epochs", "1",
-         "--warmup-epochs", "0.5", "--swa-epochs", "1", "--train-size", "all",
-         "--validation-size", "20", "--batch-size", "32", "--alpha", "0.25", "--cutmix", "0.5",
-         "--out", out),
-        ("train", "--data", tiny_cifar[0], "--cutmix", "2", "--out", str(tmp_path / "refused.keras"))])
+    result = cli("train", "--recipe", "shipped-cifar", "--data", tiny_cifar[0], "--epochs", "1",
+                 "--warmup-epochs", "0.5", "--swa-epochs", "1", "--train-size", "all",
+                 "--validation-size", "20", "--batch-size", "32", "--alpha", "0.25", "--cutmix", "0.5",
+                 "--out", out)
     assert result.returncode == 0, result.stderr
     assert "epoch 1/1" in result.stdout and "averaging epoch 1/1" in result.stdout
     with open(out.replace(".keras", ".json")) as f:
@@ -173,20 +185,36 @@ def test_train_a_recipe_with_overrides_end_to_end(tiny_cifar, tmp_path):
         ("sgd", 8, 0.02, True)  # the recipe's
     assert meta["weights_dtype"] == "float16" and [h["epoch"] for h in meta["swa"]["history"]] == [1]
     assert config["cutmix"] == 0.5 and meta["metrics"]["validation_accuracy_tta"] is not None  # recipe's tta
-    assert bad.returncode != 0 and "`cutmix` must be a number from 0 (off) to 1" in bad.stderr
 
 
-@pytest.mark.slow  # a subprocess that loads TensorFlow
-def test_train_without_data_explains_how_to_get_it(tmp_path):
-    result = cli("train", "--data", str(tmp_path / "nothing-here"), "--epochs", "1")
-    assert result.returncode == 2 and "MOBILENET_CIFAR10" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_train_without_data_explains_how_to_get_it_before_tensorflow_starts(tmp_path):
+    for folder in ("", "-empty"):  # a path that does not exist, a folder without CIFAR-10
+        data = tmp_path / f"nothing-here{folder}"
+        if folder:
+            data.mkdir()
+        result = before_tensorflow("train", "--data", str(data), "--epochs", "1",
+                                   MOBILENET_CIFAR10=str(data))
+        assert result.returncode == 2 and "MOBILENET_CIFAR10" in result.stderr and str(data) in result.stderr
+        assert "Traceback" not in result.stderr and not result.loaded
+    result = before_tensorflow("evaluate", "--data", str(data), MOBILENET_CIFAR10="")  # the shipped checkpoint
+    assert result.returncode == 2 and "No CIFAR-10 found in folder" in result.stderr and not result.loaded
 
 
-@pytest.mark.slow  # a subprocess that loads TensorFlow
-def test_evaluate_missing_checkpoint_is_a_clear_error(tmp_path):
-    result = cli("evaluate", str(tmp_path / "none.keras"))
-    assert result.returncode == 2 and "none.keras" in result.stderr and "not found" in result.stderr
+def test_a_missing_checkpoint_is_a_clear_error_before_tensorflow_starts(tmp_path):
+    for command in (("evaluate", str(tmp_path / "none.keras")), ("report", str(tmp_path / "none.keras")),
+                    ("export", str(tmp_path / "none.keras")),
+                    ("predict", "cat.png", "--checkpoint", str(tmp_path / "none.keras"))):
+        result = before_tensorflow(*command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "none.keras" in result.stderr and "not found" in result.stderr and not result.loaded, command
+
+
+def test_a_bad_training_setting_is_refused_before_tensorflow_starts(tiny_cifar, tmp_path):
+    for command, message in ((("train", "--cutmix", "2"), "`cutmix` must be a number from 0 (off) to 1"),
+                             (("sweep", "--epochs", "0"), "`epochs` must be a positive integer")):
+        result = before_tensorflow(*command, "--data", tiny_cifar[1], "--out", str(tmp_path / "refused"))
+        assert result.returncode == 2 and message in result.stderr and not result.loaded, result.stderr
+    assert not (tmp_path / "refused").exists()
 
 
 def test_every_expected_error_name_is_a_real_exception_class():

@@ -4,6 +4,7 @@ After each, the checkpoints saved before load, nothing half-written is listed, t
 still serves and the next run starts.
 """
 
+import contextlib
 import functools
 import os
 import signal
@@ -42,16 +43,15 @@ DISK_FULL = ("the disk is full, so the checkpoint could not be saved (the checkp
 # -- SIGKILL during a checkpoint save, in a real process ----------------------------------------------
 
 # The child overwrites current.keras with new weights (as `train --out` does) and pauses at
-# POINT, printing PAUSED; the test then kills it with SIGKILL. save_checkpoint's steps:
-# weights to a temporary file, JSON to .current.json.pending (os.replace #1), weights renamed
-# (#2), JSON renamed (#3), folder fsynced.
+# POINT, printing PAUSED, its point and its process id; the test then kills it with SIGKILL.
+# save_checkpoint's steps: weights to a temporary file, JSON to .current.json.pending
+# (os.replace #1), weights renamed (#2), JSON renamed (#3), folder fsynced.
 CHILD = r"""
 import os, sys, time
 from mobilenet import checkpoints
-point, folder = sys.argv[1], sys.argv[2]
 
 def pause():
-    print("PAUSED", flush=True)
+    print("PAUSED", point, os.getpid(), flush=True)
     time.sleep(300)
 
 model, record = checkpoints.load_checkpoint(os.path.join(folder, "current.keras"))
@@ -86,10 +86,33 @@ KILL_POINTS = ["weights_half_written", "before_rename_1", "before_rename_2", "be
                "after_renames"]
 
 
-def start_child(point, folder):
+# One process loads TensorFlow and forks a child per (point, folder) of its arguments (as the
+# app's fork server forks its workers: before TensorFlow ran anything), then reports how each
+# child ended: "ENDED point signal".
+PARENT = r"""
+import os, sys
+import mobilenet.model  # TensorFlow and Keras, loaded once for the five children
+children = {}
+for point, folder in zip(sys.argv[1::2], sys.argv[2::2]):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            exec(compile(CHILD, "child", "exec"))  # CHILD reads point and folder
+        finally:
+            os._exit(0)
+    children[pid] = point
+for _ in children:
+    pid, status = os.wait()
+    print("ENDED", children[pid], os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1, flush=True)
+"""
+
+
+def start_children(folders):
+    """The process that forks a child for each of ``folders`` ({point: folder})."""
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-c", CHILD, point, folder], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    arguments = [value for point, folder in folders.items() for value in (point, folder)]
+    return subprocess.Popen([sys.executable, "-c", f"CHILD = {CHILD!r}\n{PARENT}", *arguments],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +124,22 @@ def killed_saves(tiny_checkpoint, tmp_path_factory):
         copy_checkpoint(tiny_checkpoint, folder, "older.keras")
         copy_checkpoint(tiny_checkpoint, folder, "current.keras")
         folders[point] = folder
-    children = {point: start_child(point, folder) for point, folder in folders.items()}
-    for point, child in children.items():  # started together: they load TensorFlow side by side
-        line = child.stdout.readline().strip()
-        assert line == "PAUSED", f"{point}: the child said {line!r}"
-        os.kill(child.pid, signal.SIGKILL)
-        assert child.wait(timeout=30) == -signal.SIGKILL
+    parent, paused, ended = start_children(folders), {}, None
+    try:
+        while len(paused) < len(folders):
+            said = parent.stdout.readline().split()
+            assert said[:1] == ["PAUSED"], f"a child said {said!r} (paused: {sorted(paused)})"
+            paused[said[1]] = int(said[2])
+        for pid in paused.values():
+            os.kill(pid, signal.SIGKILL)
+        ended = dict(line.split()[1:] for line in parent.stdout.read().splitlines())
+        assert parent.wait(timeout=30) == 0
+    finally:
+        for pid in paused.values() if ended is None else ():  # none left sleeping if a check failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.kill()
+    assert ended == {point: str(int(signal.SIGKILL)) for point in KILL_POINTS}
     return {point: (folder, file_sha256(tiny_checkpoint)) for point, folder in folders.items()}
 
 

@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from mobilenet.analysis import TUTORIAL_PARAMS, architecture_tables, paper_comparison, tutorial_difference
-from mobilenet.model import DEPTHS, VARIANTS
+from mobilenet.config import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS
 
 from demo.i18n import T, t

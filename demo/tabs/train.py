@@ -13,7 +13,7 @@ import time
 import gradio as gr
 
 from mobilenet.duration import format_duration
-from mobilenet.model import DEPTHS, VARIANTS
+from mobilenet.config import DEPTHS, VARIANTS
 from mobilenet.tradeoff import ALPHAS as PAPER_ALPHAS
 from mobilenet.recipes import APP_PRESETS, RECIPES
 from mobilenet.run_spec import RunSpec
