@@ -107,6 +107,9 @@ def test_the_run_is_worded_from_its_data_in_english():
     assert "ended unexpectedly (exit code 1)" in status_message(RUNS[14])
     assert "stopped by **the time limit** after 1:15. Validation accuracy: **60.0%**" in status_message(RUNS[15])
     assert status_message(RUNS[17]).endswith("stopped before training began; nothing was saved.")
+    assert "Starting ..." in progress_html(RUNS[1])  # no step yet, and none after it ended before one
+    assert "Ended before its first training step" in progress_html({**RUNS[17], "latest": None})
+    assert "之前就结束了" in progress_html({**RUNS[9], "latest": None}, "zh")
     assert "about 0:20 left" not in progress_html(RUNS[3]) and "about 20 s left" in progress_html(RUNS[2])
     assert data_message(DATA[0]) == "" and "50,000 training" in data_message(DATA[2])
     assert data_message(DATA[3], "zh").endswith("`No CIFAR-10 at /data/cifar (set MOBILENET_CIFAR10)`")

@@ -16,6 +16,7 @@ from mobilenet.inference import answer_accuracy
 from mobilenet.recipes import MEASURED, MEASURED_ON, RECIPES
 from mobilenet.tta import shifted
 
+from classroom.run_record import ACTIVE_STATES
 from classroom.runs import RunState, StopOutcome
 from classroom.teacher import BADGE
 from demo.i18n import as_markdown, class_name, t
@@ -135,8 +136,8 @@ def progress_html(run, lang="en"):
     share = done / total if total else 0.0
     if run is None:
         text = t("train.progress.waiting", lang)
-    elif not latest:
-        text = t("train.progress.starting", lang)
+    elif not latest:  # no step yet: starting, or ended before its first step (stopped, failed)
+        text = t("train.progress.starting" if run["state"] in ACTIVE_STATES else "train.progress.no_step", lang)
     else:
         left = run["seconds_left"]
         text = t("train.progress.steps", lang, epoch=latest["epoch"], epochs=latest["epochs"], done=done,
