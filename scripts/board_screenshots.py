@@ -13,8 +13,7 @@ import sys
 import time
 
 from screenshot_support import CHROMIUM_ARGS, DOCS, ROOT  # noqa: F401 (sets up the import path)
-
-from gradio_client import Client  # noqa: E402
+from loopback_client import api_client
 
 KEY = "the screenshot class's teacher key"
 NAMES = ["Ann", "Bo", "Chen Jing", "Dara", "Eli", "Fang", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea"]
@@ -43,10 +42,10 @@ def main():
     url = launch_on_loopback(demo)
     try:
         demo.training_runs.load_data()
-        teacher = Client(url, verbose=False)
+        teacher = api_client(url)
         teacher.predict(KEY, api_name="/teacher_sign_in")
         for seed, (name, settings) in enumerate(zip(NAMES, SETTINGS)):  # each their own draw
-            Client(url, verbose=False).predict(name=name, **{**BASE, **settings}, seed=seed, api_name="/start_training")
+            api_client(url).predict(name=name, **{**BASE, **settings}, seed=seed, api_name="/start_training")
             if name == NAMES[0]:
                 time.sleep(1)  # Ann's trains; the others wait their turn
         with sync_playwright() as playwright:

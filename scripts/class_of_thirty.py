@@ -18,12 +18,11 @@ import statistics
 import sys
 import tempfile
 import time
+from loopback_client import api_client  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-from gradio_client import Client  # noqa: E402
 
 from classroom.settings import Settings  # noqa: E402
 from demo.ui import build_demo, close_app, launch_on_loopback  # noqa: E402
@@ -35,7 +34,7 @@ TEACHER_KEY = "the simulated class's teacher key"
 
 def start_quick(url, name):
     """One student's Start of the quick run, in a session of its own: (name, answer or refusal)."""
-    client = Client(url, verbose=False)
+    client = api_client(url)
     try:
         return name, client.predict(name=name, variant=QUICK.variant, alpha=QUICK.alpha, depth=QUICK.depth,
                                     train_images=QUICK.train_size or 50_000, epochs=QUICK.epochs,
@@ -72,7 +71,7 @@ def main():
         demo.training_runs.load_data()  # as in a lesson: the page was open before the class pressed Start
         # The teacher holds the queue while the class presses Start, so that the order is known
         # before the first run starts; then lets it go.
-        teacher = Client(url, verbose=False)
+        teacher = api_client(url)
         teacher.predict(TEACHER_KEY, api_name="/teacher_sign_in")
         teacher.predict(None, api_name="/queue_pause")
         names = [f"Student {i + 1:02d}" for i in range(args.students)]
@@ -83,7 +82,7 @@ def main():
         print(f"{len(names)} students pressed Start at once: {len(order)} waiting, {len(refused)} refused",
               flush=True)
         teacher.predict(None, api_name="/queue_resume")
-        viewer = Client(url, verbose=False)
+        viewer = api_client(url)
         while viewer.predict(api_name="/run_queue")["waiting"] or demo.training_runs.current is not None:
             time.sleep(2)
         rows = sorted(viewer.predict(api_name="/class_board"), key=lambda row: row["started_at"])
@@ -108,7 +107,7 @@ def main():
     # the board after a restart of the server, on the same folder
     demo, url = serve(runs_dir, data)
     try:
-        after = sorted(Client(url, verbose=False).predict(api_name="/class_board"), key=lambda row: row["started_at"])
+        after = sorted(api_client(url).predict(api_name="/class_board"), key=lambda row: row["started_at"])
     finally:
         close_app(demo)
         demo.close()

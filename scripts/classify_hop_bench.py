@@ -17,13 +17,14 @@ import statistics
 import sys
 import tempfile
 import time
+from loopback_client import api_client  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import mobilenet  # noqa: E402,F401
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 
 PICTURES = [os.path.join(ROOT, "demo", "examples", name) for name in ("cifar10_test_0000_cat.png", "photo_coffee.jpg")]
 
@@ -36,7 +37,7 @@ def launch(in_process):
     runs = tempfile.mkdtemp(prefix="hop-bench-runs-")
     work = Work(first_checkpoint=os.path.join(mobilenet.CHECKPOINT_DIR, "mobilenet_cifar.keras"), in_process=in_process)
     demo = build_demo(runs_dir=runs, data_source=runs, work=work)  # no CIFAR-10 needed: nothing trains
-    return demo, work, Client(launch_on_loopback(demo), verbose=False)
+    return demo, work, api_client(launch_on_loopback(demo))
 
 
 def measure(requests):

@@ -41,7 +41,10 @@ import httpx
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
+
+import loopback_client as loopback  # noqa: E402
+from loopback_client import api_client  # noqa: E402
 
 EXAMPLES = os.path.join(ROOT, "demo", "examples")
 PICTURES = [os.path.join(EXAMPLES, name) for name in sorted(os.listdir(EXAMPLES)) if name.endswith((".png", ".jpg"))]
@@ -138,7 +141,7 @@ def language_switch(lang, key, alpha=1.0):
 
 
 def honest(url, tally, deadline, seed, key, training_settings):
-    rng, client = random.Random(seed), Client(url, verbose=False)
+    rng, client = random.Random(seed), api_client(url)
     actions = ("classify", "classify", "classify", "look", "look", "mistakes", "language", "start", "stop")
     while time.monotonic() < deadline:
         action = rng.choice(actions)
@@ -169,7 +172,7 @@ def honest(url, tally, deadline, seed, key, training_settings):
 
 def looks_at_once(url, tally, deadline, key):
     """Two students press Look at the same moment, again and again."""
-    clients = [Client(url, verbose=False) for _ in range(2)]
+    clients = [api_client(url) for _ in range(2)]
     with concurrent.futures.ThreadPoolExecutor(2) as pair:
         while time.monotonic() < deadline:
             answers = [pair.submit(client.predict, handle_file(PICTURES[i]), key, "predicted", api_name="/grad_cam")
@@ -192,7 +195,7 @@ def hostile(url, tally, deadline, key, folder):
         files[name] = os.path.join(folder, name)
         with open(files[name], "wb") as f:
             f.write(make())
-    client = Client(url, verbose=False)
+    client = api_client(url)
     host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
     while time.monotonic() < deadline:
         for name, path in files.items():
@@ -201,7 +204,7 @@ def hostile(url, tally, deadline, key, folder):
                 tally.hostile.append(f"{name}: answered")
             except Exception as error:  # noqa: BLE001
                 tally.hostile.append(f"{name}: {str(error)[:80]}")
-        answer = httpx.post(f"{url}gradio_api/run/classify", json={"data": [None, key]}, timeout=30)
+        answer = loopback.post(f"{url}gradio_api/run/classify", json={"data": [None, key]}, timeout=30)
         tally.hostile.append(f"/gradio_api/run/classify: HTTP {answer.status_code}")
         try:
             client.predict(*language_switch("en", key, alpha=4.0), api_name="/set_language")
@@ -210,8 +213,8 @@ def hostile(url, tally, deadline, key, folder):
             tally.hostile.append(f"language with α 4: {str(error)[:80]}")
         try:
             body = (b"x" * 65536 for _ in range(1600))  # 100 MB, streamed
-            answer = httpx.post(f"{url}gradio_api/call/classify", content=body, timeout=30,
-                                headers={"content-type": "application/json"})
+            answer = loopback.post(f"{url}gradio_api/call/classify", content=body, timeout=30,
+                                   headers={"content-type": "application/json"})
             tally.hostile.append(f"100 MB body: HTTP {answer.status_code}")
         except httpx.HTTPError as error:
             tally.hostile.append(f"100 MB body: closed ({type(error).__name__})")
@@ -241,7 +244,7 @@ def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, tr
                 job.result()
             except Exception as error:  # noqa: BLE001  a student that could not even connect
                 tally.fail("student", error)
-    alive = os.path.exists(f"/proc/{server_pid}") and httpx.get(f"{url}config", timeout=30).status_code == 200
+    alive = os.path.exists(f"/proc/{server_pid}") and loopback.get(f"{url}config", timeout=30).status_code == 200
     latencies = sorted(tally.classify_s)
     memory_end = memory_by_kind(server_pid)
     return {"alive": alive, "failures": tally.failures, "actions": tally.actions, "classify": len(latencies),
@@ -280,7 +283,7 @@ def start_app(env, log=None):
     url = f"http://127.0.0.1:{port}/"
     for _ in range(600):
         try:
-            if httpx.get(f"{url}config", timeout=5).status_code == 200:
+            if loopback.get(f"{url}config", timeout=5).status_code == 200:
                 return server, url
         except httpx.HTTPError:
             pass
@@ -322,7 +325,7 @@ def main(argv=None):
     try:
         key = "shipped/mobilenet_cifar.keras"  # the app's first network
         settings = default_settings()
-        Client(url, verbose=False).predict(**settings, name="teacher", api_name="/start_training")
+        api_client(url).predict(**settings, name="teacher", api_name="/start_training")
         report = soak(url, server.pid, args.minutes * 60, args.students, args.hostile, key, settings)
     finally:
         server.terminate()

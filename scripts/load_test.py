@@ -43,7 +43,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import httpx  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
+
+import loopback_client as loopback  # noqa: E402
+from loopback_client import api_client  # noqa: E402
 
 PICTURE = os.path.join(ROOT, "demo", "examples", "photo_cat_chelsea.jpg")
 ACTIVE = ("starting", "running", "stopping")
@@ -148,7 +151,7 @@ class RunWatcher(threading.Thread):
 
     def __init__(self, url, training=True):
         super().__init__(name="run-watcher", daemon=True)
-        self.client, self.latest = Client(url, verbose=False), None
+        self.client, self.latest = api_client(url), None
         self.ended_at = None if training else 0.0
 
     def run(self):
@@ -197,7 +200,7 @@ class Flooder:
 def flood(url, picture, address, connections, sessions, checkpoint=None):
     """The flooder's process (``--flood-only``): floods until its standard input closes, then
     prints what the server said as JSON."""
-    http = httpx.Client(headers={"X-Forwarded-For": address}, timeout=30)
+    http = loopback.http_client(headers={"X-Forwarded-For": address}, timeout=30)
     url = url.rstrip("/")
     config = http.get(f"{url}/config").json()
     classify = next(d for d in config["dependencies"] if d.get("api_name") == "classify")
@@ -243,8 +246,8 @@ def student(url, picture, requests, think, deadline, results, address=None):
     """One browser session sending ``requests`` classifications, ``think`` seconds apart (from
     ``address`` in ``X-Forwarded-For`` when given)."""
     try:
-        client = Client(url, verbose=False, headers={"X-Forwarded-For": address} if address else None,
-                        httpx_kwargs=BROWSER_LIKE)
+        client = api_client(url, headers={"X-Forwarded-For": address} if address else None,
+                            httpx_kwargs=BROWSER_LIKE)
     except Exception as error:  # counted: a class whose pages do not load has a problem
         results.extend([(None, time.time(), f"connect: {type(error).__name__}: {error}")] * requests)
         return
@@ -268,7 +271,7 @@ def run_load(args):
     deadline = test_started + args.timeout
     demo, url = (None, args.url) if args.url else launch_here(args)
     try:
-        control = Client(url, verbose=False, httpx_kwargs=BROWSER_LIKE)
+        control = api_client(url, httpx_kwargs=BROWSER_LIKE)
         control.predict(handle_file(args.picture), api_name="/classify")  # loads the checkpoint once
         settings = None if args.no_training else start_training(control, args, deadline)
         watcher = RunWatcher(url, settings is not None)

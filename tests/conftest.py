@@ -12,6 +12,7 @@ except ImportError:
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))  # loopback_client
 
 from cifar_fixture import write_tiny_cifar  # noqa: E402
 

@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
@@ -17,6 +17,7 @@ from mobilenet.analysis import layer_table, model_totals
 from mobilenet.checkpoints import read_metadata
 from mobilenet.data import CLASS_NAMES
 from mobilenet.model import build_mobilenet
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -36,7 +37,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
 
 @pytest.fixture
 def client(app):
-    return Client(app[0], verbose=False)
+    return api_client(app[0])
 
 
 def start(client, name, epochs):
@@ -197,7 +198,7 @@ def test_stop_ends_the_run_and_keeps_a_checkpoint_and_a_second_start_waits_its_t
         if snapshot["run"]["latest"]:
             break
 
-    other = Client(app[0], verbose=False)  # another student: queued (tests/test_class_queue.py), withdrawn
+    other = api_client(app[0])  # another student: queued (tests/test_class_queue.py), withdrawn
     assert "place 1" in start(other, "Bob", epochs=1)
     assert other.predict(api_name="/withdraw_run") == "Your waiting run was withdrawn."
     assert len(classify(other, PHOTO)[0]["confidences"]) == 5  # classifying works meanwhile
@@ -225,7 +226,7 @@ def test_bad_training_settings_are_explained(client):
 
 
 def test_without_cifar10_training_explains_and_other_panels_work(app_without_cifar10):
-    client = Client(app_without_cifar10[0], verbose=False)
+    client = api_client(app_without_cifar10[0])
     with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
         start(client, "Ann", epochs=1)
     data_status = client.predict(None, "en", api_name="/refresh")[0]

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ElementTree
 
 import gradio as gr
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint, running_app
@@ -22,6 +21,7 @@ from i18n_support import stray_marks, untranslated
 from mobilenet.checkpoints import checkpoint_paths, read_metadata
 from mobilenet.data import load_cifar10
 from mobilenet.tradeoff import PAPER_RESOLUTION_SERIES, PAPER_WIDTH_SERIES, TEXTS
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -40,7 +40,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
 
 @pytest.fixture
 def client(app):
-    return Client(app[0], verbose=False)
+    return api_client(app[0])
 
 
 def table_rows(frame):
@@ -102,7 +102,7 @@ def test_export_explains_bad_input(client):
 
 def test_export_without_cifar10_says_what_to_do(app_without_cifar10):
     with pytest.raises(AppError, match="MOBILENET_CIFAR10"):
-        Client(app_without_cifar10[0], verbose=False).predict(SHIPPED_KEY, api_name="/export")
+        api_client(app_without_cifar10[0]).predict(SHIPPED_KEY, api_name="/export")
 
 
 def test_tradeoff_plots_the_paper_and_our_checkpoints(client, tiny_checkpoint):

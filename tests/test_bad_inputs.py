@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from gradio.utils import get_upload_folder
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
@@ -25,6 +25,7 @@ import mobilenet.checkpoints
 import mobilenet.inference
 from app_server import SHIPPED_NAME, copy_checkpoint, recording_server, running_app
 from mobilenet.data import file_sha256
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -270,7 +271,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory, loads):
 
 @pytest.fixture(scope="module")
 def client(app):
-    return Client(app[0], verbose=False)
+    return api_client(app[0])
 
 
 def classify(client, path, key=SHIPPED):
@@ -385,7 +386,7 @@ def test_training_setting(case, client):
 
 
 def check_data_row(url, row):
-    client = Client(url, verbose=False)
+    client = api_client(url)
     with pytest.raises(AppError, match=re.escape(row.message)):
         client.predict(**TINY_RUN, api_name="/start_training")
     assert "No CIFAR-10 here" in client.predict(None, "en", api_name="/refresh")[0]

@@ -7,11 +7,11 @@ label.
 """
 
 import pytest
-from gradio_client import Client
 
 from app_server import running_app, wait_until_ended
 from browser_support import browser_page, needs_chromium, screenshot, sync_api
 from demo.i18n import class_names
+from loopback_client import api_client
 
 pytestmark = [needs_chromium, pytest.mark.slow]  # an app of its own, a browser: docs/TESTS.md
 SHORT_RUN = {"variant": "cifar", "alpha": 0.25, "depth": "shallow", "train_images": 300, "epochs": 1,
@@ -22,7 +22,7 @@ CHART_INSIDE = "b => b.querySelector('svg.marks').getBoundingClientRect().bottom
 
 def finish_a_short_run(app, name="Ann"):
     """Trains ``SHORT_RUN`` on ``app`` (a ``RunningApp``) through its API; waits for it to end."""
-    Client(app[0], verbose=False).predict(name=name, **SHORT_RUN, api_name="/start_training")
+    api_client(app[0]).predict(name=name, **SHORT_RUN, api_name="/start_training")
     assert wait_until_ended(app.runs)["state"] == "finished"
 
 

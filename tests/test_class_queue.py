@@ -11,11 +11,11 @@ import os
 import time
 
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
 from classroom.settings import Settings
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -54,7 +54,7 @@ def wait_for(condition, timeout=240, what="the board"):
 
 
 def as_teacher(url):
-    teacher = Client(url, verbose=False)
+    teacher = api_client(url)
     assert "You are the teacher" in teacher.predict(KEY, api_name="/teacher_sign_in")[0]
     return teacher
 
@@ -69,7 +69,7 @@ def class_app(tiny_cifar, tmp_path_factory):
 
 
 def test_two_students_queue_while_a_third_trains_and_all_three_end_on_the_board(class_app):
-    ann, bob, cleo = (Client(class_app[0], verbose=False) for _ in range(3))
+    ann, bob, cleo = (api_client(class_app[0]) for _ in range(3))
     assert start(ann, "Ann", **LONG_RUN).startswith("Started")
     assert "place 1" in start(bob, "Bob")
     assert "place 2" in start(cleo, "Cleo")
@@ -101,7 +101,7 @@ def test_two_students_queue_while_a_third_trains_and_all_three_end_on_the_board(
 
 def test_only_the_teacher_reorders_or_removes_another_students_run(class_app):
     teacher = as_teacher(class_app[0])
-    bob, cleo, dan = (Client(class_app[0], verbose=False) for _ in range(3))
+    bob, cleo, dan = (api_client(class_app[0]) for _ in range(3))
     assert "paused" in teacher.predict(None, api_name="/queue_pause")
     for client, name in ((bob, "Bob"), (cleo, "Cleo"), (dan, "Dan")):
         assert "The teacher has paused the queue, so your run waits" in start(client, name)
@@ -139,7 +139,7 @@ def test_only_the_teacher_reorders_or_removes_another_students_run(class_app):
 def test_the_queues_caps_hold_under_a_flood(class_app):
     teacher = as_teacher(class_app[0])
     teacher.predict(None, api_name="/queue_pause")
-    students = [Client(class_app[0], verbose=False) for _ in range(9)]
+    students = [api_client(class_app[0]) for _ in range(9)]
     answers = []
     for i, client in enumerate(students):
         try:
@@ -161,7 +161,7 @@ def test_the_queues_caps_hold_under_a_flood(class_app):
 def test_the_board_and_the_queue_survive_a_restart_and_a_damaged_database(tiny_cifar, tmp_path):
     settings = Settings(teacher_key=KEY)
     with running_app(str(tmp_path), tiny_cifar[1], settings=settings) as app:
-        ann, bob = Client(app[0], verbose=False), Client(app[0], verbose=False)
+        ann, bob = api_client(app[0]), api_client(app[0])
         assert start(ann, "Ann").startswith("Started")
         wait_until_ended(app.runs)
         assert start(ann, "Ann", **LONG_RUN).startswith("Started")
@@ -171,7 +171,7 @@ def test_the_board_and_the_queue_survive_a_restart_and_a_damaged_database(tiny_c
     runs_dir = app[2]
     # Bob's run waited, the teacher had not paused: it starts by itself after the restart
     with running_app(str(tmp_path), tiny_cifar[1], settings=settings) as app:
-        client = Client(app[0], verbose=False)
+        client = api_client(app[0])
         after = {row["run_id"]: row for row in board(client)}
         assert set(after) == set(before)
         ann_long = next(row for row in after.values() if row["name"] == "Ann" and row["settings"]["epochs"] == 30)
@@ -185,7 +185,7 @@ def test_the_board_and_the_queue_survive_a_restart_and_a_damaged_database(tiny_c
     with open(os.path.join(runs_dir, "class_board.sqlite3"), "wb") as f:
         f.write(b"not a database " * 100)
     with running_app(str(tmp_path), tiny_cifar[1], settings=settings) as app:
-        client = Client(app[0], verbose=False)
+        client = api_client(app[0])
         rebuilt = board(client)
         assert sorted(row["name"] for row in rebuilt if row["status"] == "finished") == ["Ann", "Bob"]
         assert any(name.startswith("class_board.damaged-") for name in os.listdir(runs_dir))

@@ -22,6 +22,7 @@ from app_server import running_app
 from classroom import connections, door, serve
 from classroom.settings import Settings
 from demo.i18n import t, too_many_connections
+import loopback_client as loopback
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -143,9 +144,9 @@ def test_a_100_mb_body_is_refused_unread_and_the_server_does_not_grow(app):
     with open_socket(url) as sock:  # from a Chinese page: in Chinese
         sock.sendall(post_head(url, path, 2 * MB, extra=f"Referer: {url}?lang=zh\r\n"))
         assert t("page.door.too_large", "zh").encode() in answer(sock)
-    small = httpx.post(url.rstrip("/") + "/gradio_api/queue/join", json={"data": ["x" * 500_000]}, timeout=60)
+    small = loopback.post(url.rstrip("/") + "/gradio_api/queue/join", json={"data": ["x" * 500_000]}, timeout=60)
     assert small.status_code in (400, 422) and "detail" in small.json()  # read and refused by Gradio
-    picture = httpx.post(url.rstrip("/") + "/gradio_api/upload",
+    picture = loopback.post(url.rstrip("/") + "/gradio_api/upload",
                          files={"files": ("big.png", b"\x89PNG" + bytes(2 * MB))}, timeout=60)
     assert picture.status_code == 200, picture.text  # uploads keep their own, larger limit
 
@@ -175,7 +176,7 @@ def test_slow_connections_are_closed_and_capped_per_address(app):
             sock.close()
         time.sleep(0.2)
         assert book.open == {}
-        with httpx.Client(timeout=30) as same:  # room again; an idle keep-alive connection goes
+        with loopback.http_client(timeout=30) as same:  # room again; an idle keep-alive connection goes
             assert same.get(url).status_code == 200
         with open_socket(url) as idle:
             asked = time.monotonic()

@@ -15,11 +15,11 @@ import json
 import math
 
 import gradio as gr
-import httpx
 import pytest
 
 from app_server import SHIPPED_NAME, logs_recorded
 from classroom.inputs import problem
+import loopback_client as loopback
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -40,7 +40,7 @@ def app(shared_app):
 def switch(app):
     """``switch(**values)``: the values of a language switch (every input of ``/set_language``
     at what the page shows, states as None), with ``values`` by elem_id in place."""
-    config = httpx.get(app[0] + "config", timeout=TIMEOUT).json()
+    config = loopback.get(app[0] + "config", timeout=TIMEOUT).json()
     components = {component["id"]: component for component in config["components"]}
     inputs = next(d["inputs"] for d in config["dependencies"] if d.get("api_name") == "set_language")
     shown = [components[i] for i in inputs]
@@ -55,7 +55,7 @@ def switch(app):
 
 def call(url, api_name, data):
     """(event, payload) of one call: "complete" and the outputs, or "error" and its message dict."""
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with loopback.http_client(timeout=TIMEOUT) as client:
         posted = client.post(f"{url}gradio_api/call/{api_name}", content=json.dumps({"data": data}),
                              headers={"content-type": "application/json"})
         assert posted.status_code == 200, (posted.status_code, posted.text[:300])

@@ -12,12 +12,13 @@ import time
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from app_server import SHIPPED_NAME, running_app
 from classroom import fair_queue
 from classroom.settings import Settings
 from test_load import load_script
+from loopback_client import api_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the tiers, and latency bounds: docs/TESTS.md
 
@@ -51,7 +52,7 @@ def Flooder(url, address, sessions=1, threads=4):
 
 
 def honest_latencies(url, address):
-    client = Client(url, verbose=False, headers={"X-Forwarded-For": address})
+    client = api_client(url, headers={"X-Forwarded-For": address})
     latencies = []
     for _ in range(HONEST_REQUESTS):
         began = time.perf_counter()

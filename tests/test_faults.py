@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 import classroom.runs
 import worker_faults
@@ -28,6 +28,7 @@ from mobilenet.checkpoints import load_checkpoint, read_metadata
 from mobilenet.data import file_sha256
 from mobilenet.run_spec import RunSpec
 from mobilenet.train import TrainConfig
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -148,7 +149,7 @@ def test_the_app_starts_after_a_kill_between_the_renames(killed_saves, tiny_cifa
     # Killed between the two renames: new weights beside the old JSON until the app completes it.
     assert read_metadata(os.path.join(folder, "current.keras"))["weights_sha256"] == old_hash
     with running_app(os.path.dirname(folder), tiny_cifar[1]) as (url, _, _):
-        client = Client(url, verbose=False)
+        client = api_client(url)
         for key in ("shipped/current.keras", "shipped/older.keras"):
             top5 = client.predict(handle_file(PHOTO), key, api_name="/classify")[0]
             assert len(top5["confidences"]) == 5
@@ -191,7 +192,7 @@ def test_a_run_that_raises_is_reported_and_the_server_keeps_serving(tiny_cifar, 
                                                                     tmp_path):
     with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as app:
         url, _, runs_dir = app
-        client = Client(url, verbose=False)
+        client = api_client(url)
         start = dict(name="Ann", variant="paper", alpha=0.25, depth="shallow", train_images=100, epochs=1,
                      batch_size=32, learning_rate=0.01, augmentation=False, api_name="/start_training")
         for kind in ("MemoryError", "ResourceExhaustedError"):

@@ -19,12 +19,12 @@ import math
 import re
 import time
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app_server import SHIPPED_NAME, logs_recorded, wait_until_ended
+import loopback_client as loopback
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -52,7 +52,7 @@ def app(shared_app):
 @pytest.fixture(scope="module")
 def endpoints(app):
     """{api_name: [input component's config]} of every event the app names, from its /config."""
-    config = httpx.get(app[0] + "config", timeout=TIMEOUT).json()
+    config = loopback.get(app[0] + "config", timeout=TIMEOUT).json()
     components = {component["id"]: component for component in config["components"]}
     return {dependency["api_name"]: [components[i] for i in dependency["inputs"]]
             for dependency in config["dependencies"] if dependency.get("api_name") and dependency["backend_fn"]}
@@ -106,7 +106,7 @@ def arguments(inputs):
 def call(url, api_name, data):
     """(event, payload) of one call: "complete" and the outputs, or "error" and its message dict."""
     body = json.dumps({"data": list(data)})  # NaN and Infinity as bare tokens, as Python sends them
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with loopback.http_client(timeout=TIMEOUT) as client:
         posted = client.post(f"{url}gradio_api/call/{api_name}", content=body,
                              headers={"content-type": "application/json"})
         if posted.status_code == 413:  # over the body limit (classroom.door): refused at the door, with a message

@@ -10,6 +10,7 @@ import pytest
 
 from demo.i18n import LANGUAGES, TEXTS, T, Text, class_names, load_tables, localize, pick_language, t
 from i18n_support import stray_marks, untranslated
+from loopback_client import api_client
 
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo")
 TEXT_PROPS = ("label", "info", "placeholder")
@@ -152,13 +153,13 @@ def test_a_static_text_with_values_is_formatted_once_in_both_languages():
 
 
 def test_classify_and_architecture_answer_in_chinese(shared_app):
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
     from app_server import SHIPPED_NAME
 
     photo = os.path.join(DEMO, "examples", "photo_coffee.jpg")
-    client = Client(shared_app[0], verbose=False)
+    client = api_client(shared_app[0])
     key = f"shipped/{SHIPPED_NAME}"
     top5, everything, _, timing = client.predict(handle_file(photo), key, "zh", api_name="/classify")
     assert {item["label"] for item in top5["confidences"]} <= set(class_names("zh"))

@@ -13,7 +13,7 @@ import string
 import gradio as gr
 import pytest
 from gradio.utils import get_upload_folder
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, copy_checkpoint
@@ -24,6 +24,7 @@ from demo.i18n import TEXTS, class_name, t
 from demo.tabs import Context
 from mobilenet.data import CLASS_NAMES
 from mobilenet.explain import depthwise_blocks, map_layers
+from loopback_client import api_client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_KEY = f"shipped/{SHIPPED_NAME}"
@@ -210,7 +211,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
 
 @pytest.fixture
 def client(app):
-    return Client(app[1], verbose=False)
+    return api_client(app[1])
 
 
 def a_class_it_does_not_answer(client, picture):

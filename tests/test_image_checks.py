@@ -18,6 +18,7 @@ from PIL import Image, JpegImagePlugin
 from mobilenet.image_checks import (GIF_MAX_BLOCKS, JPEG_MAX_SCANS, PNG_MAX_CHUNKS, StructureError,
                                     check_structure)
 from mobilenet.inference import TooSlowToDecode, read_image
+from loopback_client import api_client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "demo", "examples")
@@ -208,14 +209,14 @@ def test_the_page_says_what_to_do_in_english_and_chinese():
 
 
 def test_a_student_who_uploads_a_hostile_file_gets_the_message_through_the_app(shared_app, tmp_path):
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
     from app_server import SHIPPED_NAME
 
     slow = tmp_path / "scans.jpg"
     slow.write_bytes(hostile.repeated_scans_jpeg())
-    client = Client(shared_app[0], verbose=False)
+    client = api_client(shared_app[0])
     started = time.perf_counter()
     with pytest.raises(AppError, match=re.escape("scans.jpg is built in an unusual way")):
         client.predict(handle_file(str(slow)), f"shipped/{SHIPPED_NAME}", api_name="/classify")

@@ -5,13 +5,14 @@ import os
 import threading
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from app_server import running_app
 from classroom.runs import RunBusy, TrainingRuns
 from mobilenet.train import TrainConfig
 from mobilenet.run_spec import RunSpec
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -61,7 +62,7 @@ def test_starts_at_the_same_moment_make_exactly_one_run(tiny_cifar, tmp_path):
 
 def test_two_start_clicks_through_the_app_make_exactly_one_run(tiny_cifar, tiny_checkpoint, tmp_path):
     with running_app(str(tmp_path), tiny_cifar[1], tiny_checkpoint) as (url, _, runs_dir):
-        ann, bob = Client(url, verbose=False), Client(url, verbose=False)  # two browser sessions
+        ann, bob = api_client(url), api_client(url)  # two browser sessions
         clicks = [lambda: ann.predict(name="Ann", **TINY_RUN, api_name="/start_training"),
                   lambda: ann.predict(name="Ann", **TINY_RUN, api_name="/start_training"),  # double click
                   lambda: bob.predict(name="Bob", **TINY_RUN, api_name="/start_training")]

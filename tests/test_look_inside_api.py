@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 import pytest
 from gradio.utils import get_upload_folder
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
@@ -23,6 +23,7 @@ from mobilenet.checkpoints import checkpoint_paths, model_args, read_metadata
 from mobilenet.data import CLASS_NAMES
 from mobilenet.explain import depthwise_blocks, map_layers
 from mobilenet.model import build_mobilenet, last_spatial_layer
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -39,7 +40,7 @@ def app(shared_app):
 
 @pytest.fixture
 def client(app):
-    return Client(app[0], verbose=False)
+    return api_client(app[0])
 
 
 def pixels(path):
@@ -247,4 +248,4 @@ def test_mistakes_are_computed_once_per_checkpoint(client):
 
 def test_mistakes_say_when_there_are_no_test_pictures(app_without_cifar10):
     with pytest.raises(AppError, match="CIFAR-10 test pictures are not available"):
-        Client(app_without_cifar10[0], verbose=False).predict(SHIPPED_KEY, api_name="/mistakes")
+        api_client(app_without_cifar10[0]).predict(SHIPPED_KEY, api_name="/mistakes")

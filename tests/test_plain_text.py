@@ -8,7 +8,6 @@ point at is ever requested.
 import time
 
 import pytest
-from gradio_client import Client
 
 from app_server import recording_server, wait_until_ended
 from browser_support import browser_page, needs_chromium, screenshot, sync_api
@@ -16,6 +15,7 @@ from classroom.runs import StopOutcome, StopReply
 from classroom.visitors import NAME_LENGTH, visitor_name
 from demo.i18n import Text, UserText, as_html, as_markdown, localize
 from demo.tabs.train_view import stop_reply
+from loopback_client import api_client
 
 TINY_RUN = {"variant": "paper", "alpha": 0.25, "depth": "shallow", "train_images": 200, "epochs": 1,
             "batch_size": 32, "learning_rate": 0.01, "augmentation": False}
@@ -57,7 +57,7 @@ def show_hostile_names(app, page, target, kinds=("image", "link", "html", "url",
              "html": f"<img src=//{address}/h>", "url": f"http://{address}/u", "www": f"www.{address}"}
     names = [every[kind] for kind in kinds]
     assert all(len(name) <= NAME_LENGTH for name in names)
-    client = Client(app[0], verbose=False)
+    client = api_client(app[0])
     page.get_by_role("tab", name="2 · Train").click()
     status = page.locator("#run-status")
     for index, name in enumerate(names):

@@ -7,10 +7,11 @@ import signal
 import time
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from app_server import SHIPPED_NAME, running_app
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -27,7 +28,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
 
 
 def grad_cam(url, picture):
-    return Client(url, verbose=False).predict(handle_file(picture), SHIPPED_KEY, "predicted", api_name="/grad_cam")
+    return api_client(url).predict(handle_file(picture), SHIPPED_KEY, "predicted", api_name="/grad_cam")
 
 
 def classify(client, picture=CAT):
@@ -47,7 +48,7 @@ def test_two_grad_cams_at_the_same_moment_never_take_the_server_down(app):
 
 
 def test_a_worker_killed_in_the_middle_of_a_request_costs_that_request_only(app):
-    client = Client(app[0], verbose=False)
+    client = api_client(app[0])
     assert classify(client)
     workers = app.demo.work.quick.pids()
     for worker in workers:

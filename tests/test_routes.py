@@ -27,12 +27,12 @@ import threading
 import time
 import uuid
 
-import httpx
 import pytest
 
 from app_server import SHIPPED_NAME, running_app
 from classroom import fair_queue
 from classroom.settings import Settings
+import loopback_client as loopback
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -135,7 +135,7 @@ def by_call(url, api_name, data, session, address, names=None, read=True):
     """(status, detail) of one call through ``/gradio_api/call/<name>`` (with ``names``: the v2
     route, which takes the parameters by name and no session), its answer read unless not ``read``."""
     version = "v2/" if names else ""
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with loopback.http_client(timeout=TIMEOUT) as client:
         body = dict(zip(names, data)) if names else {"data": data, "session_hash": session}
         posted = client.post(f"{url}gradio_api/call/{version}{api_name}", json=body, headers=headers(address))
         if posted.status_code != 200:
@@ -149,7 +149,7 @@ def by_call(url, api_name, data, session, address, names=None, read=True):
 def by_join(url, fn_index, data, session, address, read=True):
     """(status, detail) of one ``/gradio_api/queue/join``, its answer read from ``/queue/data``
     unless not ``read`` (a session has one reader: a tab's calls are read by their sender)."""
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with loopback.http_client(timeout=TIMEOUT) as client:
         posted = client.post(f"{url}gradio_api/queue/join", headers=headers(address),
                              json={"data": data, "fn_index": fn_index, "session_hash": session})
         if posted.status_code != 200:
@@ -164,7 +164,7 @@ def by_join(url, fn_index, data, session, address, read=True):
 def direct(url, route, api_name, data, fn_index=None):
     """(status, detail) of one POST to a direct route, ``/gradio_api/<route>/<api_name>``."""
     body = {"data": data, **({"fn_index": fn_index} if fn_index is not None else {})}
-    answer = httpx.post(f"{url}gradio_api/{route}/{api_name}", json=body, timeout=TIMEOUT)
+    answer = loopback.post(f"{url}gradio_api/{route}/{api_name}", json=body, timeout=TIMEOUT)
     return answer.status_code, answer.text
 
 
@@ -205,8 +205,8 @@ def test_the_direct_routes_refuse_every_event(app, classify_fns):
 def test_no_mcp_server_even_when_the_environment_asks(app):
     assert os.environ.get("GRADIO_MCP_SERVER") == "true" and not app.demo.mcp_server
     for path in ("gradio_api/mcp/sse", "gradio_api/mcp/", "gradio_api/mcp/schema", "gradio_api/mcp/messages/"):
-        assert httpx.get(app[0] + path, timeout=TIMEOUT).status_code == 404, path
-        assert httpx.post(app[0] + path, json={}, timeout=TIMEOUT).status_code in (404, 405), path
+        assert loopback.get(app[0] + path, timeout=TIMEOUT).status_code == 404, path
+        assert loopback.post(app[0] + path, json={}, timeout=TIMEOUT).status_code in (404, 405), path
 
 
 # -- the queue's limits hold on every queued route ------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_no_mcp_server_even_when_the_environment_asks(app):
 def ways_in(app, fn):
     """{route: call(data, session, address)} of the routes that queue ``fn``."""
     url = app[0]
-    info = httpx.get(f"{url}gradio_api/info", timeout=TIMEOUT).json()["named_endpoints"][f"/{fn.api_name}"]
+    info = loopback.get(f"{url}gradio_api/info", timeout=TIMEOUT).json()["named_endpoints"][f"/{fn.api_name}"]
     names = [parameter["parameter_name"] for parameter in info["parameters"]]
     return {"call": functools.partial(by_call, url, fn.api_name), "call/v2": functools.partial(by_call, url, fn.api_name, names=names),
             "queue/join": functools.partial(by_join, url, fn._id)}
@@ -281,7 +281,7 @@ def test_a_step_run_only_in_the_browser_is_answered_by_the_queue(app, capfd):
     for fn in browser_only:
         capfd.readouterr()
         session = uuid.uuid4().hex
-        with httpx.Client(timeout=TIMEOUT) as client:
+        with loopback.http_client(timeout=TIMEOUT) as client:
             posted = client.post(f"{app[0]}gradio_api/queue/join", headers=headers("10.0.4.4"),
                                  json={"data": [block.value for block in fn.inputs], "fn_index": fn._id,
                                        "session_hash": session})

@@ -7,7 +7,6 @@ Through the running app: each ``gradio_client.Client`` is its own session, as ea
 import json
 
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
@@ -15,6 +14,7 @@ from browser_support import browser_page, needs_chromium, screenshot, sync_api
 from classroom.settings import Settings
 from classroom.teacher import BADGE
 from classroom.visitors import visitor_name
+from loopback_client import api_client
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -38,7 +38,7 @@ def error_of(call):
 
 
 def test_only_the_starter_or_the_teacher_can_stop_a_run(teacher_app):
-    ann, bob, teacher = (Client(teacher_app[0], verbose=False) for _ in range(3))
+    ann, bob, teacher = (api_client(teacher_app[0]) for _ in range(3))
     assert ann.predict(name="Ann", **LONG_RUN, api_name="/start_training").startswith("Started")
     refused = error_of(lambda: bob.predict("Bob", api_name="/stop_training"))
     assert "Only Ann, who started this run, or the teacher can stop it" in refused
@@ -64,7 +64,7 @@ def test_only_the_starter_or_the_teacher_can_stop_a_run(teacher_app):
 
 
 def test_nobody_else_can_appear_as_the_teacher(teacher_app):
-    student = Client(teacher_app[0], verbose=False)
+    student = api_client(teacher_app[0])
     student.predict(name=f"{BADGE} Teacher {BADGE}", **{**LONG_RUN, "epochs": 1}, api_name="/start_training")
     run = wait_until_ended(teacher_app.runs)
     assert run["started_by"] == "Teacher" and not run["started_by_teacher"]
@@ -77,7 +77,7 @@ def test_without_the_variable_the_teacher_key_is_made_at_start(tiny_cifar, tmp_p
     with running_app(str(tmp_path), tiny_cifar[1], settings=Settings.from_environ({})) as app:
         key = app.demo.teacher_key
         assert key.generated and len(key.key) >= 43
-        client = Client(app[0], verbose=False)
+        client = api_client(app[0])
         assert "not the teacher key" in error_of(lambda: client.predict("", api_name="/teacher_sign_in"))
         assert "You are the teacher" in client.predict(key.key, api_name="/teacher_sign_in")[0]
 
@@ -85,7 +85,7 @@ def test_without_the_variable_the_teacher_key_is_made_at_start(tiny_cifar, tmp_p
 @needs_chromium
 def test_a_teacher_link_signs_in_and_leaves_the_address_bar(teacher_app):
     expect = sync_api.expect
-    student = Client(teacher_app[0], verbose=False)
+    student = api_client(teacher_app[0])
     student.predict(name="Bob", **LONG_RUN, api_name="/start_training")
     with browser_page(f"{teacher_app[0]}gradio_api/teacher?tab=train&key={KEY.replace(' ', '+')}") as page:
         expect(page.locator("#run-status")).to_contain_text("Bob", timeout=30_000)

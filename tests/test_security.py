@@ -14,7 +14,7 @@ import urllib.parse
 import numpy as np
 import pytest
 from gradio.utils import get_upload_folder
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 import mobilenet.checkpoints
@@ -22,6 +22,8 @@ import mobilenet.inference
 from app_server import SHIPPED_NAME, copy_checkpoint, recording_server
 from mobilenet.checkpoints import CheckpointError, load_checkpoint
 from mobilenet.data import file_sha256
+from loopback_client import api_client
+import loopback_client as loopback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "demo", "examples", "photo_coffee.jpg")
@@ -101,14 +103,12 @@ def test_path_traversal_returns_nothing_outside_the_allowed_folders(route, app):
 
 def test_the_files_the_app_serves_still_come_back(app):
     """The positive control: an upload, and the app's own 32×32 output picture."""
-    import httpx
-
     with open(PHOTO, "rb") as f:
-        response = httpx.post(app[0] + "gradio_api/upload", files={"files": ("photo.jpg", f, "image/jpeg")})
+        response = loopback.post(app[0] + "gradio_api/upload", files={"files": ("photo.jpg", f, "image/jpeg")})
     (uploaded,) = response.json()
     status, body, _ = get(app[0], "/gradio_api/file=" + uploaded)
     assert status == 200 and body == open(PHOTO, "rb").read()
-    client = Client(app[0], verbose=False)
+    client = api_client(app[0])
     top5 = client.predict(handle_file(PHOTO), f"shipped/{SHIPPED_NAME}", api_name="/classify")[0]
     assert len(top5["confidences"]) == 5
 
@@ -116,7 +116,7 @@ def test_the_files_the_app_serves_still_come_back(app):
 def test_an_uploaded_svg_is_served_as_a_download_never_inline(app, tmp_path):
     drawing = tmp_path / "drawing.svg"
     drawing.write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
-    client = Client(app[0], verbose=False)
+    client = api_client(app[0])
     with pytest.raises(AppError, match="not a picture"):
         client.predict(handle_file(str(drawing)), f"shipped/{SHIPPED_NAME}", api_name="/classify")
     uploaded = [os.path.join(root, name) for root, _, names in os.walk(get_upload_folder())
@@ -134,7 +134,7 @@ def test_the_server_fetches_no_url_for_a_client(app, internal):
     for path in (local, urllib.parse.quote(local, safe=""), "http://localhost:%d/x" % internal.server_port):
         status, body, _ = get(app[0], "/gradio_api/file=" + path)
         assert b"internal secret" not in body and status in (403, 404), path
-    client = Client(app[0], verbose=False)
+    client = api_client(app[0])
     with pytest.raises(AppError):
         client.predict({"path": local, "url": local, "orig_name": "secret.png"}, f"shipped/{SHIPPED_NAME}",
                        api_name="/classify")
@@ -194,7 +194,7 @@ def test_an_uploaded_model_file_is_never_loaded(app, tmp_path, monkeypatch):
     marker = tmp_path / "code-ran"
     path = str(tmp_path / "classroom_model.keras")
     code_running_model(path, marker)
-    client = Client(app[0], verbose=False)
+    client = api_client(app[0])
     with pytest.raises(AppError, match="classroom_model.keras is not a picture"):
         client.predict(handle_file(path), f"shipped/{SHIPPED_NAME}", api_name="/classify")
     uploaded = [os.path.join(root, name) for root, _, names in os.walk(get_upload_folder())

@@ -11,9 +11,7 @@ import time
 import types
 from urllib.parse import quote, urljoin
 
-import httpx
 import pytest
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from app_server import running_app, wait_until_ended
@@ -23,6 +21,8 @@ from classroom.teacher import (HOLD_S, WRONG_PER_MINUTE, WRONG_PER_MINUTE_OVERAL
                                startup_lines)
 from classroom.teacher_link import COOKIE, NOTE_COOKIE, visit
 from demo.i18n import t
+from loopback_client import api_client
+import loopback_client as loopback
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -41,7 +41,7 @@ def app(tiny_cifar, tmp_path_factory):
 
 def open_link(app, key, address, query="lang=zh&tab=train"):
     """GETs the teacher link with ``key`` from ``address``, without following the redirect."""
-    return httpx.get(f"{app[0]}gradio_api/teacher?{query}&key={quote(key)}", headers={"X-Forwarded-For": address},
+    return loopback.get(f"{app[0]}gradio_api/teacher?{query}&key={quote(key)}", headers={"X-Forwarded-For": address},
                      follow_redirects=False, timeout=30)
 
 
@@ -75,7 +75,7 @@ def test_the_link_trades_its_key_for_an_httponly_cookie(app, capfd):
     value, attributes = cookies[COOKIE]
     assert {"HttpOnly", "SameSite=Strict", "Path=/"} <= set(attributes)
     assert KEY not in value and quote(KEY) not in value and app.demo.teacher_key.holds_cookie(value)
-    page = httpx.get(target, cookies={COOKIE: value}, timeout=30)
+    page = loopback.get(target, cookies={COOKIE: value}, timeout=30)
     assert page.status_code == 200 and quote(KEY) not in page.text and KEY not in page.text
 
     # the page that opens is the teacher's, and says so once
@@ -86,11 +86,11 @@ def test_the_link_trades_its_key_for_an_httponly_cookie(app, capfd):
     assert visit(app.demo.teacher_key, page_opened_with({COOKIE: forged})) == (False, None)
 
     # the cookie is the teacher's through the API too: it stops a run another session started
-    student = Client(app[0], verbose=False)
+    student = api_client(app[0])
     assert student.predict(name="Ann", **LONG_RUN, api_name="/start_training").startswith("Started")
-    pretender = Client(app[0], verbose=False, headers={"Cookie": f"{COOKIE}={forged}"})
+    pretender = api_client(app[0], headers={"Cookie": f"{COOKIE}={forged}"})
     assert "Only Ann" in error_of(lambda: pretender.predict("Bob", api_name="/stop_training"))
-    teacher = Client(app[0], verbose=False, headers={"Cookie": f"{COOKIE}={value}"})
+    teacher = api_client(app[0], headers={"Cookie": f"{COOKIE}={value}"})
     assert teacher.predict("Ms Li", api_name="/stop_training").startswith("Stopping the run started by Ann")
     run = wait_until_ended(app.runs)
     assert run["stopped_by"] == "Ms Li" and run["stopped_by_teacher"]
@@ -122,7 +122,7 @@ def test_the_right_key_is_accepted_after_many_wrong_ones_from_the_same_address(a
 
 
 def test_wrong_keys_are_slowed_per_address_but_never_the_right_one(app):
-    guesser = Client(app[0], verbose=False, headers={"X-Forwarded-For": "10.1.0.4"})
+    guesser = api_client(app[0], headers={"X-Forwarded-For": "10.1.0.4"})
     for _ in range(WRONG_PER_MINUTE - 1):
         assert "not the teacher key" in error_of(lambda: guesser.predict("guess", api_name="/teacher_sign_in"))
     for _ in range(4):  # (the bucket refills a little while they are sent)
@@ -133,7 +133,7 @@ def test_wrong_keys_are_slowed_per_address_but_never_the_right_one(app):
         pytest.fail("wrong keys past the limit were not refused")
     assert time.monotonic() - began >= HOLD_S
     assert "You are the teacher" in guesser.predict(KEY, api_name="/teacher_sign_in")[0]
-    neighbour = Client(app[0], verbose=False, headers={"X-Forwarded-For": "10.1.0.5"})
+    neighbour = api_client(app[0], headers={"X-Forwarded-For": "10.1.0.5"})
     assert "not the teacher key" in error_of(lambda: neighbour.predict("guess", api_name="/teacher_sign_in"))
 
 

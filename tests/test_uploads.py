@@ -12,10 +12,9 @@ import os
 import re
 import time
 
-import httpx
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, JpegImagePlugin
 
@@ -25,6 +24,8 @@ from classroom.settings import Settings
 from classroom.upload_guard import TOO_MANY
 from demo.i18n import t
 from mobilenet.inference import read_image
+from loopback_client import api_client
+import loopback_client as loopback
 
 pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
@@ -52,7 +53,7 @@ def app(tiny_cifar, tiny_checkpoint, tmp_path_factory):
 
 def upload(url, name, data, address):
     """Uploads one file as a browser behind Spaces' proxy would; returns the answer."""
-    return httpx.post(url + "gradio_api/upload", files={"files": (name, data)},
+    return loopback.post(url + "gradio_api/upload", files={"files": (name, data)},
                       headers={"X-Forwarded-For": address}, timeout=120)
 
 
@@ -109,16 +110,16 @@ def test_a_client_over_its_upload_rate_gets_429_before_anything_is_stored(app):
     assert refused.headers["X-Content-Type-Options"] == "nosniff"  # the headers still apply
     assert files_in(folder) == before
     # Entries the client put before the proxy's own do not make it someone else.
-    forged = httpx.post(url + "gradio_api/upload", files={"files": ("f.png", b"x")},
+    forged = loopback.post(url + "gradio_api/upload", files={"files": ("f.png", b"x")},
                         headers={"X-Forwarded-For": "203.0.113.99, 198.51.100.7"}, timeout=60)
     assert forged.status_code == 429
     # In the page's language (its ?lang=, else the browser's preference).
-    chinese = httpx.post(url + "gradio_api/upload", files={"files": ("z.png", b"x")}, timeout=60,
+    chinese = loopback.post(url + "gradio_api/upload", files={"files": ("z.png", b"x")}, timeout=60,
                          headers={"X-Forwarded-For": "198.51.100.7", "Referer": url + "?lang=zh"})
     assert chinese.status_code == 429 and chinese.text == t("page.picture.too_many", "zh") != TOO_MANY
     # Other computers are not affected, nor this machine itself.
     assert upload(url, "other.png", b"x" * 1000, "198.51.100.8").status_code == 200
-    assert httpx.post(url + "gradio_api/upload", files={"files": ("local.png", b"x")},
+    assert loopback.post(url + "gradio_api/upload", files={"files": ("local.png", b"x")},
                       timeout=60).status_code == 200
 
 
@@ -147,7 +148,7 @@ def test_a_body_without_a_length_is_cut_off_at_the_limit(app):
             yield b"c" * 100_000
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    answer = httpx.post(url + "gradio_api/upload", content=body(), timeout=120,
+    answer = loopback.post(url + "gradio_api/upload", content=body(), timeout=120,
                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
                                  "X-Forwarded-For": "198.51.100.30"})
     assert answer.status_code == 429 and answer.text == TOO_MANY
@@ -166,7 +167,7 @@ def test_the_client_is_the_proxys_last_entry_only_behind_a_trusted_proxy():
 
 @pytest.fixture(scope="module")
 def client(app):
-    return Client(app[0], verbose=False)
+    return api_client(app[0])
 
 
 def test_a_png_that_would_take_too_long_to_decode_is_refused(client, tmp_path):
