@@ -18,11 +18,12 @@ import statistics
 import sys
 import tempfile
 import time
-from loopback_client import api_client  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from loopback_client import api_client  # noqa: E402
 
 from classroom.settings import Settings  # noqa: E402
 from demo.ui import build_demo, close_app, launch_on_loopback  # noqa: E402

@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-from loopback_client import api_client  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -25,6 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import mobilenet  # noqa: E402,F401
 from gradio_client import handle_file  # noqa: E402
+from loopback_client import api_client  # noqa: E402
 
 PICTURES = [os.path.join(ROOT, "demo", "examples", name) for name in ("cifar10_test_0000_cat.png", "photo_coffee.jpg")]
 

@@ -38,7 +38,3 @@ def get(url, **kwargs):
 
 def post(url, **kwargs):
     return httpx.post(url, verify=TLS, **kwargs)
-
-
-def stream(method, url, **kwargs):
-    return httpx.stream(method, url, verify=TLS, **kwargs)
