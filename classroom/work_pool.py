@@ -39,7 +39,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import queue
 import resource
 import signal
 import sys
@@ -226,13 +225,15 @@ class WorkPool:
         self._warm, self.recycle_after = warm, recycle_after
         self.start_seconds = start_seconds or 2 * wall_seconds
         self._slots = [_Slot(number) for number in range(size)]
-        self._free = queue.Queue()
+        self._ready = threading.Condition()  # guards _idle; notified when a slot comes back
+        self._idle = []  # the slots no request holds, the longest idle first
         self._lock = threading.Lock()
+        self._broadcasts = threading.Lock()  # one broadcast at a time goes round the workers
         self._closed = False
         self.replaced = 0  # workers replaced after a crash or a bound: for tests and the soak
         for slot in self._slots:
             self._start(slot)
-            self._free.put(slot)
+            self._idle.append(slot)
 
     def _start(self, slot):
         # A SimpleQueue writes each report to the pipe before ``report`` returns (a Queue hands it
@@ -268,7 +269,7 @@ class WorkPool:
         ``report``-ed dict (phases excepted)."""
         if self._closed:
             raise WorkFailed("crash", None, "the server is shutting down")
-        slot = self._free.get()
+        slot = self._take()
         try:
             return self._call(slot, task, args, progress, cpu_seconds or self.cpu_seconds,
                               wall_seconds or self.wall_seconds)
@@ -276,7 +277,21 @@ class WorkPool:
             slot.calls += 1
             if slot.calls >= self.recycle_after:
                 self._replace(slot, f"recycled after {slot.calls} requests", counted=False)
-            self._free.put(slot)
+            self._give(slot)
+
+    def _take(self, slot=None, timeout=None):
+        """A free slot (``slot`` itself when given), waiting for one; None after ``timeout`` s."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: slot in self._idle if slot else self._idle, timeout):
+                return None
+            taken = slot or self._idle[0]
+            self._idle.remove(taken)
+            return taken
+
+    def _give(self, slot):
+        with self._ready:
+            self._idle.append(slot)
+            self._ready.notify_all()  # a broadcast may wait for this very slot, a request for any
 
     def _call(self, slot, task, args, progress, cpu_seconds, wall_seconds):
         phase = None
@@ -324,11 +339,25 @@ class WorkPool:
                 progress(event)
 
     def broadcast(self, task, *args):
-        """Queues ``task(*args)`` in every worker without waiting (warming a new checkpoint):
-        a request that comes meanwhile waits behind it in that worker."""
-        for slot in self._slots:
-            with contextlib.suppress(Exception):
-                slot.executor.submit(_run, task, args, self.wall_seconds)
+        """Runs ``task(*args)`` in every worker without waiting for it (warming a new checkpoint):
+        one worker at a time, each between two requests, in a thread of its own, so that while
+        one worker loads (seconds) the others go on answering. Each run is bounded like a request
+        (its wall time: ``start_seconds``); a worker busy for ``start_seconds`` is left out (it
+        loads the checkpoint when a request first needs it)."""
+        threading.Thread(target=self._each_in_turn, args=(task, args), daemon=True,
+                         name=f"{self.name}-broadcast").start()
+
+    def _each_in_turn(self, task, args):
+        with self._broadcasts:
+            for slot in self._slots:
+                if self._closed or self._take(slot, timeout=self.start_seconds) is None:
+                    continue
+                try:
+                    self._call(slot, task, args, None, self.cpu_seconds, self.start_seconds)
+                except Exception as error:  # noqa: BLE001  the worker was replaced; nobody waits for this
+                    log.info("%s worker %d: %s failed: %s", self.name, slot.number, getattr(task, "__name__", task), error)
+                finally:
+                    self._give(slot)
 
     def pids(self):
         """The workers' process ids (starting any that are not running yet): for tests."""

@@ -19,11 +19,15 @@ training", is not a failure); honest Classify p95 is under ``--p95-bound`` secon
 memory of the server and its workers ended under ``--memory-bound-gb``. Memory is their PSS
 (``/proc/PID/smaps_rollup``): each page counted once, a page shared by n processes (TensorFlow's
 libraries, mapped by every worker) as 1/n in each. Summed RSS, reported beside it, counts a shared
-page once per process and so overstates what the class uses by about 0.4 GB a worker.
+page once per process and so overstates what the class uses by about 0.4 GB a worker. The
+report's ``slowest_classify`` lists the five slowest honest Classify calls, each with when it
+began and what else was in flight (how the tail was traced to every request worker loading a
+finished run's checkpoint at the same moment).
 ``soak(url, server_pid, ...)`` is the same against a server already running (tests/test_soak.py).
 """
 
 import argparse
+import collections
 import concurrent.futures
 import os
 import random
@@ -122,10 +126,13 @@ class Tally:
     def __init__(self):
         self.lock = threading.Lock()
         self.classify_s, self.failures, self.hostile, self.actions = [], [], [], {}
+        self.timeline = []  # (start, end, action): what was in flight when a Classify was slow
 
-    def count(self, action):
+    def count(self, action, started=None):
         with self.lock:
             self.actions[action] = self.actions.get(action, 0) + 1
+            if started is not None:
+                self.timeline.append((started, time.monotonic(), action))
 
     def fail(self, action, error):
         with self.lock:
@@ -166,7 +173,7 @@ def honest(url, tally, deadline, seed, key, training_settings):
         except Exception as error:  # noqa: BLE001  a refusal the app words is an answer, not a failure
             if not any(word in str(error) for word in EXPECTED):
                 tally.fail(action, error)
-        tally.count(action)
+        tally.count(action, started)
         time.sleep(rng.uniform(0.2, 1.5))
 
 
@@ -175,6 +182,7 @@ def looks_at_once(url, tally, deadline, key):
     clients = [api_client(url) for _ in range(2)]
     with concurrent.futures.ThreadPoolExecutor(2) as pair:
         while time.monotonic() < deadline:
+            started = time.monotonic()
             answers = [pair.submit(client.predict, handle_file(PICTURES[i]), key, "predicted", api_name="/grad_cam")
                        for i, client in enumerate(clients)]
             for answer in answers:
@@ -182,7 +190,7 @@ def looks_at_once(url, tally, deadline, key):
                     answer.result(timeout=120)
                 except Exception as error:  # noqa: BLE001
                     tally.fail("two looks", error)
-            tally.count("two looks")
+            tally.count("two looks", started)
             time.sleep(1)
 
 
@@ -198,6 +206,7 @@ def hostile(url, tally, deadline, key, folder):
     client = api_client(url)
     host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
     while time.monotonic() < deadline:
+        started = time.monotonic()
         for name, path in files.items():
             try:
                 client.predict(handle_file(path), key, api_name="/classify")
@@ -226,7 +235,7 @@ def hostile(url, tally, deadline, key, folder):
         time.sleep(5)
         for with_socket in slow:
             with_socket.close()
-        tally.count("hostile round")
+        tally.count("hostile round", started)
 
 
 def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, training_settings=None):
@@ -246,6 +255,7 @@ def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, tr
                 tally.fail("student", error)
     alive = os.path.exists(f"/proc/{server_pid}") and loopback.get(f"{url}config", timeout=30).status_code == 200
     latencies = sorted(tally.classify_s)
+    began = deadline - seconds
     memory_end = memory_by_kind(server_pid)
     return {"alive": alive, "failures": tally.failures, "actions": tally.actions, "classify": len(latencies),
             "classify_p50_s": statistics.median(latencies) if latencies else None,
@@ -253,7 +263,21 @@ def soak(url, server_pid, seconds, students=30, hostile_students=2, key=None, tr
             "memory_start_gb": memory_start / 1e9, "memory_end_gb": sum(memory_end.values()) / 1e9,
             "memory_end_by_kind_gb": {kind: round(size / 1e9, 2) for kind, size in memory_end.items()},
             "rss_end_gb": memory_bytes(server_pid, "rss") / 1e9,
-            "hostile": sorted(set(tally.hostile))}
+            "hostile": sorted(set(tally.hostile)),
+            "slowest_classify": slowest(tally.timeline, "classify", began)}
+
+
+def slowest(timeline, action, began, count=5):
+    """The ``count`` slowest ``action``s of ``timeline``: when each began (s into the soak), how
+    long it took, and what else was in flight meanwhile (action: how many)."""
+    mine = sorted((entry for entry in timeline if entry[2] == action), key=lambda e: e[0] - e[1])[:count]
+    found = []
+    for start, end, _ in mine:
+        beside = collections.Counter(other for s, e, other in timeline if s < end and e > start)
+        beside[action] -= 1
+        found.append({"at_s": round(start - began, 1), "seconds": round(end - start, 2),
+                      "beside": {name: n for name, n in sorted(beside.items()) if n}})
+    return found
 
 
 def default_settings():

@@ -37,6 +37,13 @@ def sleep(seconds):
     return "slept"
 
 
+def sleep_and_note(seconds, path):
+    """Sleeps, then appends this worker's pid to ``path``: which workers ran a broadcast."""
+    time.sleep(seconds)
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+
+
 def grow(megabytes):
     """Holds ``megabytes`` of memory, touched."""
     block = bytearray(megabytes * 1024 * 1024)

@@ -1,7 +1,7 @@
 """A short classroom soak through ``python app.py`` in its own process (scripts/classroom_soak.py):
 students classify, look (two at once), open Mistakes, switch language, start and stop runs, while
 a few send hostile files and calls. The server must be the same process at the end, no honest
-request may fail, honest Classify p95 stays under 5 s and server + workers under 5 GB (their PSS:
+request may fail, honest Classify p95 stays under 3 s and server + workers under 5 GB (their PSS:
 a page shared by several processes counted once; summed RSS was 6.0 GB where PSS was 3.3)."""
 
 import os
@@ -16,7 +16,8 @@ import classroom_soak  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the tiers, and time bounds: docs/TESTS.md
 
-P95_BOUND_S = 5.0  # 2 shared cores in CI, a run training beside; the script's own bound is 2 s
+P95_BOUND_S = 3.0  # 2 shared cores in CI, a run training beside. Measured here: 1.0-1.2 s; 3.5-3.9 s
+# (5.03 s in CI) while every request worker loaded each finished run's checkpoint at once
 MEMORY_BOUND_GB = 5.0
 
 

@@ -116,6 +116,30 @@ def test_workers_end_with_their_server(tmp_path):
         time.sleep(0.2)
 
 
+def test_a_warm_up_goes_round_the_workers_one_at_a_time(tmp_path):
+    """A broadcast (a new checkpoint loading in every worker, seconds each) takes one worker at a
+    time: a request sent meanwhile is answered by another worker at once, not after the warm-up
+    (the soak's Classify waited 4-6 s while every worker loaded a run's checkpoint at once)."""
+    noted = str(tmp_path / "warmed")
+    pool = WorkPool("round", 2, wall_seconds=10)
+    try:
+        workers = set(pool.pids())
+        pool.broadcast(pool_tasks.sleep_and_note, 1.5, noted)
+        time.sleep(0.3)
+        for _ in range(3):  # three requests while one worker or the other is warming
+            started = time.monotonic()
+            assert pool.call(pool_tasks.echo, "here") == "here"
+            assert time.monotonic() - started < 1.0, "a request waited for a warm-up"
+            time.sleep(0.5)
+        deadline = time.monotonic() + 20
+        while not (os.path.exists(noted) and len(open(noted).read().split()) == 2):
+            assert time.monotonic() < deadline, "the warm-up did not reach every worker"
+            time.sleep(0.1)
+        assert {int(pid) for pid in open(noted).read().split()} == workers
+    finally:
+        pool.close()
+
+
 def test_a_request_waiting_behind_a_warm_up_is_timed_from_its_own_start():
     """A warm-up broadcast to the workers (a new checkpoint loading) is not the next request's time."""
     # A second of margin for the pipe and a loaded machine; the warm-up outlasts the whole wall
