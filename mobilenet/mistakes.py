@@ -24,6 +24,7 @@ from mobilenet.evaluate import classification_report, compiled_forward, predict_
 
 FORMAT = "mobilenet-lab-mistakes/1"
 CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "mobilenet-lab", "mistakes")
+MAX_FILE_BYTES = 1_000_000  # a result is a few kilobytes (indices and confidences, no pictures)
 
 
 def confused_pairs(confusion, top_pairs=6):
@@ -124,7 +125,7 @@ class MistakesCache:
         """
         if not weights_sha256:
             return find_mistakes(model, data, top_pairs, per_direction, progress=progress)
-        key = f"{weights_sha256}-{test_set_fingerprint(data)}-{top_pairs}x{per_direction}"
+        key = _key(weights_sha256, data, top_pairs, per_direction)
         with self._lock:
             computing = self._computing.setdefault(key, threading.Lock())
         with computing:  # two students asking for the same checkpoint: one computes
@@ -140,6 +141,14 @@ class MistakesCache:
                     self._computing.pop(evicted, None)
             return result
 
+    def remembered(self, weights_sha256, data, top_pairs=6, per_direction=4):
+        """What ``mistakes`` would answer, if it is kept (in memory, or on disk by any process
+        sharing the folder); else None. Loads no network and reads one small file at most: cheap
+        enough for a web server's thread."""
+        if not weights_sha256:
+            return None
+        return self._remembered(_key(weights_sha256, data, top_pairs, per_direction), len(data.x_test))
+
     def _path(self, key):
         return os.path.join(self.folder, f"{key}.json")
 
@@ -150,6 +159,8 @@ class MistakesCache:
         if not self.folder:
             return None
         try:
+            if os.path.getsize(self._path(key)) > MAX_FILE_BYTES:  # not one of ours
+                return None
             with open(self._path(key), encoding="utf-8") as f:
                 result = json.load(f)
             os.utime(self._path(key))  # recently used: pruned last
@@ -169,6 +180,10 @@ class MistakesCache:
                 os.remove(path)
         except OSError:  # a read-only or full disk only costs the computation next time
             pass
+
+
+def _key(weights_sha256, data, top_pairs, per_direction):
+    return f"{weights_sha256}-{test_set_fingerprint(data)}-{top_pairs}x{per_direction}"
 
 
 def _valid(result, images):

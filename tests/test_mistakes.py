@@ -108,6 +108,20 @@ def test_cache_recomputes_a_corrupt_or_foreign_file(model, data, tmp_path):
     assert MistakesCache(str(tmp_path)).mistakes(model, "d" * 64, data) == result
 
 
+def test_a_remembered_result_is_read_without_a_network(model, data, tmp_path):
+    """``remembered`` (what the app's server reads, with no network loaded) answers what another
+    process computed into the shared folder, and nothing for weights or settings never computed,
+    weights without a name, or a file far larger than a result is."""
+    assert MistakesCache(str(tmp_path)).remembered("h" * 64, data) is None
+    result = MistakesCache(str(tmp_path)).mistakes(model, "h" * 64, data)  # another process's cache
+    reader = MistakesCache(str(tmp_path))
+    assert reader.remembered("h" * 64, data) == result
+    assert reader.remembered("h" * 64, data, top_pairs=2) is None and reader.remembered(None, data) is None
+    (path,) = tmp_path.iterdir()
+    path.write_text(json.dumps({**result, "padding": "x" * mistakes_module.MAX_FILE_BYTES}))
+    assert reader.remembered("h" * 64, data) is None
+
+
 def test_cache_in_memory_is_bounded(model, data):
     cache = MistakesCache(None, keep_in_memory=2)
     for sha in "efg":
@@ -182,6 +196,27 @@ def test_mistakes_tab_shows_a_pass_and_draws_it_again_in_chinese(tiny_cifar, tin
     english = tab.relabel("en", "shipped/tiny_shipped.keras", shown)
     assert {key: value for key, value in english.items() if key is not tab.checkpoint} == tab.render(shown, "en")
     assert list(tab.relabel("zh", "shipped/tiny_shipped.keras", None)) == [tab.checkpoint]  # nothing shown yet
+
+
+def test_a_remembered_pass_does_not_wait_for_a_busy_long_worker(tiny_cifar, tiny_checkpoint, tmp_path, work):
+    """The long worker may be busy for a minute with a classmate's export (one worker: exports
+    and Mistakes passes take turns); a pass it has already made is read by the server instead."""
+    import concurrent.futures
+    import time
+
+    import pool_tasks
+
+    tab = mistakes_tab(tmp_path, FakeRuns(load_cifar10(tiny_cifar[1])), work, tiny_checkpoint)
+    first = tab.mistakes("shipped/tiny_shipped.keras")[tab.shown]
+    with concurrent.futures.ThreadPoolExecutor(1) as export:
+        busy = export.submit(work.long.call, pool_tasks.sleep, 6)  # someone's export
+        time.sleep(1)
+        started = time.monotonic()
+        again = tab.mistakes("shipped/tiny_shipped.keras")[tab.shown]
+        waited, still_busy = time.monotonic() - started, not busy.done()
+        assert busy.result(timeout=60) == "slept"
+    assert waited < 3, f"a remembered pass waited {waited:.1f} s for the long worker"
+    assert still_busy and again == first
 
 
 def test_mistakes_tab_says_what_stands_in_the_way(tiny_checkpoint, tmp_path, work):

@@ -13,6 +13,7 @@ import gradio as gr
 
 from mobilenet.checkpoints import CheckpointError
 from mobilenet.data import CLASS_NAMES, DataCorruptError, DataUnavailableError
+from mobilenet.mistakes import MistakesCache
 from mobilenet.report import CONFUSION_TEXTS, confusion_svg
 
 from classroom import work
@@ -109,18 +110,24 @@ def problem(title, message, lang):
 class MistakesTab(Tab):
     tab_id = "mistakes"
 
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        # The long worker's cache, read here: a pass it remembers is answered without waiting
+        # for the worker, which may be busy for a minute with someone's export.
+        self.remembered = MistakesCache()
+
     # -- callbacks ---------------------------------------------------------------------------
     def mistakes(self, checkpoint, progress=gr.Progress(), lang="en"):
         """Summary, confusion matrix (SVG), the most-confused pairs with their pictures (HTML), and
         what was shown (the ``shown`` state)."""
         entry = self.picker.entry(checkpoint, lang)
         try:
-            self.runs.load_data()  # the pictures shown; the long worker reads its own copy
+            data = self.runs.load_data()  # the pictures shown; the long worker reads its own copy
         except (DataUnavailableError, DataCorruptError) as error:
             raise gr.Error(t("mistakes.no_data", lang, error=error),
                            title=t("mistakes.no_data_title", lang)) from None
         with answers(lang, self.picker, entry):
-            return self.find(entry, progress, lang)
+            return self.find(entry, data, progress, lang)
 
     def mistakes_when_ready(self, checkpoint, progress=gr.Progress(), lang="en"):
         """Runs when the tab opens or the checkpoint changes: problems go in the text, not a popup."""
@@ -129,8 +136,7 @@ class MistakesTab(Tab):
         else:
             try:
                 entry = self.picker.entry(checkpoint, lang)
-                self.runs.load_data()
-                return self.find(entry, progress, lang)
+                return self.find(entry, self.runs.load_data(), progress, lang)
             except gr.Error:
                 shown = {"checkpoint": checkpoint}
             except (DataUnavailableError, DataCorruptError) as error:
@@ -139,10 +145,15 @@ class MistakesTab(Tab):
                 shown = {"checkpoint": checkpoint, "error": error}
         return {**self.render(shown, lang), self.shown: shown}
 
-    def find(self, entry, progress, lang):
-        """The one pass over the test set in the long worker (or the cached result of it), shown."""
-        result = self.work.long.call(work.mistakes, entry.path, TOP_PAIRS, PER_DIRECTION,
-                                     progress=functools.partial(self.on_progress, progress, lang))
+    def find(self, entry, data, progress, lang):
+        """The one pass over the test set in the long worker, or the result of it the worker
+        remembers (read here, without waiting for the worker), shown."""
+        on_progress = functools.partial(self.on_progress, progress, lang)
+        result = self.remembered.remembered(entry.metadata.get("weights_sha256"), data, TOP_PAIRS, PER_DIRECTION)
+        if result is None:
+            result = self.work.long.call(work.mistakes, entry.path, TOP_PAIRS, PER_DIRECTION, progress=on_progress)
+        else:
+            on_progress({"done": result["images"], "total": result["images"]})  # as a remembered pass ends
         shown = {"result": result, "checkpoint": {code: localize(label(entry), code) for code in LANGUAGES},
                  "tested": entry.test_accuracy if entry.flip else None}
         return {**self.render(shown, lang), self.shown: shown}
