@@ -15,10 +15,15 @@ pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 
 def test_warm_loads_a_new_checkpoint_in_every_quick_worker(tiny_checkpoint, tmp_path, work):
+    """``warm`` returns at once; the workers load the checkpoint one after another, each between
+    two requests (``WorkPool.broadcast``), within seconds."""
     path = copy_checkpoint(tiny_checkpoint, str(tmp_path / "runs"), "fresh.keras")
     work.warm(str(tmp_path / "runs" / "elsewhere.keras"))  # no such file: nothing loads, nothing fails
     work.warm(path)
-    assert path in work.quick.call(classroom.work.loaded_networks)
+    deadline = time.monotonic() + 60
+    while not all(path in work.quick.call(classroom.work.loaded_networks) for _ in range(work.quick.size)):
+        assert time.monotonic() < deadline, "a quick worker did not load the new checkpoint"
+        time.sleep(0.2)
 
 
 def test_runs_report_each_new_checkpoint(tiny_cifar, tmp_path):
