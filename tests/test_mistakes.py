@@ -122,6 +122,18 @@ def test_a_remembered_result_is_read_without_a_network(model, data, tmp_path):
     assert reader.remembered("h" * 64, data) is None
 
 
+def test_the_test_set_is_hashed_once_per_data_not_per_request(model, data, tmp_path, monkeypatch):
+    hashed = []
+    fingerprint = mistakes_module.test_set_fingerprint
+    monkeypatch.setattr(mistakes_module, "test_set_fingerprint", lambda d: hashed.append(d) or fingerprint(d))
+    cache = MistakesCache(str(tmp_path))
+    result = cache.mistakes(model, "i" * 64, data)
+    assert cache.remembered("i" * 64, data) == result and cache.remembered("j" * 64, data) is None
+    assert hashed == [data]
+    other = Cifar10(data.x_train, data.y_train, data.x_test[::-1].copy(), data.y_test, "another")
+    assert cache.remembered("i" * 64, other) is None and hashed == [data, other]
+
+
 def test_cache_in_memory_is_bounded(model, data):
     cache = MistakesCache(None, keep_in_memory=2)
     for sha in "efg":
