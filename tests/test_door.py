@@ -147,7 +147,7 @@ def test_a_100_mb_body_is_refused_unread_and_the_server_does_not_grow(app):
     small = loopback.post(url.rstrip("/") + "/gradio_api/queue/join", json={"data": ["x" * 500_000]}, timeout=60)
     assert small.status_code in (400, 422) and "detail" in small.json()  # read and refused by Gradio
     picture = loopback.post(url.rstrip("/") + "/gradio_api/upload",
-                         files={"files": ("big.png", b"\x89PNG" + bytes(2 * MB))}, timeout=60)
+                            files={"files": ("big.png", b"\x89PNG" + bytes(2 * MB))}, timeout=60)
     assert picture.status_code == 200, picture.text  # uploads keep their own, larger limit
 
 

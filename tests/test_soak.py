@@ -4,15 +4,10 @@ a few send hostile files and calls. The server must be the same process at the e
 request may fail, honest Classify p95 stays under 3 s and server + workers under 5 GB (their PSS:
 a page shared by several processes counted once; summed RSS was 6.0 GB where PSS was 3.3)."""
 
-import os
-import sys
-
 import pytest
 
+import classroom_soak  # scripts/, on the path by conftest
 from app_server import copy_checkpoint
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-import classroom_soak  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.alone]  # the tiers, and time bounds: docs/TESTS.md
 
