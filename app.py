@@ -12,12 +12,7 @@ import signal
 import sys
 
 import mobilenet  # noqa: F401  first: sets oneDNN on and TensorFlow's log level (mobilenet.runtime)
-from mobilenet import worker_start
-from classroom import serve
 from classroom.settings import Settings
-from classroom.teacher import startup_lines
-from demo.i18n import too_many_connections
-from demo.ui import build_demo, close_app, launch_options
 
 
 def main():
@@ -28,6 +23,13 @@ def main():
         settings = Settings.from_environ(os.environ)
     except ValueError as error:
         parser.error(str(error))
+    # Gradio and TensorFlow load here (seconds): a bad value above is answered before they do.
+    from classroom import serve
+    from classroom.teacher import startup_lines
+    from demo.i18n import too_many_connections
+    from demo.ui import build_demo, close_app, launch_options
+    from mobilenet import worker_start
+
     # training workers fork from a process that has loaded these once (mobilenet.worker_start)
     worker_start.preload("classroom.serve", "demo.ui")
     demo = build_demo(settings=settings)

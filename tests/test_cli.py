@@ -24,12 +24,15 @@ def plain_cli(*args, **env):
 
 def together(commands, env=None, plain=False):
     """Runs ``python -m mobilenet ARGS`` for each of ``commands`` at the same time (each loads
-    TensorFlow on its own: the suite's two cores do two at once); their ``CompletedProcess``es."""
+    TensorFlow on its own: the suite's two cores do two at once); their ``CompletedProcess``es.
+    A command's last item may be a dict: variables for that command alone."""
     environ = {**(PLAIN_ENV if plain else os.environ), **(env or {})}
-    processes = [subprocess.Popen([sys.executable, "-m", "mobilenet", *args], cwd=ROOT, text=True, env=environ,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args in commands]
+    commands = [(command[:-1], {**environ, **command[-1]}) if command and isinstance(command[-1], dict)
+                else (command, environ) for command in commands]
+    processes = [subprocess.Popen([sys.executable, "-m", "mobilenet", *args], cwd=ROOT, text=True, env=own,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args, own in commands]
     results = []
-    for args, process in zip(commands, processes):
+    for process in processes:
         try:
             out, err = process.communicate(timeout=600)
         except subprocess.TimeoutExpired:
@@ -69,13 +72,13 @@ def test_verbose_goes_before_or_after_the_command():
 
 @pytest.mark.slow  # a subprocess that loads TensorFlow
 def test_a_command_prints_no_tensorflow_notices_unless_asked():
-    quiet, verbose = together([("summary", "--alpha", "0.25"), ("summary", "--alpha", "0.25", "--verbose")],
-                              plain=True)
+    quiet, verbose, logged = together([("summary", "--alpha", "0.25"), ("summary", "--alpha", "0.25", "--verbose"),
+                                       ("summary", "--alpha", "0.25", {"TF_CPP_MIN_LOG_LEVEL": "0"})], plain=True)
     assert quiet.returncode == 0 and "total params: " in quiet.stdout
     assert quiet.stderr == ""
     assert "I0000" not in quiet.stdout and "absl" not in quiet.stdout
     # TensorFlow 2.21's oneDNN notice, which no TF_CPP_MIN_LOG_LEVEL silences (mobilenet.notices).
-    for loud in (verbose, plain_cli("summary", "--alpha", "0.25", TF_CPP_MIN_LOG_LEVEL="0")):
+    for loud in (verbose, logged):
         assert loud.returncode == 0 and "oneDNN custom operations are on" in loud.stderr
 
 
@@ -147,17 +150,18 @@ def test_train_evaluate_predict(tiny_cifar, tmp_path):
     assert result.stderr == ""  # nothing from TensorFlow
     assert os.path.exists(out) and os.path.exists(out.replace(".keras", ".json"))
 
-    result = cli("evaluate", out, env={"MOBILENET_CIFAR10": tiny_cifar[1]})  # --data's default
-    assert result.returncode == 0, result.stderr
-    assert "test accuracy: " in result.stdout and "confusion matrix" in result.stdout
-    assert all(name in result.stdout for name in ("airplane", "truck"))
-
     image = tmp_path / "cat.png"
     Image.fromarray(tiny_cifar[2]["test_batch"][0][3]).save(image)
     garbage = tmp_path / "notes.png"
     garbage.write_text("not a picture")
-    result = cli("predict", str(image), str(garbage), "str-missing.png", "--checkpoint", out,
-                 "--top-k", "2")
+    # evaluate with --data's default (the variable); predict beside it (both only read the checkpoint)
+    evaluated, result = together([("evaluate", out), ("predict", str(image), str(garbage), "str-missing.png",
+                                                       "--checkpoint", out, "--top-k", "2")],
+                                 env={"MOBILENET_CIFAR10": tiny_cifar[1]})
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "test accuracy: " in evaluated.stdout and "confusion matrix" in evaluated.stdout
+    assert all(name in evaluated.stdout for name in ("airplane", "truck"))
+
     assert result.returncode == 1 and result.stderr == ""  # nor LiteRT's XNNPACK notice
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{image}: ") and lines[0].count("%") == 2

@@ -27,26 +27,47 @@ TINY = TrainConfig(variant="paper", alpha=0.25, depth="shallow", epochs=1, batch
                    validation_size=20, progress_every=1)
 
 
+ENTRY_POINTS = ("mobilenet", "mobilenet.__main__", "mobilenet.bench", "app")
+
+
 def fresh_process(code, **environ):
-    """Runs ``code`` in a new Python with this environment minus TensorFlow's oneDNN switches."""
+    """Starts ``code`` in a new Python with this environment minus TensorFlow's oneDNN switches;
+    a function that returns the last line it printed, once it has ended."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA")}
     env.update(environ, PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.strip().splitlines()[-1]
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, cwd=ROOT)
+
+    @functools.cache
+    def last_line():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-2000:]
+        return out.strip().splitlines()[-1]
+    last_line.process = process
+    return last_line
 
 
-@pytest.mark.parametrize("entry_point", ["mobilenet", "mobilenet.__main__", "mobilenet.bench", "app"])
-def test_every_entry_point_turns_onednn_on_whatever_the_cpu(entry_point):
-    code = (f"import {entry_point}, tensorflow, os; from mobilenet.runtime import onednn_enabled; "
-            "print(onednn_enabled(), os.environ['TF_ENABLE_ONEDNN_OPTS'])")
-    assert fresh_process(code) == "True 1"
+@pytest.fixture(scope="module")
+def fresh_processes():
+    """The processes of the oneDNN tests below, started together (each loads TensorFlow on its
+    own and mostly waits on one core: the suite's other core does the next)."""
+    code = ("import {}, tensorflow, os; from mobilenet.runtime import onednn_enabled; "
+            "print(onednn_enabled(), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
+    processes = {name: fresh_process(code.format(name)) for name in ENTRY_POINTS}
+    processes["user"] = fresh_process(code.format("mobilenet"), TF_ENABLE_ONEDNN_OPTS="0")
+    yield processes
+    for last_line in processes.values():
+        last_line.process.kill()
+        last_line.process.communicate()
 
 
-def test_the_users_own_onednn_setting_wins():
-    code = "import mobilenet, tensorflow; from mobilenet.runtime import onednn_enabled; print(onednn_enabled())"
-    assert fresh_process(code, TF_ENABLE_ONEDNN_OPTS="0") == "False"
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_every_entry_point_turns_onednn_on_whatever_the_cpu(entry_point, fresh_processes):
+    assert fresh_processes[entry_point]() == "True 1"
+
+
+def test_the_users_own_onednn_setting_wins(fresh_processes):
+    assert fresh_processes["user"]() == "False 0"
 
 
 def test_cores_come_from_spaces_or_the_affinity_mask():
