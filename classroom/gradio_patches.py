@@ -41,6 +41,15 @@ source: ``gradio/queueing.py``, ``gradio/blocks.py``, the shipped ``templates/``
    ``app.py``'s own SIGTERM handler); ``Blocks.close()`` leaves it running, so an app closed any
    other way left Node serving the port. Public: nothing; the app stops it with
    ``gradio.node_server.stop_node_process`` when it closes.
+6. **A queue that does not spin while it waits** (``install_queue``: ``IDLE_POLL_S``,
+   ``PROGRESS_POLL_S``). Gradio's queue has no wake-up for a new event: its loop looks for work
+   and sleeps ``Queue.sleep_when_free`` between looks, 1 ms off Windows (50 ms on it), and its
+   progress loop ``Queue.progress_update_sleep_when_free``, 10 ms (100 ms on Windows), also while
+   every worker is busy and events wait. Measured on the AMD EPYC, the server thread's CPU over
+   15 s with no client: 3.7-5 % of a core; with 10 ms and 100 ms 2.3 %, with 20 ms 1.5 %, with
+   50 ms 0.8 %. Public: nothing; the app sets the two attributes when it installs its queue, to
+   20 ms and 100 ms: an event waits at most 20 ms more to start (10 ms on average, against the
+   tens to hundreds of milliseconds of the app's answers), a progress bar moves ten times a second.
 """
 
 import json
@@ -48,6 +57,8 @@ import json
 from gradio.queueing import Queue
 
 WRITTEN_FOR = "gradio 6.31.x"
+IDLE_POLL_S = 0.02  # patch 6: how long the queue's loop sleeps when it has nothing to start
+PROGRESS_POLL_S = 0.1  # and its progress loop
 
 
 class PolicyQueue(Queue):
@@ -92,6 +103,7 @@ def install_queue(demo, queue_class, **attributes):
     these ``attributes`` set; returns ``demo``."""
     queue = demo._queue
     queue.__class__ = queue_class
+    queue.sleep_when_free, queue.progress_update_sleep_when_free = IDLE_POLL_S, PROGRESS_POLL_S  # patch 6
     for name, value in attributes.items():
         setattr(queue, name, value)
     return demo

@@ -122,6 +122,37 @@ def test_the_queue_computes_no_statistics_for_the_monitoring_dashboard():
         "what Queue.compute_analytics_summary computes", "gradio/queueing.py")
 
 
+def test_the_queue_sleeps_between_looks_when_it_has_nothing_to_do(monkeypatch):
+    """Patch 6: the installed queue's loops look for work every 20 ms and 100 ms, not every 1 ms
+    and 10 ms (Gradio's own on Linux)."""
+    for loop, attribute in ((Queue.start_processing, "sleep_when_free"),
+                            (Queue.start_progress_updates, "progress_update_sleep_when_free")):
+        assert f"asyncio.sleep(self.{attribute})" in inspect.getsource(loop), gradio_changed(
+            f"how {loop.__qualname__} waits when there is nothing to do (Queue.{attribute})",
+            "gradio/queueing.py: the queue's loops and what they sleep between looks")
+    demo = demo_with_one_event()
+    gradio_patches.install_queue(demo, gradio_patches.PolicyQueue)
+    queue = demo._queue
+    assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (
+        gradio_patches.IDLE_POLL_S, gradio_patches.PROGRESS_POLL_S)
+    sleeps, real_sleep = [], asyncio.sleep
+
+    async def counted_sleep(seconds, *args):
+        sleeps.append(seconds)
+        return await real_sleep(seconds, *args)
+
+    async def idle_for(seconds):
+        loops = [asyncio.create_task(queue.start_processing()), asyncio.create_task(queue.start_progress_updates())]
+        await real_sleep(seconds)
+        queue.stopped = True
+        await asyncio.gather(*loops, return_exceptions=True)
+
+    monkeypatch.setattr(asyncio, "sleep", counted_sleep)
+    asyncio.run(idle_for(0.5))
+    assert len(sleeps) <= 0.5 / gradio_patches.IDLE_POLL_S + 0.5 / gradio_patches.PROGRESS_POLL_S + 4, \
+        f"the idle queue woke {len(sleeps)} times in 0.5 s"
+
+
 def test_node_is_stopped_by_the_function_the_app_calls():
     import subprocess
     import sys
