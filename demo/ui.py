@@ -89,7 +89,8 @@ class Page:
         self.classify = next(tab for tab in tabs if isinstance(tab, ClassifyTab))
         self.board = next(tab for tab in tabs if isinstance(tab, BoardTab))
         self.tab_strip, self.tab_items = None, []  # the gr.Tabs and the gr.Tab of each tab, once built
-        self.seen = self.board_seen = None  # the gr.State of what this browser was last sent, once built
+        # the gr.States of what this browser was last sent, and of the board's version at its last refresh
+        self.seen = self.board_seen = self.board_version = None
 
     def refresh(self, seen, checkpoint, lang="en"):
         """What changed for this browser since ``seen``: the shared run (``classroom.runs``'s progress,
@@ -107,11 +108,13 @@ class Page:
                                "run": shown_run}}
         if seen.get("finished_runs") != snapshot["finished_runs"]:
             updates[self.classify.checkpoint] = self.classify.picker.choices(checkpoint, lang)
+        updates[self.board_version] = self.ctx.board.version  # a change of it refreshes the board
         return updates
 
     def refresh_board(self, seen_version, board=0, x_axis="mult_adds", colour="variant", picked=None, chosen=None,
                       lang="en"):
-        """The class board if it changed since ``seen_version`` (its own event: ``/refresh`` keeps its inputs)."""
+        """The class board if it changed since ``seen_version`` (its own event, fired when
+        ``/refresh`` sees the board's version move: ``/refresh`` keeps its inputs)."""
         version = self.ctx.board.version  # read before the rows: a change meanwhile is sent next time
         return {**self.board.view(seen_version if isinstance(seen_version, int) else None, lang, board=board,
                                   x_axis=x_axis, colour=colour, picked=picked, chosen=chosen),
@@ -161,18 +164,19 @@ class Page:
         """The page's events (inside ``demo``, after the tabs are built)."""
         language, train, classify = self.ctx.language, self.train, self.classify
         self.tab_strip, self.tab_items = tab_strip, [child for child in tab_strip.children if isinstance(child, gr.Tab)]
-        self.seen = seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
+        self.seen, self.board_version = seen, board_version = gr.State(None), gr.State(None)  # {"version", ...}; int
         timer = gr.Timer(REFRESH_SECONDS)
         # Every open page polls; the answer is a cheap copy of shared state (or "no change"),
         # so no limit: thirty students must not queue behind each other to see the curve.
         gr.on([demo.load, timer.tick], self.refresh, inputs=[seen, classify.checkpoint, language],
-              outputs=[*train.view_outputs, classify.checkpoint, seen], api_name="refresh",
+              outputs=[*train.view_outputs, classify.checkpoint, seen, board_version], api_name="refresh",
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
-        board = self.board  # the class board, live the same way (its pickers' values looked up, not trusted)
-        self.board_seen = board_seen = gr.State(None)  # the board's version this browser was last sent
-        gr.on([demo.load, timer.tick], self.refresh_board, inputs=[board_seen, *board.view_inputs.values(), language],
-              outputs=[*board.view_outputs, board_seen], show_progress="hidden", preprocess=False,
-              concurrency_limit=None, **PRIVATE)
+        # The class board, live the same way (its pickers' values looked up, not trusted), asked for only when
+        # the poll saw its version move (the first poll too): one event per page and tick, not two.
+        board, self.board_seen = self.board, (board_seen := gr.State(None))  # the board's version last sent
+        board_version.change(self.refresh_board, inputs=[board_seen, *board.view_inputs.values(), language],
+                             outputs=[*board.view_outputs, board_seen], show_progress="hidden", preprocess=False,
+                             concurrency_limit=None, **PRIVATE)
         demo.load(self.open_page, outputs=[language, tab_strip, train.advanced, train.preset,
                                            *train.preset_settings, *train.teacher_outputs],
                   show_progress="hidden", concurrency_limit=None, **PRIVATE).then(

@@ -135,13 +135,15 @@ def test_the_queue_sleeps_between_looks_when_it_has_nothing_to_do(monkeypatch):
     queue = demo._queue
     assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (
         gradio_patches.IDLE_POLL_S, gradio_patches.PROGRESS_POLL_S)
-    sleeps, real_sleep = [], asyncio.sleep
+    sleeps, real_sleep, loop = [], asyncio.sleep, []
 
-    async def counted_sleep(seconds, *args):
-        sleeps.append(seconds)
+    async def counted_sleep(seconds, *args):  # this loop's: a running app in this process has its own
+        if asyncio.get_running_loop() in loop:
+            sleeps.append(seconds)
         return await real_sleep(seconds, *args)
 
     async def idle_for(seconds):
+        loop.append(asyncio.get_running_loop())
         loops = [asyncio.create_task(queue.start_processing()), asyncio.create_task(queue.start_progress_updates())]
         await real_sleep(seconds)
         queue.stopped = True

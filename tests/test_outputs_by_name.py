@@ -97,10 +97,12 @@ def test_the_refresh_names_the_train_tabs_outputs_whatever_the_run(demo, page, m
     monkeypatch.setattr(page.ctx.runs, "watch", lambda *args: snapshot)
     first = page.refresh(None, None, "zh")
     assert_fits(refresh, first)
-    assert {*page.train.view_outputs, page.classify.checkpoint, page.seen} - set(first) <= {page.train.reply}
+    assert {*page.train.view_outputs, page.classify.checkpoint, page.seen, page.board_version} - set(first) \
+        <= {page.train.reply}
     again = page.refresh(first[page.seen], None, "zh")  # nothing new: the moving ETA at most
     assert_fits(refresh, again)
-    assert set(again) <= {page.train.progress, page.seen}
+    # the board's version: a State, kept by the server (its change asks for the board)
+    assert set(again) <= {page.train.progress, page.seen, page.board_version}
 
 
 def test_a_reply_is_cleared_once_when_the_run_it_answered_ends(page, monkeypatch):
