@@ -105,6 +105,17 @@ def test_the_refresh_names_the_train_tabs_outputs_whatever_the_run(demo, page, m
     assert set(again) <= {page.train.progress, page.seen, page.board_version}
 
 
+def test_a_tick_of_the_page_sends_one_event_and_the_board_follows_its_version(demo, page):
+    """Every open page polls: one event per tick (each costs the server and the browser), and the
+    class board is asked for when the board's version, which that event returns, moves."""
+    (timer,) = [block for block in demo.blocks.values() if isinstance(block, gr.Timer)]
+    ticking = [event for event in demo.fns.values() if (timer._id, "tick") in event.targets]
+    assert [event.fn.__name__ for event in ticking] == ["refresh"]
+    (board,) = events(demo, "refresh_board")
+    assert board.targets == [(page.board_version._id, "change")]
+    assert page.board_version in ticking[0].outputs
+
+
 def test_a_reply_is_cleared_once_when_the_run_it_answered_ends(page, monkeypatch):
     """The refresh clears Start's or Stop's answer when a run this page saw training (or did not
     see at all) has ended, once: not on the page's first refresh, which may reach the page after
