@@ -13,10 +13,11 @@ pytestmark = pytest.mark.slow  # the tiers: docs/TESTS.md
 
 
 def test_bench_smoke_run_writes_its_table(tiny_cifar, tmp_path):
-    """Every section of ``--smoke``: the classroom section (a CLI run and an app in processes
-    of their own, which mostly wait on them) beside the in-process ones, as two commands at
-    once: the suite's second core does one while the other waits."""
-    groups = {"classroom": ("classroom",), "in-process": ("latency", "pipeline", "training")}
+    """Every section of ``--smoke``, as three commands at once: the classroom section (a CLI run
+    and an app in processes of their own, which it mostly waits on), the training section (five
+    small networks traced) and the others (latency, pipeline): one command took ~75 s of wall
+    alone, the longest test of the suite."""
+    groups = {"classroom": ("classroom",), "training": ("training",), "in-process": ("latency", "pipeline")}
     with contextlib.ExitStack() as stack:
         commands = {name: subprocess.Popen(
             [sys.executable, "-m", "mobilenet.bench", "--smoke", "--data", tiny_cifar[1], "--out",
