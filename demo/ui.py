@@ -89,8 +89,7 @@ class Page:
         self.classify = next(tab for tab in tabs if isinstance(tab, ClassifyTab))
         self.board = next(tab for tab in tabs if isinstance(tab, BoardTab))
         self.tab_strip, self.tab_items = None, []  # the gr.Tabs and the gr.Tab of each tab, once built
-        # the gr.States of what this browser was last sent, and of the board's version at its last refresh
-        self.seen = self.board_seen = self.board_version = None
+        self.seen = self.board_seen = self.board_version = None  # the page's gr.States (wire), once built
 
     def refresh(self, seen, checkpoint, lang="en"):
         """What changed for this browser since ``seen``: the shared run (``classroom.runs``'s progress,
@@ -113,8 +112,7 @@ class Page:
 
     def refresh_board(self, seen_version, board=0, x_axis="mult_adds", colour="variant", picked=None, chosen=None,
                       lang="en"):
-        """The class board if it changed since ``seen_version`` (its own event, fired when
-        ``/refresh`` sees the board's version move: ``/refresh`` keeps its inputs)."""
+        """The class board if it changed since ``seen_version`` (fired when ``/refresh`` sees its version move)."""
         version = self.ctx.board.version  # read before the rows: a change meanwhile is sent next time
         return {**self.board.view(seen_version if isinstance(seen_version, int) else None, lang, board=board,
                                   x_axis=x_axis, colour=colour, picked=picked, chosen=chosen),
@@ -164,7 +162,8 @@ class Page:
         """The page's events (inside ``demo``, after the tabs are built)."""
         language, train, classify = self.ctx.language, self.train, self.classify
         self.tab_strip, self.tab_items = tab_strip, [child for child in tab_strip.children if isinstance(child, gr.Tab)]
-        self.seen, self.board_version = seen, board_version = gr.State(None), gr.State(None)  # {"version", ...}; int
+        self.seen = seen = gr.State(None)  # what this browser was last sent: {"version", "finished_runs"}
+        self.board_version = board_version = gr.State(None)  # the board store's version at the last refresh
         timer = gr.Timer(REFRESH_SECONDS)
         # Every open page polls; the answer is a cheap copy of shared state (or "no change"),
         # so no limit: thirty students must not queue behind each other to see the curve.
@@ -173,7 +172,8 @@ class Page:
               api_visibility="undocumented", show_progress="hidden", concurrency_limit=None)
         # The class board, live the same way (its pickers' values looked up, not trusted), asked for only when
         # the poll saw its version move (the first poll too): one event per page and tick, not two.
-        board, self.board_seen = self.board, (board_seen := gr.State(None))  # the board's version last sent
+        board = self.board
+        self.board_seen = board_seen = gr.State(None)  # the board's version this browser was last sent
         board_version.change(self.refresh_board, inputs=[board_seen, *board.view_inputs.values(), language],
                              outputs=[*board.view_outputs, board_seen], show_progress="hidden", preprocess=False,
                              concurrency_limit=None, **PRIVATE)
