@@ -119,13 +119,17 @@ def test_summary_prints_the_table_and_totals():
     assert "total params: 4,253,864" in imagenet and "(568.7 M)" in imagenet
 
 
-def before_tensorflow(*args, **env):
-    """``python -m mobilenet ARGS`` for a mistake the CLI answers before TensorFlow starts: the
-    ``CompletedProcess``, whose ``loaded`` says whether TensorFlow or Keras was imported."""
-    code = ("import sys; from mobilenet.__main__ import main\n"
-            "try: status = main(sys.argv[1:])\n"
+CLI = "from mobilenet.__main__ import main; status = main(sys.argv[1:])"
+
+
+def before_tensorflow(*args, entry=CLI, **env):
+    """``python -m mobilenet ARGS`` (or another ``entry``: the Python statement that runs one, ARGS
+    in ``sys.argv[1:]``) for a mistake answered before TensorFlow starts: the ``CompletedProcess``,
+    whose ``loaded`` says whether TensorFlow, Keras or Gradio was imported."""
+    code = ("import sys\nstatus = 0\n"
+            f"try: {entry}\n"
             "except SystemExit as exit: status = exit.code\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}))\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'gradio'}))\n"
             "sys.exit(status)")
     result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, text=True, capture_output=True,
                             timeout=60, env={**os.environ, **env})

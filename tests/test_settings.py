@@ -5,13 +5,12 @@ environment."""
 import dataclasses
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from classroom import settings
 from classroom.settings import Settings
+from test_cli import before_tensorflow
 from test_readme import ROOT, settings_table
 
 # Modules that may read the environment: the entry points, and the one module that reads what
@@ -129,16 +128,9 @@ def test_nothing_below_the_entry_points_reads_the_environment():
 
 def test_the_app_refuses_a_bad_value_before_it_starts():
     """``python app.py`` with a bad value: the message names the variable, in a fraction of a
-    second (before TensorFlow and Gradio load, which the last line of its output lists)."""
-    environ = {**os.environ, "MOBILENET_KEEP_RUNS": "-1", "GRADIO_SERVER_PORT": "1"}  # a port it cannot open
-    code = ("import runpy, sys\n"
-            "sys.argv = ['app.py']\n"
-            "try: runpy.run_path('app.py', run_name='__main__')\n"
-            "except SystemExit as exit: status = exit.code\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'gradio'}))\n"
-            "sys.exit(status)")
-    app = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True,
-                         timeout=300)
+    second (before TensorFlow and Gradio load)."""
+    app = before_tensorflow(entry="import runpy; runpy.run_path('app.py', run_name='__main__')",
+                            MOBILENET_KEEP_RUNS="-1", GRADIO_SERVER_PORT="1")  # a port it cannot open
     assert app.returncode == 2 and "Traceback" not in app.stderr, app.stderr
     assert app.stderr.strip().endswith("error: MOBILENET_KEEP_RUNS='-1': expected a whole number, 0 or more")
-    assert app.stdout.splitlines()[-1] == "[]", "TensorFlow, Keras or Gradio loaded before the settings were read"
+    assert not app.loaded, "TensorFlow, Keras or Gradio loaded before the settings were read"
