@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from app_server import running_app
-from classroom import connections, door, serve
+from browser_support import needs_node
+from classroom import connections, door, gradio_patches, serve
 from classroom.settings import Settings
 from demo.i18n import t, too_many_connections
 import loopback_client as loopback
@@ -218,3 +219,38 @@ def test_the_cap_per_address_comes_from_the_settings_and_not_behind_a_proxy():
     assert book.total == max(64, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)
     on_a_space = Settings.from_environ({"MOBILENET_MAX_CONNECTIONS_PER_ADDRESS": "7", "SPACE_ID": "teacher/lab"})
     assert serve.guard_connections(demo, on_a_space.connections_per_address).per_address is None  # all the proxy's
+
+
+@needs_node
+def test_a_launch_behind_node_survives_another_process_taking_its_port(monkeypatch):
+    """Gradio 6.31 probes a free port for Python behind Node, then binds it: here another
+    "process" takes the port in between (what a second test process or script launching at the
+    same moment did in CI); the launch is tried again on a newly probed port."""
+    import gradio as gr
+    import gradio.blocks
+
+    probe = getattr(gradio.blocks, "_find_free_port", None)
+    assert probe is not None, "gradio.blocks._find_free_port (the SSR port probe) is gone: check Blocks.launch"
+    taken = []
+
+    def probe_then_lose_the_port(host, start, try_count=100):
+        port = probe(host, start, try_count)
+        if not taken:
+            thief = socket.socket()
+            thief.bind(("127.0.0.1", port))
+            thief.listen()
+            taken.append(thief)
+        return port
+
+    monkeypatch.setattr(gradio.blocks, "_find_free_port", probe_then_lose_the_port)
+    with gr.Blocks() as demo:
+        gr.Markdown("behind Node")
+    ssr = Settings(ssr=True)
+    try:
+        url = serve.launch_on_loopback(demo, serve.server_options(ssr), ssr, timeout=60)
+        assert demo._node_is_proxy and httpx.get(f"{url.rstrip('/')}/config", timeout=30).status_code == 200
+        assert demo.server_port != taken[0].getsockname()[1]
+    finally:
+        gradio_patches.stop_server_side_rendering(demo)
+        demo.close()
+        taken[0].close()
