@@ -8,15 +8,23 @@ it passes the limit, so the server never holds more than the limit and one chunk
 answer says ``Connection: close``: the server drops the rest of the body with the connection
 instead of reading it.
 
+``ClosedRoutes`` answers 404 to the routes of Gradio the page never calls that would make the
+server keep something a client sends: ``/gradio_api/deep_link`` writes the session's values to a
+new file of the upload folder on every call with new values (the app has no deep-link button;
+with a script that changes a value between calls, one file per call, outside the upload guard's
+budget). Gradio has no setting to turn it off.
+
 ``raise_open_file_limit()`` raises the process's soft limit on open files to its hard limit (a
 laptop's default soft limit, 1024 or 256, is what slow connections used up); the connection caps
 (``classroom.connections``) are set well below the limit it returns.
 """
 
+import re
 import resource
 
 from classroom.upload_guard import UPLOAD_PATH, content_length
 
+CLOSED_PATHS = ("/gradio_api/deep_link",)
 TOO_LARGE = "This request is larger than the server accepts."
 FILE_LIMIT_WITHOUT_HARD_LIMIT = 65_536  # where the hard limit is "unlimited" (macOS): ask for this
 
@@ -79,6 +87,23 @@ class BodyLimit:
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class ClosedRoutes:
+    """ASGI middleware: 404 for every request whose path ends with one of ``paths`` (default
+    ``CLOSED_PATHS``), whatever its method, slashes or the prefix the app is mounted under."""
+
+    def __init__(self, app, paths=CLOSED_PATHS):
+        self.app, self.paths = app, tuple(paths)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not re.sub("/+", "/", scope["path"]).rstrip("/").endswith(self.paths):
+            return await self.app(scope, receive, send)
+        body = b"Not found"
+        await send({"type": "http.response.start", "status": 404,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -6,10 +6,12 @@
 Gradio would turn it on: with it, Node serves the HTML page and its script bundle without the
 security headers); everything served by the one Python server, uploads included
 (``num_workers=0``: no separate upload servers, which would bypass the upload limits); the
-security headers (``classroom.headers``), the body limit (``classroom.door``), then
-``middleware``, then the upload guard (``classroom.upload_guard``) with the settings' rates.
+security headers (``classroom.headers``), Gradio's routes the page never calls closed and the
+body limit (``classroom.door``), then ``middleware``, then the upload guard
+(``classroom.upload_guard``) with the settings' rates; no MCP server, no run history.
 
-``launch(demo, options, settings)`` launches without blocking, then bounds the server's
+``launch(demo, options, settings)`` launches without blocking (sessions copying the page's
+configuration only when read: ``classroom.gradio_patches``, patch 7), then bounds the server's
 connections (``classroom.connections``: header and idle timeouts, caps per address and in all)
 after raising the open-file limit; ``MOBILENET_MAX_CONNECTIONS_PER_ADDRESS`` (default 200) sets
 the cap per address.
@@ -20,7 +22,7 @@ import time
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
-from classroom import connections, door, headers, upload_guard
+from classroom import connections, door, gradio_patches, headers, upload_guard
 from classroom.settings import DEFAULTS
 
 MAX_UPLOAD = "20mb"  # phone photos are 2-10 MB; bigger files are refused before they are stored
@@ -34,10 +36,14 @@ CONNECTIONS_PER_ADDRESS = DEFAULTS.max_connections_per_address
 UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour (Blocks' delete_cache);
 # between those sweeps: a total budget (oldest removed first) and a rate per client (upload_guard)
 # Sessions whose state the server keeps (launch's state_session_capacity; Gradio's default 10,000).
-# Every page and every API call made without a session starts one, which holds a copy of every
-# component's config: 355 KB measured with this app's 197 blocks (1,500 API calls grew the server
-# by 533 MB), so 10,000 let a script grow the server by 3.5 GB. Past this many the least recently
-# used is dropped: an open page asks for progress every 2 s, so it stays among the recent ones.
+# Every page and every API call made without a session starts one. In Gradio's own sessions
+# each held a copy of every component's config: 328-355 KB with this app's 198 blocks (1,500 API
+# calls grew the server by 533 MB), so 10,000 let a script grow the server by 3.5 GB. The copies
+# are now made only when read (classroom.gradio_patches, patch 7: 13 KB and 0.03 ms of CPU per
+# new session instead of 328 KB and 15.6 ms, measured with tracemalloc and process_time on the
+# AMD EPYC), and the cap stays as a bound on what the rest of a session holds. Past this many the
+# least recently used is dropped: an open page asks for progress every 2 s, so it stays among the
+# recent ones.
 SESSIONS_KEPT = 1000
 PORT_TRIES = 3  # launches on the loopback tried when another process takes the probed port
 
@@ -46,13 +52,17 @@ def server_options(settings=DEFAULTS, middleware=(), upload_refusal=None, body_r
     """``launch()`` arguments of the server with ``settings``; ``upload_refusal(scope)``,
     ``body_refusal(scope)``: the messages of the upload guard and of the body limit."""
     app_kwargs = headers.app_kwargs()
-    app_kwargs["middleware"] += [Middleware(door.BodyLimit, limit=MAX_BODY, message=body_refusal),
+    app_kwargs["middleware"] += [Middleware(door.ClosedRoutes),
+                                 Middleware(door.BodyLimit, limit=MAX_BODY, message=body_refusal),
                                  *middleware,
                                  upload_guard.app_middleware(get_upload_folder(), settings, message=upload_refusal)]
     # mcp_server=False whatever $GRADIO_MCP_SERVER says: MCP tool calls reach the queue from the
-    # server's own address, which has no per-address cap
+    # server's own address, which has no per-address cap. run_history=False whatever
+    # $GRADIO_RUN_HISTORY says: Gradio's run history keeps each call's pictures in the browser
+    # (on a lab's shared computer, for the next student to see) and adds routes that make the
+    # server call the Hugging Face Hub with a token and bucket the client names.
     return {"max_file_size": MAX_UPLOAD, "app_kwargs": app_kwargs, "max_threads": MAX_THREADS,
-            "ssr_mode": settings.ssr, "num_workers": 0, "mcp_server": False,
+            "ssr_mode": settings.ssr, "num_workers": 0, "mcp_server": False, "run_history": False,
             "state_session_capacity": SESSIONS_KEPT}
 
 
@@ -62,6 +72,7 @@ def launch(demo, options, settings=DEFAULTS, busy=connections.BUSY, **launch_arg
     with ``settings.connections_per_address``; ``busy``: the text a connection over a cap gets);
     returns what ``launch`` returns."""
     door.raise_open_file_limit()
+    gradio_patches.lazy_session_configs()
     result = demo.launch(prevent_thread_lock=True, **options, **launch_args)
     guard_connections(demo, settings.connections_per_address, busy=busy)
     return result

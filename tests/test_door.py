@@ -8,6 +8,7 @@ where a client must misbehave (a partial request, a body that never ends).
 """
 
 import itertools
+import os
 import resource
 import select
 import socket
@@ -254,3 +255,19 @@ def test_a_launch_behind_node_survives_another_process_taking_its_port(monkeypat
         gradio_patches.stop_server_side_rendering(demo)
         demo.close()
         taken[0].close()
+
+
+def test_gradios_routes_that_keep_what_a_client_sends_are_closed(app):
+    """A deep link writes the session's values to a new file per call (the page has no deep-link
+    button); the run history calls the Hugging Face Hub with a client's token and bucket."""
+    from gradio.utils import get_upload_folder
+
+    app.demo.state_holder["door-test-session"]  # a session, as a page's first event makes one
+    base = app[0].rstrip("/")
+    for path in ("/gradio_api/deep_link", "//gradio_api/deep_link/", "/gradio_api/deep_link/"):
+        answered = httpx.get(f"{base}{path}", params={"session_hash": "door-test-session"}, timeout=30)
+        assert answered.status_code == 404, (path, answered.status_code, answered.text[:200])
+    assert not os.path.exists(os.path.join(get_upload_folder(), "deep_links"))
+    for path in ("/gradio_api/runs", "/gradio_api/run-history/buckets", "/gradio_api/run-history/records"):
+        assert httpx.get(f"{base}{path}", timeout=30).status_code == 404, path
+    assert httpx.get(f"{base}/config", timeout=30).json()["run_history"] is False

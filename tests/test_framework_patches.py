@@ -285,3 +285,29 @@ def test_the_steps_the_patch_wraps_take_one_batch():
             and node.func.attr == "run"] if make else []
     assert runs, keras_changed("TensorFlowTrainer._make_function (the step run by strategy.run(step, args=(data,)))",
                                "how the wrapped train_step/test_step are called")
+
+
+def test_a_session_copies_the_page_configuration_only_when_read():
+    """Patch 7: a new session holds no copy of the blocks' configuration; read (a deep link),
+    it is what Gradio's eager copy would be after the same changes."""
+    from gradio.state_holder import SessionState
+
+    with gr.Blocks() as demo:
+        typed, number, remembered = gr.Textbox(label="typed"), gr.Number(label="n"), gr.State({})
+        gr.Markdown("text")
+    gradio_patches.lazy_session_configs()
+    eager = object.__new__(SessionState)
+    gradio_patches.GRADIO_SESSION_INIT(eager, demo)
+    lazy = SessionState(demo)
+    assert set(vars(lazy)) - {"config_keys"} == set(vars(eager)), gradio_changed(
+        "the attributes SessionState.__init__ sets", "SessionState in gradio/state_holder.py")
+    assert lazy.config_values == {} and len(eager.config_values) == len(lazy.config_keys) > 3
+    relabelled = gr.Number(value=3, label="relabelled", render=False)
+    for session in (eager, lazy):  # what an event does to its session (Blocks.postprocess_data)
+        session._update_value_in_config(typed._id, "a student's words")
+        session[number._id] = relabelled
+        session._update_config(number._id)
+        session[remembered._id] = {"runs": 1}
+    eager_components = list(gradio_patches.GRADIO_SESSION_COMPONENTS.fget(eager))
+    assert list(lazy.components) == eager_components
+    assert any(c["props"].get("value") == "a student's words" for c in eager_components)

@@ -49,7 +49,7 @@ def test_the_app_serves_everything_itself_unless_told_otherwise(monkeypatch):
 
 
 def test_the_running_server_keeps_a_bounded_number_of_sessions(shared_app):
-    """Gradio's session states, 355 KB each here: ``classroom.serve.SESSIONS_KEPT`` at most
+    """Gradio's session states, 13 KB each here (classroom.gradio_patches, patch 7): ``classroom.serve.SESSIONS_KEPT`` at most
     (its size and Gradio's eviction: ``test_ui_contract.py``)."""
     from classroom import serve
 
