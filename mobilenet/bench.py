@@ -47,11 +47,17 @@ def time_calls(call, inputs, warmup, runs):
     return percentiles(samples)
 
 
-def model_for(variant):
-    """The shipped checkpoint of ``variant`` if there is one, else random weights."""
+def model_for(variant, size=None):
+    """The shipped checkpoint of ``variant`` if there is one, else random weights; ``size``
+    (``alpha``, ``depth``): a network of that size with random weights instead (the smoke run's,
+    which checks the code, not the figures: converting the full network to LiteRT four times
+    was most of its latency section)."""
     from mobilenet.checkpoints import load_checkpoint
     from mobilenet.model import build_mobilenet
 
+    if size:
+        return (build_mobilenet(variant=variant, **size), {},
+                f"random weights, α {size['alpha']:g}, {size['depth']} depth (smoke run)")
     path = os.path.join(CHECKPOINT_DIR, f"mobilenet_{variant}.keras")
     if os.path.exists(path):
         model, meta = load_checkpoint(path)
@@ -59,11 +65,11 @@ def model_for(variant):
     return build_mobilenet(variant=variant), {}, "random weights (no shipped checkpoint)"
 
 
-def latency_rows(variant, images, warmup, runs):
+def latency_rows(variant, images, warmup, runs, size=None):
     from mobilenet.data import preprocess
     from mobilenet.inference import Classifier, flip_helps, network_input
 
-    model, meta, source = model_for(variant)
+    model, meta, source = model_for(variant, size)
     ours = Classifier(model, meta, engine="litert", tta=False)
     flipped = Classifier(model, meta, engine="litert", tta=True)
     keras_fn = Classifier(model, meta, engine="keras", tta=False)
@@ -233,16 +239,16 @@ def main(argv=None):
     classroom = classroom_rows(data.source, args.smoke, dict(os.environ), tuple(args.seeds),
                                tuple(args.presets)) if "classroom" in args.only else []
     rows = []
+    small = {"alpha": 0.25, "depth": "shallow"} if args.smoke else None  # the smoke run's networks
     for variant in ("paper", "cifar") if "latency" in args.only else ():
-        latency, model = latency_rows(variant, images, warmup, runs)
+        latency, model = latency_rows(variant, images, warmup, runs, small)
         rows += latency
         rows.append(batch_row(variant, model, data.x_test[: 200 if args.smoke else 10000]))
     if "pipeline" in args.only:
         rows += pipeline_rows(data, 512 if args.smoke else 20_000, 1 if args.smoke else 3)
     # the smoke run: one variant, a small network (ten models are traced: minutes at full size)
     for variant in (("paper",) if args.smoke else ("paper", "cifar")) if "training" in args.only else ():
-        rows += training_rows(variant, data, steps, repeats,
-                              {"alpha": 0.25, "depth": "shallow"} if args.smoke else None)
+        rows += training_rows(variant, data, steps, repeats, small)
     rows += classroom
 
     import tensorflow as tf
