@@ -13,8 +13,10 @@ server keep something a client sends: ``/gradio_api/deep_link`` writes the sessi
 new file of the upload folder on every call with new values (the app has no deep-link button;
 with a script that changes a value between calls, one file per call, outside the upload guard's
 budget); ``/gradio_api/process_recording`` (for Gradio's screen recorder, which the page does not
-show) stores a posted video and runs ffmpeg on it in the server, for any client, with no cap.
-Gradio has no setting to turn either off.
+show) stores a posted video and runs ffmpeg on it in the server, for any client, with no cap;
+``/gradio_api/dev/reload`` (for ``gradio app.py``'s reloading, which the app does not use) holds
+a stream open that looks at the app every 50 ms: 100 of them took 9 % of a core of the server.
+Gradio has no setting to turn any of them off.
 
 ``raise_open_file_limit()`` raises the process's soft limit on open files to its hard limit (a
 laptop's default soft limit, 1024 or 256, is what slow connections used up); the connection caps
@@ -26,7 +28,7 @@ import resource
 
 from classroom.upload_guard import UPLOAD_PATH, content_length
 
-CLOSED_PATHS = ("/gradio_api/deep_link", "/gradio_api/process_recording")
+CLOSED_PATHS = ("/gradio_api/deep_link", "/gradio_api/process_recording", "/gradio_api/dev/reload")
 TOO_LARGE = "This request is larger than the server accepts."
 FILE_LIMIT_WITHOUT_HARD_LIMIT = 65_536  # where the hard limit is "unlimited" (macOS): ask for this
 

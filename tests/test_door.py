@@ -259,7 +259,8 @@ def test_a_launch_behind_node_survives_another_process_taking_its_port(monkeypat
 
 def test_gradios_routes_that_keep_what_a_client_sends_are_closed(app):
     """A deep link writes the session's values to a new file per call (the page has no deep-link
-    button); a screen recording is stored and given to ffmpeg in the server; the run history
+    button); a screen recording is stored and given to ffmpeg in the server; a reload stream
+    (of Gradio's development mode) looks at the app every 50 ms while it is open; the run history
     calls the Hugging Face Hub with a client's token and bucket."""
     from gradio.utils import get_upload_folder
 
@@ -272,6 +273,8 @@ def test_gradios_routes_that_keep_what_a_client_sends_are_closed(app):
     recording = httpx.post(f"{base}/gradio_api/process_recording", timeout=30,
                            files={"video": ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 1000, "video/mp4")})
     assert recording.status_code == 404, (recording.status_code, recording.headers)
+    with httpx.stream("GET", f"{base}/gradio_api/dev/reload", timeout=30) as reloading:  # else endless
+        assert reloading.status_code == 404
     for path in ("/gradio_api/runs", "/gradio_api/run-history/buckets", "/gradio_api/run-history/records"):
         assert httpx.get(f"{base}{path}", timeout=30).status_code == 404, path
     assert httpx.get(f"{base}/config", timeout=30).json()["run_history"] is False
