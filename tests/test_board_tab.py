@@ -152,6 +152,12 @@ def test_the_scatter_plots_accuracy_against_cost_coloured_by_a_setting():
     assert scatter_frame(ROWS[8:], "mult_adds", "variant") == (None, {})
 
 
+def test_the_plots_label_their_axes_without_trailing_zeros(tab):
+    """Vega's default labels a one-value axis "10.000000" (every run at 10 %, one epoch): the
+    board's plots ask for d3's "~g" (10, 1.9)."""
+    assert (tab.scatter.x_axis_format, tab.scatter.y_axis_format, tab.curves.x_axis_format) == ("~g", "~g", "~g")
+
+
 def test_the_curves_overlay_the_picked_runs_validation_first():
     frame, colours = curves_frame(ROWS, [1, 4, 99, 12])
     assert list(colours) == ["#1 Ann", f"#4 {HOSTILE[0]}"]  # unknown and curveless runs left out

@@ -179,7 +179,9 @@ class BoardTab(Tab):
                     self.colour = colour = gr.Dropdown([(T(f"board.colour.{key}"), key) for key in COLOURS],
                                                        value="variant", label=T("board.colour_by"),
                                                        elem_id="board-colour")
+                # "~g": 10 and 1.9, not Vega's 10.000000 where every run has the same value
                 self.scatter = gr.ScatterPlot(x="x", y="accuracy", color="colour", tooltip=["run"], height=320,
+                                              x_axis_format="~g", y_axis_format="~g",
                                               label=T("board.scatter"), scale=3, elem_id="board-scatter")
             with gr.Row():
                 self.picked = picked = choices_change(gr.Dropdown(
@@ -187,7 +189,8 @@ class BoardTab(Tab):
                     elem_id="board-picked"))
                 # slanted epoch labels do not run into each other (as the Train tab's curves)
                 self.curves = gr.LinePlot(x="epoch", y="accuracy", color="run", y_lim=[0, 100], height=320,
-                                          x_label_angle=-40, label=T("board.curves"), scale=3, elem_id="board-curves")
+                                          x_label_angle=-40, x_axis_format="~g", label=T("board.curves"), scale=3,
+                                          elem_id="board-curves")
             with gr.Row(equal_height=True):
                 self.chosen = chosen = choices_change(gr.Dropdown([], value=None, label=T("board.try.run"), scale=3,
                                                                   elem_id="board-try-run"))
