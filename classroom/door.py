@@ -26,6 +26,8 @@ laptop's default soft limit, 1024 or 256, is what slow connections used up); the
 import re
 import resource
 
+from starlette.responses import PlainTextResponse
+
 from classroom.upload_guard import UPLOAD_PATH, content_length
 
 CLOSED_PATHS = ("/gradio_api/deep_link", "/gradio_api/process_recording", "/gradio_api/dev/reload")
@@ -53,7 +55,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = content_length(scope)
         if declared is not None and declared > self.limit:
-            return await self._refuse(scope, send)
+            return await self._refuse(scope, receive, send)
         received, cut_off, started = 0, False, False
 
         async def counted_receive():
@@ -83,15 +85,10 @@ class BodyLimit:
             if not cut_off:
                 raise
         if cut_off and not started:
-            await self._refuse(scope, send)
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, scope, send):
-        body = self.message(scope).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope, receive, send):
+        await PlainTextResponse(self.message(scope), 413, headers={"connection": "close"})(scope, receive, send)
 
 
 class ClosedRoutes:
@@ -104,11 +101,7 @@ class ClosedRoutes:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not re.sub("/+", "/", scope["path"]).rstrip("/").endswith(self.paths):
             return await self.app(scope, receive, send)
-        body = b"Not found"
-        await send({"type": "http.response.start", "status": 404,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await PlainTextResponse("Not found", 404)(scope, receive, send)
 
 
 def _is_upload(scope):
