@@ -45,7 +45,7 @@ UPLOADS_KEPT = (1800, 3600)  # every 30 min, delete uploads older than an hour (
 # least recently used is dropped: an open page asks for progress every 2 s, so it stays among the
 # recent ones.
 SESSIONS_KEPT = 1000
-PORT_TRIES = 3  # launches on the loopback tried when another process takes the probed port
+PORT_TRIES = 3  # launches tried when another process takes the port Gradio probed
 
 
 def server_options(settings=DEFAULTS, middleware=(), upload_refusal=None, body_refusal=None):
@@ -70,10 +70,21 @@ def launch(demo, options, settings=DEFAULTS, busy=connections.BUSY, **launch_arg
     """``demo.launch(**options, **launch_args)`` without blocking (then ``demo.block_thread()``
     blocks), with the open-file limit raised and the connections bounded (``guard_connections``
     with ``settings.connections_per_address``; ``busy``: the text a connection over a cap gets);
-    returns what ``launch`` returns."""
+    returns what ``launch`` returns.
+
+    With server-side rendering, Gradio 6.31 probes a free port for Python and binds it later:
+    another process launching at the same moment (a second app, a test process, a script) can
+    take it in between, and the launch fails ("Cannot find empty port"). Such a launch is tried
+    again, up to ``PORT_TRIES`` times in all, each with a newly probed port."""
     door.raise_open_file_limit()
     gradio_patches.lazy_session_configs()
-    result = demo.launch(prevent_thread_lock=True, **options, **launch_args)
+    for attempt in range(1, PORT_TRIES + 1):
+        try:
+            result = demo.launch(prevent_thread_lock=True, **options, **launch_args)
+            break
+        except OSError as error:
+            if attempt == PORT_TRIES or "Cannot find empty port" not in str(error):
+                raise
     guard_connections(demo, settings.connections_per_address, busy=busy)
     return result
 
@@ -95,22 +106,10 @@ def launch_on_loopback(demo, options, settings=DEFAULTS, timeout=120, busy=conne
     """Launches ``demo`` with ``options`` and ``settings`` on 127.0.0.1 (a free port) for tests and scripts; returns
     its URL once it answers. Gradio's own check gives the page 3 s and then refuses to start
     ("localhost is not accessible"); on 2 busy cores the first page has taken longer. So its check
-    is skipped (``_frontend=False``) and this one waits up to ``timeout`` seconds.
-
-    With server-side rendering, Gradio 6.31 probes a free port for Python and binds it later:
-    another process launching at the same moment (a second test process, a script) can take it
-    in between, and the launch fails ("Cannot find empty port"). Such a launch is tried again,
-    up to ``PORT_TRIES`` times in all, each with a newly probed port."""
+    is skipped (``_frontend=False``) and this one waits up to ``timeout`` seconds."""
     import httpx
 
-    for attempt in range(1, PORT_TRIES + 1):
-        try:
-            _, url, _ = launch(demo, options, settings, busy, quiet=True, server_name="127.0.0.1",
-                               _frontend=False)
-            break
-        except OSError as error:
-            if attempt == PORT_TRIES or "Cannot find empty port" not in str(error):
-                raise
+    _, url, _ = launch(demo, options, settings, busy, quiet=True, server_name="127.0.0.1", _frontend=False)
     deadline = time.monotonic() + timeout
     while True:
         try:
